@@ -1,0 +1,68 @@
+/**
+ * The seam between PPP authentication and whoever knows the passwords (local users today,
+ * RADIUS later). PPP cannot tell which backend answered.
+ */
+import type { RateLimit } from '../config/model.js';
+
+export type AuthRequest =
+  | { readonly kind: 'pap'; readonly username: string; readonly password: string }
+  | {
+      readonly kind: 'chap-md5';
+      readonly username: string;
+      readonly id: number;
+      readonly challenge: Buffer;
+      readonly response: Buffer; // 16 bytes
+    }
+  | {
+      readonly kind: 'mschap-v1';
+      readonly username: string;
+      readonly challenge: Buffer; // 8 bytes
+      readonly ntResponse: Buffer; // 24 bytes
+    }
+  | {
+      readonly kind: 'mschap-v2';
+      /** The Name field as sent (may carry DOMAIN\); the backend strips the domain for hashing. */
+      readonly username: string;
+      readonly id: number;
+      readonly authenticatorChallenge: Buffer; // 16 bytes
+      readonly peerChallenge: Buffer; // 16 bytes
+      readonly ntResponse: Buffer; // 24 bytes
+    };
+
+export interface AuthContext {
+  readonly sessionId: string;
+  /** Client's IP address (Calling-Station-Id). */
+  readonly callingStationId: string;
+}
+
+export interface AuthAccept {
+  readonly ok: true;
+  readonly username: string;
+  /** MS-CHAPv2: the 42-char "S=<40 hex>" authenticator response. */
+  readonly authenticatorResponse?: string;
+  /**
+   * The SSTP Higher-Layer Authentication Key (32 bytes) for crypto binding: MS-CHAPv2 server
+   * MasterReceiveKey ‖ MasterSendKey; zeros for PAP and CHAP-MD5 (MS-SSTP §3.3.5.2.3).
+   */
+  readonly hlak: Buffer;
+  /** Address the backend assigns (local static-ip, RADIUS Framed-IP-Address). */
+  readonly staticIp?: string;
+  readonly rateLimit?: RateLimit;
+}
+
+export interface AuthReject {
+  readonly ok: false;
+  readonly username: string;
+  /** For the log: why (unknown user, wrong password, disabled, ...). */
+  readonly reason: string;
+  /** MS-CHAP error code for the Failure packet: 691 auth failure, 647 account disabled. */
+  readonly msChapError: number;
+  /** Text for the client (PAP Nak / CHAP Failure message). */
+  readonly message: string;
+}
+
+export type AuthResult = AuthAccept | AuthReject;
+
+export interface AuthBackend {
+  authenticate(req: AuthRequest, ctx: AuthContext): Promise<AuthResult>;
+}
