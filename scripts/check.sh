@@ -3,7 +3,7 @@
 # *.test.ts among them with node's test runner. Lets one layer be checked while others are mid-edit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=$(mktemp -d /tmp/sstpd-check.XXXXXX)
+mkdir -p .check && out=$(mktemp -d "$PWD/.check/run.XXXXXX")  # inside the repo so node_modules resolves
 trap 'rm -rf "$out"' EXIT
 npx tsc --strict --noImplicitOverride --noUnusedLocals --noFallthroughCasesInSwitch --target ES2022 \
   --module NodeNext --moduleResolution NodeNext --rootDir . --outDir "$out" --skipLibCheck \

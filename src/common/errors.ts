@@ -45,5 +45,6 @@ export class ConfigError extends SstpdError {
 
 export function formatConfigIssue(i: ConfigIssue): string {
   const where = i.line !== undefined ? `line ${i.line}: ` : '';
+  if (i.path === '') return `${where}${i.message}`;
   return `${where}${i.path}: ${i.message}`;
 }

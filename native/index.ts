@@ -1,0 +1,95 @@
+/**
+ * Typed loader for the `sstpd_tun` addon (native/tun.cc): the only module that imports the .node file.
+ * Loading is lazy, so code that merely imports the data plane (component tests with FakeTun) runs
+ * without a built addon.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SstpdError } from '../src/common/errors.js';
+
+/**
+ * Called once per wake-up with every packet read in it. `slab`, `offsets` and `lengths` are shared by
+ * all TUN devices of the thread and overwritten by the next batch: consume or copy before returning.
+ * Packet i is `slab[offsets[i] .. offsets[i] + lengths[i])`; the `HEADROOM` bytes before it are free.
+ */
+export type NativePacketsHandler = (
+  slab: Buffer,
+  offsets: Uint32Array,
+  lengths: Uint32Array,
+  count: number,
+) => void;
+
+/** The Error the addon throws or reports: Node-style errno fields (code 'EPERM', errno 1, syscall). */
+export interface NativeErrnoError extends Error {
+  readonly code?: string;
+  readonly errno?: number;
+  readonly syscall?: string;
+}
+
+export interface NativePoller {
+  /** Stop reading (back-pressure); packets wait in the kernel queue, then the kernel drops. */
+  pause(): void;
+  resume(): void;
+  /**
+   * Stops polling at once; the fd is closed on the libuv pool (the kernel needs ~20 ms to delete
+   * the interface) and `done` runs afterwards. Idempotent: later calls do nothing.
+   */
+  close(done?: () => void): void;
+  readonly closed: boolean;
+  /** Packets dropped because they exceeded MAX_PACKET. */
+  readonly truncated: number;
+}
+
+export interface NativeTun {
+  /** Creates a non-persistent TUN (IFF_TUN | IFF_NO_PI, non-blocking, close-on-exec); `%d` → first free. */
+  open(nameTemplate: string): { fd: number; name: string };
+  /** Address, point-to-point peer (adds the peer/32 route), /32 mask, MTU, and up/down. */
+  configure(name: string, opts: { local: string; peer: string; mtu: number; up: boolean }): void;
+  /** One non-blocking write; bytes written, or -1 when the device queue is full (drop the packet). */
+  write(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  /** Takes ownership of `fd`; starts polling at once. `onError` follows a read error, after which polling stops. */
+  TunPoller: new (fd: number, onPackets: NativePacketsHandler, onError: (err: NativeErrnoError) => void) => NativePoller;
+  /** Free bytes before each packet in the slab (SSTP header + PPP FF 03 + protocol fit exactly). */
+  readonly HEADROOM: number;
+  /** Largest packet read; longer ones are dropped and counted in `truncated`. */
+  readonly MAX_PACKET: number;
+  /** Most packets per batch. */
+  readonly BATCH: number;
+}
+
+const ADDON = join('native', 'build', 'Release', 'sstpd_tun.node');
+
+/** Where the built addon is: $SSTPD_TUN_ADDON, then up from this file (src or dist), then the cwd. */
+export function findAddon(): string | undefined {
+  const env = process.env['SSTPD_TUN_ADDON'];
+  if (env) return existsSync(env) ? env : undefined;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const cand = join(dir, ADDON);
+    if (existsSync(cand)) return cand;
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  const fromCwd = resolve(process.cwd(), ADDON);
+  return existsSync(fromCwd) ? fromCwd : undefined;
+}
+
+let loaded: NativeTun | undefined;
+
+/** Loads the addon once; throws `E_TUN_ADDON` when it was not built. */
+export function loadNative(): NativeTun {
+  if (loaded) return loaded;
+  const path = findAddon();
+  if (path === undefined) {
+    throw new SstpdError(
+      'E_TUN_ADDON',
+      `native addon ${ADDON} not found; build it with: npx node-gyp rebuild --directory native`,
+    );
+  }
+  const require = createRequire(import.meta.url);
+  loaded = require(path) as NativeTun;
+  return loaded;
+}

@@ -1,0 +1,440 @@
+// sstpd_tun: the few things Node cannot do for a TUN device.
+//
+//   open(template)                    -> { fd, name }   /dev/net/tun + TUNSETIFF (IFF_TUN | IFF_NO_PI)
+//   configure(name, {local, peer, mtu, up})             SIOCSIF* ioctls on an AF_INET datagram socket
+//   write(fd, buf, offset, length)    -> bytes | -1     one non-blocking write(); -1 = queue full
+//   new TunPoller(fd, onPackets, onError)               uv_poll on the fd, batched reads
+//
+// Why native: Node classes a TUN fd as a FILE, so net.Socket({fd}) refuses it, and fs.read parks a
+// libuv pool thread per blocked read. Here the fd is watched by the event loop itself.
+//
+// Read path layout. All pollers of one thread share a single slab (they run on one loop and the
+// JS handler is called synchronously, so no two batches are ever alive at once):
+//
+//   slab: [8 headroom][packet 0][pad to 8][8 headroom][packet 1][pad] ...
+//   offsets[i] = start of packet i (always a multiple of 8, and >= 8), lengths[i] = its size.
+//
+// The 8 bytes before each packet belong to the handler: SSTP header (4) + PPP FF 03 + protocol (4)
+// can be written there in place. The slab, offsets and lengths are reused for the next batch, so the
+// handler must consume or copy the packets before it returns.
+
+#include <napi.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <string>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace {
+
+constexpr uint32_t kHeadroom = 8;
+// One SSTP packet is at most 4095 bytes, so no IP packet we forward exceeds this.
+constexpr uint32_t kMaxPacket = 4096;
+constexpr uint32_t kBatch = 64;
+// One byte more than we accept: the kernel silently cuts a packet to the read size, so a read that
+// fills this buffer was longer than kMaxPacket.
+constexpr size_t kReadSize = kMaxPacket + 1;
+constexpr size_t kSlabSize = kBatch * (kHeadroom + kMaxPacket + 8);
+
+inline size_t Align8(size_t n) { return (n + 7) & ~static_cast<size_t>(7); }
+
+// Builds `Error` with Node-style code/errno/syscall fields, e.g. code 'EPERM', errno 1.
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& what) {
+  const char* code = uv_err_name(-err);
+  Napi::Error e = Napi::Error::New(
+      env, what + ": " + syscall + " failed: " + std::strerror(err) + " (" + code + ")");
+  e.Set("code", Napi::String::New(env, code));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  return e;
+}
+
+// Per-thread state shared by every poller: the read slab and the batch index arrays.
+struct Shared {
+  Napi::Reference<Napi::Buffer<uint8_t>> slab;
+  Napi::Reference<Napi::Uint32Array> offsets;
+  Napi::Reference<Napi::Uint32Array> lengths;
+  uint8_t* slabData = nullptr;
+  uint32_t* offsetData = nullptr;
+  uint32_t* lengthData = nullptr;
+};
+
+bool ReadIfName(Napi::Env env, const Napi::Value& v, char (&out)[IFNAMSIZ], const char* what) {
+  if (!v.IsString()) {
+    Napi::TypeError::New(env, std::string(what) + " must be a string").ThrowAsJavaScriptException();
+    return false;
+  }
+  std::string s = v.As<Napi::String>().Utf8Value();
+  if (s.empty() || s.size() >= IFNAMSIZ || s.find('/') != std::string::npos) {
+    Napi::TypeError::New(env, std::string(what) + " must be 1-15 characters without '/'")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  std::memset(out, 0, IFNAMSIZ);
+  std::memcpy(out, s.data(), s.size());
+  return true;
+}
+
+// open(template) -> { fd, name }. The device is not persistent: closing fd deletes it.
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  if (!ReadIfName(env, info[0], ifr.ifr_name, "name template")) return env.Undefined();
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+
+  int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    ErrnoError(env, errno, "open", "/dev/net/tun").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (::ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    ::close(fd);
+    ErrnoError(env, err, "ioctl(TUNSETIFF)", ifr.ifr_name).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("fd", Napi::Number::New(env, fd));
+  out.Set("name", Napi::String::New(env, ifr.ifr_name));
+  return out;
+}
+
+bool ReadIPv4(Napi::Env env, const Napi::Object& o, const char* key, struct sockaddr_in* out) {
+  Napi::Value v = o.Get(key);
+  std::memset(out, 0, sizeof *out);
+  out->sin_family = AF_INET;
+  if (!v.IsString() || ::inet_pton(AF_INET, v.As<Napi::String>().Utf8Value().c_str(),
+                                   &out->sin_addr) != 1) {
+    Napi::TypeError::New(env, std::string(key) + " must be a dotted IPv4 address")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
+// One SIOCSIF* call; on failure throws and returns false.
+bool IfIoctl(Napi::Env env, int sock, unsigned long req, const char* reqName, struct ifreq* ifr) {
+  if (::ioctl(sock, req, ifr) == 0) return true;
+  ErrnoError(env, errno, reqName, ifr->ifr_name).ThrowAsJavaScriptException();
+  return false;
+}
+
+void SetAddr(struct ifreq* ifr, const struct sockaddr_in& a, bool dst) {
+  std::memcpy(dst ? &ifr->ifr_dstaddr : &ifr->ifr_addr, &a, sizeof a);
+}
+
+// configure(name, {local, peer, mtu, up}). Point-to-point: setting the destination makes the
+// kernel add the peer/32 route once the interface is up.
+Napi::Value Configure(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  if (!ReadIfName(env, info[0], ifr.ifr_name, "interface name")) return env.Undefined();
+  if (!info[1].IsObject()) {
+    Napi::TypeError::New(env, "options must be an object").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object o = info[1].As<Napi::Object>();
+  struct sockaddr_in local, peer, mask;
+  if (!ReadIPv4(env, o, "local", &local) || !ReadIPv4(env, o, "peer", &peer)) return env.Undefined();
+  Napi::Value mtuV = o.Get("mtu");
+  if (!mtuV.IsNumber()) {
+    Napi::TypeError::New(env, "mtu must be a number").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int mtu = mtuV.As<Napi::Number>().Int32Value();
+  bool up = o.Get("up").ToBoolean().Value();
+  std::memset(&mask, 0, sizeof mask);
+  mask.sin_family = AF_INET;
+  mask.sin_addr.s_addr = 0xffffffffu;
+
+  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    ErrnoError(env, errno, "socket", ifr.ifr_name).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  bool ok = true;
+  SetAddr(&ifr, local, false);
+  ok = ok && IfIoctl(env, sock, SIOCSIFADDR, "ioctl(SIOCSIFADDR)", &ifr);
+  SetAddr(&ifr, peer, true);
+  ok = ok && IfIoctl(env, sock, SIOCSIFDSTADDR, "ioctl(SIOCSIFDSTADDR)", &ifr);
+  std::memcpy(&ifr.ifr_netmask, &mask, sizeof mask);
+  ok = ok && IfIoctl(env, sock, SIOCSIFNETMASK, "ioctl(SIOCSIFNETMASK)", &ifr);
+  ifr.ifr_mtu = mtu;
+  ok = ok && IfIoctl(env, sock, SIOCSIFMTU, "ioctl(SIOCSIFMTU)", &ifr);
+  ok = ok && IfIoctl(env, sock, SIOCGIFFLAGS, "ioctl(SIOCGIFFLAGS)", &ifr);
+  if (ok) {
+    if (up) ifr.ifr_flags |= IFF_UP; else ifr.ifr_flags &= ~IFF_UP;
+    ok = IfIoctl(env, sock, SIOCSIFFLAGS, "ioctl(SIOCSIFFLAGS)", &ifr);
+  }
+  ::close(sock);
+  return env.Undefined();
+}
+
+// Reads the (fd, buffer, offset, length) arguments of write(); throws on bad ones.
+bool WriteArgs(const Napi::CallbackInfo& info, int* fd, const uint8_t** data, size_t* len) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsTypedArray() || !info[2].IsNumber() ||
+      !info[3].IsNumber()) {
+    Napi::TypeError::New(env, "write(fd, buffer, offset, length)").ThrowAsJavaScriptException();
+    return false;
+  }
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array) {
+    Napi::TypeError::New(env, "buffer must be a Uint8Array").ThrowAsJavaScriptException();
+    return false;
+  }
+  Napi::Uint8Array buf = ta.As<Napi::Uint8Array>();
+  int64_t off = info[2].As<Napi::Number>().Int64Value();
+  int64_t n = info[3].As<Napi::Number>().Int64Value();
+  if (off < 0 || n < 0 || static_cast<uint64_t>(off + n) > buf.ByteLength()) {
+    Napi::RangeError::New(env, "offset/length outside the buffer").ThrowAsJavaScriptException();
+    return false;
+  }
+  *fd = info[0].As<Napi::Number>().Int32Value();
+  *data = buf.Data() + off;
+  *len = static_cast<size_t>(n);
+  return true;
+}
+
+// write(fd, buf, offset, length) -> bytes written, or -1 when the device queue is full (drop it).
+Napi::Value Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  const uint8_t* data;
+  size_t len;
+  if (!WriteArgs(info, &fd, &data, &len)) return env.Undefined();
+  ssize_t n;
+  do n = ::write(fd, data, len); while (n < 0 && errno == EINTR);
+  if (n >= 0) return Napi::Number::New(env, static_cast<double>(n));
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return Napi::Number::New(env, -1);
+  ErrnoError(env, errno, "write", "tun").ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// Closes a TUN fd on the libuv pool: the kernel spends ~20 ms per close unregistering the device
+// (RCU waits), which must not stall the event loop. Calls `done` once the interface is gone.
+class CloseWorker : public Napi::AsyncWorker {
+ public:
+  CloseWorker(Napi::Env env, int fd) : Napi::AsyncWorker(env, "sstpd:TunClose"), fd_(fd) {}
+  CloseWorker(Napi::Function done, int fd) : Napi::AsyncWorker(done, "sstpd:TunClose"), fd_(fd) {}
+  void Execute() override { ::close(fd_); }
+
+ private:
+  int fd_;
+};
+
+// Watches one TUN fd; on readable, reads up to kBatch packets into the shared slab and makes one
+// JS call: onPackets(slab, offsets, lengths, count). Owns the fd from construction on.
+class TunPoller : public Napi::ObjectWrap<TunPoller> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "TunPoller",
+                       {InstanceMethod<&TunPoller::Pause>("pause"),
+                        InstanceMethod<&TunPoller::Resume>("resume"),
+                        InstanceMethod<&TunPoller::Close>("close"),
+                        InstanceAccessor<&TunPoller::GetClosed>("closed"),
+                        InstanceAccessor<&TunPoller::GetTruncated>("truncated")});
+  }
+
+  explicit TunPoller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunPoller>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsFunction() || !info[2].IsFunction()) {
+      Napi::TypeError::New(env, "new TunPoller(fd, onPackets, onError)").ThrowAsJavaScriptException();
+      return;
+    }
+    fd_ = info[0].As<Napi::Number>().Int32Value();
+    onPackets_ = Napi::Persistent(info[1].As<Napi::Function>());
+    onError_ = Napi::Persistent(info[2].As<Napi::Function>());
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+      Napi::Error::New(env, "no event loop").ThrowAsJavaScriptException();
+      return;
+    }
+    handle_ = new uv_poll_t;
+    int rc = uv_poll_init(loop, handle_, fd_);
+    if (rc != 0) {
+      delete handle_;
+      handle_ = nullptr;
+      Shutdown();  // we own the fd: do not leak it
+      ErrnoError(env, -rc, "uv_poll_init", "tun").ThrowAsJavaScriptException();
+      return;
+    }
+    handle_->data = this;
+    rc = uv_poll_start(handle_, UV_READABLE, &TunPoller::OnPoll);
+    if (rc != 0) {
+      Shutdown();
+      ErrnoError(env, -rc, "uv_poll_start", "tun").ThrowAsJavaScriptException();
+      return;
+    }
+    polling_ = true;
+    context_ = new Napi::AsyncContext(env, "sstpd:TunPoller");
+    Ref();  // stay alive while the fd is open, even if JS drops its reference
+  }
+
+  ~TunPoller() override { Shutdown(); }
+
+ private:
+  Napi::Value Pause(const Napi::CallbackInfo& info) {
+    if (handle_ != nullptr && polling_) uv_poll_stop(handle_);
+    polling_ = false;
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Resume(const Napi::CallbackInfo& info) {
+    if (handle_ != nullptr && !polling_ && !closed_) {
+      int rc = uv_poll_start(handle_, UV_READABLE, &TunPoller::OnPoll);
+      if (rc != 0) {
+        ErrnoError(info.Env(), -rc, "uv_poll_start", "tun").ThrowAsJavaScriptException();
+        return info.Env().Undefined();
+      }
+      polling_ = true;
+    }
+    return info.Env().Undefined();
+  }
+
+  // close(done?): stops reading now; the fd is closed off-loop, then `done()` runs.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (closed_) return env.Undefined();
+    int fd = fd_;
+    fd_ = -1;  // keep Shutdown() from closing it on the loop
+    Shutdown();
+    Unref();
+    CloseWorker* w = info.Length() > 0 && info[0].IsFunction()
+                         ? new CloseWorker(info[0].As<Napi::Function>(), fd)
+                         : new CloseWorker(env, fd);
+    w->Queue();
+    return env.Undefined();
+  }
+
+  Napi::Value GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_); }
+  Napi::Value GetTruncated(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(truncated_));
+  }
+
+  // Stops polling, releases the handle (freed by libuv's close callback) and closes the fd if still
+  // held (construction failures, finalizer at shutdown: rare enough to do synchronously).
+  void Shutdown() {
+    if (closed_) return;
+    closed_ = true;
+    polling_ = false;
+    if (handle_ != nullptr) {
+      uv_poll_stop(handle_);
+      handle_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(handle_),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      handle_ = nullptr;
+    }
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    delete context_;
+    context_ = nullptr;
+  }
+
+  static void OnPoll(uv_poll_t* h, int status, int /*events*/) {
+    auto* self = static_cast<TunPoller*>(h->data);
+    if (self != nullptr) self->OnReadable(status);
+  }
+
+  // One batch per wake-up: the poll is level-triggered, so a full batch leaves the rest for the
+  // next loop turn and other sessions get their share in between.
+  void OnReadable(int status) {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (status < 0) return Fail(ErrnoError(env, -status, "poll", "tun"));
+    Shared* s = env.GetInstanceData<Shared>();
+    uint32_t count = 0;
+    size_t pos = 0;
+    int err = 0;
+    while (count < kBatch && pos + kHeadroom + kReadSize <= kSlabSize) {
+      ssize_t n = ::read(fd_, s->slabData + pos + kHeadroom, kReadSize);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
+        break;
+      }
+      if (n == 0) break;
+      if (static_cast<size_t>(n) > kMaxPacket) {
+        truncated_++;
+        continue;
+      }
+      s->offsetData[count] = static_cast<uint32_t>(pos + kHeadroom);
+      s->lengthData[count] = static_cast<uint32_t>(n);
+      count++;
+      pos = Align8(pos + kHeadroom + static_cast<size_t>(n));
+    }
+    if (count > 0) Deliver(env, s, count);
+    if (err != 0 && !closed_) Fail(ErrnoError(env, err, "read", "tun"));
+  }
+
+  void Deliver(Napi::Env env, Shared* s, uint32_t count) {
+    onPackets_.MakeCallback(Value(),
+                            {s->slab.Value(), s->offsets.Value(), s->lengths.Value(),
+                             Napi::Number::New(env, count)},
+                            *context_);
+    RethrowAsUncaught(env);
+  }
+
+  // A read or poll error ends polling; the owner decides what to do with the session.
+  void Fail(Napi::Error err) {
+    Napi::Env env = Env();
+    if (handle_ != nullptr && polling_) uv_poll_stop(handle_);
+    polling_ = false;
+    onError_.MakeCallback(Value(), {err.Value()}, *context_);
+    RethrowAsUncaught(env);
+  }
+
+  // An exception from a handler has no JS caller to land in: report it as uncaught, like any
+  // other event callback would.
+  static void RethrowAsUncaught(Napi::Env env) {
+    if (!env.IsExceptionPending()) return;
+    Napi::Error e = env.GetAndClearPendingException();
+    napi_fatal_exception(env, e.Value());
+  }
+
+  int fd_ = -1;
+  uv_poll_t* handle_ = nullptr;
+  Napi::AsyncContext* context_ = nullptr;
+  Napi::FunctionReference onPackets_;
+  Napi::FunctionReference onError_;
+  bool polling_ = false;
+  bool closed_ = false;
+  uint64_t truncated_ = 0;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* s = new Shared();
+  Napi::Buffer<uint8_t> slab = Napi::Buffer<uint8_t>::New(env, kSlabSize);
+  Napi::Uint32Array offsets = Napi::Uint32Array::New(env, kBatch);
+  Napi::Uint32Array lengths = Napi::Uint32Array::New(env, kBatch);
+  s->slabData = slab.Data();
+  s->offsetData = offsets.Data();
+  s->lengthData = lengths.Data();
+  s->slab = Napi::Persistent(slab);
+  s->offsets = Napi::Persistent(offsets);
+  s->lengths = Napi::Persistent(lengths);
+  env.SetInstanceData(s);
+
+  exports.Set("open", Napi::Function::New<Open>(env, "open"));
+  exports.Set("configure", Napi::Function::New<Configure>(env, "configure"));
+  exports.Set("write", Napi::Function::New<Write>(env, "write"));
+  exports.Set("TunPoller", TunPoller::Define(env));
+  exports.Set("HEADROOM", Napi::Number::New(env, kHeadroom));
+  exports.Set("MAX_PACKET", Napi::Number::New(env, kMaxPacket));
+  exports.Set("BATCH", Napi::Number::New(env, kBatch));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(sstpd_tun, Init)

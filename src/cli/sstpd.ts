@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+/**
+ * sstpd — the SSTP VPN server.
+ *   sstpd [--config FILE] [--state-dir DIR] [--listen HOST]   run (no --config: the embedded demo)
+ *   sstpd --check FILE                                         validate a config file and exit
+ */
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { loadConfigFile, formatIssues } from '../config/load.js';
+import { ensureSelfSignedCert } from '../config/certs.js';
+import { demoConfigText } from '../config/demo.js';
+import { ConfigError } from '../common/errors.js';
+import { createLogger } from '../server/log.js';
+import { Daemon } from '../server/daemon.js';
+
+const USAGE = `usage: sstpd [--config FILE] [--state-dir DIR] [--listen ADDRESS] [--port PORT]
+       sstpd --check FILE
+Without --config, sstpd runs the embedded demo configuration (self-signed certificate in the
+state dir, user vyos/vyos, pool 192.0.2.0/25) on port 4433.`;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      config: { type: 'string', short: 'c' },
+      check: { type: 'string' },
+      'state-dir': { type: 'string', default: process.env['SSTPD_STATE_DIR'] ?? '/run/sstpd' },
+      listen: { type: 'string' },
+      port: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (values.check !== undefined) return check(values.check);
+
+  const stateDir = resolve(values['state-dir']);
+  const log = createLogger();
+  let source: { file: string } | { text: string; baseDir: string };
+  if (values.config !== undefined) {
+    source = { file: resolve(values.config) };
+  } else {
+    await mkdir(stateDir, { recursive: true, mode: 0o750 });
+    const { certFile, keyFile } = await ensureSelfSignedCert(stateDir);
+    const port = values.port !== undefined ? Number(values.port) : 4433;
+    source = { text: demoConfigText(certFile, keyFile, port), baseDir: stateDir };
+    process.stderr.write(
+      `sstpd: running the embedded demo configuration (certificate ${certFile})\n` +
+        `  connect with: sstpc --cert-warn --user vyos --password vyos <this host>:${port} usepeerdns require-mschap-v2 noauth\n` +
+        `  or the VM client: ../shared/sstpc-vm/run --server 10.0.2.2:${port} --user vyos --password vyos --ping 192.0.2.254\n`,
+    );
+  }
+  const daemon = new Daemon(values.listen !== undefined ? { source, stateDir, log, host: values.listen } : { source, stateDir, log });
+  try {
+    await daemon.start();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sstpd: configuration error:\n${formatIssues(err.issues)}\n`);
+      return 1;
+    }
+    process.stderr.write(`sstpd: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  process.on('SIGHUP', () => void daemon.reload());
+  await new Promise<void>((resolveStop) => {
+    const stop = (): void => void daemon.stop().then(resolveStop);
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  return 0;
+}
+
+async function check(file: string): Promise<number> {
+  const res = await loadConfigFile(resolve(file));
+  if (res.ok) {
+    process.stdout.write(`${file}: configuration is valid\n`);
+    return 0;
+  }
+  process.stderr.write(`${file}: configuration is not valid:\n${formatIssues(res.issues)}\n`);
+  return 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`sstpd: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,85 @@
+/**
+ * The config pipeline end to end: text → lexer → tree (schema) → model → verify. Used by
+ * `sstpd --check`, start-up and reload. This file and certs.ts are the only ones in src/config that
+ * touch the file system; everything they call is pure.
+ */
+import { constants, accessSync, readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { formatConfigIssue, type ConfigIssue } from '../common/errors.js';
+import { buildConfig } from './build.js';
+import { lex } from './lexer.js';
+import type { SstpConfig } from './model.js';
+import { buildTree } from './tree.js';
+import { verifyConfig, type FileChecker, type FileRead } from './verify.js';
+
+export type { FileChecker, FileRead } from './verify.js';
+
+export type LoadResult =
+  | { readonly ok: true; readonly config: SstpConfig }
+  | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
+
+export interface LoadOptions {
+  /** Checks the ssl files' contents; without it only their presence in the config is checked. */
+  readonly files?: FileChecker;
+  /** Directory that relative ssl paths resolve against; the config file's directory for files. */
+  readonly baseDir?: string;
+  /** Wall-clock time for certificate validity (tests); defaults to now. */
+  readonly now?: Date;
+}
+
+function errnoCode(e: unknown): string | undefined {
+  return e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+}
+
+function describeFsError(e: unknown): string {
+  const code = errnoCode(e);
+  if (code === 'ENOENT') return 'does not exist';
+  if (code === 'EACCES' || code === 'EPERM') return `is not readable (${code})`;
+  if (code === 'EISDIR') return 'is a directory';
+  return `cannot be read (${code ?? (e instanceof Error ? e.message : String(e))})`;
+}
+
+/** Reads files synchronously from disk (config loading happens before anything is served). */
+export const nodeFileChecker: FileChecker = {
+  read(path: string): FileRead {
+    try {
+      if (statSync(path).isDirectory()) return { ok: false, reason: 'is a directory' };
+      accessSync(path, constants.R_OK);
+      return { ok: true, data: readFileSync(path) };
+    } catch (e) {
+      return { ok: false, reason: describeFsError(e) };
+    }
+  },
+};
+
+/** Lines first, then the commit checks; syntax/type issues stop before verify, whose findings
+ *  about a half-understood tree would only mislead. */
+export function loadConfigText(text: string, opts: LoadOptions = {}): LoadResult {
+  const lexed = lex(text);
+  const { tree, issues: treeIssues } = buildTree(lexed.commands);
+  const syntax = [...lexed.issues, ...treeIssues].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+  if (syntax.length > 0) return { ok: false, issues: syntax };
+  const baseDir = opts.baseDir;
+  const config = buildConfig(tree, baseDir === undefined ? {} : { resolvePath: (p) => resolve(baseDir, p) });
+  const issues = verifyConfig(tree, config, opts.files ? { files: opts.files, now: opts.now ?? new Date() } : {});
+  return issues.length > 0 ? { ok: false, issues } : { ok: true, config };
+}
+
+/** Loads a config file; ssl files are checked on disk unless `opts.files` says otherwise. */
+export async function loadConfigFile(path: string, opts: LoadOptions = {}): Promise<LoadResult> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    return { ok: false, issues: [{ path, message: `configuration file ${describeFsError(e)}` }] };
+  }
+  return loadConfigText(text, { files: nodeFileChecker, baseDir: dirname(resolve(path)), ...opts });
+}
+
+/** One line per issue: `line 3: vpn sstp port: Port number must be in range 1 to 65535`. */
+export function formatIssues(issues: readonly ConfigIssue[]): string {
+  return issues
+    .map((i) => (i.path === '' ? `${i.line !== undefined ? `line ${i.line}: ` : ''}${i.message}` : formatConfigIssue(i)))
+    .join('\n');
+}

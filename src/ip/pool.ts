@@ -1,0 +1,127 @@
+/**
+ * IPv4 address pool: a bitmap over one or more CIDR ranges. Pure and synchronous; allocation is
+ * first-free in configuration order, so a restarted daemon hands out addresses predictably.
+ * Network and broadcast addresses of prefixes shorter than /31 are never handed out.
+ */
+export function ipv4ToInt(ip: string): number {
+  const parts = ip.split('.');
+  if (parts.length !== 4) throw new Error(`not an IPv4 address: ${ip}`);
+  let v = 0;
+  for (const p of parts) {
+    const n = Number(p);
+    if (!/^\d{1,3}$/.test(p) || n > 255) throw new Error(`not an IPv4 address: ${ip}`);
+    v = v * 256 + n;
+  }
+  return v;
+}
+
+export function intToIpv4(v: number): string {
+  return [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.');
+}
+
+export interface Range {
+  readonly first: number;
+  readonly last: number;
+}
+
+export function cidrToRange(cidr: string): Range {
+  const [addr, lenStr] = cidr.split('/');
+  const len = lenStr === undefined ? 32 : Number(lenStr);
+  if (!addr || !Number.isInteger(len) || len < 0 || len > 32) throw new Error(`bad prefix: ${cidr}`);
+  const base = ipv4ToInt(addr);
+  const size = 2 ** (32 - len);
+  const net = base - (base % size);
+  if (len < 31) return { first: net + 1, last: net + size - 2 };
+  return { first: net, last: net + size - 1 };
+}
+
+export class Ipv4Pool {
+  private readonly ranges: Range[];
+  private readonly used: Set<number> = new Set();
+  readonly size: number;
+
+  constructor(readonly name: string, subnets: readonly string[], private readonly exclude: ReadonlySet<string> = new Set()) {
+    this.ranges = subnets.map(cidrToRange);
+    this.size = this.ranges.reduce((n, r) => n + (r.last - r.first + 1), 0);
+  }
+
+  contains(ip: string): boolean {
+    const v = ipv4ToInt(ip);
+    return this.ranges.some((r) => v >= r.first && v <= r.last);
+  }
+
+  /** First free address, or undefined when the pool is exhausted. */
+  allocate(): string | undefined {
+    for (const r of this.ranges) {
+      for (let v = r.first; v <= r.last; v++) {
+        if (this.used.has(v)) continue;
+        const ip = intToIpv4(v);
+        if (this.exclude.has(ip)) continue;
+        this.used.add(v);
+        return ip;
+      }
+    }
+    return undefined;
+  }
+
+  /** Marks an address taken (a lease that outlived a reload); false if it was already taken. */
+  claim(ip: string): boolean {
+    const v = ipv4ToInt(ip);
+    if (this.used.has(v)) return false;
+    this.used.add(v);
+    return true;
+  }
+
+  release(ip: string): void {
+    this.used.delete(ipv4ToInt(ip));
+  }
+
+  get inUse(): number {
+    return this.used.size;
+  }
+}
+
+/**
+ * All addresses the daemon hands out: static ones per user and the pools. A lease is the one
+ * record of "this address belongs to that session"; releasing it is idempotent.
+ */
+export class AddressBook {
+  private readonly leases = new Map<string, string>(); // ip → session id
+  constructor(private pools: Map<string, Ipv4Pool>, private defaultPool: string | undefined) {}
+
+  /** Swap in pools of a new configuration generation; live leases stay valid (re-claimed). */
+  reconfigure(pools: Map<string, Ipv4Pool>, defaultPool: string | undefined): void {
+    this.pools = pools;
+    this.defaultPool = defaultPool;
+    for (const ip of this.leases.keys()) for (const p of pools.values()) if (p.contains(ip)) p.claim(ip);
+  }
+
+  /** A static address (exclusive) or the next free pool address; undefined when none is left. */
+  lease(sessionId: string, staticIp?: string): { ip: string } | { error: string } {
+    if (staticIp) {
+      const holder = this.leases.get(staticIp);
+      if (holder !== undefined && holder !== sessionId) return { error: `address ${staticIp} is in use by session ${holder}` };
+      for (const p of this.pools.values()) if (p.contains(staticIp) && !p.claim(staticIp) && holder === undefined) {
+        return { error: `address ${staticIp} is in use` };
+      }
+      this.leases.set(staticIp, sessionId);
+      return { ip: staticIp };
+    }
+    const pool = this.defaultPool !== undefined ? this.pools.get(this.defaultPool) : undefined;
+    if (!pool) return { error: 'no address pool configured' };
+    const ip = pool.allocate();
+    if (ip === undefined) return { error: `address pool "${pool.name}" is exhausted` };
+    this.leases.set(ip, sessionId);
+    return { ip };
+  }
+
+  release(sessionId: string, ip: string): void {
+    if (this.leases.get(ip) !== sessionId) return;
+    this.leases.delete(ip);
+    for (const p of this.pools.values()) if (p.contains(ip)) p.release(ip);
+  }
+
+  holderOf(ip: string): string | undefined {
+    return this.leases.get(ip);
+  }
+}

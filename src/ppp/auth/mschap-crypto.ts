@@ -1,0 +1,175 @@
+/// <reference path="./vendor.d.ts" />
+/**
+ * MS-CHAP / MPPE key math (RFC 2433, RFC 2759, RFC 3079) and the SSTP HLAK. Pure functions; the one
+ * place MD4 and DES are sourced (js-md4 and des.js, because Node 20's OpenSSL refuses both without
+ * --openssl-legacy-provider).
+ */
+import { createHash } from 'node:crypto';
+import md4lib from 'js-md4';
+import desjs from 'des.js';
+import type { AuthRequest } from '../../auth/backend.js';
+import { SstpdError } from '../../common/errors.js';
+
+export const HLAK_LEN = 32;
+
+export function md4(data: Uint8Array): Buffer {
+  return Buffer.from(md4lib.arrayBuffer(data));
+}
+
+function sha1(...parts: Uint8Array[]): Buffer {
+  const h = createHash('sha1');
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+/** The user part of `DOMAIN\user` (last backslash, as pppd and Windows do); the name itself otherwise. */
+export function stripDomain(name: string): string {
+  return name.slice(name.lastIndexOf('\\') + 1);
+}
+
+/** MD4 of the UTF-16LE password, no terminator (RFC 2759 §8.3). Length limits are the config's job. */
+export function ntPasswordHash(password: string): Buffer {
+  return md4(Buffer.from(password, 'utf16le'));
+}
+
+export function hashNtPasswordHash(passwordHash: Buffer): Buffer {
+  return md4(passwordHash);
+}
+
+/** 7 key bytes → 8 DES key bytes: each takes 7 bits, shifted left, low bit = odd parity. */
+export function desExpandKey(k7: Buffer): Buffer {
+  const out = Buffer.alloc(8);
+  for (let i = 0; i < 8; i++) {
+    let v = 0;
+    for (let b = 0; b < 7; b++) {
+      const bit = 7 * i + b;
+      v = (v << 1) | ((k7[bit >> 3]! >> (7 - (bit & 7))) & 1);
+    }
+    out[i] = (v << 1) | (popcount7(v) % 2 === 0 ? 1 : 0);
+  }
+  return out;
+}
+
+function popcount7(v: number): number {
+  let n = 0;
+  for (let x = v; x !== 0; x >>= 1) n += x & 1;
+  return n;
+}
+
+/** DES-ECB of one 8-byte block under a 7-byte key (RFC 2759 §8.6 DesEncrypt). */
+export function desEncrypt(clear8: Buffer, k7: Buffer): Buffer {
+  const cipher = desjs.DES.create({ type: 'encrypt', key: desExpandKey(k7), padding: false });
+  return Buffer.from(cipher.update(clear8));
+}
+
+/** RFC 2759 §8.5: three DES blocks under the zero-padded 21-byte password hash. */
+export function challengeResponse(challenge8: Buffer, passwordHash16: Buffer): Buffer {
+  const z = Buffer.concat([passwordHash16, Buffer.alloc(5)]);
+  return Buffer.concat([
+    desEncrypt(challenge8, z.subarray(0, 7)),
+    desEncrypt(challenge8, z.subarray(7, 14)),
+    desEncrypt(challenge8, z.subarray(14, 21)),
+  ]);
+}
+
+/** RFC 2759 §8.2; only the user part of the name is hashed. Names travel as UTF-8 bytes. */
+export function challengeHash(peerChallenge: Buffer, authChallenge: Buffer, username: string): Buffer {
+  return sha1(peerChallenge, authChallenge, Buffer.from(stripDomain(username), 'utf8')).subarray(0, 8);
+}
+
+export function generateNtResponse(
+  authChallenge: Buffer,
+  peerChallenge: Buffer,
+  username: string,
+  password: string,
+): Buffer {
+  return challengeResponse(challengeHash(peerChallenge, authChallenge, username), ntPasswordHash(password));
+}
+
+const MAGIC_SIGN = Buffer.from('Magic server to client signing constant', 'ascii');
+const MAGIC_PAD = Buffer.from('Pad to make it do more than one iteration', 'ascii');
+
+/** RFC 2759 §8.7: the "S=" + 40 upper-case hex digits the server proves itself with. */
+export function generateAuthenticatorResponse(
+  password: string,
+  ntResponse: Buffer,
+  peerChallenge: Buffer,
+  authChallenge: Buffer,
+  username: string,
+): string {
+  const hashHash = hashNtPasswordHash(ntPasswordHash(password));
+  const digest = sha1(hashHash, ntResponse, MAGIC_SIGN);
+  const auth = sha1(digest, challengeHash(peerChallenge, authChallenge, username), MAGIC_PAD);
+  return 'S=' + auth.toString('hex').toUpperCase();
+}
+
+/** RFC 2433 NT response: no peer challenge, no user name. */
+export function mschapV1NtResponse(challenge8: Buffer, password: string): Buffer {
+  return challengeResponse(challenge8, ntPasswordHash(password));
+}
+
+const MAGIC1 = Buffer.from('This is the MPPE Master Key', 'ascii');
+const MAGIC2 = Buffer.from(
+  'On the client side, this is the send key; on the server side, it is the receive key.',
+  'ascii',
+);
+const MAGIC3 = Buffer.from(
+  'On the client side, this is the receive key; on the server side, it is the send key.',
+  'ascii',
+);
+const SHS_PAD1 = Buffer.alloc(40, 0x00);
+const SHS_PAD2 = Buffer.alloc(40, 0xf2);
+
+/** RFC 3079 §3.4 GetMasterKey. */
+export function masterKey(passwordHashHash: Buffer, ntResponse: Buffer): Buffer {
+  return sha1(passwordHashHash, ntResponse, MAGIC1).subarray(0, 16);
+}
+
+/** RFC 3079 §3.4 GetAsymmetricStartKey: Magic3 for server-send / client-receive, Magic2 otherwise. */
+export function asymmetricStartKey(masterKey16: Buffer, len: number, isSend: boolean, isServer: boolean): Buffer {
+  const magic = isSend === isServer ? MAGIC3 : MAGIC2;
+  return sha1(masterKey16, SHS_PAD1, magic, SHS_PAD2).subarray(0, len);
+}
+
+/** RFC 3079 §3.2 GetNewKeyFromSHA (also the §2 v1 variant: same formula). */
+export function getNewKeyFromSha(startKey: Buffer, sessionKey: Buffer, len: number): Buffer {
+  return sha1(startKey.subarray(0, len), SHS_PAD1, sessionKey.subarray(0, len), SHS_PAD2).subarray(0, len);
+}
+
+/** The first MPPE session key from a start key, with the RFC 3079 §3.5 40/56-bit salts. */
+export function initialSessionKey(startKey: Buffer, bits: 40 | 56 | 128): Buffer {
+  const len = bits === 128 ? 16 : 8;
+  const key = Buffer.from(getNewKeyFromSha(startKey, startKey, len));
+  if (bits === 40) key.set([0xd1, 0x26, 0x9e], 0);
+  if (bits === 56) key[0] = 0xd1;
+  return key;
+}
+
+/** MS-SSTP HLAK for MS-CHAPv2: server MasterReceiveKey(16) ‖ MasterSendKey(16). */
+export function mschapV2ServerHlak(password: string, ntResponse: Buffer): Buffer {
+  const mk = masterKey(hashNtPasswordHash(ntPasswordHash(password)), ntResponse);
+  return Buffer.concat([asymmetricStartKey(mk, 16, false, true), asymmetricStartKey(mk, 16, true, true)]);
+}
+
+/** RFC 3079 §2 128-bit MS-CHAPv1 start key (same both directions): SHA1(hh ‖ hh ‖ challenge)[0:16]. */
+export function mschapV1StartKey(password: string, challenge8: Buffer): Buffer {
+  const hh = hashNtPasswordHash(ntPasswordHash(password));
+  return sha1(hh, hh, challenge8).subarray(0, 16);
+}
+
+/**
+ * The server's HLAK for crypto binding, equal to what the Linux sstpc (1.0.17/1.0.18, --user/--password,
+ * no pppd plugin) computes. sstpc snoops the first CHAP Response whose Value-Size is 49 and runs the
+ * MS-CHAPv2 RFC 3079 derivation on value bytes 24..47: for MS-CHAPv1 those are the v1 NT-Response, so its
+ * v1 HLAK is the v2 formula over the v1 NT-Response (not accel-ppp's start key). PAP / CHAP-MD5: zeros.
+ */
+export function hlakFor(
+  kind: AuthRequest['kind'],
+  password: string,
+  request: AuthRequest | { readonly ntResponse: Buffer },
+): Buffer {
+  if (kind === 'pap' || kind === 'chap-md5') return Buffer.alloc(HLAK_LEN);
+  const nt = 'ntResponse' in request ? request.ntResponse : undefined;
+  if (nt?.length !== 24) throw new SstpdError('E_AUTH_HLAK_INPUT', `${kind}: HLAK needs the 24-byte NT-Response`);
+  return mschapV2ServerHlak(password, nt);
+}

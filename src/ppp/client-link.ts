@@ -1,0 +1,260 @@
+/**
+ * PppClientLink: the peer (authenticatee) side of a PPP link, for our own test client and the
+ * sstp-connect CLI. Same automaton as the server; LCP asks only for a magic number (and an MRU if
+ * given), accepts the server's auth method when allowed (else Naks with our preferred one), runs
+ * the auth peer, then IPCP asking for 0.0.0.0 and DNS. It answers echoes but sends none.
+ */
+import { DecodeError } from '../common/errors.js';
+import { minDeadline, type Millis } from '../common/time.js';
+import type { AuthProtocol } from '../config/model.js';
+import { encodeFrame, parseFrame } from './frame.js';
+import type { FinishReason } from './fsm.js';
+import { clientIpcpOptions, Ipcp, type ClientIpcpTable } from './ipcp/ipcp.js';
+import { ClientAuthOption } from './lcp/auth-proto.js';
+import { Lcp } from './lcp/lcp.js';
+import { MagicOption } from './lcp/magic.js';
+import { MAX_SSTP_MRU, MruOption } from './lcp/mru.js';
+import { REJECTED_LCP_OPTIONS } from './lcp/reject.js';
+import { PPP_CHAP, PPP_IPCP, PPP_IPV4, PPP_LCP, PPP_PAP, type LogFields, type LogLevel } from './protocols.js';
+
+/** Events of the client auth peer (the shape of `AuthPeer` in src/ppp/auth/peer.ts). */
+export type ClientAuthEvent =
+  | { readonly type: 'send'; readonly packet: Buffer }
+  | { readonly type: 'success'; readonly hlak: Buffer }
+  | { readonly type: 'failure'; readonly message: string };
+
+/** What the client link needs from an auth peer; `AuthPeer` from src/ppp/auth/peer.ts fits. */
+export interface ClientAuthPeer {
+  /** PAP: the Authenticate-Request; CHAP variants wait for the Challenge. */
+  start?(): ClientAuthEvent[];
+  /** One packet (Code/Id/Length/Data) of the auth protocol from the server. */
+  handle(packet: Buffer): ClientAuthEvent[];
+}
+
+export interface PppClientOptions {
+  /** Methods we are willing to run, preferred first (the one we Nak with). */
+  readonly authMethods: readonly AuthProtocol[];
+  readonly makeAuthPeer: (method: AuthProtocol) => ClientAuthPeer;
+  readonly random: (n: number) => Buffer;
+  /** Our MRU option; absent = do not send one (pppd's default). */
+  readonly mru?: number;
+  /** Ask for DNS 129/131 (pppd usepeerdns); default true. */
+  readonly requestDns?: boolean;
+  readonly restartMs?: number;
+  readonly maxConfigure?: number;
+}
+
+export type PppClientPhase = 'dead' | 'establish' | 'authenticate' | 'network' | 'terminate';
+
+export type PppClientEvent =
+  | { readonly type: 'send'; readonly frame: Buffer }
+  | { readonly type: 'authenticated'; readonly hlak: Buffer }
+  | { readonly type: 'auth-failed'; readonly message: string }
+  | { readonly type: 'ipcp-up'; readonly local: string; readonly peer: string; readonly dns: readonly string[] }
+  | { readonly type: 'ipcp-down' }
+  | { readonly type: 'data'; readonly protocol: number; readonly payload: Buffer }
+  | { readonly type: 'finished'; readonly reason: string }
+  | { readonly type: 'log'; readonly level: LogLevel; readonly event: string; readonly fields?: LogFields };
+
+export class PppClientLink {
+  private readonly out: PppClientEvent[] = [];
+  private readonly lcp: Lcp;
+  private readonly ipcp: Ipcp;
+  private readonly authOption: ClientAuthOption;
+  private readonly ipcpTable: ClientIpcpTable;
+  private ph: PppClientPhase = 'dead';
+  private peer: ClientAuthPeer | undefined;
+  private peerProtocol = 0;
+  private authenticated = false;
+  private ipUp = false;
+  private ending: string | undefined;
+  private done = false;
+
+  constructor(private readonly opts: PppClientOptions) {
+    const fsm = { restartMs: opts.restartMs ?? 3000, maxConfigure: opts.maxConfigure ?? 10 };
+    const mru = new MruOption({ min: 64, max: MAX_SSTP_MRU, ...(opts.mru !== undefined ? { request: opts.mru } : {}) });
+    const magic = new MagicOption(opts.random);
+    this.authOption = new ClientAuthOption(opts.authMethods);
+    const log = this.log.bind(this);
+    this.lcp = new Lcp(
+      { handlers: [mru, this.authOption, magic, ...REJECTED_LCP_OPTIONS], mru, magic, fsm },
+      {
+        send: (p) => this.send(PPP_LCP, p),
+        up: (now) => this.lcpUp(now),
+        down: (now) => this.lcpDown(now),
+        finished: (_now, why) => this.finish(this.ending ?? `LCP finished (${why})`),
+        peerTerminated: (now) => this.abort(now, 'peer terminated the link'),
+        failed: (now, _cause, reason) => this.close(now, reason),
+        protocolRejected: (now, protocol) => {
+          if (protocol === PPP_IPCP) this.close(now, 'server rejected IPCP');
+        },
+        log,
+      },
+    );
+    this.ipcpTable = clientIpcpOptions(opts.requestDns ?? true);
+    this.ipcp = new Ipcp(
+      this.ipcpTable.handlers,
+      {
+        send: (p) => this.send(PPP_IPCP, p),
+        up: () => this.ipcpUp(),
+        down: () => this.ipcpDown(),
+        finished: (now, why: FinishReason) => this.close(now, `IPCP finished (${why})`),
+        failed: (now, reason) => this.close(now, reason),
+        log,
+      },
+      { ...fsm, peerMru: () => this.lcp.peerMru },
+    );
+  }
+
+  get phase(): PppClientPhase {
+    return this.ph;
+  }
+  get peerMru(): number {
+    return this.lcp.peerMru;
+  }
+
+  lowerUp(now: Millis): void {
+    if (this.done || this.ph !== 'dead') return;
+    this.ph = 'establish';
+    this.lcp.fsm.open(now);
+    this.lcp.fsm.up(now);
+  }
+
+  receive(now: Millis, frame: Buffer): void {
+    if (this.done || this.ph === 'dead') return;
+    this.lcp.activity(now);
+    try {
+      const { protocol, info } = parseFrame(frame);
+      this.dispatch(now, protocol, info);
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
+      this.log('debug', 'ppp-malformed', { error: e.message });
+    }
+  }
+
+  /** An IPv4 packet to send, or undefined while IPCP is not Opened. */
+  encodeIp(packet: Buffer): Buffer | undefined {
+    return this.ipUp ? encodeFrame(PPP_IPV4, packet) : undefined;
+  }
+
+  close(now: Millis, reason: string): void {
+    if (this.done || this.ending !== undefined) return;
+    this.ending = reason;
+    this.ph = 'terminate';
+    this.lcp.fsm.close(now);
+    const s = this.lcp.fsm.state;
+    if (s !== 'closing' && s !== 'stopping') this.finish(reason);
+  }
+
+  lowerDown(now: Millis, reason = 'transport closed'): void {
+    this.abort(now, this.ending ?? reason);
+  }
+
+  handleTimeout(now: Millis): void {
+    if (this.done) return;
+    this.lcp.handleTimeout(now);
+    if (!this.done) this.ipcp.fsm.handleTimeout(now);
+  }
+
+  nextDeadline(): Millis | undefined {
+    return this.done ? undefined : minDeadline(this.lcp.nextDeadline(), this.ipcp.fsm.nextDeadline());
+  }
+
+  poll(): PppClientEvent[] {
+    return this.out.splice(0, this.out.length);
+  }
+
+  private dispatch(now: Millis, protocol: number, info: Buffer): void {
+    if (protocol === PPP_LCP) return this.lcp.receive(now, info);
+    if (!this.lcp.opened || this.ph === 'terminate') return;
+    if (this.peer && protocol === this.peerProtocol) return this.authEvents(now, this.peer.handle(info));
+    if (this.ph !== 'network') return;
+    switch (protocol) {
+      case PPP_IPCP:
+        return this.ipcp.receive(now, info);
+      case PPP_IPV4:
+        if (this.ipUp) this.out.push({ type: 'data', protocol, payload: info });
+        return;
+      case PPP_PAP:
+      case PPP_CHAP:
+        return;
+      default:
+        return this.lcp.protocolReject(protocol, info);
+    }
+  }
+
+  private lcpUp(now: Millis): void {
+    const method = this.authOption.method;
+    if (method === undefined) return this.network(now); // the server did not ask us to authenticate
+    this.ph = 'authenticate';
+    this.authenticated = false;
+    this.peer = this.opts.makeAuthPeer(method);
+    this.peerProtocol = method === 'pap' ? PPP_PAP : PPP_CHAP;
+    this.authEvents(now, this.peer.start?.() ?? []);
+  }
+
+  private lcpDown(now: Millis): void {
+    this.ipcp.stop(now);
+    this.peer = undefined;
+    this.authenticated = false;
+    if (this.ph !== 'terminate') this.ph = 'establish';
+  }
+
+  private authEvents(now: Millis, events: readonly ClientAuthEvent[]): void {
+    const protocol = this.peerProtocol;
+    for (const ev of events) {
+      if (this.done) return;
+      if (ev.type === 'send') this.send(protocol, ev.packet);
+      else if (ev.type === 'success') {
+        if (this.authenticated || this.ph !== 'authenticate') continue;
+        this.authenticated = true;
+        this.out.push({ type: 'authenticated', hlak: ev.hlak });
+        this.network(now);
+      } else {
+        this.out.push({ type: 'auth-failed', message: ev.message });
+        this.close(now, `authentication failed: ${ev.message}`);
+      }
+    }
+  }
+
+  private network(now: Millis): void {
+    this.ph = 'network';
+    this.ipcp.fsm.open(now);
+    this.ipcp.fsm.up(now);
+  }
+
+  private ipcpUp(): void {
+    this.ipUp = true;
+    const dns = this.ipcpTable.dns.map((d) => d.address).filter((a): a is string => a !== undefined);
+    this.out.push({ type: 'ipcp-up', local: this.ipcpTable.address.local, peer: this.ipcpTable.address.peer, dns });
+  }
+
+  private ipcpDown(): void {
+    if (!this.ipUp) return;
+    this.ipUp = false;
+    this.out.push({ type: 'ipcp-down' });
+  }
+
+  private abort(now: Millis, reason: string): void {
+    if (this.done) return;
+    this.lcp.fsm.down(now);
+    this.finish(reason);
+  }
+
+  private finish(reason: string): void {
+    if (this.done) return;
+    this.done = true;
+    this.ipcpDown();
+    this.ph = 'dead';
+    this.peer = undefined;
+    this.out.push({ type: 'finished', reason });
+  }
+
+  private send(protocol: number, packet: Buffer): void {
+    this.out.push({ type: 'send', frame: encodeFrame(protocol, packet) });
+  }
+
+  private log(level: LogLevel, event: string, fields?: LogFields): void {
+    this.out.push(fields ? { type: 'log', level, event, fields } : { type: 'log', level, event });
+  }
+}

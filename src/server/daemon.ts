@@ -1,0 +1,194 @@
+/**
+ * The daemon: one TLS listener, the configuration generations, the session registry, the
+ * address book, the control socket and the signals (SIGHUP reload, SIGTERM drain).
+ */
+import { createServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { Server as NetServer } from 'node:net';
+import { AddressBook } from '../ip/pool.js';
+import { SessionRegistry, type SessionInfo } from '../session/registry.js';
+import { SessionDriver } from '../session/driver.js';
+import { cleanupStaleInterfaces } from '../dataplane/iface.js';
+import type { Logger } from './log.js';
+import { loadRuntime, type Runtime } from './runtime.js';
+import { startControl, type ControlReply, type ControlRequest } from './control.js';
+import { ConfigError } from '../common/errors.js';
+
+export interface DaemonOptions {
+  readonly source: { file: string } | { text: string; baseDir: string };
+  readonly stateDir: string;
+  readonly log: Logger;
+  /** Bind address; default all IPv4+IPv6 addresses. */
+  readonly host?: string;
+}
+
+/** TLS handshake must finish within this; the SSTP negotiation timer takes over after it. */
+const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
+/** A hard cap on simultaneous connections (each costs memory before it authenticates). */
+const MAX_CONNECTIONS = 20_000;
+/** How long SIGTERM waits for clients to acknowledge the goodbye before exiting anyway. */
+const DRAIN_MS = 3_000;
+
+export class Daemon {
+  private runtime!: Runtime;
+  private listener: TlsServer | undefined;
+  private control: NetServer | undefined;
+  private readonly registry = new SessionRegistry();
+  private addresses!: AddressBook;
+  private readonly startedAt = Date.now();
+  private readonly sockets = new Set<TLSSocket>();
+  private readonly counters = { accepted: 0, tlsFailed: 0, sessionsEnded: 0 };
+  private stopping = false;
+
+  constructor(private readonly opts: DaemonOptions) {}
+
+  get log(): Logger {
+    return this.opts.log;
+  }
+
+  /** Builds the first generation; throws ConfigError before anything binds. */
+  async start(): Promise<void> {
+    this.runtime = await loadRuntime(this.opts.source);
+    this.addresses = new AddressBook(this.runtime.pools, this.runtime.config.defaultIpv4Pool);
+    const removed = await cleanupStaleInterfaces('sstp');
+    if (removed.length > 0) this.log.info({ removed }, 'stale-interfaces-removed');
+    this.control = await startControl(this.opts.stateDir, (req) => this.handleControl(req));
+    await this.listen(this.runtime);
+    this.log.info(
+      { port: this.runtime.config.port, generation: this.runtime.generation, users: this.runtime.config.localUsers.size },
+      'listening',
+    );
+  }
+
+  private listen(rt: Runtime): Promise<void> {
+    const server = createServer({
+      ...rt.tls,
+      minVersion: 'TLSv1.2',
+      maxVersion: 'TLSv1.3',
+      handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+      // Renegotiation is a known attack surface and SSTP never needs it.
+      honorCipherOrder: true,
+    });
+    server.maxConnections = MAX_CONNECTIONS;
+    server.on('secureConnection', (socket) => this.accept(socket));
+    server.on('tlsClientError', (err, socket) => {
+      this.counters.tlsFailed++;
+      this.log.info({ callingSid: socket.remoteAddress?.replace(/^::ffff:/, ''), reason: err.message }, 'tls-failed');
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port: rt.config.port, host: this.opts.host }, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.log.error({ err: err.message }, 'listener-error'));
+        this.listener?.close();
+        this.listener = server;
+        resolve();
+      });
+    });
+  }
+
+  private accept(socket: TLSSocket): void {
+    if (this.stopping) return void socket.destroy();
+    this.counters.accepted++;
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      this.counters.sessionsEnded++;
+    });
+    const rt = this.runtime;
+    new SessionDriver(socket, {
+      generation: rt.generation,
+      policy: rt.policy,
+      auth: rt.auth,
+      addresses: this.addresses,
+      registry: this.registry,
+      log: this.log,
+    });
+  }
+
+  /** SIGHUP: build the next generation beside the current one; keep the current one on error. */
+  async reload(): Promise<boolean> {
+    let next: Runtime;
+    try {
+      next = await loadRuntime(this.opts.source);
+    } catch (err) {
+      const reason = err instanceof ConfigError ? err.message : String(err);
+      this.log.error({ reason }, 'config-reload-failed');
+      return false;
+    }
+    try {
+      if (next.config.port !== this.runtime.config.port) await this.listen(next);
+      else this.listener?.setSecureContext({ ...next.tls, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' });
+    } catch (err) {
+      this.log.error({ reason: `cannot apply: ${String(err)}` }, 'config-reload-failed');
+      return false;
+    }
+    this.addresses.reconfigure(next.pools, next.config.defaultIpv4Pool);
+    this.runtime = next;
+    this.log.info({ generation: next.generation, users: next.config.localUsers.size, port: next.config.port }, 'config-reloaded');
+    return true;
+  }
+
+  /** SIGTERM: every session gets a PPP Terminate and an SSTP Call Disconnect, then we exit. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.listener?.close();
+    const live = this.registry.all();
+    const released = Promise.all(live.map((s) => s.terminate('nas-reboot', 'server shutting down')));
+    const deadline = Date.now() + DRAIN_MS;
+    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const s of this.sockets) s.destroy();
+    await released;
+    this.control?.close();
+    this.log.info({ sessions: live.length }, 'stopped');
+  }
+
+  sessions(): SessionInfo[] {
+    return this.registry.all().map((s) => s.info());
+  }
+
+  private async handleControl(req: ControlRequest): Promise<ControlReply> {
+    const args = req.args ?? [];
+    switch (req.cmd) {
+      case 'show-sessions':
+        return { ok: true, data: this.sessions() };
+      case 'show-statistics':
+        return { ok: true, data: this.statistics() };
+      case 'terminate': {
+        const [by, value] = args;
+        if (by !== 'username' && by !== 'ifname' && by !== 'sid' && by !== 'ip' && by !== 'all') {
+          return { ok: false, error: 'terminate: expected username|ifname|sid|ip <value> or all' };
+        }
+        if (by !== 'all' && value === undefined) return { ok: false, error: `terminate ${by}: value missing` };
+        const hit = this.registry.find(by, value);
+        for (const s of hit) s.terminate('admin-reset', `terminated by operator (${by}${value ? ' ' + value : ''})`);
+        return { ok: true, data: { terminated: hit.map((s) => s.sid) } };
+      }
+      case 'reload':
+        return (await this.reload()) ? { ok: true, data: { generation: this.runtime.generation } } : { ok: false, error: 'reload failed; see the log' };
+      default:
+        return { ok: false, error: `unknown command ${req.cmd}` };
+    }
+  }
+
+  statistics(): Record<string, unknown> {
+    const all = this.sessions();
+    const mem = process.memoryUsage();
+    const cpu = process.cpuUsage();
+    const up = (Date.now() - this.startedAt) / 1000;
+    return {
+      uptimeS: Math.round(up),
+      cpuPercent: Math.round(((cpu.user + cpu.system) / 1e6 / Math.max(up, 1)) * 1000) / 10,
+      rssKiB: Math.round(mem.rss / 1024),
+      heapUsedKiB: Math.round(mem.heapUsed / 1024),
+      generation: this.runtime.generation,
+      sessions: {
+        starting: all.filter((s) => s.state === 'starting').length,
+        active: all.filter((s) => s.state === 'active').length,
+        finishing: all.filter((s) => s.state === 'finishing').length,
+      },
+      connections: { open: this.sockets.size, accepted: this.counters.accepted, tlsFailed: this.counters.tlsFailed },
+    };
+  }
+}
+

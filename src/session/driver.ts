@@ -1,0 +1,294 @@
+/**
+ * Per-connection I/O around a sans-I/O Session: the TLS socket, the session's TUN device, one
+ * timer re-armed to the core's next deadline, auth backend calls and the address lease. Every
+ * way a session can end funnels into `teardown()`, which runs exactly once.
+ */
+import { randomBytes } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import type { AuthBackend, AuthAccept } from '../auth/backend.js';
+import type { AddressBook } from '../ip/pool.js';
+import { monotonicNow } from '../common/time.js';
+import type { Logger } from '../server/log.js';
+import { batchFrame, openTun, TUN_HEADROOM, type PacketBatch, type TunDevice } from '../dataplane/tun.js';
+import { configureInterface } from '../dataplane/iface.js';
+import { Session, type SessionAction, type SessionPolicy } from './session.js';
+import type { SessionHandle, SessionInfo, SessionRegistry, TerminateCause } from './registry.js';
+
+/** What a connection takes from the configuration generation it was accepted under. */
+export interface SessionEnv {
+  readonly generation: number;
+  readonly policy: SessionPolicy;
+  readonly auth: AuthBackend;
+  readonly addresses: AddressBook;
+  readonly registry: SessionRegistry;
+  readonly log: Logger;
+  /** Opens the session's TUN device (injectable for component tests). */
+  readonly openTun?: typeof openTun;
+  readonly configureInterface?: typeof configureInterface;
+}
+
+let nextSid = 1;
+const sidPrefix = randomBytes(3).toString('hex');
+
+/** An SSTP packet's 12-bit length field caps a frame (header included) at 4095 bytes. */
+const MAX_SSTP_PACKET = 4095;
+/** Close a socket that does not finish its TLS shutdown within this time. */
+const CLOSE_GRACE_MS = 2000;
+
+export class SessionDriver implements SessionHandle {
+  readonly sid = `${sidPrefix}${(nextSid++).toString(16).padStart(6, '0')}`;
+  private readonly core: Session;
+  private readonly log: Logger;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt: number | undefined;
+  private tun: TunDevice | undefined;
+  private ip: string | undefined;
+  private readonly startedAt = Date.now();
+  private upAt: number | undefined;
+  private state: SessionInfo['state'] = 'starting';
+  private tornDown = false;
+  private authPending = false;
+  private tunClosing: Promise<void> | undefined;
+  private released: Promise<void> | undefined;
+  private readonly stats = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 };
+  readonly callingSid: string;
+
+  constructor(private readonly socket: TLSSocket, private readonly env: SessionEnv) {
+    this.callingSid = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    this.log = env.log.child({ sid: this.sid });
+    this.core = new Session(env.policy, randomBytes, monotonicNow());
+    env.registry.add(this);
+    this.log.info({ callingSid: this.callingSid, port: socket.remotePort }, 'session-start');
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.input(() => this.core.receive(monotonicNow(), chunk)));
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket-error'));
+    socket.on('close', () => this.input(() => this.core.transportClosed(monotonicNow())));
+    socket.on('drain', () => this.tun?.resume());
+    this.rearm();
+  }
+
+  info(): SessionInfo {
+    return {
+      sid: this.sid,
+      username: this.core.username,
+      ifname: this.tun?.name,
+      ip: this.ip,
+      callingSid: this.callingSid,
+      state: this.state,
+      startedAt: this.startedAt,
+      upAt: this.upAt,
+      ...this.stats,
+      generation: this.env.generation,
+    };
+  }
+
+  terminate(cause: TerminateCause, reason: string): Promise<void> {
+    const pppCause = cause === 'session-replaced' || cause === 'nas-reboot' ? 'admin-reset' : cause;
+    this.log.info({ username: this.core.username, cause, reason }, 'session-terminate');
+    this.input(() => this.core.terminate(monotonicNow(), pppCause, reason));
+    // Resources go now; the wire goodbye (LCP Terminate, Call Disconnect) finishes on its own.
+    return this.releaseResources();
+  }
+
+  /** Runs one input against the core, then executes what it asked for and re-arms the timer. */
+  private input(fn: () => void): void {
+    try {
+      fn();
+      this.execute(this.core.poll());
+    } catch (err) {
+      // A bug, not a peer error (cores never throw for bad input): end this session only.
+      this.log.error({ err: err instanceof Error ? err.stack : String(err), username: this.core.username }, 'session-bug');
+      this.teardown('nas-error', 'internal error');
+      this.socket.destroy();
+    }
+    this.rearm();
+  }
+
+  private execute(actions: SessionAction[]): void {
+    let corked = false;
+    for (const a of actions) {
+      switch (a.type) {
+        case 'send':
+          if (!corked && !this.socket.destroyed) {
+            this.socket.cork();
+            corked = true;
+          }
+          if (!this.socket.destroyed) this.socket.write(a.bytes);
+          break;
+        case 'ip':
+          this.writeTun(a.packet);
+          break;
+        case 'authenticate':
+          this.authenticate(a);
+          break;
+        case 'authenticated':
+          this.onAuthenticated(a.result);
+          break;
+        case 'auth-failed':
+          this.log.warn({ username: a.username, reason: a.reason, callingSid: this.callingSid }, 'auth-failed');
+          break;
+        case 'link-up':
+          this.linkUp(a.local, a.peer, a.mtu);
+          break;
+        case 'link-down':
+          void this.closeTun();
+          break;
+        case 'close':
+          this.closeSocket();
+          break;
+        case 'ended':
+          this.teardown(a.cause, a.reason);
+          break;
+        case 'log':
+          this.log[a.level]({ username: this.core.username, ...a.fields }, a.event);
+          break;
+      }
+    }
+    if (corked) this.socket.uncork();
+  }
+
+  private authenticate(a: Extract<SessionAction, { type: 'authenticate' }>): void {
+    if (this.authPending) return;
+    this.authPending = true;
+    this.env.auth
+      .authenticate(a.request, { sessionId: this.sid, callingStationId: this.callingSid })
+      .then(
+        (result) => {
+          this.authPending = false;
+          if (!this.tornDown) this.input(() => this.core.authResult(monotonicNow(), result));
+        },
+        (err: unknown) => {
+          this.authPending = false;
+          this.log.error({ err: String(err) }, 'auth-backend-error');
+          if (!this.tornDown) this.terminate('admin-reset', 'authentication backend error');
+        },
+      );
+  }
+
+  private onAuthenticated(result: AuthAccept): void {
+    const replaced = this.env.registry.bindUser(this.sid, result.username).map((old) => {
+      this.log.info({ username: result.username, replaced: old.sid }, 'session-replaced');
+      return old.terminate('session-replaced', `replaced by session ${this.sid}`);
+    });
+    // IPCP waits for the address; the old session's interface and lease must be gone first so the
+    // same (static) address and its peer route can be reused without a clash.
+    if (replaced.length === 0) return this.assignAddress(result);
+    void Promise.all(replaced).then(() => {
+      if (!this.tornDown) this.input(() => this.assignAddress(result));
+    });
+  }
+
+  private assignAddress(result: AuthAccept): void {
+    const lease = this.env.addresses.lease(this.sid, result.staticIp);
+    if ('error' in lease) {
+      this.log.warn({ username: result.username, reason: lease.error }, 'address-unavailable');
+      this.input(() => this.core.terminate(monotonicNow(), 'nas-error', lease.error));
+      return;
+    }
+    this.ip = lease.ip;
+    this.log.info({ username: result.username, ip: lease.ip }, 'authenticated');
+    this.core.addressAssigned(monotonicNow(), lease.ip);
+  }
+
+  private linkUp(local: string, peer: string, mtu: number): void {
+    if (this.tun) return;
+    const open = this.env.openTun ?? openTun;
+    const configure = this.env.configureInterface ?? configureInterface;
+    try {
+      this.tun = open((batch) => this.fromTun(batch));
+      configure(this.tun.name, { local, peer, mtu });
+    } catch (err) {
+      this.log.error({ username: this.core.username, err: String(err) }, 'interface-failed');
+      this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'cannot create the session interface'));
+      return;
+    }
+    this.state = 'active';
+    this.upAt = Date.now();
+    this.log.info({ username: this.core.username, ifname: this.tun.name, ip: peer, gateway: local, mtu }, 'session-up');
+  }
+
+  /**
+   * Packets the host routes to this client. The SSTP header and PPP FF 03 00 21 are written into
+   * the 8 bytes of headroom in front of each packet, then the frame is copied once (the slab is
+   * reused for the next batch while the socket may still hold the buffer). TCP back-pressure
+   * pauses the TUN reader until 'drain'.
+   */
+  private fromTun(batch: PacketBatch): void {
+    if (this.socket.destroyed || !this.core.forwardingIp) return;
+    this.socket.cork();
+    let ok = true;
+    for (let i = 0; i < batch.count; i++) {
+      const frame = batchFrame(batch, i);
+      const len = frame.length;
+      if (len > MAX_SSTP_PACKET) continue;
+      frame[0] = 0x10;
+      frame[1] = 0x00;
+      frame.writeUInt16BE(len, 2);
+      frame.writeUInt32BE(0xff030021, 4);
+      this.stats.txPackets++;
+      this.stats.txBytes += len - TUN_HEADROOM;
+      ok = this.socket.write(Buffer.from(frame));
+    }
+    this.socket.uncork();
+    if (!ok) this.tun?.pause();
+  }
+
+  private writeTun(packet: Buffer): void {
+    if (!this.tun) return;
+    this.stats.rxPackets++;
+    this.stats.rxBytes += packet.length;
+    this.tun.write(packet);
+  }
+
+  private closeTun(): Promise<void> {
+    const tun = this.tun;
+    if (!tun) return this.tunClosing ?? Promise.resolve();
+    this.tun = undefined;
+    this.tunClosing = tun.close().then(
+      () => this.log.debug({ ifname: tun.name }, 'interface-removed'),
+      (err: unknown) => this.log.warn({ ifname: tun.name, err: String(err) }, 'interface-remove-failed'),
+    );
+    return this.tunClosing;
+  }
+
+  private closeSocket(): void {
+    if (this.socket.destroyed) return;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  /** Idempotent; resolves once the interface is gone and the address is free again. */
+  private releaseResources(): Promise<void> {
+    this.state = 'finishing';
+    this.env.registry.remove(this.sid, this.core.username);
+    this.released ??= this.closeTun().then(() => {
+      if (this.ip !== undefined) this.env.addresses.release(this.sid, this.ip);
+    });
+    return this.released;
+  }
+
+  private teardown(cause: string, reason: string): void {
+    if (this.tornDown) return;
+    this.tornDown = true;
+    void this.releaseResources();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const durationS = Math.round((Date.now() - this.startedAt) / 1000);
+    this.log.info({ username: this.core.username, ip: this.ip, cause, reason, durationS, ...this.stats }, 'session-down');
+  }
+
+  private rearm(): void {
+    if (this.tornDown) return;
+    const at = this.core.nextDeadline();
+    if (at === this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = at;
+    if (at === undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = undefined;
+      this.input(() => this.core.handleTimeout(monotonicNow()));
+    }, Math.max(0, at - monotonicNow()));
+  }
+}

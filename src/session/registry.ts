@@ -1,0 +1,84 @@
+/**
+ * Live sessions by id, user name, interface and address. Owns the single-session policy
+ * (VyOS configures accel-ppp with `single-session=replace`: a user's new session ends the old one).
+ */
+export interface SessionInfo {
+  readonly sid: string;
+  readonly username: string | undefined;
+  readonly ifname: string | undefined;
+  readonly ip: string | undefined;
+  readonly callingSid: string;
+  readonly state: 'starting' | 'active' | 'finishing';
+  readonly startedAt: number; // epoch ms
+  readonly upAt: number | undefined; // epoch ms, IPCP opened
+  readonly rxBytes: number;
+  readonly txBytes: number;
+  readonly rxPackets: number;
+  readonly txPackets: number;
+  readonly generation: number;
+}
+
+export type TerminateCause = 'admin-reset' | 'user-request' | 'lost-carrier' | 'session-replaced' | 'nas-reboot';
+
+export interface SessionHandle {
+  readonly sid: string;
+  info(): SessionInfo;
+  /** Ends the session (PPP terminate + SSTP disconnect); resources are released at once. */
+  terminate(cause: TerminateCause, reason: string): Promise<void>;
+}
+
+export class SessionRegistry {
+  private readonly bySid = new Map<string, SessionHandle>();
+  private readonly byUser = new Map<string, Set<string>>();
+
+  add(s: SessionHandle): void {
+    this.bySid.set(s.sid, s);
+  }
+
+  /** Called when a session authenticated; returns the sessions of the same user it replaces. */
+  bindUser(sid: string, username: string): SessionHandle[] {
+    const set = this.byUser.get(username) ?? new Set<string>();
+    const replaced = [...set].filter((o) => o !== sid).map((o) => this.bySid.get(o)).filter((s): s is SessionHandle => !!s);
+    set.add(sid);
+    this.byUser.set(username, set);
+    return replaced;
+  }
+
+  remove(sid: string, username: string | undefined): void {
+    this.bySid.delete(sid);
+    if (username !== undefined) {
+      const set = this.byUser.get(username);
+      set?.delete(sid);
+      if (set && set.size === 0) this.byUser.delete(username);
+    }
+  }
+
+  get(sid: string): SessionHandle | undefined {
+    return this.bySid.get(sid);
+  }
+
+  all(): SessionHandle[] {
+    return [...this.bySid.values()];
+  }
+
+  get size(): number {
+    return this.bySid.size;
+  }
+
+  /** Matches like accel-ppp's `terminate`: username/ifname/sid/ip stop at... we end every match. */
+  find(by: 'username' | 'ifname' | 'sid' | 'ip' | 'all', value?: string): SessionHandle[] {
+    if (by === 'all') return this.all();
+    if (by === 'sid') {
+      const s = value !== undefined ? this.bySid.get(value) : undefined;
+      return s ? [s] : [];
+    }
+    if (by === 'username') {
+      const set = value !== undefined ? this.byUser.get(value) : undefined;
+      return set ? [...set].map((x) => this.bySid.get(x)).filter((s): s is SessionHandle => !!s) : [];
+    }
+    return this.all().filter((s) => {
+      const i = s.info();
+      return by === 'ifname' ? i.ifname === value : i.ip === value;
+    });
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * A line-driven wrapper around TestClient, run inside a test's network namespace
+ * (`ip netns exec NS node dist/test/support/client-cli.js --port P --user U --password W [--auth m]`).
+ * Prints one JSON object per line: {"event":"up",...} | {"event":"failed",...} | {"event":"pong",...}
+ * | {"event":"closed",...}. Reads commands from stdin: `ping ADDRESS`, `close`, `exit`.
+ */
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import type { AuthProtocol } from '../../src/config/model.js';
+import { TestClient } from './client.js';
+import { icmpEchoRequest, parseIcmpEchoReply } from './icmp.js';
+
+const emit = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + '\n');
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      user: { type: 'string' },
+      password: { type: 'string' },
+      auth: { type: 'string' },
+      'corrupt-binding': { type: 'boolean', default: false },
+    },
+  });
+  let client: TestClient;
+  try {
+    client = await TestClient.connect({
+      host: values.host!,
+      port: Number(values.port),
+      username: values.user ?? '',
+      password: values.password ?? '',
+      ...(values.auth ? { auth: values.auth.split(',') as AuthProtocol[] } : {}),
+      corruptBinding: values['corrupt-binding'],
+    });
+  } catch (err) {
+    emit({ event: 'failed', reason: err instanceof Error ? err.message : String(err) });
+    process.exit(1);
+  }
+  emit({ event: 'up', ...client.info });
+  let seq = 0;
+  const rl = createInterface({ input: process.stdin });
+  for await (const line of rl) {
+    const [cmd, arg] = line.trim().split(/\s+/);
+    if (cmd === 'ping' && arg) {
+      const id = 0x5354;
+      const s = ++seq;
+      const before = client.received.length;
+      const sent = client.sendIp(icmpEchoRequest(client.info!.ipv4, arg, id, s, Buffer.alloc(56, s)));
+      try {
+        if (!sent) throw new Error('link not up');
+        await client.waitFor(() => client.received.slice(before).some((p) => parseIcmpEchoReply(p)?.seq === s), 3000, 'echo reply');
+        emit({ event: 'pong', seq: s, from: arg });
+      } catch (err) {
+        emit({ event: 'no-pong', seq: s, reason: err instanceof Error ? err.message : String(err) });
+      }
+    } else if (cmd === 'close') {
+      await client.close();
+      emit({ event: 'closed', ...client.closedWith });
+    } else if (cmd === 'exit') {
+      client.destroy();
+      process.exit(0);
+    } else if (cmd === 'status') {
+      emit({ event: 'status', up: client.info !== undefined && !client.closedWith, closed: client.closedWith ?? null });
+    }
+  }
+  client.destroy();
+}
+
+void main();
