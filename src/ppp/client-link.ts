@@ -4,9 +4,10 @@
  * given), accepts the server's auth method when allowed (else Naks with our preferred one), runs
  * the auth peer, then IPCP asking for 0.0.0.0 and DNS. It answers echoes but sends none.
  */
-import { DecodeError } from '../common/errors.js';
+import { DecodeError, SstpdError } from '../common/errors.js';
 import { minDeadline, type Millis } from '../common/time.js';
 import type { AuthProtocol } from '../config/model.js';
+import { AuthPeer } from './auth/peer.js';
 import { encodeFrame, parseFrame } from './frame.js';
 import type { FinishReason } from './fsm.js';
 import { clientIpcpOptions, Ipcp, type ClientIpcpTable } from './ipcp/ipcp.js';
@@ -34,7 +35,10 @@ export interface ClientAuthPeer {
 export interface PppClientOptions {
   /** Methods we are willing to run, preferred first (the one we Nak with). */
   readonly authMethods: readonly AuthProtocol[];
-  readonly makeAuthPeer: (method: AuthProtocol) => ClientAuthPeer;
+  /** Credentials for the default auth peer (`AuthPeer`). */
+  readonly credentials?: { readonly username: string; readonly password: string };
+  /** Replaces the default `AuthPeer` (tests, scripted peers). One of this or `credentials` is required. */
+  readonly makeAuthPeer?: (method: AuthProtocol) => ClientAuthPeer;
   readonly random: (n: number) => Buffer;
   /** Our MRU option; absent = do not send one (pppd's default). */
   readonly mru?: number;
@@ -69,8 +73,13 @@ export class PppClientLink {
   private ipUp = false;
   private ending: string | undefined;
   private done = false;
+  private readonly makeAuthPeer: (method: AuthProtocol) => ClientAuthPeer;
 
-  constructor(private readonly opts: PppClientOptions) {
+  constructor(opts: PppClientOptions) {
+    const creds = opts.credentials;
+    if (opts.makeAuthPeer) this.makeAuthPeer = opts.makeAuthPeer;
+    else if (creds) this.makeAuthPeer = (m) => new AuthPeer(m, { ...creds, random: opts.random });
+    else throw new SstpdError('E_PPP_CONFIG', 'PPP client needs credentials or an auth peer factory');
     const fsm = { restartMs: opts.restartMs ?? 3000, maxConfigure: opts.maxConfigure ?? 10 };
     const mru = new MruOption({ min: 64, max: MAX_SSTP_MRU, ...(opts.mru !== undefined ? { request: opts.mru } : {}) });
     const magic = new MagicOption(opts.random);
@@ -188,7 +197,7 @@ export class PppClientLink {
     if (method === undefined) return this.network(now); // the server did not ask us to authenticate
     this.ph = 'authenticate';
     this.authenticated = false;
-    this.peer = this.opts.makeAuthPeer(method);
+    this.peer = this.makeAuthPeer(method);
     this.peerProtocol = method === 'pap' ? PPP_PAP : PPP_CHAP;
     this.authEvents(now, this.peer.start?.() ?? []);
   }

@@ -78,6 +78,7 @@ export class Fsm {
   private readonly maxConfigure: number;
   private readonly maxTerminate: number;
   private readonly maxFailure: number;
+  private readonly peerMru: () => number;
   private restartCount = 0;
   private failures = 0;
   private deadline: Millis | undefined;
@@ -95,7 +96,6 @@ export class Fsm {
     this.maxFailure = opts.maxFailure ?? 5;
     this.peerMru = opts.peerMru ?? (() => 1500);
   }
-  private readonly peerMru: () => number;
 
   get state(): FsmState {
     return this.st;

@@ -242,6 +242,8 @@ export class Session {
         return;
       case 'ipcp-up':
         this.ipUp = true;
+        // PAP/CHAP-MD5 carry no keys; sstpc never sends Call Connected after CHAP-MD5 (see SstpServer).
+        if (this.sstp && !this.sstp.connected) this.sstp.waiveZeroKeyBinding(now);
         this.out.push({ type: 'link-up', local: ev.local, peer: ev.peer, mtu: Math.min(ev.peerMru, this.policy.mru) });
         return;
       case 'ipcp-down':

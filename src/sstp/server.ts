@@ -128,6 +128,8 @@ export class SstpServer {
   private hlak: Buffer | undefined;
   /** A Call Connected that arrived before PPP auth finished (sstpc sends it early). */
   private deferred: Buffer | undefined;
+  /** Entered Call_Connected without a Call Connected (zero-key auth); a late one is still checked. */
+  private bindingWaived = false;
   private echoOutstanding = false;
   /** Why we will close when the teardown timer fires. */
   private closeReason: { code: string; reason: string } = { code: SstpCloseCode.LOCAL_ABORT, reason: '' };
@@ -183,6 +185,26 @@ export class SstpServer {
     const early = this.deferred;
     this.deferred = undefined;
     if (early && this.st === 'Server_Call_Connected_Pending') this.verifyBinding(now, early);
+  }
+
+  /**
+   * Interop exception for authentication without keys (PAP, CHAP-MD5: the HLAK is all zeros).
+   * sstpc 1.0.18 never sends Call Connected after CHAP-MD5 (it only marks authentication done for
+   * 49-byte MS-CHAP responses), and with a zero HLAK the Compound MAC can be computed by anyone who
+   * sees our certificate, so it proves nothing a zero-key binding could. Waiting for it would only
+   * strand such clients until the negotiation timeout. The session calls this when the network layer
+   * opens; a Call Connected that still arrives later is verified all the same (mismatch → abort).
+   * Returns false (and changes nothing) when the HLAK is not zero: MS-CHAP keys make binding mandatory.
+   */
+  waiveZeroKeyBinding(now: Millis): boolean {
+    if (this.st !== 'Server_Call_Connected_Pending' || !this.hlak || this.hlak.some((b) => b !== 0)) return false;
+    this.bindingWaived = true;
+    this.timers.clear('negotiation');
+    this.st = 'Server_Call_Connected';
+    this.heard(now);
+    this.log('info', 'binding-waived', { reason: 'zero-key authentication and no Call Connected yet' });
+    this.events.push({ type: 'connected' });
+    return true;
   }
 
   /** Orderly shutdown (PPP finished, admin): Call Disconnect, wait for the ack (T1 5 s), close. */
@@ -254,7 +276,7 @@ export class SstpServer {
         return this.unexpected(now, p);
       case MessageType.CALL_CONNECTED:
         if (quiet) return;
-        if (this.st === 'Server_Call_Connected_Pending') return this.onCallConnected(now, raw);
+        if (this.st === 'Server_Call_Connected_Pending' || this.bindingWaived) return this.onCallConnected(now, raw);
         return this.unexpected(now, p);
       case MessageType.ECHO_REQUEST:
         if (quiet) return;
@@ -301,6 +323,7 @@ export class SstpServer {
   }
 
   private onCallConnected(now: Millis, raw: Buffer): void {
+    if (this.bindingWaived) return this.verifyLateBinding(now, raw);
     if (this.hlak) return this.verifyBinding(now, raw);
     if (this.deferred) {
       this.abortWith(now, Status.UNACCEPTED_FRAME_RECEIVED, AttributeId.CRYPTO_BINDING, SstpCloseCode.UNEXPECTED_MESSAGE,
@@ -325,6 +348,25 @@ export class SstpServer {
       return;
     }
     this.enterConnected(now, check.proof);
+  }
+
+  /** A Call Connected after the zero-key waiver: checked once; a second one is a protocol error. */
+  private verifyLateBinding(now: Millis, raw: Buffer): void {
+    this.bindingWaived = false;
+    const check = verifyCallConnected(raw, {
+      nonce: this.nonce!,
+      bitmask: this.bitmask,
+      certHashes: this.opts.certHashes,
+      hlak: this.hlak!,
+    });
+    if (!check.ok) {
+      this.log('warn', 'binding-failed', { reason: check.reason });
+      this.abortWith(now, Status.INVALID_FRAME_RECEIVED, AttributeId.CRYPTO_BINDING, SstpCloseCode.BINDING_FAILED,
+        `crypto binding: ${check.reason}`);
+      return;
+    }
+    this.forgetSecrets();
+    this.log('info', 'binding-verified', { hashProtocol: check.proof.hashProtocol, late: 1 });
   }
 
   /** The only way into Server_Call_Connected: it takes the verifier's proof. */

@@ -13,8 +13,7 @@ const PEER_OPTS = Buffer.from([1, 4, 0x05, 0xdc]);
 const NAK_OPTS = Buffer.from([1, 4, 0x05, 0xb4]);
 const ACTION: Record<number, string> = { 1: 'scr', 2: 'sca', 3: 'scn', 4: 'scn', 5: 'str', 6: 'sta', 7: 'scj' };
 
-interface H {
-  fsm: Fsm;
+interface State {
   log: string[];
   sent: Buffer[];
   finish: FinishReason[];
@@ -23,10 +22,11 @@ interface H {
   now: number;
   lastReq: { id: number; data: Buffer } | undefined;
 }
+type H = State & { fsm: Fsm };
 
 function harness(opts: FsmOptions = {}): H {
-  const h: H = { log: [], sent: [], finish: [], verdict: 'ack', nakOutcome: 'ok', now: 1000, lastReq: undefined } as unknown as H;
-  h.fsm = new Fsm(
+  const h: State = { log: [], sent: [], finish: [], verdict: 'ack', nakOutcome: 'ok', now: 1000, lastReq: undefined };
+  const fsm = new Fsm(
     {
       buildRequest: () => OUR_OPTS,
       checkRequest: (options) =>
@@ -52,7 +52,7 @@ function harness(opts: FsmOptions = {}): H {
     },
     opts,
   );
-  return h;
+  return Object.assign(h, { fsm });
 }
 
 function recv(h: H, code: number, id: number, data: Buffer = Buffer.alloc(0)): void {

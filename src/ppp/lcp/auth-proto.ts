@@ -4,30 +4,17 @@
  * authenticator. The client side accepts a method it is willing to do or Naks with its preferred.
  */
 import type { AuthProtocol } from '../../config/model.js';
+import { lcpAuthOption, methodFromLcpOption } from '../auth/index.js';
 import { ACK, REJECT, nak, type OptionHandler, type OptionVerdict } from '../negotiate.js';
 import type { ReplyOutcome } from '../fsm.js';
 
 export const LCP_AUTH = 3;
 export const NO_COMMON_AUTH = 'no common authentication protocol';
 
-const OPTION_DATA: Readonly<Record<AuthProtocol, string>> = {
-  pap: 'c023',
-  chap: 'c22305',
-  mschap: 'c22380',
-  'mschap-v2': 'c22381',
-};
-
 /** The option data (after type/len) that names `method` (ppp.md §3.1). */
-export function authOptionData(method: AuthProtocol): Buffer {
-  return Buffer.from(OPTION_DATA[method], 'hex');
-}
-
+export const authOptionData = lcpAuthOption;
 /** The method an option names, or undefined (EAP, unknown CHAP algorithms, junk). */
-export function methodFromOption(data: Buffer): AuthProtocol | undefined {
-  const hex = data.toString('hex');
-  for (const [m, h] of Object.entries(OPTION_DATA) as [AuthProtocol, string][]) if (h === hex) return m;
-  return undefined;
-}
+export const methodFromOption = methodFromLcpOption;
 
 /** Server side: offer the allowed methods in order (strongest first), following the peer's Naks. */
 export class ServerAuthOption implements OptionHandler {

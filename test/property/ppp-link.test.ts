@@ -1,0 +1,285 @@
+/**
+ * Properties of the PPP layer under hostile input: codecs round-trip and fail only with
+ * DecodeError; random, mutated, truncated and replayed frames (with clock jumps) never make
+ * PppLink or PppClientLink throw, and PppLink never skips a phase: no 'ipcp-up' without
+ * 'authenticated', no data outside IPCP Opened, at most one 'finished' and silence after it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { DecodeError } from '../../src/common/errors.js';
+import type { AuthResult } from '../../src/auth/backend.js';
+import type { AuthProtocol } from '../../src/config/model.js';
+import type { AuthEvent, Authenticator } from '../../src/ppp/auth/authenticator.js';
+import { PppClientLink, type ClientAuthEvent } from '../../src/ppp/client-link.js';
+import { decodeCp, decodeOptions, encodeCp, encodeOptions } from '../../src/ppp/cp.js';
+import { parseFrame } from '../../src/ppp/frame.js';
+import { PppLink, type PppEvent, type PppLinkOptions } from '../../src/ppp/link.js';
+
+const HLAK = Buffer.alloc(32);
+
+/** PAP-shaped fake: any Request → verify; the test's backend accepts. */
+class FakeAuthenticator implements Authenticator {
+  readonly protocol: number;
+  private id = 0;
+  constructor(method: AuthProtocol) {
+    this.protocol = method === 'pap' ? 0xc023 : 0xc223;
+  }
+  start(): AuthEvent[] {
+    return [];
+  }
+  handle(_now: number, packet: Buffer): AuthEvent[] {
+    try {
+      const p = decodeCp(packet);
+      if (p.code !== 1) return [];
+      this.id = p.id;
+      return [{ type: 'verify', request: { kind: 'pap', username: 'alice', password: 'secret' } }];
+    } catch {
+      return [];
+    }
+  }
+  backendResult(_now: number, r: AuthResult): AuthEvent[] {
+    return r.ok ? [{ type: 'send', packet: encodeCp(2, this.id, Buffer.from([0])) }, { type: 'success', result: r }] : [];
+  }
+  handleTimeout(): AuthEvent[] {
+    return [];
+  }
+  nextDeadline(): undefined {
+    return undefined;
+  }
+}
+
+class FakePeer {
+  start(): ClientAuthEvent[] {
+    return [{ type: 'send', packet: encodeCp(1, 1, Buffer.from('\x05alice\x06secret', 'latin1')) }];
+  }
+  handle(packet: Buffer): ClientAuthEvent[] {
+    try {
+      return decodeCp(packet).code === 2 ? [{ type: 'success', hlak: HLAK }] : [];
+    } catch {
+      return [];
+    }
+  }
+}
+
+function seeded(seed: number): (n: number) => Buffer {
+  let x = seed;
+  return (n) => {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      b[i] = x >>> 24;
+    }
+    return b;
+  };
+}
+
+const serverOptions = (): PppLinkOptions => ({
+  mru: 1452,
+  authProtocols: ['mschap-v2', 'pap'],
+  makeAuthenticator: (m) => new FakeAuthenticator(m),
+  echo: { intervalS: 10, failure: 2, timeoutS: 0 },
+  dns: ['192.0.2.53'],
+  random: seeded(7),
+});
+
+/** The client's frames of one good session: replayed into an identical server they reproduce it. */
+function recordClientFrames(): Buffer[] {
+  const server = new PppLink(serverOptions());
+  const client = new PppClientLink({ authMethods: ['pap'], makeAuthPeer: () => new FakePeer(), random: seeded(9) });
+  const frames: Buffer[] = [];
+  server.lowerUp(0);
+  client.lowerUp(0);
+  for (let guard = 0; guard < 1000; guard++) {
+    let moved = false;
+    for (const ev of server.poll()) {
+      moved = true;
+      if (ev.type === 'send') client.receive(0, ev.frame);
+      if (ev.type === 'verify') server.authResult(0, { ok: true, username: 'alice', hlak: HLAK });
+      if (ev.type === 'authenticated') server.setAddresses(0, '10.0.0.1', '10.0.0.2');
+    }
+    for (const ev of client.poll()) {
+      moved = true;
+      if (ev.type === 'send') {
+        frames.push(ev.frame);
+        server.receive(0, ev.frame);
+      }
+    }
+    if (!moved) break;
+  }
+  frames.push(Buffer.from('ff030021450000140000000040010000', 'hex')); // an IPv4 packet
+  return frames;
+}
+
+const ORIGINAL = recordClientFrames();
+
+type Op =
+  | { kind: 'next' }
+  | { kind: 'orig'; i: number }
+  | { kind: 'mutate'; i: number; pos: number; byte: number }
+  | { kind: 'truncate'; i: number; len: number }
+  | { kind: 'random'; bytes: Uint8Array }
+  | { kind: 'tick'; ms: number };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 5, arbitrary: fc.constant({ kind: 'next' as const }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('orig' as const), i: fc.nat() }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('mutate' as const), i: fc.nat(), pos: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate' as const), i: fc.nat(), len: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('random' as const), bytes: fc.uint8Array({ maxLength: 40 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 40000 }) }) },
+);
+
+/** `next` replays the session in order (so runs get deep); the other ops are noise around it. */
+function frameFor(op: Op, cursor: { i: number }): Buffer | undefined {
+  if (op.kind === 'tick') return undefined;
+  if (op.kind === 'next') return ORIGINAL[cursor.i++ % ORIGINAL.length];
+  if (op.kind === 'random') return Buffer.from(op.bytes);
+  const base = ORIGINAL[op.i % ORIGINAL.length]!;
+  if (op.kind === 'orig') return base;
+  if (op.kind === 'truncate') return base.subarray(0, op.len % (base.length + 1));
+  const b = Buffer.from(base);
+  b[op.pos % b.length] = op.byte;
+  return b;
+}
+
+/** The phase invariants over the whole event stream of one run. */
+function checkInvariants(events: readonly PppEvent[]): void {
+  let verified = false;
+  let authenticated = false;
+  let ipUp = false;
+  let finished = false;
+  for (const ev of events) {
+    if (ev.type === 'log') continue;
+    assert.ok(!finished, `event ${ev.type} after finished`);
+    switch (ev.type) {
+      case 'verify':
+        verified = true;
+        break;
+      case 'authenticated':
+        assert.ok(verified, 'authenticated without verify');
+        authenticated = true;
+        break;
+      case 'ipcp-up':
+        assert.ok(authenticated, 'ipcp-up without authenticated');
+        assert.ok(!ipUp, 'ipcp-up twice');
+        ipUp = true;
+        break;
+      case 'ipcp-down':
+        assert.ok(ipUp, 'ipcp-down without ipcp-up');
+        ipUp = false;
+        break;
+      case 'data':
+        assert.ok(ipUp, 'data while IPCP is not Opened');
+        assert.equal(ev.protocol, 0x21);
+        break;
+      case 'finished':
+        assert.ok(!ipUp, 'finished while ipcp is up (no ipcp-down first)');
+        finished = true;
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+test('property: the recorded session really reaches ipcp-up (the replay base is meaningful)', () => {
+  const link = new PppLink(serverOptions());
+  link.lowerUp(0);
+  const events: PppEvent[] = [];
+  const pump = (): void => {
+    for (const ev of link.poll()) {
+      events.push(ev);
+      if (ev.type === 'verify') link.authResult(0, { ok: true, username: 'alice', hlak: HLAK });
+      if (ev.type === 'authenticated') link.setAddresses(0, '10.0.0.1', '10.0.0.2');
+    }
+  };
+  pump();
+  for (const f of ORIGINAL) {
+    link.receive(0, f);
+    pump();
+  }
+  const types = events.filter((e) => e.type !== 'log' && e.type !== 'send').map((e) => e.type);
+  assert.deepEqual(types, ['verify', 'authenticated', 'ipcp-up', 'data']);
+});
+
+test('property: random, mutated, truncated and replayed frames never throw and never skip a phase', () => {
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 60 }), fc.boolean(), (ops, answerAuth) => {
+      const link = new PppLink(serverOptions());
+      let now = 0;
+      const cursor = { i: 0 };
+      const events: PppEvent[] = [];
+      const pump = (): void => {
+        for (const ev of link.poll()) {
+          events.push(ev);
+          if (ev.type === 'verify' && answerAuth) link.authResult(now, { ok: true, username: 'alice', hlak: HLAK });
+          if (ev.type === 'authenticated') link.setAddresses(now, '10.0.0.1', '10.0.0.2');
+        }
+      };
+      link.lowerUp(now);
+      pump();
+      for (const op of ops) {
+        if (op.kind === 'tick') {
+          now += op.ms;
+          const d = link.nextDeadline();
+          if (d !== undefined && d <= now) link.handleTimeout(now);
+        } else {
+          link.receive(now, frameFor(op, cursor)!);
+        }
+        pump();
+        const d = link.nextDeadline();
+        assert.ok(d === undefined || Number.isFinite(d));
+      }
+      checkInvariants(events);
+      for (const ev of events) if (ev.type === 'send') assert.equal(ev.frame.readUInt16BE(0), 0xff03);
+    }),
+    { numRuns: 400 },
+  );
+});
+
+test('property: the client link never throws on random or mutated frames', () => {
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 48 }), { maxLength: 40 }), fc.integer({ min: 0, max: 5000 }), (frames, step) => {
+      const client = new PppClientLink({ authMethods: ['pap'], makeAuthPeer: () => new FakePeer(), random: seeded(3) });
+      let now = 0;
+      client.lowerUp(now);
+      for (const f of frames) {
+        // Bias toward well-formed LCP/IPCP headers so deeper states are reached.
+        const proto = f.length > 0 && f[0]! < 128 ? (f[0]! < 64 ? 'c021' : '8021') : '';
+        client.receive(now, Buffer.concat([Buffer.from(proto, 'hex'), Buffer.from(f)]));
+        now += step;
+        client.handleTimeout(now);
+        client.poll();
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('property: option lists and control packets round-trip', () => {
+  const optArb = fc.record({ type: fc.integer({ min: 0, max: 255 }), data: fc.uint8Array({ maxLength: 253 }).map((u) => Buffer.from(u)) });
+  fc.assert(
+    fc.property(fc.array(optArb, { maxLength: 8 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), (opts, code, id) => {
+      const data = encodeOptions(opts);
+      assert.deepEqual(encodeOptions(decodeOptions(data)), data);
+      const pkt = decodeCp(encodeCp(code, id, data));
+      assert.deepEqual([pkt.code, pkt.id, pkt.data], [code, id, data]);
+    }),
+  );
+});
+
+test('property: decoders fail only with DecodeError', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), (u) => {
+      const b = Buffer.from(u);
+      for (const f of [parseFrame, decodeCp, decodeOptions]) {
+        try {
+          f(b);
+        } catch (e) {
+          assert.ok(e instanceof DecodeError, String(e));
+        }
+      }
+    }),
+  );
+});
