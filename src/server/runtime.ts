@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
-import type { SstpConfig } from '../config/model.js';
+import type { AuthProtocol, SstpConfig } from '../config/model.js';
 import { loadConfigFile, loadConfigText, nodeFileChecker, type LoadResult } from '../config/load.js';
 import { LocalAuthBackend } from '../auth/local.js';
 import type { AuthBackend } from '../auth/backend.js';
@@ -15,6 +15,8 @@ import { ConfigError } from '../common/errors.js';
 
 /** accel-ppp's SSTP `ppp-max-mtu`: the MRU we ask for and the most we accept (the seed shows mtu 1452). */
 export const MAX_MTU = 1452;
+
+const OFFER_ORDER: readonly AuthProtocol[] = ['mschap-v2', 'mschap', 'chap', 'pap'];
 
 export interface Runtime {
   readonly generation: number;
@@ -46,7 +48,9 @@ async function buildRuntime(config: SstpConfig): Promise<Runtime> {
   const exclude = new Set([gateway, ...[...config.localUsers.values()].flatMap((u) => (u.staticIp ? [u.staticIp] : []))]);
   const pools = new Map(config.ipv4Pools.map((p) => [p.name, new Ipv4Pool(p.name, p.subnets, exclude)]));
   const policy: SessionPolicy = {
-    authProtocols: config.authProtocols,
+    // Offer the strongest allowed method first (accel-ppp offers config order, so VyOS's default
+    // list makes it offer PAP first and every binding key zero); clients Nak to what they support.
+    authProtocols: OFFER_ORDER.filter((m) => config.authProtocols.includes(m)),
     gateway,
     dns: config.nameServers.ipv4,
     mru: MAX_MTU,

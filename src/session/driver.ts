@@ -179,6 +179,8 @@ export class SessionDriver implements SessionHandle {
   }
 
   private assignAddress(result: AuthAccept): void {
+    // LCP renegotiation re-runs authentication: keep the address this session already holds.
+    if (this.ip !== undefined) return this.core.addressAssigned(monotonicNow(), this.ip);
     const lease = this.env.addresses.lease(this.sid, result.staticIp);
     if ('error' in lease) {
       this.log.warn({ username: result.username, reason: lease.error }, 'address-unavailable');
