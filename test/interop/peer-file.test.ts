@@ -11,10 +11,9 @@ import { createInteropEnv, inSubnet, rootSkipReason, seedConfig, withDaemon, typ
 import { assertUp, describeRun, runSstpc } from '../support/vm.js';
 
 /**
- * The seed's /etc/ppp/peers/vyos, line for line, except `lock`: the VM's pppd is handed a real
- * pty device by sstpc, so `lock` makes it create /var/lock/LCK..N, and the guest has no
- * /var/lock ("Can't create lock file /var/lock/LCK..ttyS0: No such file or directory", checked
- * in the VM) — pppd would exit before LCP. Locking a pty serves nothing here anyway.
+ * The seed's /etc/ppp/peers/vyos, verbatim. `lock` is harmless in the VM: checked with `dump`,
+ * pppd lists it in effect, yet takes no lock file for the pty sstpc hands it, and the link comes
+ * up (the guest has no /var/lock, so a real serial device would fail there).
  */
 const SEED_PEER_FILE = [
   'usepeerdns',
@@ -22,7 +21,7 @@ const SEED_PEER_FILE = [
   '#require-pap',
   'require-mschap-v2',
   'noauth',
-  '# lock  (dropped, see the test file)',
+  'lock',
   'refuse-pap',
   'refuse-eap',
   'refuse-chap',

@@ -1,0 +1,109 @@
+/**
+ * The daemon in a throwaway network namespace against our own SSTP client (no kernel PPP needed):
+ * every auth method end to end with real TLS, a real TUN interface and the kernel answering pings.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createInteropEnv, inSubnet, rootSkipReason, seedConfig, withDaemon, isEvent, type InteropEnv } from '../support/daemon.js';
+import { ClientProc } from '../support/client-proc.js';
+
+const GATEWAY = '192.0.2.254';
+
+describe('loopback: sstpd + our client in a network namespace', { skip: rootSkipReason() }, () => {
+  let env: InteropEnv;
+  before(async () => {
+    env = await createInteropEnv('sstpd-lo');
+  });
+  after(async () => {
+    await env?.cleanup();
+  });
+
+  for (const proto of ['pap', 'chap', 'mschap', 'mschap-v2'] as const) {
+    it(`${proto}: link up, pool address, DNS, ping through the TUN, clean teardown`, async () => {
+      const port = env.nextPort();
+      await withDaemon({ configText: seedConfig({ port, certs: env.certs, protocols: [proto] }), netns: env.ns }, async (d) => {
+        const c = ClientProc.start(env.ns, { port, user: 'vyos', password: 'vyos', auth: proto });
+        try {
+          const up = await c.next(['up', 'failed']);
+          assert.equal(up.event, 'up', JSON.stringify(up));
+          assert.ok(inSubnet(String(up['ipv4']), '192.0.2.0/25'));
+          assert.equal(up['peer'], GATEWAY);
+          assert.deepEqual(up['dns'], ['10.0.0.1', '10.0.0.2']);
+          assert.ok(await c.ping(GATEWAY), 'the gateway answers through the tunnel');
+          const [row] = await d.sessions();
+          assert.ok(row);
+          assert.equal(row.username, 'vyos');
+          assert.equal(row.ip, up['ipv4']);
+          assert.equal(row.state, 'active');
+          assert.ok(row.rxPackets >= 1 && row.txPackets >= 1, JSON.stringify(row));
+          assert.ok((await d.interfaceNames()).includes(row.ifname));
+          // Our client sends Call Connected for every method, so the binding is verified, never waived.
+          assert.equal(d.findLogs(isEvent('binding-verified', { sid: row.sid })).length, 1, `binding verified for ${proto}`);
+          assert.equal(d.findLogs(isEvent('binding-waived', { sid: row.sid })).length, 0);
+          await c.close();
+          await d.waitSessionGone(row.sid, row.ifname);
+          const down = await d.waitForLog(isEvent('session-down', { sid: row.sid }));
+          assert.equal(down.cause, 'user-request');
+        } finally {
+          c.kill();
+        }
+      });
+    });
+  }
+
+  it('a forged crypto binding (MS-CHAPv2) is aborted and never carries data', async () => {
+    const port = env.nextPort();
+    await withDaemon({ configText: seedConfig({ port, certs: env.certs }), netns: env.ns }, async (d) => {
+      const c = ClientProc.start(env.ns, { port, user: 'vyos', password: 'vyos', auth: 'mschap-v2', corruptBinding: true });
+      try {
+        const ev = await c.next(['up', 'failed']);
+        assert.equal(ev.event, 'failed', JSON.stringify(ev));
+        const fail = await d.waitForLog(isEvent('binding-failed'));
+        assert.match(String(fail.reason), /MAC/i);
+        assert.equal(d.findLogs(isEvent('session-up')).length, 0);
+        assert.deepEqual(await d.sessions(), []);
+      } finally {
+        c.kill();
+      }
+    });
+  });
+
+  it('wrong password fails cleanly while another session keeps working; terminate and SIGTERM', async () => {
+    const port = env.nextPort();
+    const users = [
+      { name: 'vyos', password: 'vyos' },
+      { name: 'alice', password: 'secret' },
+    ];
+    await withDaemon({ configText: seedConfig({ port, certs: env.certs, users }), netns: env.ns }, async (d) => {
+      const good = ClientProc.start(env.ns, { port, user: 'alice', password: 'secret' });
+      const bad = ClientProc.start(env.ns, { port, user: 'vyos', password: 'nope' });
+      try {
+        assert.equal((await good.next(['up', 'failed'])).event, 'up');
+        assert.equal((await bad.next(['up', 'failed'])).event, 'failed');
+        const why = await d.waitForLog(isEvent('auth-failed', { username: 'vyos' }));
+        assert.equal(why.reason, 'wrong password');
+        assert.ok(await good.ping(GATEWAY), 'the other session still passes traffic');
+        const res = await d.ctl(['terminate', 'username', 'alice']);
+        assert.equal(res.code, 0, res.stderr);
+        const closed = await good.next(['closed'], 0, 15_000).catch(() => undefined);
+        const down = await d.waitForLog(isEvent('session-down', { username: 'alice' }));
+        assert.equal(down.cause, 'admin-reset');
+        assert.ok(closed === undefined || closed.event === 'closed');
+      } finally {
+        good.kill();
+        bad.kill();
+      }
+    });
+  });
+
+  it('answers non-SSTP HTTP with an error and closes', async () => {
+    const port = env.nextPort();
+    await withDaemon({ configText: seedConfig({ port, certs: env.certs }), netns: env.ns }, async (d) => {
+      const script = `const t=require('tls');const s=t.connect({host:'127.0.0.1',port:${port},rejectUnauthorized:false},()=>s.write('GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'));let b='';s.on('data',d=>b+=d);s.on('close',()=>{process.stdout.write(b);});`;
+      const r = await env.ns.exec(process.execPath, ['-e', script]);
+      assert.match(r.stdout, /^HTTP\/1\.1 404 Not Found\r\n/);
+      assert.match(r.stdout, /Content-Length: 0\r\n/);
+      await d.waitForLog(isEvent('http-rejected'));
+    });
+  });
+});
