@@ -514,3 +514,48 @@ test('packets in one chunk before a Disconnect Ack are processed; those after ar
   const ev = h.in(Buffer.concat([callDisconnectAck(), echoRequest()]));
   assert.deepEqual(types(ev), ['close']);
 });
+
+// --- Zero-key waiver (sstpc never sends Call Connected after CHAP-MD5) ---
+
+test('zero-key auth: the binding can be waived at IPCP open; data then flows both ways', () => {
+  const h = new Harness().pending();
+  h.s.setHlak(h.now, Buffer.alloc(32));
+  h.drain();
+  assert.equal(h.s.waiveZeroKeyBinding(h.now), true);
+  assert.deepEqual(types(h.drain()), ['connected']);
+  assert.equal(h.s.connected, true);
+  assert.deepEqual(types(h.in(dataPacket(IPV4))), ['ppp']);
+  // The negotiation timer (60 s) no longer applies; only the hello timer runs.
+  h.advance(59_000);
+  h.in(dataPacket(IPV4));
+  assert.deepEqual(types(h.advance(30_000)), []);
+  assert.equal(h.s.state, 'Server_Call_Connected');
+});
+
+test('zero-key waiver is refused when MS-CHAP keys exist (binding stays mandatory)', () => {
+  const h = new Harness().pending();
+  h.s.setHlak(h.now, HLAK);
+  h.drain();
+  assert.equal(h.s.waiveZeroKeyBinding(h.now), false);
+  assert.equal(h.s.connected, false);
+  assert.deepEqual(types(h.in(dataPacket(IPV4))), []);
+});
+
+test('a Call Connected arriving after the waiver is still verified: good → stays, forged → abort', () => {
+  const good = new Harness().pending();
+  good.s.setHlak(good.now, Buffer.alloc(32));
+  good.s.waiveZeroKeyBinding(good.now);
+  good.drain();
+  good.in(e2e('pap_sha256', 'call_connected'));
+  assert.equal(good.s.connected, true);
+
+  const bad = new Harness().pending();
+  bad.s.setHlak(bad.now, Buffer.alloc(32));
+  bad.s.waiveZeroKeyBinding(bad.now);
+  bad.drain();
+  const forged = Buffer.from(e2e('pap_sha256', 'call_connected'));
+  forged[100] = forged[100]! ^ 0xff;
+  bad.in(forged);
+  assert.equal(bad.s.state, 'Call_Abort_Pending');
+  assert.equal(bad.s.connected, false);
+});
