@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { execFile } from 'node:child_process';
 import { generateTestCertificates, type TestCertificates } from '../../src/config/certs.js';
 import { formatIssues, loadConfigText, nodeFileChecker } from '../../src/config/load.js';
 
@@ -288,5 +289,37 @@ describe('bad configs: exact messages', () => {
   it('the unedited seed example is fine (the cases fail for their edit only)', () => {
     const r = loadConfigText(seedLines(ctx).join('\n'), { files: nodeFileChecker });
     assert.equal(r.ok ? '' : formatIssues(r.issues), '');
+  });
+});
+
+/** The real CLI: each case written to a file and given to `sstpd --check`. */
+describe('bad configs: sstpd --check exits 1 with the message, 0 on the seed example', () => {
+  const sstpd = join(process.cwd(), 'dist', 'src', 'cli', 'sstpd.js');
+  const check = (file: string): Promise<{ code: number | null; out: string }> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, [sstpd, '--check', file], (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout + stderr }),
+      );
+    });
+  it('every case', async () => {
+    // Run in small parallel batches: each is a Node start (~100 ms).
+    for (let i = 0; i < cases.length; i += 8) {
+      await Promise.all(
+        cases.slice(i, i + 8).map(async (k, j) => {
+          const file = join(ctx.dir, `case-${i + j}.conf`);
+          await writeFile(file, k.edits.reduce((l, e) => e(l, ctx), seedLines(ctx)).join('\n') + '\n');
+          const r = await check(file);
+          assert.equal(r.code, 1, `${k.name}: exit code`);
+          for (const line of k.expect(ctx)) assert.ok(r.out.includes(line), `${k.name}: output lacks "${line}":\n${r.out}`);
+        }),
+      );
+    }
+  });
+  it('the seed example', async () => {
+    const file = join(ctx.dir, 'seed.conf');
+    await writeFile(file, seedLines(ctx).join('\n') + '\n');
+    const r = await check(file);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /configuration is valid/);
   });
 });

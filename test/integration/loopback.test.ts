@@ -4,7 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createInteropEnv, inSubnet, rootSkipReason, seedConfig, withDaemon, isEvent, type InteropEnv } from '../support/daemon.js';
+import { createInteropEnv, inSubnet, rootSkipReason, seedConfig, startDaemon, withDaemon, isEvent, type InteropEnv } from '../support/daemon.js';
 import { ClientProc } from '../support/client-proc.js';
 
 const GATEWAY = '192.0.2.254';
@@ -68,7 +68,7 @@ describe('loopback: sstpd + our client in a network namespace', { skip: rootSkip
     });
   });
 
-  it('wrong password fails cleanly while another session keeps working; terminate and SIGTERM', async () => {
+  it('wrong password fails cleanly while another session keeps working; sstpctl terminate ends it', async () => {
     const port = env.nextPort();
     const users = [
       { name: 'vyos', password: 'vyos' },
@@ -94,6 +94,39 @@ describe('loopback: sstpd + our client in a network namespace', { skip: rootSkip
         bad.kill();
       }
     });
+  });
+
+  it('SIGTERM: every client gets a goodbye, interfaces go, exit code 0', async () => {
+    const port = env.nextPort();
+    const users = [
+      { name: 'vyos', password: 'vyos' },
+      { name: 'alice', password: 'secret' },
+    ];
+    const d = await startDaemon({ configText: seedConfig({ port, certs: env.certs, users }), netns: env.ns });
+    const a = ClientProc.start(env.ns, { port, user: 'vyos', password: 'vyos' });
+    const b = ClientProc.start(env.ns, { port, user: 'alice', password: 'secret', auth: 'pap' });
+    try {
+      assert.equal((await a.next(['up', 'failed'])).event, 'up');
+      assert.equal((await b.next(['up', 'failed'])).event, 'up');
+      assert.equal((await d.interfaceNames()).filter((n) => n.startsWith('sstp')).length, 2);
+      const code = await d.stop();
+      assert.equal(code, 0, d.dump());
+      const downs = d.findLogs(isEvent('session-down'));
+      assert.equal(downs.length, 2);
+      for (const e of downs) assert.equal(e.cause, 'admin-reset');
+      // The clients were told (LCP Terminate-Request, then SSTP Call Disconnect) before the exit.
+      for (const c of [a, b]) {
+        const st = c.send('status');
+        const status = await c.next(['status'], st);
+        assert.notEqual(status['closed'], null, 'client saw the link close');
+      }
+      const left = (await env.ns.exec('ip', ['-o', 'link', 'show'])).stdout;
+      assert.doesNotMatch(left, /sstp\d/);
+    } finally {
+      a.kill();
+      b.kill();
+      await d.stop();
+    }
   });
 
   it('answers non-SSTP HTTP with an error and closes', async () => {
