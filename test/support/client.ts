@@ -50,6 +50,7 @@ export class TestClient {
       const host = opts.host ?? '127.0.0.1';
       this.socket = connect({ host, port: opts.port, rejectUnauthorized: false, servername: 'localhost' });
       this.socket.once('error', (err) => reject(err));
+      this.socket.setNoDelay(true);
       this.socket.once('secureConnect', () => {
         const cert = this.socket.getPeerCertificate(false);
         this.conn = new ClientConnection(
@@ -87,8 +88,12 @@ export class TestClient {
         this.upInfo = { ipv4: a.ipv4, peer: a.peer, dns: a.dns };
         this.wake();
       } else if (a.type === 'ip') {
-        this.received.push(Buffer.from(a.packet));
-        this.wake();
+        this.rxBytes += a.packet.length;
+        this.rxPackets++;
+        if (this.keepPackets) {
+          this.received.push(Buffer.from(a.packet));
+          this.wake();
+        }
       } else if (a.type === 'auth-failed') {
         this.authFailure = a.message;
       } else if (a.type === 'closed') {
@@ -126,6 +131,22 @@ export class TestClient {
     this.socket.write(bytes);
     return true;
   }
+
+  /** Like sendIp, but reports TCP back-pressure: false means wait for `drained()`. */
+  sendIpFlow(packet: Buffer): boolean {
+    const bytes = this.conn.encodeIp(packet);
+    return bytes ? this.socket.write(bytes) : false;
+  }
+
+  drained(): Promise<void> {
+    return new Promise((resolve) => this.socket.once('drain', () => resolve()));
+  }
+
+  /** Bytes and packets received through the tunnel. */
+  rxBytes = 0;
+  rxPackets = 0;
+  /** Benchmarks set this to count packets without keeping them. */
+  keepPackets = true;
 
   /** Clean goodbye (LCP Terminate + SSTP Call Disconnect) and wait for the close. */
   async close(): Promise<void> {
