@@ -56,7 +56,7 @@ export class SessionDriver implements SessionHandle {
   constructor(private readonly socket: TLSSocket, private readonly env: SessionEnv) {
     this.callingSid = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.log = env.log.child({ sid: this.sid });
-    this.core = new Session(env.policy, randomBytes, monotonicNow());
+    this.core = new Session(env.policy, randomBytes, monotonicNow(), () => new Date());
     env.registry.add(this);
     this.log.info({ callingSid: this.callingSid, port: socket.remotePort }, 'session-start');
     socket.setNoDelay(true);

@@ -62,6 +62,8 @@ export class Session {
     private readonly policy: SessionPolicy,
     private readonly random: (n: number) => Buffer,
     now: Millis,
+    /** Wall-clock time for the HTTP Date header (cores never read a clock themselves). */
+    private readonly wallClock: () => Date,
   ) {
     this.httpDeadline = now + policy.negotiationTimeoutMs;
     this.ppp = new PppLink({
@@ -91,7 +93,7 @@ export class Session {
     if (r.kind === 'error') return this.httpFail(r.status, r.reason);
     const ok = checkSstpRequest(r.request);
     if (!ok.ok) return this.httpFail(ok.status, ok.reason);
-    this.out.push({ type: 'send', bytes: http200(new Date()) });
+    this.out.push({ type: 'send', bytes: http200(this.wallClock()) });
     this.log('debug', 'http-request', { uri: r.request.uri });
     this.phase = 'sstp';
     this.sstp = new SstpServer(

@@ -129,6 +129,62 @@ describe('loopback: sstpd + our client in a network namespace', { skip: rootSkip
     }
   });
 
+  it('sends the certificate chain: leaf, then the ca-cert-file; TLS 1.2 and 1.3 only', async () => {
+    const port = env.nextPort();
+    await withDaemon({ configText: seedConfig({ port, certs: env.certs }), netns: env.ns }, async () => {
+      const probe = (opts: string): string =>
+        `const t=require('tls');const s=t.connect({host:'127.0.0.1',port:${port},rejectUnauthorized:false${opts}},()=>{` +
+        `const c=s.getPeerCertificate(true);const chain=[];let x=c;while(x&&!chain.includes(x.fingerprint256)){chain.push(x.fingerprint256);x=x.issuerCertificate;}` +
+        `process.stdout.write(JSON.stringify({proto:s.getProtocol(),chain}));s.end();});s.on('error',e=>{process.stdout.write(JSON.stringify({error:e.code||e.message}));});`;
+      const r = JSON.parse((await env.ns.exec(process.execPath, ['-e', probe('')])).stdout) as { proto: string; chain: string[] };
+      const { X509Certificate } = await import('node:crypto');
+      const { readFile } = await import('node:fs/promises');
+      const leaf = new X509Certificate(await readFile(env.certs.serverCert)).fingerprint256;
+      const ca = new X509Certificate(await readFile(env.certs.caCert)).fingerprint256;
+      assert.deepEqual(r.chain, [leaf, ca]);
+      assert.equal(r.proto, 'TLSv1.3');
+      const tls12 = JSON.parse((await env.ns.exec(process.execPath, ['-e', probe(",maxVersion:'TLSv1.2'")])).stdout) as { proto: string };
+      assert.equal(tls12.proto, 'TLSv1.2');
+      const tls11 = JSON.parse((await env.ns.exec(process.execPath, ['--tls-min-v1.0', '-e', probe(",minVersion:'TLSv1',maxVersion:'TLSv1.1'")])).stdout) as { error?: string };
+      assert.ok(tls11.error, 'TLS 1.1 is refused');
+    });
+  });
+
+  it('quick start: no --config runs the embedded demo (self-signed cert kept in the state dir, vyos/vyos)', async () => {
+    const { mkdtemp, rm, stat } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const stateDir = await mkdtemp(join(tmpdir(), 'sstpd-demo-'));
+    const child = env.ns.spawn(process.execPath, [join(process.cwd(), 'dist', 'src', 'cli', 'sstpd.js'), '--state-dir', stateDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    try {
+      for (let i = 0; i < 100 && !out.includes('"listening"'); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(out, /"port":4433/, err);
+      assert.match(err, /vyos/);
+      const crt = await stat(join(stateDir, 'server.crt'));
+      const key = await stat(join(stateDir, 'server.key'));
+      assert.ok(crt.size > 0);
+      assert.equal(key.mode & 0o777, 0o600);
+      const c = ClientProc.start(env.ns, { port: 4433, user: 'vyos', password: 'vyos' });
+      try {
+        const up = await c.next(['up', 'failed']);
+        assert.equal(up.event, 'up', JSON.stringify(up));
+        assert.ok(inSubnet(String(up['ipv4']), '192.0.2.0/25'));
+        assert.deepEqual(up['dns'], ['10.0.0.1', '10.0.0.2']);
+        assert.ok(await c.ping(GATEWAY));
+      } finally {
+        c.kill();
+      }
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
   it('answers non-SSTP HTTP with an error and closes', async () => {
     const port = env.nextPort();
     await withDaemon({ configText: seedConfig({ port, certs: env.certs }), netns: env.ns }, async (d) => {

@@ -1,0 +1,201 @@
+/**
+ * The whole server session core (HTTP → SSTP → PPP) against the whole client core, in memory,
+ * with a fake clock and the local auth backend: every layer's real code, no sockets, milliseconds.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Session, type SessionAction, type SessionPolicy } from '../../src/session/session.js';
+import { ClientConnection, type ClientAction } from '../../src/client/connection.js';
+import { LocalAuthBackend } from '../../src/auth/local.js';
+import { certHashes } from '../../src/sstp/binding.js';
+import type { AuthProtocol, LocalUser } from '../../src/config/model.js';
+import { vx } from '../support/vectors.js';
+import { icmpEchoRequest } from '../support/icmp.js';
+
+const CERT = vx('sstp_binding_end_to_end', 'cert_der');
+
+function policy(protocols: AuthProtocol[], echo = { intervalS: 30, failure: 3, timeoutS: 0 }): SessionPolicy {
+  return {
+    authProtocols: protocols,
+    gateway: '192.0.2.254',
+    dns: ['10.0.0.1', '10.0.0.2'],
+    mru: 1452,
+    echo,
+    certHashes: certHashes(CERT),
+    serverName: 'sstpd',
+    negotiationTimeoutMs: 60_000,
+    helloIntervalMs: 60_000,
+  };
+}
+
+/** Deterministic randomness: a counter through SHA-256. */
+function rng(seed: string): (n: number) => Buffer {
+  let i = 0;
+  return (n) => {
+    const out = Buffer.alloc(n);
+    for (let o = 0; o < n; o += 32) createHash('sha256').update(`${seed}:${i++}`).digest().copy(out, o);
+    return out;
+  };
+}
+
+class Pair {
+  now = 0;
+  readonly server: Session;
+  readonly client: ClientConnection;
+  readonly sa: SessionAction[] = [];
+  readonly ca: ClientAction[] = [];
+  readonly toServer: Buffer[] = [];
+  readonly toClient: Buffer[] = [];
+  constructor(
+    protocols: AuthProtocol[],
+    clientMethods: AuthProtocol[],
+    password = 'vyos',
+    users: LocalUser[] = [{ name: 'vyos', password: 'vyos', disabled: false }],
+    echo?: SessionPolicy['echo'],
+  ) {
+    const backend = new LocalAuthBackend(new Map(users.map((u) => [u.name, u])));
+    this.server = new Session(policy(protocols, echo), rng('s'), this.now, () => new Date(0));
+    this.client = new ClientConnection(
+      { host: 'vpn', username: 'vyos', password, authMethods: clientMethods, serverCertDer: CERT, random: rng('c') },
+      this.now,
+    );
+    this.backend = backend;
+    this.client.start(this.now);
+  }
+  private readonly backend: LocalAuthBackend;
+  /** Deliver everything until both sides are quiet (bounded). */
+  drive(): void {
+    for (let step = 0; step < 500; step++) {
+      let moved = false;
+      for (const a of this.client.poll()) {
+        moved = true;
+        this.ca.push(a);
+        if (a.type === 'send') this.toServer.push(a.bytes);
+      }
+      for (const a of this.server.poll()) {
+        moved = true;
+        this.sa.push(a);
+        if (a.type === 'send') this.toClient.push(a.bytes);
+        if (a.type === 'authenticate') this.server.authResult(this.now, this.backend.verify(a.request));
+        if (a.type === 'authenticated') this.server.addressAssigned(this.now, a.result.staticIp ?? '192.0.2.1');
+      }
+      for (const b of this.toServer.splice(0)) {
+        moved = true;
+        this.server.receive(this.now, b);
+      }
+      for (const b of this.toClient.splice(0)) {
+        moved = true;
+        this.client.receive(this.now, b);
+      }
+      if (!moved) return;
+    }
+    throw new Error('pair did not settle in 500 steps');
+  }
+  /** Jump the clock to the next deadline of either side and fire it. */
+  tick(): void {
+    const d = [this.server.nextDeadline(), this.client.nextDeadline()].filter((x): x is number => x !== undefined);
+    this.now = Math.max(this.now, Math.min(...d));
+    this.server.handleTimeout(this.now);
+    this.client.handleTimeout(this.now);
+    this.drive();
+  }
+  serverEvents(type: SessionAction['type']): SessionAction[] {
+    return this.sa.filter((a) => a.type === type);
+  }
+  logs(event: string): SessionAction[] {
+    return this.sa.filter((a) => a.type === 'log' && a.event === event);
+  }
+}
+
+for (const method of ['pap', 'chap', 'mschap', 'mschap-v2'] as AuthProtocol[]) {
+  test(`${method}: server and client cores reach IPCP, verify the binding, and pass IPv4 both ways`, () => {
+    const p = new Pair([method], [method]);
+    p.drive();
+    const up = p.ca.find((a) => a.type === 'up');
+    assert.deepEqual(up, { type: 'up', ipv4: '192.0.2.1', peer: '192.0.2.254', dns: ['10.0.0.1', '10.0.0.2'] });
+    const link = p.serverEvents('link-up')[0];
+    assert.deepEqual(link, { type: 'link-up', local: '192.0.2.254', peer: '192.0.2.1', mtu: 1452 });
+    assert.equal(p.logs('binding-verified').length, 1);
+    assert.equal(p.server.forwardingIp, true);
+    const ping = icmpEchoRequest('192.0.2.1', '192.0.2.254', 1, 1, Buffer.alloc(8));
+    p.toServer.push(p.client.encodeIp(ping)!);
+    p.drive();
+    const ip = p.serverEvents('ip');
+    assert.equal(ip.length, 1);
+    assert.deepEqual((ip[0] as { packet: Buffer }).packet, ping);
+  });
+}
+
+test('strongest method first: a client that allows everything gets MS-CHAPv2', () => {
+  const p = new Pair(['mschap-v2', 'mschap', 'chap', 'pap'], ['pap', 'chap', 'mschap', 'mschap-v2']);
+  p.drive();
+  const opened = p.logs('lcp-opened')[0];
+  assert.equal(opened?.type === 'log' ? opened.fields?.['auth'] : undefined, 'mschap-v2');
+});
+
+test('client that only does PAP against a server allowing only MS-CHAPv2: no link, no data, session ends', () => {
+  const p = new Pair(['mschap-v2'], ['pap']);
+  p.drive();
+  for (let i = 0; i < 20 && p.serverEvents('ended').length === 0; i++) p.tick();
+  assert.equal(p.ca.some((a) => a.type === 'up'), false);
+  assert.equal(p.serverEvents('link-up').length, 0);
+  const ended = p.serverEvents('ended')[0] as { cause: string; reason: string };
+  assert.equal(ended.cause, 'auth-failed', JSON.stringify(p.sa.filter((a) => a.type === 'log' || a.type === 'ended')));
+  assert.match(ended.reason, /authentication protocol/);
+});
+
+test('wrong password: failure reaches the client, server ends with auth-failed, nothing leased', () => {
+  const p = new Pair(['mschap-v2'], ['mschap-v2'], 'wrong');
+  p.drive();
+  for (let i = 0; i < 10 && p.serverEvents('ended').length === 0; i++) p.tick();
+  assert.equal(p.serverEvents('authenticated').length, 0);
+  assert.equal(p.serverEvents('auth-failed').length, 1);
+  assert.equal((p.serverEvents('ended')[0] as { cause: string }).cause, 'auth-failed');
+  assert.ok(p.ca.some((a) => a.type === 'auth-failed'));
+});
+
+test('LCP keepalive: an answering client keeps the session; the session survives many intervals', () => {
+  const p = new Pair(['pap'], ['pap'], 'vyos', undefined, { intervalS: 5, failure: 2, timeoutS: 0 });
+  p.drive();
+  for (let i = 0; i < 40; i++) p.tick();
+  assert.equal(p.serverEvents('ended').length, 0, JSON.stringify(p.serverEvents('ended')));
+  assert.ok(p.now >= 100_000);
+});
+
+test('client goes silent: the server ends the session with lost-carrier after the echo failures', () => {
+  const p = new Pair(['pap'], ['pap'], 'vyos', undefined, { intervalS: 5, failure: 2, timeoutS: 0 });
+  p.drive();
+  const upAt = p.now;
+  // From now on nothing the server sends reaches the client, and the client sends nothing.
+  for (let i = 0; i < 50 && p.serverEvents('ended').length === 0; i++) {
+    const d = p.server.nextDeadline()!;
+    p.now = d;
+    p.server.handleTimeout(d);
+    p.sa.push(...p.server.poll());
+  }
+  const ended = p.serverEvents('ended')[0] as { cause: string } | undefined;
+  assert.ok(ended, 'session ended');
+  assert.equal(ended.cause, 'lost-carrier');
+  assert.ok(p.now - upAt >= 10_000 && p.now - upAt <= 20_000, `ended after ${p.now - upAt} ms`);
+});
+
+test('client closes: LCP Terminate, SSTP Call Disconnect, server ends with user-request', () => {
+  const p = new Pair(['mschap-v2'], ['mschap-v2']);
+  p.drive();
+  p.client.close(p.now);
+  p.drive();
+  for (let i = 0; i < 5 && p.serverEvents('ended').length === 0; i++) p.tick();
+  assert.equal((p.serverEvents('ended')[0] as { cause: string }).cause, 'user-request');
+  assert.equal(p.serverEvents('link-down').length, 1);
+});
+
+test('the server terminates (operator): client sees the link end', () => {
+  const p = new Pair(['mschap-v2'], ['mschap-v2']);
+  p.drive();
+  p.server.terminate(p.now, 'admin-reset', 'operator');
+  p.drive();
+  for (let i = 0; i < 5 && !p.ca.some((a) => a.type === 'closed'); i++) p.tick();
+  assert.ok(p.ca.some((a) => a.type === 'closed'));
+  assert.equal((p.serverEvents('ended')[0] as { cause: string }).cause, 'admin-reset');
+});
