@@ -49,6 +49,8 @@ export interface SessionRow {
   readonly rxPackets: number;
   readonly txPackets: number;
   readonly generation: number;
+  /** `download/upload` in kbit/s, as accel-ppp prints it; empty without a limit. */
+  readonly rateLimit: string;
 }
 
 export function sessionRow(s: SessionInfo, nowMs: number): SessionRow {
@@ -65,11 +67,12 @@ export function sessionRow(s: SessionInfo, nowMs: number): SessionRow {
     rxPackets: s.rxPackets,
     txPackets: s.txPackets,
     generation: s.generation,
+    rateLimit: s.rateLimit ? `${s.rateLimit.downloadKbit}/${s.rateLimit.uploadKbit}` : '',
   };
 }
 
 export function sessionsTable(rows: readonly SessionRow[]): string {
-  const headers = ['ifname', 'username', 'ip', 'calling-sid', 'sid', 'state', 'uptime', 'rx-bytes', 'tx-bytes', 'rx-pkts', 'tx-pkts'];
+  const headers = ['ifname', 'username', 'ip', 'calling-sid', 'sid', 'rate-limit', 'state', 'uptime', 'rx-bytes', 'tx-bytes', 'rx-pkts', 'tx-pkts'];
   return table(
     headers,
     rows.map((r) => [
@@ -78,6 +81,7 @@ export function sessionsTable(rows: readonly SessionRow[]): string {
       r.ip,
       r.callingSid,
       r.sid,
+      r.rateLimit,
       r.state,
       formatUptime(r.uptimeS),
       formatBytes(r.rxBytes),

@@ -13,6 +13,8 @@ import { batchFrame, openTun, TUN_HEADROOM, type PacketBatch, type TunDevice } f
 import { configureInterface } from '../dataplane/iface.js';
 import { Session, type SessionAction, type SessionPolicy } from './session.js';
 import type { SessionHandle, SessionInfo, SessionRegistry, TerminateCause } from './registry.js';
+import type { Shaper } from '../dataplane/shaper-api.js';
+import type { RateLimit } from '../config/model.js';
 
 /** What a connection takes from the configuration generation it was accepted under. */
 export interface SessionEnv {
@@ -25,6 +27,8 @@ export interface SessionEnv {
   /** Opens the session's TUN device (injectable for component tests). */
   readonly openTun?: typeof openTun;
   readonly configureInterface?: typeof configureInterface;
+  /** Enforces rate limits on the session interface; without one, limits are refused. */
+  readonly shaper?: Shaper;
 }
 
 let nextSid = 1;
@@ -48,6 +52,7 @@ export class SessionDriver implements SessionHandle {
   private state: SessionInfo['state'] = 'starting';
   private tornDown = false;
   private authPending = false;
+  private rateLimit: RateLimit | undefined;
   private tunClosing: Promise<void> | undefined;
   private released: Promise<void> | undefined;
   private readonly stats = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 };
@@ -79,7 +84,15 @@ export class SessionDriver implements SessionHandle {
       upAt: this.upAt,
       ...this.stats,
       generation: this.env.generation,
+      rateLimit: this.rateLimit,
     };
+  }
+
+  async setRateLimit(limit: RateLimit | undefined): Promise<void> {
+    if (!this.env.shaper) throw new Error('rate limits are not available: no shaper configured');
+    this.rateLimit = limit;
+    if (this.tun) await this.env.shaper.apply(this.tun.name, limit);
+    this.log.info({ username: this.core.username, rateLimit: limit ? `${limit.downloadKbit}/${limit.uploadKbit}` : 'none' }, 'rate-limit');
   }
 
   terminate(cause: TerminateCause, reason: string): Promise<void> {
@@ -188,6 +201,7 @@ export class SessionDriver implements SessionHandle {
       return;
     }
     this.ip = lease.ip;
+    this.rateLimit = result.rateLimit;
     this.log.info({ username: result.username, ip: lease.ip }, 'authenticated');
     this.core.addressAssigned(monotonicNow(), lease.ip);
   }
@@ -206,6 +220,7 @@ export class SessionDriver implements SessionHandle {
     }
     this.state = 'active';
     this.upAt = Date.now();
+    if (this.rateLimit) this.applyRateLimit(this.tun.name, this.rateLimit);
     this.log.info({ username: this.core.username, ifname: this.tun.name, ip: peer, gateway: local, mtu }, 'session-up');
   }
 
@@ -240,6 +255,20 @@ export class SessionDriver implements SessionHandle {
     this.stats.rxPackets++;
     this.stats.rxBytes += packet.length;
     this.tun.write(packet);
+  }
+
+  /** A limit the session was authorized with must hold before traffic flows; if it cannot, end it. */
+  private applyRateLimit(ifname: string, limit: RateLimit): void {
+    const shaper = this.env.shaper;
+    if (!shaper) {
+      this.log.error({ username: this.core.username }, 'rate-limit-unavailable');
+      this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'rate limit cannot be enforced'));
+      return;
+    }
+    shaper.apply(ifname, limit).catch((err: unknown) => {
+      this.log.error({ username: this.core.username, err: String(err) }, 'rate-limit-failed');
+      if (!this.tornDown) this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'rate limit cannot be enforced'));
+    });
   }
 
   private closeTun(): Promise<void> {

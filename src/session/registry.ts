@@ -2,6 +2,8 @@
  * Live sessions by id, user name, interface and address. Owns the single-session policy
  * (VyOS configures accel-ppp with `single-session=replace`: a user's new session ends the old one).
  */
+import type { RateLimit } from '../config/model.js';
+
 export interface SessionInfo {
   readonly sid: string;
   readonly username: string | undefined;
@@ -16,6 +18,8 @@ export interface SessionInfo {
   readonly rxPackets: number;
   readonly txPackets: number;
   readonly generation: number;
+  /** The bandwidth limit in force (local user, RADIUS or CoA), if any. */
+  readonly rateLimit: RateLimit | undefined;
 }
 
 export type TerminateCause = 'admin-reset' | 'user-request' | 'lost-carrier' | 'session-replaced' | 'nas-reboot';
@@ -25,6 +29,8 @@ export interface SessionHandle {
   info(): SessionInfo;
   /** Ends the session (PPP terminate + SSTP disconnect); resources are released at once. */
   terminate(cause: TerminateCause, reason: string): Promise<void>;
+  /** Changes the session's bandwidth limit (RADIUS CoA, operator); undefined removes it. */
+  setRateLimit(limit: RateLimit | undefined): Promise<void>;
 }
 
 export class SessionRegistry {
