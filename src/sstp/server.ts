@@ -335,38 +335,32 @@ export class SstpServer {
   }
 
   private verifyBinding(now: Millis, raw: Buffer): void {
-    const check = verifyCallConnected(raw, {
-      nonce: this.nonce!,
-      bitmask: this.bitmask,
-      certHashes: this.opts.certHashes,
-      hlak: this.hlak!,
-    });
-    if (!check.ok) {
-      this.log('warn', 'binding-failed', { reason: check.reason });
-      this.abortWith(now, Status.INVALID_FRAME_RECEIVED, AttributeId.CRYPTO_BINDING, SstpCloseCode.BINDING_FAILED,
-        `crypto binding: ${check.reason}`);
-      return;
-    }
-    this.enterConnected(now, check.proof);
+    const proof = this.checkBinding(now, raw);
+    if (proof) this.enterConnected(now, proof);
   }
 
   /** A Call Connected after the zero-key waiver: checked once; a second one is a protocol error. */
   private verifyLateBinding(now: Millis, raw: Buffer): void {
     this.bindingWaived = false;
+    const proof = this.checkBinding(now, raw);
+    if (!proof) return;
+    this.forgetSecrets();
+    this.log('info', 'binding-verified', { hashProtocol: proof.hashProtocol, late: 1 });
+  }
+
+  /** §3.3.5.2.3 checks; on failure the call is aborted and undefined returned. */
+  private checkBinding(now: Millis, raw: Buffer): BindingVerified | undefined {
     const check = verifyCallConnected(raw, {
       nonce: this.nonce!,
       bitmask: this.bitmask,
       certHashes: this.opts.certHashes,
       hlak: this.hlak!,
     });
-    if (!check.ok) {
-      this.log('warn', 'binding-failed', { reason: check.reason });
-      this.abortWith(now, Status.INVALID_FRAME_RECEIVED, AttributeId.CRYPTO_BINDING, SstpCloseCode.BINDING_FAILED,
-        `crypto binding: ${check.reason}`);
-      return;
-    }
-    this.forgetSecrets();
-    this.log('info', 'binding-verified', { hashProtocol: check.proof.hashProtocol, late: 1 });
+    if (check.ok) return check.proof;
+    this.log('warn', 'binding-failed', { reason: check.reason });
+    this.abortWith(now, Status.INVALID_FRAME_RECEIVED, AttributeId.CRYPTO_BINDING, SstpCloseCode.BINDING_FAILED,
+      `crypto binding: ${check.reason}`);
+    return undefined;
   }
 
   /** The only way into Server_Call_Connected: it takes the verifier's proof. */
