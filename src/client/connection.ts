@@ -231,6 +231,8 @@ export class ClientConnection {
         const hlak = this.opts.corruptBinding ? Buffer.alloc(32, 0x5a) : ev.hlak;
         const hp = this.sstp.sendCallConnected(now, hlak, this.opts.serverCertDer);
         if (hp !== undefined) this.bindingHash = hp === 2 ? 'sha256' : 'sha1';
+        // Call Connected goes out before the IPCP request queued behind this event (MS-SSTP order).
+        for (const e of this.sstp.poll()) this.onSstp(now, e);
         return;
       }
       case 'auth-failed':
