@@ -4,6 +4,7 @@
  * optional LCP echo RTT samples), then a clean goodbye for each. Reports the setup rate, setup
  * latency (TCP connect → IPCP open) percentiles and failures by cause.
  */
+import { createSecureContext } from 'node:tls';
 import { monotonicNow } from '../../common/time.js';
 import type { AuthProtocol } from '../../config/model.js';
 import type { EchoPolicy } from '../../ppp/lcp/lcp.js';
@@ -76,6 +77,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   let closeErrors = 0;
   let inFlight = 0;
   let wake: (() => void) | undefined;
+  const secureContext = createSecureContext(o.ca ? { ca: o.ca } : {});
   const t0 = monotonicNow();
 
   const close = (c: SstpConnection): void => {
@@ -90,7 +92,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         ...o.credentials(i),
         auth: [o.authCycle[i % o.authCycle.length]!],
         ...(o.servername !== undefined ? { servername: o.servername } : {}),
-        ...(o.ca ? { ca: o.ca } : {}),
+        secureContext,
         insecure: o.insecure ?? false,
         requestDns: false,
         ...(o.lcpEcho ? { lcpEcho: o.lcpEcho } : {}),

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { checkServerIdentity, connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
+import { checkServerIdentity, connect as tlsConnect, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import type { AuthProtocol } from '../../config/model.js';
 import { monotonicNow, type Millis } from '../../common/time.js';
 import type { EchoPolicy } from '../../ppp/lcp/lcp.js';
@@ -36,6 +36,8 @@ export interface SstpConnectOptions {
   readonly ca?: string | Buffer;
   /** Accept any server certificate (the crypto binding still hashes the one presented). */
   readonly insecure?: boolean;
+  /** A shared TLS context (the load generator builds one for all sessions: ~0.4 ms saved per connect). */
+  readonly secureContext?: SecureContext;
   readonly requestDns?: boolean;
   readonly lcpEcho?: EchoPolicy;
   /** TCP connect → IPCP open; default 30 s. */
@@ -90,7 +92,7 @@ export class SstpConnection {
       host: opts.host,
       port: opts.port,
       ...(sni !== undefined ? { servername: sni } : {}),
-      ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+      ...(opts.secureContext !== undefined ? { secureContext: opts.secureContext } : opts.ca !== undefined ? { ca: opts.ca } : {}),
       ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
       rejectUnauthorized: !opts.insecure,
       // Without SNI the name check falls back to the host; with --servername it checks that name.
