@@ -9,7 +9,7 @@ import type { AuthBackend, AuthAccept } from '../auth/backend.js';
 import type { AddressBook } from '../ip/pool.js';
 import { monotonicNow } from '../common/time.js';
 import type { Logger } from '../server/log.js';
-import { batchFrame, openTun, TUN_HEADROOM, type PacketBatch, type TunDevice } from '../dataplane/tun.js';
+import { openTun, TUN_HEADROOM, type PacketBatch, type TunDevice } from '../dataplane/tun.js';
 import { configureInterface } from '../dataplane/iface.js';
 import { Session, type SessionAction, type SessionPolicy } from './session.js';
 import type { SessionHandle, SessionInfo, SessionRegistry, TerminateCause } from './registry.js';
@@ -36,6 +36,11 @@ const sidPrefix = randomBytes(3).toString('hex');
 
 /** An SSTP packet's 12-bit length field caps a frame (header included) at 4095 bytes. */
 const MAX_SSTP_PACKET = 4095;
+/**
+ * Bytes queued in the socket before the TUN reader pauses. Node's own mark (16 KiB) is less than one
+ * TUN batch; pausing there makes the kernel drop what TCP inside the tunnel then retransmits.
+ */
+const SEND_BUFFER_LIMIT = 1 << 20;
 /** Close a socket that does not finish its TLS shutdown within this time. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -62,6 +67,7 @@ export class SessionDriver implements SessionHandle {
     this.callingSid = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.log = env.log.child({ sid: this.sid });
     this.core = new Session(env.policy, randomBytes, monotonicNow(), () => new Date());
+    this.core.setIpSink((packet) => this.writeTun(packet));
     env.registry.add(this);
     this.log.info({ callingSid: this.callingSid, port: socket.remotePort }, 'session-start');
     socket.setNoDelay(true);
@@ -225,29 +231,36 @@ export class SessionDriver implements SessionHandle {
   }
 
   /**
-   * Packets the host routes to this client. The SSTP header and PPP FF 03 00 21 are written into
-   * the 8 bytes of headroom in front of each packet, then the frame is copied once (the slab is
-   * reused for the next batch while the socket may still hold the buffer). TCP back-pressure
-   * pauses the TUN reader until 'drain'.
+   * Packets the host routes to this client, framed (SSTP header + PPP FF 03 00 21) into one buffer
+   * per batch and written with one `socket.write()`: one TLS write per wake-up instead of one per
+   * packet (the slab is reused for the next batch, so the bytes are copied once either way). The TUN
+   * reader pauses while more than SEND_BUFFER_LIMIT bytes wait in the socket, until 'drain'.
    */
   private fromTun(batch: PacketBatch): void {
     if (this.socket.destroyed || !this.core.forwardingIp) return;
-    this.socket.cork();
-    let ok = true;
+    let total = 0;
     for (let i = 0; i < batch.count; i++) {
-      const frame = batchFrame(batch, i);
-      const len = frame.length;
-      if (len > MAX_SSTP_PACKET) continue;
-      frame[0] = 0x10;
-      frame[1] = 0x00;
-      frame.writeUInt16BE(len, 2);
-      frame.writeUInt32BE(0xff030021, 4);
-      this.stats.txPackets++;
-      this.stats.txBytes += len - TUN_HEADROOM;
-      ok = this.socket.write(Buffer.from(frame));
+      const len = batch.lengths[i]!;
+      if (len + TUN_HEADROOM <= MAX_SSTP_PACKET) total += len + TUN_HEADROOM;
     }
-    this.socket.uncork();
-    if (!ok) this.tun?.pause();
+    if (total === 0) return;
+    const out = Buffer.allocUnsafe(total);
+    let pos = 0;
+    for (let i = 0; i < batch.count; i++) {
+      const len = batch.lengths[i]!;
+      if (len + TUN_HEADROOM > MAX_SSTP_PACKET) continue;
+      out[pos] = 0x10;
+      out[pos + 1] = 0x00;
+      out.writeUInt16BE(len + TUN_HEADROOM, pos + 2);
+      out.writeUInt32BE(0xff030021, pos + 4);
+      const off = batch.offsets[i]!;
+      batch.slab.copy(out, pos + TUN_HEADROOM, off, off + len);
+      pos += len + TUN_HEADROOM;
+      this.stats.txPackets++;
+      this.stats.txBytes += len;
+    }
+    this.socket.write(out);
+    if (this.socket.writableLength >= SEND_BUFFER_LIMIT) this.tun?.pause();
   }
 
   private writeTun(packet: Buffer): void {
@@ -311,7 +324,9 @@ export class SessionDriver implements SessionHandle {
   private rearm(): void {
     if (this.tornDown) return;
     const at = this.core.nextDeadline();
-    if (at === this.timerAt) return;
+    // A later deadline (traffic pushed the hello/echo timers out) keeps the armed timer: it fires
+    // early, finds nothing due and re-arms. Saves a clearTimeout + setTimeout per received chunk.
+    if (at === this.timerAt || (at !== undefined && this.timerAt !== undefined && at > this.timerAt)) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = at;

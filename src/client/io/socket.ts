@@ -19,6 +19,13 @@ import type { EchoPolicy } from '../../ppp/lcp/lcp.js';
 import { ClientConnection, IP_FRAME_OVERHEAD, type ClientAction, type UpInfo } from '../connection.js';
 import { ClientError, ClientErrorCode, classifyClose, type ClientStage } from '../errors.js';
 
+/**
+ * Bytes queued in the socket before the TUN reader pauses. Node's own mark (16 KiB, write() → false)
+ * is less than one TUN batch: pausing at it makes the kernel queue overflow and TCP inside the tunnel
+ * sees drops. 1 MiB keeps the pipe full and still bounds memory per session.
+ */
+export const SEND_BUFFER_LIMIT = 1 << 20;
+
 export const DEFAULT_AUTH: readonly AuthProtocol[] = ['mschap-v2', 'mschap', 'chap', 'pap'];
 
 export interface SstpConnectOptions {
@@ -171,7 +178,8 @@ export class SstpConnection {
       this.stats.txBytes += len;
     }
     if (pos === 0) return true;
-    return this.socket.write(pos === total ? out : out.subarray(0, pos));
+    this.socket.write(pos === total ? out : out.subarray(0, pos));
+    return this.socket.writableLength < SEND_BUFFER_LIMIT;
   }
 
   /** Resolves on the next 'drain' of the socket (after sendIp/sendBatch returned false). */
@@ -364,7 +372,9 @@ export class SstpConnection {
 
   private rearm(): void {
     const at = this.endInfo ? undefined : this.conn?.nextDeadline();
-    if (at === this.timerAt) return;
+    // A later deadline (traffic pushed the hello/echo timers out) keeps the armed timer: it fires
+    // early, finds nothing due and re-arms. Saves a clearTimeout + setTimeout per received chunk.
+    if (at === this.timerAt || (at !== undefined && this.timerAt !== undefined && at > this.timerAt)) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = at;
