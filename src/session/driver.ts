@@ -9,8 +9,8 @@ import type { AuthBackend, AuthAccept } from '../auth/backend.js';
 import type { AddressBook } from '../ip/pool.js';
 import { monotonicNow } from '../common/time.js';
 import type { Logger } from '../server/log.js';
-import { openTun, TUN_HEADROOM, type PacketBatch, type TunDevice } from '../dataplane/tun.js';
-import { configureInterface } from '../dataplane/iface.js';
+import { openTun, TunError, TUN_HEADROOM, type PacketBatch, type TunDevice } from '../dataplane/tun.js';
+import { configureInterface, sessionInterfaceNames } from '../dataplane/iface.js';
 import { Session, type SessionAction, type SessionPolicy } from './session.js';
 import type { SessionHandle, SessionInfo, SessionRegistry, TerminateCause } from './registry.js';
 import type { Shaper } from '../dataplane/shaper-api.js';
@@ -217,7 +217,7 @@ export class SessionDriver implements SessionHandle {
     const open = this.env.openTun ?? openTun;
     const configure = this.env.configureInterface ?? configureInterface;
     try {
-      this.tun = open((batch) => this.fromTun(batch));
+      this.tun = this.openNamed(open);
       configure(this.tun.name, { local, peer, mtu });
     } catch (err) {
       this.log.error({ username: this.core.username, err: String(err) }, 'interface-failed');
@@ -284,12 +284,38 @@ export class SessionDriver implements SessionHandle {
     });
   }
 
+  /**
+   * Opens the session's TUN under the next free `sstpN` (see InterfaceNames). A name another device
+   * already holds (EBUSY for a TUN of another process, EINVAL for another device type) stays taken
+   * and the next one is tried; after a few, the kernel picks.
+   */
+  private openNamed(open: typeof openTun): TunDevice {
+    const onPackets = (batch: PacketBatch): void => this.fromTun(batch);
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const name = sessionInterfaceNames.take();
+      try {
+        return open(onPackets, { nameTemplate: name });
+      } catch (err) {
+        const inUse = err instanceof TunError && (err.errno === 'EBUSY' || err.errno === 'EINVAL' || err.errno === 'EEXIST');
+        if (!inUse) {
+          sessionInterfaceNames.release(name);
+          throw err;
+        }
+        this.log.warn({ ifname: name, errno: err.errno }, 'interface-name-in-use');
+      }
+    }
+    return open(onPackets);
+  }
+
   private closeTun(): Promise<void> {
     const tun = this.tun;
     if (!tun) return this.tunClosing ?? Promise.resolve();
     this.tun = undefined;
     this.tunClosing = tun.close().then(
-      () => this.log.debug({ ifname: tun.name }, 'interface-removed'),
+      () => {
+        sessionInterfaceNames.release(tun.name);
+        this.log.debug({ ifname: tun.name }, 'interface-removed');
+      },
       (err: unknown) => this.log.warn({ ifname: tun.name, err: String(err) }, 'interface-remove-failed'),
     );
     return this.tunClosing;
