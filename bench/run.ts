@@ -5,6 +5,7 @@
  *   npm run bench                         # sstpd, all figures (about 5 minutes on 2 cores)
  *   node dist/bench/run.js --quick        # smaller counts, about 1.5 minutes
  *   node dist/bench/run.js --only setup,latency
+ *   node dist/bench/run.js --wait-quiet 600   # first wait (at most 600 s) for a 1-min load below 0.7
  *   node dist/bench/run.js --server 127.0.0.1:443 --user u%d --password p [--ca F | --insecure]
  *        [--server-pid PID] [--target 192.168.30.1]          # any SSTP server, e.g. SoftEther
  *
@@ -19,7 +20,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs, promisify } from 'node:util';
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     'server-pid': { type: 'string' },
     target: { type: 'string' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results.json') },
+    'wait-quiet': { type: 'string' },
   },
 });
 
@@ -382,6 +384,21 @@ async function small(t: Target): Promise<void> {
   }
 }
 
+/** Round trip between two idle Node processes over loopback TCP: the floor for any user-space tunnel. */
+async function echoFloor(ns: string | undefined, count: number): Promise<Json | undefined> {
+  const script = join(DIST, 'bench', 'echo-floor.js');
+  const port = 4999;
+  const srv = start(ns, process.execPath, [script, 'server', String(port)]);
+  try {
+    await new Promise<void>((resolve) => srv.stdout!.once('data', () => resolve()));
+    return JSON.parse(await run(ns, process.execPath, [script, 'client', String(port), String(count)], 60_000)) as Json;
+  } catch {
+    return undefined;
+  } finally {
+    srv.kill('SIGKILL');
+  }
+}
+
 function pingTimes(out: string): number[] {
   return [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
 }
@@ -404,6 +421,7 @@ async function latency(t: Target): Promise<void> {
       await sleep(500);
       base = pingTimes(await run(tu.ns, 'ping', ['-c', String(count), '-i', '0.01', '198.19.0.1']));
     }
+    const floor = await echoFloor(t.ns, count);
     const a = summarize(through);
     const b = summarize(base);
     results['latency'] = {
@@ -411,6 +429,7 @@ async function latency(t: Target): Promise<void> {
       tunnelP99Us: Math.round(a.p99 * 1000),
       ...(base.length ? { vethP50Us: Math.round(b.p50 * 1000), addedP50Us: Math.round((a.p50 - b.p50) * 1000) } : {}),
       samples: through.length,
+      nodeEchoFloorP50Us: floor?.['p50Us'],
     };
   } finally {
     await closeTunnel(tu);
@@ -438,6 +457,8 @@ function machine(): Json {
     commit: v('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']),
     iperf3: v('iperf3', ['--version']),
     server: EXTERNAL ? values.server : 'sstpd (this checkout)',
+    loadAvgAtStart: loadAtStart,
+    loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100),
   };
 }
 
@@ -457,13 +478,29 @@ function table(m: Json): string {
   const sp = results['smallPackets'] as Record<string, Json> | undefined;
   if (sp) for (const [k, v] of Object.entries(sp)) row(`UDP 64 B, 1 session, ${k.endsWith('Up') ? 'client → server' : 'server → client'}`, `${v['receivedPps']} packets/s received (${v['lostPercent']} % lost)`);
   const l = results['latency'] as Json | undefined;
-  if (l) row('ping RTT p50: tunnel / veth / added', `${l['tunnelP50Us']} / ${l['vethP50Us'] ?? '-'} / ${l['addedP50Us'] ?? '-'} µs`);
+  if (l) {
+    row('ping RTT p50: tunnel / veth / added', `${l['tunnelP50Us']} / ${l['vethP50Us'] ?? '-'} / ${l['addedP50Us'] ?? '-'} µs`);
+    row('floor: Node TCP echo between 2 processes', `p50 ${l['nodeEchoFloorP50Us'] ?? '-'} µs`);
+  }
   for (const n of notes) rows.push(`note: ${n}`);
   return rows.join('\n');
 }
 
+let loadAtStart: number[] = [];
+
+/** Other work on the machine skews every figure: wait (bounded) until the 1-minute load is low. */
+async function waitQuiet(maxS: number): Promise<void> {
+  const deadline = Date.now() + maxS * 1000;
+  while (loadavg()[0]! > 0.7 && Date.now() < deadline) {
+    log(`waiting for a quiet machine (load ${loadavg()[0]!.toFixed(2)})`);
+    await sleep(15_000);
+  }
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmarks need root (network namespaces, TUN devices)');
+  if (values['wait-quiet'] !== undefined) await waitQuiet(Number(values['wait-quiet']));
+  loadAtStart = loadavg().map((x) => Math.round(x * 100) / 100);
   const dir = mkdtempSync(join(tmpdir(), 'sstpd-bench-'));
   const started = Date.now();
   try {
