@@ -146,10 +146,11 @@ export class ClientConnection {
     this.pump(now);
   }
 
+  /** TLS/TCP closed under us: reported as such, whatever the layers above make of it. */
   transportClosed(now: Millis): void {
+    this.finish('E_TRANSPORT', 'the server closed the connection');
     this.ppp.lowerDown(now);
     this.pump(now);
-    this.finish('E_TRANSPORT', 'connection closed');
   }
 
   nextDeadline(): Millis | undefined {

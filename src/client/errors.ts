@@ -69,7 +69,7 @@ export class ClientError extends SstpdError {
 export function authFailureText(message: string): string {
   const m = /(?:^|\s)M=(.*)$/s.exec(message);
   const e = /(?:^|\s)E=(\d+)/.exec(message);
-  const text = (m?.[1] ?? message).trim();
+  const text = (m?.[1] ?? (e ? '' : message)).trim();
   return e ? `${text || 'authentication failed'} (error ${e[1]})` : text || 'authentication failed';
 }
 
@@ -89,7 +89,7 @@ export function classifyClose(code: string, reason: string, stage: ClientStage, 
     case 'tcp':
     case 'tls':
     case 'http':
-      return new ClientError(ClientErrorCode.HTTP, `HTTP: the server closed the connection before answering (${reason})`, 'http', reason);
+      return new ClientError(ClientErrorCode.HTTP, 'HTTP: the server closed the connection without answering the SSTP request', 'http', reason);
     case 'sstp':
       return new ClientError(ClientErrorCode.SSTP, `SSTP: call not accepted (${code}: ${reason})`, 'sstp', reason);
     case 'lcp':
