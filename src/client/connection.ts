@@ -1,7 +1,11 @@
 /**
  * The client side of one SSTP connection as a sans-I/O core: HTTP request, SSTP client, PPP client
  * link and the auth peer, composed the same way the server's Session composes its layers. Used by
- * the test suite's loopback client today and by the `sstp-connect` CLI and load generator later.
+ * the `sstp-connect` CLI, the load generator and the test suite's loopback client.
+ *
+ * Control traffic comes out of `poll()` as actions. IPv4 data has a fast lane both ways: received
+ * packets go straight to `onIp` (a view, valid during the call), and `frameIp()`/`ipHeader()` let
+ * the I/O layer build outgoing frames without an action per packet.
  */
 import type { AuthProtocol } from '../config/model.js';
 import { minDeadline, type Millis } from '../common/time.js';
@@ -9,28 +13,55 @@ import { SstpClient } from '../sstp/client.js';
 import { PppClientLink } from '../ppp/client-link.js';
 import { AuthPeer } from '../ppp/auth/peer.js';
 import { encodeFrame } from '../ppp/frame.js';
+import type { EchoPolicy } from '../ppp/lcp/lcp.js';
+import { dataPacket, MAX_PACKET_LEN } from '../sstp/wire.js';
+import type { ClientStage } from './errors.js';
 
 export interface ClientConnectionOptions {
+  /** The Host header (and the name in logs). */
   readonly host: string;
   readonly username: string;
   readonly password: string;
-  /** Methods we accept, preferred first. */
+  /** Methods we accept, preferred first (the one we Nak with). */
   readonly authMethods: readonly AuthProtocol[];
   /** DER of the server certificate the TLS layer saw (crypto binding hashes it). */
   readonly serverCertDer: Buffer;
   readonly random: (n: number) => Buffer;
   readonly requestDns?: boolean;
+  /** LCP keepalive we send (pppd lcp-echo-interval/-failure); absent = answer only. */
+  readonly lcpEcho?: EchoPolicy;
+  /** SSTP: HTTP wait, Connect Ack wait, until Call Connected; default 60 s each. */
+  readonly negotiationTimeoutMs?: number;
   /** Send Call Connected with a corrupted MAC (tests of the server's binding check). */
   readonly corruptBinding?: boolean;
+  /** IPv4 packets from the tunnel (fast lane). Without it they come out of poll() as 'ip' actions. */
+  readonly onIp?: (packet: Buffer) => void;
+}
+
+export interface UpInfo {
+  readonly ipv4: string;
+  readonly peer: string;
+  readonly dns: readonly string[];
+  /** The MRU the server asked for: the largest IP packet we may send. */
+  readonly mtu: number;
+  readonly auth: AuthProtocol | undefined;
+  /** Crypto binding hash we used (sha256 / sha1), or 'none' when the server ran no authentication. */
+  readonly binding: 'sha256' | 'sha1' | 'none';
 }
 
 export type ClientAction =
   | { readonly type: 'send'; readonly bytes: Buffer }
-  | { readonly type: 'up'; readonly ipv4: string; readonly peer: string; readonly dns: readonly string[] }
+  | ({ readonly type: 'up' } & UpInfo)
   | { readonly type: 'auth-failed'; readonly message: string }
   | { readonly type: 'ip'; readonly packet: Buffer }
-  | { readonly type: 'closed'; readonly code: string; readonly reason: string }
+  | { readonly type: 'echo-reply'; readonly id: number }
+  | { readonly type: 'closed'; readonly code: string; readonly reason: string; readonly stage: ClientStage }
   | { readonly type: 'log'; readonly event: string; readonly fields?: Record<string, string | number> };
+
+/** SSTP data header + PPP `FF 03 00 21`: the 8 bytes in front of every IPv4 packet we send. */
+export const IP_FRAME_OVERHEAD = 8;
+/** Largest IPv4 packet that fits one SSTP packet. */
+export const MAX_IP_PACKET = MAX_PACKET_LEN - IP_FRAME_OVERHEAD;
 
 export class ClientConnection {
   private readonly sstp: SstpClient;
@@ -38,15 +69,25 @@ export class ClientConnection {
   private readonly out: ClientAction[] = [];
   private ipUp = false;
   private done = false;
+  private authFailed = false;
+  private reached: ClientStage = 'http';
+  private bindingHash: UpInfo['binding'] = 'none';
+  private upInfo: UpInfo | undefined;
 
   constructor(private readonly opts: ClientConnectionOptions, now: Millis) {
-    this.sstp = new SstpClient({ random: opts.random }, now);
+    this.sstp = new SstpClient(
+      { random: opts.random, ...(opts.negotiationTimeoutMs !== undefined ? { negotiationTimeoutMs: opts.negotiationTimeoutMs } : {}) },
+      now,
+    );
     this.ppp = new PppClientLink({
       authMethods: opts.authMethods,
       makeAuthPeer: (m) => new AuthPeer(m, { username: opts.username, password: opts.password, random: opts.random }),
       random: opts.random,
       requestDns: opts.requestDns ?? true,
+      ...(opts.lcpEcho ? { echo: opts.lcpEcho } : {}),
     });
+    const onIp = opts.onIp;
+    if (onIp) this.sstp.dataSink = (frame) => this.fastIp(frame, onIp);
   }
 
   start(now: Millis): void {
@@ -58,14 +99,45 @@ export class ClientConnection {
     this.pump(now);
   }
 
+  /** IPCP is open and the crypto binding was sent: IPv4 may flow. */
   get up(): boolean {
     return this.ipUp && this.sstp.connected;
   }
 
+  get info(): UpInfo | undefined {
+    return this.upInfo;
+  }
+
+  /** How far the connection got (for error messages and exit codes). */
+  get stage(): ClientStage {
+    return this.reached;
+  }
+
   /** An IPv4 packet to send through the tunnel: the SSTP bytes, or undefined before the link is up. */
   encodeIp(packet: Buffer): Buffer | undefined {
-    if (!this.up) return undefined;
-    return this.sstp.encodeData(encodeFrame(0x0021, packet));
+    if (!this.up || packet.length > MAX_IP_PACKET) return undefined;
+    return dataPacket(encodeFrame(0x0021, packet));
+  }
+
+  /**
+   * Writes the 8-byte SSTP + PPP header for an IPv4 packet of `length` bytes at `buf[offset]`, so
+   * the I/O layer can frame packets in place (TUN headroom) or into one batch buffer. False (and
+   * nothing written) before the link is up or for a packet too large for SSTP.
+   */
+  ipHeader(buf: Buffer, offset: number, length: number): boolean {
+    if (!this.up || length > MAX_IP_PACKET) return false;
+    buf[offset] = 0x10;
+    buf[offset + 1] = 0x00;
+    buf.writeUInt16BE(length + IP_FRAME_OVERHEAD, offset + 2);
+    buf.writeUInt32BE(0xff030021, offset + 4);
+    return true;
+  }
+
+  /** One LCP Echo-Request for an RTT sample; the reply comes out as 'echo-reply' with this id. */
+  probe(now: Millis): number | undefined {
+    const id = this.ppp.probe();
+    this.pump(now);
+    return id;
   }
 
   /** Clean goodbye: LCP Terminate, then SSTP Call Disconnect. */
@@ -74,10 +146,11 @@ export class ClientConnection {
     this.pump(now);
   }
 
+  /** TLS/TCP closed under us: reported as such, whatever the layers above make of it. */
   transportClosed(now: Millis): void {
+    this.finish('E_TRANSPORT', 'the server closed the connection');
     this.ppp.lowerDown(now);
     this.pump(now);
-    this.finish('E_TRANSPORT', 'connection closed');
   }
 
   nextDeadline(): Millis | undefined {
@@ -94,15 +167,37 @@ export class ClientConnection {
     return this.out.splice(0, this.out.length);
   }
 
+  /** IPv4 frames (FF 03 00 21 or PFC/ACFC forms) skip the event path; anything else takes it. */
+  private fastIp(frame: Buffer, onIp: (packet: Buffer) => void): boolean {
+    if (!this.ipUp) return false;
+    if (frame.length > 4 && frame[0] === 0xff && frame[1] === 0x03 && frame[2] === 0x00 && frame[3] === 0x21) {
+      onIp(frame.subarray(4));
+      return true;
+    }
+    return false;
+  }
+
   private pump(now: Millis): void {
     for (let guard = 0; guard < 1000; guard++) {
       const s = this.sstp.poll();
       const p = this.ppp.poll();
-      if (s.length === 0 && p.length === 0) return;
+      if (s.length === 0 && p.length === 0) return this.track();
       for (const ev of s) this.onSstp(now, ev);
       for (const ev of p) this.onPpp(now, ev);
     }
     throw new Error('client: SSTP/PPP event loop did not settle');
+  }
+
+  /** Remembers the furthest stage reached; a failure is reported against it. */
+  private track(): void {
+    if (this.done || this.reached === 'up') return;
+    const st = this.sstp.state;
+    if (st === 'Client_Http_Response_Pending') return;
+    if (st === 'Client_Connect_Request_Sent') this.reached = 'sstp';
+    const ph = this.ppp.phase;
+    if (ph === 'establish' && this.reached !== 'auth' && this.reached !== 'ipcp') this.reached = 'lcp';
+    else if (ph === 'authenticate') this.reached = 'auth';
+    else if (ph === 'network') this.reached = 'ipcp';
   }
 
   private onSstp(now: Millis, ev: ReturnType<SstpClient['poll']>[number]): void {
@@ -111,6 +206,7 @@ export class ClientConnection {
         this.out.push({ type: 'send', bytes: ev.bytes });
         return;
       case 'connect-ack':
+        this.reached = 'lcp';
         this.ppp.lowerUp(now);
         return;
       case 'ppp':
@@ -132,22 +228,46 @@ export class ClientConnection {
         if (!this.sstp.closed) this.out.push({ type: 'send', bytes: this.sstp.encodeData(ev.frame) });
         return;
       case 'authenticated': {
+        this.reached = 'ipcp';
         const hlak = this.opts.corruptBinding ? Buffer.alloc(32, 0x5a) : ev.hlak;
-        this.sstp.sendCallConnected(now, hlak, this.opts.serverCertDer);
+        const hp = this.sstp.sendCallConnected(now, hlak, this.opts.serverCertDer);
+        if (hp !== undefined) this.bindingHash = hp === 2 ? 'sha256' : 'sha1';
+        // Call Connected goes out before the IPCP request queued behind this event (MS-SSTP order).
+        for (const e of this.sstp.poll()) this.onSstp(now, e);
         return;
       }
       case 'auth-failed':
+        this.authFailed = true;
         this.out.push({ type: 'auth-failed', message: ev.message });
         return;
       case 'ipcp-up':
         this.ipUp = true;
-        this.out.push({ type: 'up', ipv4: ev.local, peer: ev.peer, dns: ev.dns });
+        this.reached = 'up';
+        if (!this.sstp.connected && this.sstp.state === 'Client_Connect_Ack_Received') {
+          // The server ran no authentication: no keys, so the binding is over a zero HLAK.
+          this.sstp.sendCallConnected(now, Buffer.alloc(32), this.opts.serverCertDer);
+        }
+        this.upInfo = {
+          ipv4: ev.local,
+          peer: ev.peer,
+          dns: ev.dns,
+          mtu: this.ppp.peerMru,
+          auth: this.ppp.authMethod,
+          binding: this.bindingHash,
+        };
+        this.out.push({ type: 'up', ...this.upInfo });
         return;
       case 'ipcp-down':
         this.ipUp = false;
         return;
       case 'data':
-        if (ev.protocol === 0x0021) this.out.push({ type: 'ip', packet: ev.payload });
+        if (ev.protocol === 0x0021) {
+          if (this.opts.onIp) this.opts.onIp(ev.payload);
+          else this.out.push({ type: 'ip', packet: ev.payload });
+        }
+        return;
+      case 'echo-reply':
+        this.out.push({ type: 'echo-reply', id: ev.id });
         return;
       case 'finished':
         this.ipUp = false;
@@ -162,6 +282,8 @@ export class ClientConnection {
   private finish(code: string, reason: string): void {
     if (this.done) return;
     this.done = true;
-    this.out.push({ type: 'closed', code, reason });
+    this.ipUp = false;
+    const stage: ClientStage = this.authFailed ? 'auth' : this.reached;
+    this.out.push({ type: 'closed', code, reason, stage });
   }
 }

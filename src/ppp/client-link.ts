@@ -2,7 +2,8 @@
  * PppClientLink: the peer (authenticatee) side of a PPP link, for our own test client and the
  * sstp-connect CLI. Same automaton as the server; LCP asks only for a magic number (and an MRU if
  * given), accepts the server's auth method when allowed (else Naks with our preferred one), runs
- * the auth peer, then IPCP asking for 0.0.0.0 and DNS. It answers echoes but sends none.
+ * the auth peer, then IPCP asking for 0.0.0.0 and DNS. It answers echoes; with `echo` it also
+ * sends them (pppd's lcp-echo-interval / lcp-echo-failure) and drops a link that stops answering.
  */
 import { DecodeError, SstpdError } from '../common/errors.js';
 import { minDeadline, type Millis } from '../common/time.js';
@@ -12,7 +13,7 @@ import { encodeFrame, parseFrame } from './frame.js';
 import type { FinishReason } from './fsm.js';
 import { clientIpcpOptions, Ipcp, type ClientIpcpTable } from './ipcp/ipcp.js';
 import { ClientAuthOption } from './lcp/auth-proto.js';
-import { Lcp } from './lcp/lcp.js';
+import { Lcp, type EchoPolicy } from './lcp/lcp.js';
 import { MagicOption } from './lcp/magic.js';
 import { MAX_SSTP_MRU, MruOption } from './lcp/mru.js';
 import { REJECTED_LCP_OPTIONS } from './lcp/reject.js';
@@ -46,6 +47,8 @@ export interface PppClientOptions {
   readonly requestDns?: boolean;
   readonly restartMs?: number;
   readonly maxConfigure?: number;
+  /** LCP keepalive we send; absent = answer only. */
+  readonly echo?: EchoPolicy;
 }
 
 export type PppClientPhase = 'dead' | 'establish' | 'authenticate' | 'network' | 'terminate';
@@ -58,6 +61,8 @@ export type PppClientEvent =
   | { readonly type: 'ipcp-down' }
   | { readonly type: 'data'; readonly protocol: number; readonly payload: Buffer }
   | { readonly type: 'finished'; readonly reason: string }
+  /** The peer answered an Echo-Request (ours from `probe()` or the keepalive). */
+  | { readonly type: 'echo-reply'; readonly id: number }
   | { readonly type: 'log'; readonly level: LogLevel; readonly event: string; readonly fields?: LogFields };
 
 export class PppClientLink {
@@ -86,7 +91,7 @@ export class PppClientLink {
     this.authOption = new ClientAuthOption(opts.authMethods);
     const log = this.log.bind(this);
     this.lcp = new Lcp(
-      { handlers: [mru, this.authOption, magic, ...REJECTED_LCP_OPTIONS], mru, magic, fsm },
+      { handlers: [mru, this.authOption, magic, ...REJECTED_LCP_OPTIONS], mru, magic, fsm, ...(opts.echo ? { echo: opts.echo } : {}) },
       {
         send: (p) => this.send(PPP_LCP, p),
         up: (now) => this.lcpUp(now),
@@ -97,6 +102,7 @@ export class PppClientLink {
         protocolRejected: (now, protocol) => {
           if (protocol === PPP_IPCP) this.close(now, 'server rejected IPCP');
         },
+        echoReplied: (_now, id) => this.out.push({ type: 'echo-reply', id }),
         log,
       },
     );
@@ -121,6 +127,10 @@ export class PppClientLink {
   get peerMru(): number {
     return this.lcp.peerMru;
   }
+  /** The method the server asked for (once LCP is Opened); undefined = no authentication. */
+  get authMethod(): AuthProtocol | undefined {
+    return this.authOption.method;
+  }
 
   lowerUp(now: Millis): void {
     if (this.done || this.ph !== 'dead') return;
@@ -139,6 +149,16 @@ export class PppClientLink {
       if (!(e instanceof DecodeError)) throw e;
       this.log('debug', 'ppp-malformed', { error: e.message });
     }
+  }
+
+  /** IPCP is Opened: IPv4 may flow. */
+  get ipOpen(): boolean {
+    return this.ipUp;
+  }
+
+  /** Sends one LCP Echo-Request (RTT probe); its Identifier, or undefined when LCP is not Opened. */
+  probe(): number | undefined {
+    return this.done ? undefined : this.lcp.probe();
   }
 
   /** An IPv4 packet to send, or undefined while IPCP is not Opened. */

@@ -9,8 +9,8 @@ import type { AuthBackend, AuthAccept } from '../auth/backend.js';
 import type { AddressBook } from '../ip/pool.js';
 import { monotonicNow } from '../common/time.js';
 import type { Logger } from '../server/log.js';
-import { batchFrame, openTun, TUN_HEADROOM, type PacketBatch, type TunDevice } from '../dataplane/tun.js';
-import { configureInterface } from '../dataplane/iface.js';
+import { openTun, TunError, TUN_HEADROOM, type PacketBatch, type TunDevice } from '../dataplane/tun.js';
+import { configureInterface, sessionInterfaceNames } from '../dataplane/iface.js';
 import { Session, type SessionAction, type SessionPolicy } from './session.js';
 import type { SessionHandle, SessionInfo, SessionRegistry, TerminateCause } from './registry.js';
 import type { Shaper } from '../dataplane/shaper-api.js';
@@ -36,6 +36,11 @@ const sidPrefix = randomBytes(3).toString('hex');
 
 /** An SSTP packet's 12-bit length field caps a frame (header included) at 4095 bytes. */
 const MAX_SSTP_PACKET = 4095;
+/**
+ * Bytes queued in the socket before the TUN reader pauses. Node's own mark (16 KiB) is less than one
+ * TUN batch; pausing there makes the kernel drop what TCP inside the tunnel then retransmits.
+ */
+const SEND_BUFFER_LIMIT = 1 << 20;
 /** Close a socket that does not finish its TLS shutdown within this time. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -62,6 +67,7 @@ export class SessionDriver implements SessionHandle {
     this.callingSid = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.log = env.log.child({ sid: this.sid });
     this.core = new Session(env.policy, randomBytes, monotonicNow(), () => new Date());
+    this.core.setIpSink((packet) => this.writeTun(packet));
     env.registry.add(this);
     this.log.info({ callingSid: this.callingSid, port: socket.remotePort }, 'session-start');
     socket.setNoDelay(true);
@@ -211,7 +217,7 @@ export class SessionDriver implements SessionHandle {
     const open = this.env.openTun ?? openTun;
     const configure = this.env.configureInterface ?? configureInterface;
     try {
-      this.tun = open((batch) => this.fromTun(batch));
+      this.tun = this.openNamed(open);
       configure(this.tun.name, { local, peer, mtu });
     } catch (err) {
       this.log.error({ username: this.core.username, err: String(err) }, 'interface-failed');
@@ -225,29 +231,36 @@ export class SessionDriver implements SessionHandle {
   }
 
   /**
-   * Packets the host routes to this client. The SSTP header and PPP FF 03 00 21 are written into
-   * the 8 bytes of headroom in front of each packet, then the frame is copied once (the slab is
-   * reused for the next batch while the socket may still hold the buffer). TCP back-pressure
-   * pauses the TUN reader until 'drain'.
+   * Packets the host routes to this client, framed (SSTP header + PPP FF 03 00 21) into one buffer
+   * per batch and written with one `socket.write()`: one TLS write per wake-up instead of one per
+   * packet (the slab is reused for the next batch, so the bytes are copied once either way). The TUN
+   * reader pauses while more than SEND_BUFFER_LIMIT bytes wait in the socket, until 'drain'.
    */
   private fromTun(batch: PacketBatch): void {
     if (this.socket.destroyed || !this.core.forwardingIp) return;
-    this.socket.cork();
-    let ok = true;
+    let total = 0;
     for (let i = 0; i < batch.count; i++) {
-      const frame = batchFrame(batch, i);
-      const len = frame.length;
-      if (len > MAX_SSTP_PACKET) continue;
-      frame[0] = 0x10;
-      frame[1] = 0x00;
-      frame.writeUInt16BE(len, 2);
-      frame.writeUInt32BE(0xff030021, 4);
-      this.stats.txPackets++;
-      this.stats.txBytes += len - TUN_HEADROOM;
-      ok = this.socket.write(Buffer.from(frame));
+      const len = batch.lengths[i]!;
+      if (len + TUN_HEADROOM <= MAX_SSTP_PACKET) total += len + TUN_HEADROOM;
     }
-    this.socket.uncork();
-    if (!ok) this.tun?.pause();
+    if (total === 0) return;
+    const out = Buffer.allocUnsafe(total);
+    let pos = 0;
+    for (let i = 0; i < batch.count; i++) {
+      const len = batch.lengths[i]!;
+      if (len + TUN_HEADROOM > MAX_SSTP_PACKET) continue;
+      out[pos] = 0x10;
+      out[pos + 1] = 0x00;
+      out.writeUInt16BE(len + TUN_HEADROOM, pos + 2);
+      out.writeUInt32BE(0xff030021, pos + 4);
+      const off = batch.offsets[i]!;
+      batch.slab.copy(out, pos + TUN_HEADROOM, off, off + len);
+      pos += len + TUN_HEADROOM;
+      this.stats.txPackets++;
+      this.stats.txBytes += len;
+    }
+    this.socket.write(out);
+    if (this.socket.writableLength >= SEND_BUFFER_LIMIT) this.tun?.pause();
   }
 
   private writeTun(packet: Buffer): void {
@@ -271,12 +284,38 @@ export class SessionDriver implements SessionHandle {
     });
   }
 
+  /**
+   * Opens the session's TUN under the next free `sstpN` (see InterfaceNames). A name another device
+   * already holds (EBUSY for a TUN of another process, EINVAL for another device type) stays taken
+   * and the next one is tried; after a few, the kernel picks.
+   */
+  private openNamed(open: typeof openTun): TunDevice {
+    const onPackets = (batch: PacketBatch): void => this.fromTun(batch);
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const name = sessionInterfaceNames.take();
+      try {
+        return open(onPackets, { nameTemplate: name });
+      } catch (err) {
+        const inUse = err instanceof TunError && (err.errno === 'EBUSY' || err.errno === 'EINVAL' || err.errno === 'EEXIST');
+        if (!inUse) {
+          sessionInterfaceNames.release(name);
+          throw err;
+        }
+        this.log.warn({ ifname: name, errno: err.errno }, 'interface-name-in-use');
+      }
+    }
+    return open(onPackets);
+  }
+
   private closeTun(): Promise<void> {
     const tun = this.tun;
     if (!tun) return this.tunClosing ?? Promise.resolve();
     this.tun = undefined;
     this.tunClosing = tun.close().then(
-      () => this.log.debug({ ifname: tun.name }, 'interface-removed'),
+      () => {
+        sessionInterfaceNames.release(tun.name);
+        this.log.debug({ ifname: tun.name }, 'interface-removed');
+      },
       (err: unknown) => this.log.warn({ ifname: tun.name, err: String(err) }, 'interface-remove-failed'),
     );
     return this.tunClosing;
@@ -311,7 +350,9 @@ export class SessionDriver implements SessionHandle {
   private rearm(): void {
     if (this.tornDown) return;
     const at = this.core.nextDeadline();
-    if (at === this.timerAt) return;
+    // A later deadline (traffic pushed the hello/echo timers out) keeps the armed timer: it fires
+    // early, finds nothing due and re-arms. Saves a clearTimeout + setTimeout per received chunk.
+    if (at === this.timerAt || (at !== undefined && this.timerAt !== undefined && at > this.timerAt)) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = at;

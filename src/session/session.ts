@@ -56,6 +56,7 @@ export class Session {
   private endedEmitted = false;
   private closeEmitted = false;
   private endCause: { cause: string; reason: string } | undefined;
+  private ipSink: ((packet: Buffer) => void) | undefined;
   username: string | undefined;
 
   constructor(
@@ -106,7 +107,24 @@ export class Session {
       },
       now,
     );
+    if (this.ipSink) this.sstp.dataSink = (t, frame) => this.fastIp(t, frame);
     if (r.rest.length > 0) this.sstp.receive(now, r.rest);
+  }
+
+  /**
+   * Data fast lane: while forwarding, IPv4 from the client goes straight to `sink` (a view, valid
+   * during the call) instead of becoming an 'ip' action: no objects per packet. Set before the first
+   * bytes arrive; frames in other shapes (PFC, ACFC) still take the action path.
+   */
+  setIpSink(sink: (packet: Buffer) => void): void {
+    this.ipSink = sink;
+  }
+
+  private fastIp(now: Millis, frame: Buffer): boolean {
+    if (!this.ipUp || frame.length <= 4 || frame[0] !== 0xff || frame[1] !== 0x03 || frame[2] !== 0x00 || frame[3] !== 0x21) return false;
+    this.ppp.activity(now);
+    this.ipSink!(frame.subarray(4));
+    return true;
   }
 
   private httpFail(status: number, reason: string): void {

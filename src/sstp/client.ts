@@ -154,9 +154,10 @@ export class SstpClient {
 
   /**
    * PPP authentication done: send Call Connected with the strongest offered hash (SHA-256 when the
-   * bitmask has it). `certDer` is the server certificate seen in TLS.
+   * bitmask has it, SHA-1 when only that is offered). `certDer` is the server certificate seen in
+   * TLS. Returns the hash protocol used (1 SHA-1, 2 SHA-256), undefined if none could be.
    */
-  sendCallConnected(now: Millis, hlak: Buffer, certDer: Buffer): void {
+  sendCallConnected(now: Millis, hlak: Buffer, certDer: Buffer): number | undefined {
     if (this.st !== 'Client_Connect_Ack_Received' || !this.ack) {
       throw new SstpdError('E_SSTP_STATE', `sstp client: Call Connected in ${this.st}`);
     }
@@ -164,7 +165,7 @@ export class SstpClient {
     if (hp === undefined) {
       this.abortWith(now, Status.VALUE_NOT_SUPPORTED, AttributeId.CRYPTO_BINDING_REQ, 'E_SSTP_HASH_PROTOCOL',
         `no supported hash in bitmask ${this.ack.bitmask}`);
-      return;
+      return undefined;
     }
     const hashes = certHashes(certDer);
     this.send(buildCallConnected(hp, this.ack.nonce, hp === 2 ? hashes.sha256 : hashes.sha1, hlak));
@@ -172,6 +173,7 @@ export class SstpClient {
     this.st = 'Client_Call_Connected';
     this.timers.clear('negotiation');
     this.heard(now);
+    return hp;
   }
 
   encodeData(frame: Buffer): Buffer {
@@ -210,10 +212,18 @@ export class SstpClient {
 
   // ---- input ------------------------------------------------------------------------------------
 
+  /**
+   * Fast lane for data: when set, every data packet's PPP frame (a view into the received chunk,
+   * valid during the call) goes here instead of becoming a 'ppp' event. The owner returns false for
+   * frames it does not handle itself (control protocols), which then take the event path.
+   */
+  dataSink: ((frame: Buffer) => boolean) | undefined;
+
   private onPacket(now: Millis, packet: Buffer): void {
     if (this.closed) return;
     if (this.st === 'Client_Call_Connected') this.heard(now);
     if ((packet[1]! & 0x01) === 0) {
+      if (this.dataSink && this.st === 'Client_Call_Connected' && this.dataSink(packet.subarray(HEADER_LEN))) return;
       const frame = packet.subarray(HEADER_LEN);
       const open = this.st === 'Client_Connect_Ack_Received' || this.st === 'Client_Call_Connected';
       if (open && frame.length > 0) this.events.push({ type: 'ppp', frame });
@@ -246,9 +256,9 @@ export class SstpClient {
         }
         return this.unexpected(now, p);
       case MessageType.ECHO_REQUEST:
+        // Lenient on purpose: SoftEther-style servers probe from the start; answering costs nothing.
         if (quiet) return;
-        if (this.st === 'Client_Connect_Ack_Received' || this.st === 'Client_Call_Connected') return this.send(echoResponse());
-        return this.unexpected(now, p);
+        return this.send(echoResponse());
       case MessageType.ECHO_RESPONSE:
         if (quiet || this.st === 'Client_Connect_Ack_Received' || this.st === 'Client_Call_Connected') return;
         return this.unexpected(now, p);

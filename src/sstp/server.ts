@@ -244,7 +244,7 @@ export class SstpServer {
     if (this.closed) return;
     if (this.st === 'Server_Call_Connected') this.heard(now);
     if ((packet[1]! & 0x01) === 0) {
-      this.onData(packet.subarray(HEADER_LEN));
+      this.onData(now, packet.subarray(HEADER_LEN));
       return;
     }
     let p: ControlPacket;
@@ -260,8 +260,15 @@ export class SstpServer {
     this.onControl(now, p, packet);
   }
 
-  private onData(frame: Buffer): void {
+  /**
+   * Fast lane for data once the call is connected: each PPP frame (a view into the received chunk,
+   * valid during the call) goes here first; frames it returns false for take the 'ppp' event path.
+   */
+  dataSink: ((now: Millis, frame: Buffer) => boolean) | undefined;
+
+  private onData(now: Millis, frame: Buffer): void {
     if (frame.length === 0) return;
+    if (this.st === 'Server_Call_Connected' && this.dataSink?.(now, frame)) return;
     if (this.st === 'Server_Call_Connected' || (this.st === 'Server_Call_Connected_Pending' && isPppControlFrame(frame))) {
       this.events.push({ type: 'ppp', frame });
     }

@@ -113,7 +113,9 @@ for (const method of ['pap', 'chap', 'mschap', 'mschap-v2'] as AuthProtocol[]) {
     const p = new Pair([method], [method]);
     p.drive();
     const up = p.ca.find((a) => a.type === 'up');
-    assert.deepEqual(up, { type: 'up', ipv4: '192.0.2.1', peer: '192.0.2.254', dns: ['10.0.0.1', '10.0.0.2'] });
+    assert.deepEqual(up, {
+      type: 'up', ipv4: '192.0.2.1', peer: '192.0.2.254', dns: ['10.0.0.1', '10.0.0.2'], mtu: 1452, auth: method, binding: 'sha256',
+    });
     const link = p.serverEvents('link-up')[0];
     assert.deepEqual(link, { type: 'link-up', local: '192.0.2.254', peer: '192.0.2.1', mtu: 1452 });
     assert.equal(p.logs('binding-verified').length, 1);

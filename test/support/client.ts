@@ -1,12 +1,12 @@
 /**
- * Our own SSTP client over a real TLS socket (the I/O edge around src/client/connection.ts), for
- * loopback tests: no kernel PPP needed, so it runs on the host and in CI where pppd cannot.
+ * The loopback test client: a thin layer over the production client (src/client/io/socket.ts) that
+ * keeps received packets for assertions and offers waitFor(). No kernel PPP needed, so it runs on the
+ * host and in CI where pppd cannot.
  */
-import { connect, type TLSSocket } from 'node:tls';
-import { randomBytes } from 'node:crypto';
 import type { AuthProtocol } from '../../src/config/model.js';
-import { ClientConnection, type ClientAction } from '../../src/client/connection.js';
-import { monotonicNow } from '../../src/common/time.js';
+import { SstpConnection } from '../../src/client/io/socket.js';
+import type { UpInfo } from '../../src/client/connection.js';
+import { ClientError } from '../../src/client/errors.js';
 
 export interface TestClientOptions {
   readonly host?: string;
@@ -18,93 +18,55 @@ export interface TestClientOptions {
   readonly timeoutMs?: number;
 }
 
-export interface UpInfo {
-  readonly ipv4: string;
-  readonly peer: string;
-  readonly dns: readonly string[];
-}
+export type { UpInfo };
 
 export class TestClient {
-  private conn!: ClientConnection;
-  private socket!: TLSSocket;
-  private timer: NodeJS.Timeout | undefined;
   readonly received: Buffer[] = [];
-  readonly log: ClientAction[] = [];
   closedWith: { code: string; reason: string } | undefined;
   authFailure: string | undefined;
-  private upInfo: UpInfo | undefined;
+  /** Benchmarks set this to count packets without keeping them. */
+  keepPackets = true;
   private readonly waiters: (() => void)[] = [];
+  private c!: SstpConnection;
 
   static async connect(opts: TestClientOptions): Promise<TestClient> {
-    const c = new TestClient();
-    await c.start(opts);
-    return c;
+    const t = new TestClient();
+    try {
+      t.c = await SstpConnection.connect({
+        host: opts.host ?? '127.0.0.1',
+        port: opts.port,
+        servername: 'localhost',
+        insecure: true,
+        username: opts.username,
+        password: opts.password,
+        auth: opts.auth ?? ['mschap-v2', 'mschap', 'chap', 'pap'],
+        setupTimeoutMs: opts.timeoutMs ?? 10_000,
+        ...(opts.corruptBinding ? { corruptBinding: true } : {}),
+        onIp: (p) => {
+          if (!t.keepPackets) return;
+          t.received.push(Buffer.from(p));
+          t.wake();
+        },
+      });
+    } catch (err) {
+      if (err instanceof ClientError && err.code === 'E_CLIENT_AUTH') t.authFailure = err.detail;
+      throw new Error(`client: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    void t.c.ended().then((e) => {
+      t.closedWith = { code: e.code, reason: e.reason };
+      t.wake();
+    });
+    return t;
   }
 
   get info(): UpInfo | undefined {
-    return this.upInfo;
+    return this.c.up ? this.c.info : undefined;
   }
-
-  private start(opts: TestClientOptions): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const host = opts.host ?? '127.0.0.1';
-      this.socket = connect({ host, port: opts.port, rejectUnauthorized: false, servername: 'localhost' });
-      this.socket.once('error', (err) => reject(err));
-      this.socket.setNoDelay(true);
-      this.socket.once('secureConnect', () => {
-        const cert = this.socket.getPeerCertificate(false);
-        this.conn = new ClientConnection(
-          {
-            host,
-            username: opts.username,
-            password: opts.password,
-            authMethods: opts.auth ?? ['mschap-v2', 'mschap', 'chap', 'pap'],
-            serverCertDer: cert.raw,
-            random: randomBytes,
-            ...(opts.corruptBinding ? { corruptBinding: true } : {}),
-          },
-          monotonicNow(),
-        );
-        this.run(() => this.conn.start(monotonicNow()));
-      });
-      this.socket.on('data', (d: Buffer) => this.run(() => this.conn.receive(monotonicNow(), d)));
-      this.socket.on('close', () => this.conn && this.run(() => this.conn.transportClosed(monotonicNow())));
-      const deadline = setTimeout(() => reject(new Error(`client: no link within ${opts.timeoutMs ?? 10000} ms`)), opts.timeoutMs ?? 10_000);
-      this.waiters.push(() => {
-        clearTimeout(deadline);
-        if (this.upInfo) resolve();
-        else reject(new Error(`client: ${this.authFailure ? `auth failed: ${this.authFailure}` : `closed: ${this.closedWith?.code} ${this.closedWith?.reason}`}`));
-      });
-    });
+  get rxBytes(): number {
+    return this.c.stats.rxBytes;
   }
-
-  private run(fn: () => void): void {
-    fn();
-    for (const a of this.conn.poll()) {
-      this.log.push(a);
-      if (a.type === 'send') {
-        if (!this.socket.destroyed) this.socket.write(a.bytes);
-      } else if (a.type === 'up') {
-        this.upInfo = { ipv4: a.ipv4, peer: a.peer, dns: a.dns };
-        this.wake();
-      } else if (a.type === 'ip') {
-        this.rxBytes += a.packet.length;
-        this.rxPackets++;
-        if (this.keepPackets) {
-          this.received.push(Buffer.from(a.packet));
-          this.wake();
-        }
-      } else if (a.type === 'auth-failed') {
-        this.authFailure = a.message;
-      } else if (a.type === 'closed') {
-        this.closedWith = { code: a.code, reason: a.reason };
-        this.socket.end();
-        this.wake();
-      }
-    }
-    if (this.timer) clearTimeout(this.timer);
-    const at = this.conn.nextDeadline();
-    if (at !== undefined) this.timer = setTimeout(() => this.run(() => this.conn.handleTimeout(monotonicNow())), Math.max(0, at - monotonicNow()));
+  get rxPackets(): number {
+    return this.c.stats.rxPackets;
   }
 
   private wake(): void {
@@ -126,38 +88,27 @@ export class TestClient {
   }
 
   sendIp(packet: Buffer): boolean {
-    const bytes = this.conn.encodeIp(packet);
-    if (!bytes) return false;
-    this.socket.write(bytes);
+    if (!this.c.up) return false;
+    this.c.sendIp(packet);
     return true;
   }
 
   /** Like sendIp, but reports TCP back-pressure: false means wait for `drained()`. */
   sendIpFlow(packet: Buffer): boolean {
-    const bytes = this.conn.encodeIp(packet);
-    return bytes ? this.socket.write(bytes) : false;
+    return this.c.sendIp(packet);
   }
 
   drained(): Promise<void> {
-    return new Promise((resolve) => this.socket.once('drain', () => resolve()));
+    return this.c.drained();
   }
-
-  /** Bytes and packets received through the tunnel. */
-  rxBytes = 0;
-  rxPackets = 0;
-  /** Benchmarks set this to count packets without keeping them. */
-  keepPackets = true;
 
   /** Clean goodbye (LCP Terminate + SSTP Call Disconnect) and wait for the close. */
   async close(): Promise<void> {
-    if (this.closedWith) return;
-    this.run(() => this.conn.close(monotonicNow()));
-    await this.waitFor(() => this.closedWith !== undefined, 10_000, 'close').catch(() => undefined);
-    this.destroy();
+    const e = await this.c.close(10_000);
+    this.closedWith = { code: e.code, reason: e.reason };
   }
 
   destroy(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.socket.destroy();
+    this.c.destroy();
   }
 }

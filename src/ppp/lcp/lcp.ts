@@ -44,6 +44,8 @@ export interface LcpUpper {
   failed(now: Millis, cause: TerminateCause, reason: string): void;
   /** The peer Protocol-Rejected one of our protocols (other than LCP). */
   protocolRejected(now: Millis, protocol: number): void;
+  /** An Echo-Reply from the peer (the client measures keepalive round trips with it). */
+  echoReplied?(now: Millis, id: number): void;
   readonly log: LogFn;
 }
 
@@ -175,6 +177,15 @@ export class Lcp {
     if (!this.opened || pkt.data.length < 4) return;
     if (this.isOwnMagic(pkt.data)) return this.upper.failed(now, 'port-error', 'looped-back link (echo reply carries our magic number)');
     this.unanswered = 0;
+    this.upper.echoReplied?.(now, pkt.id);
+  }
+
+  /** One Echo-Request now, outside the keepalive schedule; returns its Identifier (undefined unless Opened). */
+  probe(): number | undefined {
+    if (!this.opened) return undefined;
+    const id = this.nextAuxId();
+    this.upper.send(encodeCp(CODE.ECHO_REQ, id, u32(this.cfg.magic.ourMagic)));
+    return id;
   }
 
   private isOwnMagic(data: Buffer): boolean {
