@@ -24,6 +24,7 @@ import {
   type AttributeDef,
 } from '../radius/attributes.js';
 import type { RadiusOutcome, RadiusTransport, RequestAttribute } from '../radius/client.js';
+import type { NasIdentity } from '../radius/accounting.js';
 import {
   CODE,
   all,
@@ -47,11 +48,7 @@ import { DecodeError } from '../common/errors.js';
 import type { AuthAccept, AuthBackend, AuthContext, AuthReject, AuthRequest, AuthResult, Authorization, FramedRoute } from './backend.js';
 import { MSCHAP_ERROR_AUTH_FAILURE } from './local.js';
 
-/** How this NAS names itself in requests (and DAE matching). */
-export interface NasIdentity {
-  readonly identifier?: string;
-  readonly ipAddress?: string;
-}
+export type { NasIdentity };
 
 export interface RadiusRateLimitSource {
   readonly attribute: AttributeDef;
