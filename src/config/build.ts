@@ -93,6 +93,7 @@ function buildRadiusServer(r: Reader, address: string): RadiusServerConfig {
     acctPort: r.num(at('acct-port')),
     failTime: r.num(at('fail-time')),
     disabled: r.has(at('disable')),
+    requireMessageAuthenticator: r.has(at('require-message-authenticator')),
   };
 }
 

@@ -76,6 +76,8 @@ export interface AccountingDeps {
   /** Accounting cannot be kept: the owner ends the session (NAS-Error). */
   readonly onFailure: (reason: string) => void;
   readonly log: AcctLog;
+  /** Told about every Stop under way, so a shutdown can wait for them. */
+  readonly trackStop?: (stop: Promise<void>) => void;
 }
 
 /** Acct-Terminate-Cause (RFC 2866 §5.10) for the daemon's end causes. */
@@ -142,6 +144,14 @@ export function accountingAttributes(
   return a;
 }
 
+/** What the session driver supplies; the daemon binds transport, NAS identity, timers and clock. */
+export interface SessionAccountingHooks {
+  readonly counters: () => AcctCounters;
+  readonly onFailure: (reason: string) => void;
+  readonly log: AcctLog;
+}
+export type AccountingFactory = (hooks: SessionAccountingHooks) => SessionAccounting;
+
 type Phase = 'idle' | 'starting' | 'up' | 'failed' | 'stopped';
 
 export class SessionAccounting {
@@ -175,6 +185,11 @@ export class SessionAccounting {
     });
   }
 
+  /** New Class values to echo from now on (CoA). */
+  setClasses(classes: readonly Buffer[]): void {
+    if (this.session) this.session = { ...this.session, classes };
+  }
+
   /** A new interval (CoA); undefined stops the updates. */
   setInterim(interimS: number | undefined): void {
     this.interimS = interimS;
@@ -183,7 +198,10 @@ export class SessionAccounting {
 
   /** The session ended: Accounting-Stop (once). Resolves when it was answered or given up. */
   stop(cause: string): Promise<void> {
-    this.stopped ??= this.doStop(cause);
+    if (!this.stopped) {
+      this.stopped = this.doStop(cause);
+      this.deps.trackStop?.(this.stopped);
+    }
     return this.stopped;
   }
 

@@ -205,3 +205,35 @@ export function parseVendorDictionary(text: string, name: string): VendorDiction
   }
   return id === undefined ? undefined : { name, id, attributes };
 }
+
+/** Where vendor dictionaries are looked for (accel-ppp's, then FreeRADIUS's), as `dictionary.<vendor>`. */
+export const DICTIONARY_DIRS: readonly string[] = ['/usr/share/accel-ppp/radius', '/usr/share/freeradius'];
+
+export type Resolved = { readonly ok: true; readonly def: AttributeDef } | { readonly ok: false; readonly reason: string };
+
+/**
+ * The configured rate-limit attribute: a standard one by name, or with `vendor`, that vendor's
+ * attribute from the built-in table or its dictionary file (`read` returns a file's text or undefined).
+ */
+export function resolveRateAttribute(name: string, vendor: string | undefined, read: (path: string) => string | undefined): Resolved {
+  if (vendor === undefined) {
+    const def = standardAttribute(name);
+    if (def) return { ok: true, def };
+    return { ok: false, reason: `unknown RADIUS attribute "${name}" (known without a vendor: ${STANDARD.map((a) => a.name).join(', ')})` };
+  }
+  let dict = builtinVendor(vendor);
+  if (!dict || !vendorAttribute(dict, name)) {
+    for (const dir of DICTIONARY_DIRS) {
+      const text = read(`${dir}/dictionary.${lower(vendor)}`);
+      const d = text === undefined ? undefined : parseVendorDictionary(text, vendor);
+      if (d && vendorAttribute(d, name)) {
+        dict = d;
+        break;
+      }
+      dict ??= d;
+    }
+  }
+  if (!dict) return { ok: false, reason: `unknown RADIUS vendor "${vendor}" (no dictionary.${lower(vendor)} in ${DICTIONARY_DIRS.join(' or ')})` };
+  const def = vendorAttribute(dict, name);
+  return def ? { ok: true, def } : { ok: false, reason: `vendor "${vendor}" has no attribute "${name}"` };
+}
