@@ -299,7 +299,7 @@ export class RadiusClientCore {
     p.tries++;
     p.retryAt = now + this.config.timeoutMs;
     this.out.push({ type: 'send', address: a.server.address, port: a.port, bytes: a.bytes });
-    if (p.tries > 1) this.log('debug', 'radius-retransmit', { server: a.server.address, id: a.id, try: p.tries });
+    this.log('debug', p.tries > 1 ? 'radius-retransmit' : 'radius-send', { server: a.server.address, port: a.port, code: p.req.code, id: a.id, try: p.tries });
   }
 
   private retransmit(now: Millis, p: Pending): void {
