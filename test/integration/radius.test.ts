@@ -389,6 +389,31 @@ describe('RADIUS servers: failover, fail-time, disable, source-address, NAS iden
     });
   });
 
+  it('acct-timeout: when Interim-Updates stay unanswered longer than it, the session ends (NAS-Error)', async () => {
+    const authPort = env.nextPort();
+    const acctPort = env.nextPort();
+    const fr = await startFreeRadius({ netns: env.ns, authPort, acctPort, clients: [{ ipaddr: '127.0.0.1', secret: SECRET }], users: USERS });
+    try {
+      const port = env.nextPort();
+      await withDaemon({ configText: radiusConfig(env, { port, authPort, acctPort, radius: ['acct-timeout 1'] }), netns: env.ns }, async (d) => {
+        const c = ClientProc.start(env.ns, { port, user: 'ivan', password: 'ivan-pw' });
+        try {
+          await up(c);
+          const sid = (await sessionUp(d, 'ivan')).sid!;
+          await waitRecord(fr, sid, 'Interim-Update', 8000);
+          await fr.stop(); // the accounting server goes away
+          const down = await d.waitForLog(isEvent('session-down', { sid }), 15_000);
+          assert.equal(down.cause, 'nas-error');
+          assert.match(String(d.findLogs(isEvent('session-terminate', { sid }))[0]?.reason), /Interim-Update unanswered for 1 s \(acct-timeout\)/);
+        } finally {
+          c.kill();
+        }
+      });
+    } finally {
+      await fr.stop();
+    }
+  });
+
   it('source-address is the source of every RADIUS packet; NAS-Identifier and NAS-IP-Address carry the configured values', async () => {
     const authPort = env.nextPort();
     const acctPort = env.nextPort();
