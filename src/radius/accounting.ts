@@ -5,8 +5,8 @@
  * The RADIUS client adds Acct-Delay-Time and does the retries and failover.
  *
  * - Start unanswered by every server: the session is ended (NAS-Error), as accel-ppp does.
- * - Interim unanswered for longer than `acct-timeout` seconds: the session is ended; with
- *   acct-timeout 0 the interim is just given up.
+ * - Interim unanswered for longer than `acct-timeout` seconds: the session is ended (its Stop is
+ *   still tried); with acct-timeout 0 the interim is just given up.
  * - Stop is sent only for a session whose Start was answered, and is tried on every server.
  *
  * No clock, timer or socket in here: they come in through `AccountingDeps`, so it runs under a
@@ -161,6 +161,7 @@ export class SessionAccounting {
   private interimS: number | undefined;
   private cancelTimer: (() => void) | undefined;
   private interimBusy = false;
+  private interimsOff = false;
   private started: Promise<void> = Promise.resolve();
   private stopped: Promise<void> | undefined;
 
@@ -236,7 +237,7 @@ export class SessionAccounting {
   }
 
   private async interim(): Promise<void> {
-    if (this.phase !== 'up') return;
+    if (this.phase !== 'up' || this.interimsOff) return;
     this.schedule();
     if (this.interimBusy) return; // the last one is still being retried
     this.interimBusy = true;
@@ -244,8 +245,10 @@ export class SessionAccounting {
     const ok = await this.send(ACCT_STATUS.INTERIM_UPDATE, undefined, timeout > 0 ? timeout * 1000 : undefined);
     this.interimBusy = false;
     if (!ok && timeout > 0 && this.phase === 'up') {
-      this.phase = 'failed';
+      // No more updates; the Stop is still tried (the server may be back by then).
+      this.interimsOff = true;
       this.cancelTimer?.();
+      this.cancelTimer = undefined;
       this.deps.onFailure(`Interim-Update unanswered for ${timeout} s (acct-timeout)`);
     }
   }

@@ -168,6 +168,12 @@ test('acct-timeout: an unanswered Interim-Update ends the session; 0 = never', a
   assert.deepEqual(failures, ['Interim-Update unanswered for 3 s (acct-timeout)']);
   await t.advance(60_000);
   assert.equal(tr.requests.length, 2, 'no more interims after the failure');
+  const stopped = acct.stop('nas-error');
+  await flush();
+  assert.equal(tr.status(2), 2, 'the Stop is still tried');
+  assert.equal(intOf(tr.requests[2]!.req, ATTR.ACCT_TERMINATE_CAUSE), 9);
+  tr.answer(2);
+  await stopped;
 
   const z = setup(0);
   z.acct.start(SESSION, 10);
