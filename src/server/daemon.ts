@@ -67,7 +67,7 @@ export class Daemon {
     this.control = await startControl(this.opts.stateDir, (req) => this.handleControl(req));
     await this.listen(this.runtime);
     this.log.info(
-      { port: this.runtime.config.port, generation: this.runtime.generation, users: this.runtime.config.localUsers.size },
+      { port: this.runtime.config.port, generation: this.runtime.generation, auth: this.runtime.config.authMode, users: this.runtime.config.localUsers.size },
       'listening',
     );
   }

@@ -66,3 +66,13 @@ test('defaults: timeout 3, max-try 3, acct-timeout 3, DAE port 1700, Filter-Id',
   assert.equal(rad.dynamicAuthor?.port, 1700);
   assert.deepEqual(rad.rateLimit, { enabled: false, attribute: 'Filter-Id' });
 });
+
+test('without dynamic-author server, the DAE listener binds to nas-ip-address (the seed\'s text)', () => {
+  const lines = [...SEED_RADIUS.slice(0, 3), 'set vpn sstp authentication radius nas-ip-address 127.0.0.5', 'set vpn sstp authentication radius dynamic-author key k', ...SEED_RADIUS.slice(-3)];
+  const r = loadConfigText(lines.join('\n'));
+  assert.ok(r.ok, r.ok ? '' : formatIssues(r.issues));
+  assert.deepEqual(r.config.radius?.dynamicAuthor, { server: '127.0.0.5', port: 1700, key: 'k' });
+  const none = loadConfigText([...SEED_RADIUS.slice(0, 3), 'set vpn sstp authentication radius nas-ip-address 127.0.0.5', ...SEED_RADIUS.slice(-3)].join('\n'));
+  assert.ok(none.ok);
+  assert.equal(none.config.radius?.dynamicAuthor, undefined, 'no key, no listener');
+});
