@@ -221,6 +221,7 @@ export class RadiusClientCore {
   handleTimeout(now: Millis): void {
     this.lastNow = now;
     for (const p of [...this.pending.values()]) {
+      if (!this.pending.has(p.handle)) continue; // finished meanwhile (a waiting request's turn came)
       if (p.req.deadline !== undefined && now >= p.req.deadline) {
         this.finish(p, { ok: false, reason: `no answer within ${Math.round((p.req.deadline - p.firstAt) / 1000)} s` });
         continue;
@@ -357,7 +358,7 @@ export class RadiusClientCore {
   }
 
   private finish(p: Pending, outcome: RadiusOutcome | undefined): void {
-    this.pending.delete(p.handle);
+    if (!this.pending.delete(p.handle)) return; // once only
     const i = this.waiting.indexOf(p);
     if (i >= 0) this.waiting.splice(i, 1);
     this.release(p);
