@@ -16,6 +16,8 @@ export type AuthRequest =
   | {
       readonly kind: 'mschap-v1';
       readonly username: string;
+      /** The CHAP Identifier (RADIUS MS-CHAP-Response carries it). */
+      readonly id?: number;
       readonly challenge: Buffer; // 8 bytes
       readonly ntResponse: Buffer; // 24 bytes
     }
@@ -30,12 +32,48 @@ export type AuthRequest =
     };
 
 export interface AuthContext {
+  /** Also the Acct-Session-Id. */
   readonly sessionId: string;
   /** Client's IP address (Calling-Station-Id). */
   readonly callingStationId: string;
+  /** Our address the client connected to (Called-Station-Id). */
+  readonly calledStationId?: string;
+  /** The session's number on this NAS (NAS-Port). */
+  readonly nasPort?: number;
+  /** The session's interface, when it exists already (NAS-Port-Id; re-authentication only). */
+  readonly nasPortId?: string;
 }
 
-export interface AuthAccept {
+/** A route the backend asks for through the session (RADIUS Framed-Route). */
+export interface FramedRoute {
+  /** "a.b.c.d/len". */
+  readonly prefix: string;
+  readonly metric?: number;
+}
+
+/**
+ * What a backend may decide about a session besides yes/no (RADIUS Access-Accept attributes).
+ * Absent fields leave the configuration's behaviour in place.
+ */
+export interface Authorization {
+  /** Framed-Pool: lease from this pool instead of the default one. */
+  readonly poolName?: string;
+  /** Session-Timeout: end the session after this many seconds (cause session-timeout). */
+  readonly sessionTimeoutS?: number;
+  /** Idle-Timeout: end it after this many seconds without data either way (cause idle-timeout). */
+  readonly idleTimeoutS?: number;
+  /** Acct-Interim-Interval: seconds between accounting Interim-Updates. */
+  readonly interimIntervalS?: number;
+  /** Class attributes, echoed unchanged in every Accounting-Request. */
+  readonly classes?: readonly Buffer[];
+  /** MS-Primary/Secondary-DNS-Server: replace the configured name-servers slot by slot. */
+  readonly dns?: { readonly primary?: string; readonly secondary?: string };
+  readonly routes?: readonly FramedRoute[];
+  /** The session is accounted to RADIUS (it authenticated there). */
+  readonly accounting?: boolean;
+}
+
+export interface AuthAccept extends Authorization {
   readonly ok: true;
   readonly username: string;
   /** MS-CHAPv2: the 42-char "S=<40 hex>" authenticator response. */

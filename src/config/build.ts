@@ -93,13 +93,16 @@ function buildRadiusServer(r: Reader, address: string): RadiusServerConfig {
     acctPort: r.num(at('acct-port')),
     failTime: r.num(at('fail-time')),
     disabled: r.has(at('disable')),
+    requireMessageAuthenticator: r.has(at('require-message-authenticator')),
   };
 }
 
 function buildRadius(r: Reader): RadiusConfig | undefined {
   if (!r.has(RADIUS)) return undefined;
   const at = (...p: string[]): string[] => [...RADIUS, ...p];
-  const daeServer = r.str(at('dynamic-author', 'server'));
+  // The seed: "nas-ip-address … Also DM/CoA server will bind to that address" (when no
+  // dynamic-author server is given, the listener binds there; its key is still required).
+  const daeServer = r.str(at('dynamic-author', 'server')) ?? (r.has(at('dynamic-author', 'key')) ? r.str(at('nas-ip-address')) : undefined);
   return defined<RadiusConfig>({
     servers: r.keys(at('server')).map((a) => buildRadiusServer(r, a)),
     acctTimeout: r.num(at('acct-timeout')),

@@ -44,6 +44,8 @@ export interface RadiusServerConfig {
   readonly acctPort: number;
   readonly failTime: number;
   readonly disabled: boolean;
+  /** Access replies must carry a Message-Authenticator (else: required once the server sent one). */
+  readonly requireMessageAuthenticator: boolean;
 }
 
 export interface RadiusConfig {

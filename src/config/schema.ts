@@ -70,6 +70,9 @@ const radius = node({
     key: leaf(asciiText(1, 128, 'Password must be less then 128 characters')),
     'fail-time': leaf(numeric(0, 600, 'Fail time must be between 0 and 600 seconds'), { default: '0' }),
     disable: valueless,
+    // sstpd extension (not in VyOS): BlastRADIUS hardening, as FreeRADIUS's home_server
+    // require_message_authenticator = yes. Without it: "auto".
+    'require-message-authenticator': valueless,
   }),
   'acct-timeout': leaf(numeric(0, 60, 'Timeout must be between 0 and 60 seconds'), { default: '3' }),
   timeout: leaf(numeric(1, 60, 'Timeout must be between 1 and 60 seconds'), { default: '3' }),

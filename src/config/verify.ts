@@ -11,6 +11,7 @@ import type { ConfigIssue } from '../common/errors.js';
 import type { SstpConfig } from './model.js';
 import { pathText, type ConfigTree } from './tree.js';
 import { ipv4InPrefix, parseIpv4, parseIpv4Prefix } from './values.js';
+import { resolveRateAttribute } from '../radius/attributes.js';
 
 export type FileRead = { readonly ok: true; readonly data: Buffer } | { readonly ok: false; readonly reason: string };
 
@@ -63,20 +64,37 @@ function checkLocalUsers(t: ConfigTree, c: SstpConfig, out: Issues): void {
   }
 }
 
-function checkRadius(t: ConfigTree, out: Issues): void {
+function checkRadius(t: ConfigTree, c: SstpConfig, opts: VerifyOptions, out: Issues): void {
   const servers = t.keys([...RADIUS, 'server']);
   if (servers.length === 0) {
     out.add([...RADIUS, 'server'], 'RADIUS authentication requires at least one server', ['authentication', 'mode']);
+  } else if (servers.every((ip) => t.has([...RADIUS, 'server', ip, 'disable']))) {
+    out.add([...RADIUS, 'server'], 'every RADIUS server is disabled: nobody could log in');
   }
   for (const ip of servers) {
     const s = [...RADIUS, 'server', ip];
     if (t.value([...s, 'key']) === undefined) out.add(s, `Missing RADIUS secret key for server "${ip}"`);
   }
+  checkRateLimitAttribute(c, opts, out);
 }
 
-function checkAuthentication(t: ConfigTree, c: SstpConfig, out: Issues): void {
+/** `rate-limit attribute/vendor` must name something we can read (vendor dictionaries are files). */
+function checkRateLimitAttribute(c: SstpConfig, opts: VerifyOptions, out: Issues): void {
+  const rl = c.radius?.rateLimit;
+  if (!rl?.enabled) return;
+  if (rl.vendor !== undefined && opts.files === undefined) return; // dictionary files are checked at start
+  const files = opts.files;
+  const read = (path: string): string | undefined => {
+    const r = files?.read(path);
+    return r?.ok ? r.data.toString('utf8') : undefined;
+  };
+  const res = resolveRateAttribute(rl.attribute, rl.vendor, read);
+  if (!res.ok) out.add([...RADIUS, 'rate-limit', rl.vendor !== undefined ? 'vendor' : 'attribute'], res.reason);
+}
+
+function checkAuthentication(t: ConfigTree, c: SstpConfig, opts: VerifyOptions, out: Issues): void {
   if (c.authMode === 'local') checkLocalUsers(t, c, out);
-  else checkRadius(t, out);
+  else checkRadius(t, c, opts, out);
   // VyOS checks the DAE key in any mode.
   const dae = [...RADIUS, 'dynamic-author'];
   if (t.has([...dae, 'server']) && t.value([...dae, 'key']) === undefined) out.add(dae, 'DAE/CoA server key required!');
@@ -239,9 +257,6 @@ function checkSsl(t: ConfigTree, c: SstpConfig, opts: VerifyOptions, out: Issues
 
 export function unsupportedYet(t: ConfigTree): ConfigIssue[] {
   const out = new Issues(t);
-  const RADIUS_TEXT = 'RADIUS authentication is not supported yet';
-  if (t.value(['authentication', 'mode']) === 'radius') out.add(['authentication', 'mode'], RADIUS_TEXT);
-  if (t.has(RADIUS)) out.add(RADIUS, RADIUS_TEXT);
   if (t.has(['client-ipv6-pool'])) out.add(['client-ipv6-pool'], 'IPv6 client pools are not supported yet');
   const mppe = t.value(['ppp-options', 'mppe']);
   if (mppe !== undefined && mppe !== 'deny') {
@@ -265,7 +280,7 @@ export function verifyConfig(t: ConfigTree, c: SstpConfig, opts: VerifyOptions =
     out.addAt([], 'the configuration is empty: no "set vpn sstp ..." settings found', undefined);
     return out.list;
   }
-  checkAuthentication(t, c, out);
+  checkAuthentication(t, c, opts, out);
   checkGatewayAndStaticIps(c, out);
   checkNameServers(t, out);
   checkIpv6Pools(t, out);

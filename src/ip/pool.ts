@@ -96,8 +96,11 @@ export class AddressBook {
     for (const ip of this.leases.keys()) for (const p of pools.values()) if (p.contains(ip)) p.claim(ip);
   }
 
-  /** A static address (exclusive) or the next free pool address; undefined when none is left. */
-  lease(sessionId: string, staticIp?: string): { ip: string } | { error: string } {
+  /**
+   * A static address (exclusive) or the next free address of `poolName` (RADIUS Framed-Pool) or
+   * else the default pool; an error when none is left or the pool does not exist.
+   */
+  lease(sessionId: string, staticIp?: string, poolName?: string): { ip: string } | { error: string } {
     if (staticIp) {
       const holder = this.leases.get(staticIp);
       if (holder !== undefined && holder !== sessionId) return { error: `address ${staticIp} is in use by session ${holder}` };
@@ -107,7 +110,9 @@ export class AddressBook {
       this.leases.set(staticIp, sessionId);
       return { ip: staticIp };
     }
-    const pool = this.defaultPool !== undefined ? this.pools.get(this.defaultPool) : undefined;
+    if (poolName !== undefined && !this.pools.has(poolName)) return { error: `address pool "${poolName}" does not exist` };
+    const name = poolName ?? this.defaultPool;
+    const pool = name !== undefined ? this.pools.get(name) : undefined;
     if (!pool) return { error: 'no address pool configured' };
     const ip = pool.allocate();
     if (ip === undefined) return { error: `address pool "${pool.name}" is exhausted` };

@@ -20,6 +20,7 @@ import { encodeFrame, parseFrame } from './frame.js';
 import type { FinishReason } from './fsm.js';
 import { Ipcp, serverIpcpOptions } from './ipcp/ipcp.js';
 import type { ServerAddressOption } from './ipcp/address.js';
+import type { ServerDnsOption } from './ipcp/dns.js';
 import { ServerAuthOption } from './lcp/auth-proto.js';
 import { Lcp, type EchoPolicy } from './lcp/lcp.js';
 import { MagicOption } from './lcp/magic.js';
@@ -101,6 +102,7 @@ export class PppLink {
   private readonly ipcp: Ipcp;
   private readonly authOption: ServerAuthOption;
   private readonly address: ServerAddressOption;
+  private readonly dnsOptions: readonly ServerDnsOption[];
   private readonly rejectProtocols: ReadonlySet<number>;
   private readonly authTimeoutMs: number;
   private ph: PppPhase = 'dead';
@@ -139,6 +141,7 @@ export class PppLink {
 
     const table = serverIpcpOptions(opts.dns, fsm.maxFailure);
     this.address = table.address;
+    this.dnsOptions = table.dns;
     this.ipcp = new Ipcp(
       table.handlers,
       {
@@ -196,8 +199,11 @@ export class PppLink {
     this.authEvents(now, this.auth, this.auth.backendResult(now, result));
   }
 
-  /** After 'authenticated': enter the Network phase and start IPCP with these addresses. */
-  setAddresses(now: Millis, local: string, peer: string): void {
+  /**
+   * After 'authenticated': enter the Network phase and start IPCP with these addresses; `dns`, when
+   * given, replaces the configured name servers for this link (slot by slot, ≤ 2).
+   */
+  setAddresses(now: Millis, local: string, peer: string, dns?: readonly (string | undefined)[]): void {
     if (this.done || !this.authenticated || this.ph !== 'authenticate') {
       this.log('warn', 'ppp-addresses-ignored', { phase: this.ph });
       return;
@@ -208,6 +214,7 @@ export class PppLink {
       if (!(e instanceof RangeError)) throw e;
       return this.close(now, 'nas-error', e.message);
     }
+    if (dns) this.dnsOptions.forEach((o, i) => o.configure(dns[i]));
     this.addresses = { local, peer };
     this.ph = 'network';
     this.ipcp.fsm.open(now);

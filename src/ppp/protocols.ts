@@ -38,7 +38,8 @@ export type TerminateCause =
   | 'auth-failed'
   | 'nas-error'
   | 'port-error'
-  | 'session-timeout';
+  | 'session-timeout'
+  | 'idle-timeout';
 
 export type LogLevel = 'debug' | 'info' | 'warn';
 export type LogFields = Record<string, string | number>;

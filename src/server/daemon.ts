@@ -12,6 +12,9 @@ import type { Logger } from './log.js';
 import { loadRuntime, type Runtime } from './runtime.js';
 import { startControl, type ControlReply, type ControlRequest } from './control.js';
 import { ConfigError } from '../common/errors.js';
+import type { Shaper } from '../dataplane/shaper-api.js';
+import type { SessionEnv } from '../session/driver.js';
+import { RadiusService } from './radius.js';
 
 export interface DaemonOptions {
   readonly source: { file: string } | { text: string; baseDir: string };
@@ -19,6 +22,10 @@ export interface DaemonOptions {
   readonly log: Logger;
   /** Bind address; default all IPv4+IPv6 addresses. */
   readonly host?: string;
+  /** Enforces rate limits; without one, a session that must be limited is refused. */
+  readonly shaper?: Shaper;
+  /** Component tests: fake TUN devices and routes instead of the kernel's. */
+  readonly sessionIo?: Pick<SessionEnv, 'openTun' | 'configureInterface' | 'addRoute'>;
 }
 
 /** TLS handshake must finish within this; the SSTP negotiation timer takes over after it. */
@@ -27,6 +34,8 @@ const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
 const MAX_CONNECTIONS = 20_000;
 /** How long SIGTERM waits for clients to acknowledge the goodbye before exiting anyway. */
 const DRAIN_MS = 3_000;
+/** The most SIGTERM waits for Accounting-Stops beyond every server's timeout × max-try. */
+const MAX_ACCT_DRAIN_MS = 65_000;
 
 export class Daemon {
   private runtime!: Runtime;
@@ -38,8 +47,11 @@ export class Daemon {
   private readonly sockets = new Set<TLSSocket>();
   private readonly counters = { accepted: 0, tlsFailed: 0, sessionsEnded: 0 };
   private stopping = false;
+  private readonly radius: RadiusService;
 
-  constructor(private readonly opts: DaemonOptions) {}
+  constructor(private readonly opts: DaemonOptions) {
+    this.radius = new RadiusService(this.registry, opts.log);
+  }
 
   get log(): Logger {
     return this.opts.log;
@@ -47,14 +59,15 @@ export class Daemon {
 
   /** Builds the first generation; throws ConfigError before anything binds. */
   async start(): Promise<void> {
-    this.runtime = await loadRuntime(this.opts.source);
+    this.runtime = await loadRuntime(this.opts.source, { radius: this.radius, log: this.log });
+    await this.radius.configure(this.runtime.radius);
     this.addresses = new AddressBook(this.runtime.pools, this.runtime.config.defaultIpv4Pool);
     const removed = await cleanupStaleInterfaces('sstp');
     if (removed.length > 0) this.log.info({ removed }, 'stale-interfaces-removed');
     this.control = await startControl(this.opts.stateDir, (req) => this.handleControl(req));
     await this.listen(this.runtime);
     this.log.info(
-      { port: this.runtime.config.port, generation: this.runtime.generation, users: this.runtime.config.localUsers.size },
+      { port: this.runtime.config.port, generation: this.runtime.generation, auth: this.runtime.config.authMode, users: this.runtime.config.localUsers.size },
       'listening',
     );
   }
@@ -102,6 +115,9 @@ export class Daemon {
       addresses: this.addresses,
       registry: this.registry,
       log: this.log,
+      ...(this.opts.shaper ? { shaper: this.opts.shaper } : {}),
+      ...(rt.radius ? { accounting: this.radius.accountingFor(rt.radius) } : {}),
+      ...this.opts.sessionIo,
     });
   }
 
@@ -109,7 +125,8 @@ export class Daemon {
   async reload(): Promise<boolean> {
     let next: Runtime;
     try {
-      next = await loadRuntime(this.opts.source);
+      next = await loadRuntime(this.opts.source, { radius: this.radius, log: this.log });
+      await this.radius.configure(next.radius);
     } catch (err) {
       const reason = err instanceof ConfigError ? err.message : String(err);
       this.log.error({ reason }, 'config-reload-failed');
@@ -139,6 +156,12 @@ export class Daemon {
     while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const s of this.sockets) s.destroy();
     await released;
+    // No Accounting-Stop is lost on a clean shutdown: wait for them (bounded by the retry budget).
+    const r = this.runtime.radius?.client;
+    const budget = r ? Math.min(MAX_ACCT_DRAIN_MS, r.timeoutMs * r.maxTry * Math.max(1, r.servers.length) + 1000) : 10_000;
+    const unanswered = await this.radius.drainStops(budget);
+    if (unanswered > 0) this.log.warn({ unanswered }, 'acct-stops-lost');
+    this.radius.close();
     this.control?.close();
     this.log.info({ sessions: live.length }, 'stopped');
   }

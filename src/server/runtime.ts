@@ -3,11 +3,17 @@
  * generation is built beside the running one and swapped in only when it is whole (SIGHUP).
  */
 import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import type { AuthProtocol, SstpConfig } from '../config/model.js';
 import { loadConfigFile, loadConfigText, nodeFileChecker, type LoadResult } from '../config/load.js';
 import { LocalAuthBackend } from '../auth/local.js';
 import type { AuthBackend } from '../auth/backend.js';
+import { RadiusAuthBackend, type RadiusRateLimitSource } from '../auth/radius.js';
+import type { RadiusClientConfig, RadiusTransport } from '../radius/client.js';
+import type { NasIdentity } from '../radius/accounting.js';
+import { resolveRateAttribute } from '../radius/attributes.js';
+import type { Logger } from './log.js';
 import { Ipv4Pool } from '../ip/pool.js';
 import { certHashes } from '../sstp/binding.js';
 import type { SessionPolicy } from '../session/session.js';
@@ -25,18 +31,96 @@ export interface Runtime {
   readonly policy: SessionPolicy;
   readonly auth: AuthBackend;
   readonly pools: Map<string, Ipv4Pool>;
+  /** `authentication mode radius`: what the RADIUS client, accounting and DAE run with. */
+  readonly radius?: RadiusRuntime;
 }
+
+export interface RadiusRuntime {
+  readonly client: RadiusClientConfig;
+  readonly sourceAddress?: string;
+  readonly nas: NasIdentity;
+  readonly acctTimeoutS: number;
+  readonly rateLimit?: RadiusRateLimitSource;
+  readonly dae?: { readonly address: string; readonly port: number; readonly secret: Buffer };
+}
+
+/** What a generation needs from the daemon: the RADIUS transport outlives generations. */
+export interface RuntimeDeps {
+  readonly radius?: RadiusTransport;
+  readonly log?: Logger;
+}
+
+/** NAS-Identifier when neither it nor nas-ip-address is configured (RFC 2865 wants one of them). */
+export const DEFAULT_NAS_IDENTIFIER = 'sstpd';
 
 let generations = 0;
 
-export async function loadRuntime(source: { file: string } | { text: string; baseDir: string }): Promise<Runtime> {
+export async function loadRuntime(source: { file: string } | { text: string; baseDir: string }, deps: RuntimeDeps = {}): Promise<Runtime> {
   const res: LoadResult =
     'file' in source ? await loadConfigFile(source.file) : loadConfigText(source.text, { files: nodeFileChecker, baseDir: source.baseDir });
   if (!res.ok) throw new ConfigError(res.issues);
-  return buildRuntime(res.config);
+  return buildRuntime(res.config, deps);
 }
 
-async function buildRuntime(config: SstpConfig): Promise<Runtime> {
+const readText = (path: string): string | undefined => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+};
+
+/** The RADIUS side of a generation; ConfigError if the rate-limit attribute cannot be resolved. */
+export function buildRadiusRuntime(config: SstpConfig): RadiusRuntime | undefined {
+  const r = config.radius;
+  if (config.authMode !== 'radius' || r === undefined) return undefined;
+  const nas: NasIdentity =
+    r.nasIdentifier === undefined && r.nasIpAddress === undefined
+      ? { identifier: DEFAULT_NAS_IDENTIFIER }
+      : { ...(r.nasIdentifier !== undefined ? { identifier: r.nasIdentifier } : {}), ...(r.nasIpAddress !== undefined ? { ipAddress: r.nasIpAddress } : {}) };
+  let rateLimit: RadiusRateLimitSource | undefined;
+  if (r.rateLimit.enabled) {
+    const res = resolveRateAttribute(r.rateLimit.attribute, r.rateLimit.vendor, readText);
+    if (!res.ok) throw new ConfigError([{ path: 'vpn sstp authentication radius rate-limit', message: res.reason }]);
+    rateLimit = { attribute: res.def, multiplier: 1 };
+  }
+  return {
+    client: {
+      servers: r.servers
+        .filter((s) => !s.disabled)
+        .map((s) => ({
+          address: s.address,
+          authPort: s.port,
+          acctPort: s.acctPort,
+          secret: Buffer.from(s.key, 'utf8'),
+          failTimeS: s.failTime,
+          requireMessageAuthenticator: s.requireMessageAuthenticator ? 'always' : 'auto',
+        })),
+      timeoutMs: r.timeout * 1000,
+      maxTry: r.maxTry,
+    },
+    ...(r.sourceAddress !== undefined ? { sourceAddress: r.sourceAddress } : {}),
+    nas,
+    acctTimeoutS: r.acctTimeout,
+    ...(rateLimit ? { rateLimit } : {}),
+    ...(r.dynamicAuthor ? { dae: { address: r.dynamicAuthor.server, port: r.dynamicAuthor.port, secret: Buffer.from(r.dynamicAuthor.key, 'utf8') } } : {}),
+  };
+}
+
+function radiusBackend(radius: RadiusRuntime, deps: RuntimeDeps): AuthBackend {
+  const transport = deps.radius;
+  if (!transport) throw new ConfigError([{ path: 'vpn sstp authentication mode', message: 'RADIUS needs the daemon\'s RADIUS client' }]);
+  const log = deps.log;
+  return new RadiusAuthBackend({
+    transport,
+    nas: radius.nas,
+    ...(radius.rateLimit ? { rateLimit: radius.rateLimit } : {}),
+    ...(log ? { log: (level, event, fields) => log[level](fields, event) } : {}),
+  });
+}
+
+async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runtime> {
+  const radius = buildRadiusRuntime(config);
   const key = await readFile(config.ssl.keyFile);
   const certPem = await readFile(config.ssl.certFile);
   const ca = config.ssl.caCertFile !== undefined ? await readFile(config.ssl.caCertFile) : undefined;
@@ -65,7 +149,8 @@ async function buildRuntime(config: SstpConfig): Promise<Runtime> {
     config,
     tls: ca ? { key, cert, ca } : { key, cert },
     policy,
-    auth: new LocalAuthBackend(config.localUsers),
+    auth: radius ? radiusBackend(radius, deps) : new LocalAuthBackend(config.localUsers),
     pools,
+    ...(radius ? { radius } : {}),
   };
 }

@@ -15,6 +15,11 @@ import { Session, type SessionAction, type SessionPolicy } from './session.js';
 import type { SessionHandle, SessionInfo, SessionRegistry, TerminateCause } from './registry.js';
 import type { Shaper } from '../dataplane/shaper-api.js';
 import type { RateLimit } from '../config/model.js';
+import { minDeadline } from '../common/time.js';
+import { addRoute } from '../dataplane/routes.js';
+import type { AccountingFactory, SessionAccounting } from '../radius/accounting.js';
+import type { CoaChanges } from '../radius/dae.js';
+import { SessionLimits } from './limits.js';
 
 /** What a connection takes from the configuration generation it was accepted under. */
 export interface SessionEnv {
@@ -29,6 +34,10 @@ export interface SessionEnv {
   readonly configureInterface?: typeof configureInterface;
   /** Enforces rate limits on the session interface; without one, limits are refused. */
   readonly shaper?: Shaper;
+  /** RADIUS accounting, for sessions a RADIUS server authorized (absent in local mode). */
+  readonly accounting?: AccountingFactory;
+  /** Adds a Framed-Route through the session interface (injectable for component tests). */
+  readonly addRoute?: typeof addRoute;
 }
 
 let nextSid = 1;
@@ -45,7 +54,9 @@ const SEND_BUFFER_LIMIT = 1 << 20;
 const CLOSE_GRACE_MS = 2000;
 
 export class SessionDriver implements SessionHandle {
-  readonly sid = `${sidPrefix}${(nextSid++).toString(16).padStart(6, '0')}`;
+  /** NAS-Port: this session's number since the daemon started. */
+  readonly nasPort = nextSid++;
+  readonly sid = `${sidPrefix}${this.nasPort.toString(16).padStart(6, '0')}`;
   private readonly core: Session;
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
@@ -62,9 +73,17 @@ export class SessionDriver implements SessionHandle {
   private released: Promise<void> | undefined;
   private readonly stats = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 };
   readonly callingSid: string;
+  readonly calledSid: string;
+  /** What the backend decided besides yes (RADIUS authorization). */
+  private authz: AuthAccept | undefined;
+  private limits: SessionLimits | undefined;
+  private acct: SessionAccounting | undefined;
+  /** The cause an operator, DAE or a limit gave, for accounting (the PPP cause is coarser). */
+  private requestedCause: TerminateCause | undefined;
 
   constructor(private readonly socket: TLSSocket, private readonly env: SessionEnv) {
     this.callingSid = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    this.calledSid = (socket.localAddress ?? '').replace(/^::ffff:/, '');
     this.log = env.log.child({ sid: this.sid });
     this.core = new Session(env.policy, randomBytes, monotonicNow(), () => new Date());
     this.core.setIpSink((packet) => this.writeTun(packet));
@@ -91,6 +110,8 @@ export class SessionDriver implements SessionHandle {
       ...this.stats,
       generation: this.env.generation,
       rateLimit: this.rateLimit,
+      nasPort: this.nasPort,
+      calledSid: this.calledSid,
     };
   }
 
@@ -101,10 +122,28 @@ export class SessionDriver implements SessionHandle {
     this.log.info({ username: this.core.username, rateLimit: limit ? `${limit.downloadKbit}/${limit.uploadKbit}` : 'none' }, 'rate-limit');
   }
 
+  /** RADIUS CoA: the rate limit first (it may fail), then the rest; nothing changes on failure. */
+  async reauthorize(c: CoaChanges): Promise<void> {
+    if (c.rateLimit !== undefined) await this.setRateLimit(c.rateLimit);
+    const now = monotonicNow();
+    if (c.sessionTimeoutS !== undefined || c.idleTimeoutS !== undefined) {
+      const limits = { ...(c.sessionTimeoutS !== undefined ? { sessionTimeoutS: c.sessionTimeoutS } : {}), ...(c.idleTimeoutS !== undefined ? { idleTimeoutS: c.idleTimeoutS } : {}) };
+      if (this.limits) this.limits.set(now, limits, this.dataPackets());
+      else this.limits = new SessionLimits(now, limits, this.dataPackets());
+      this.rearm();
+    }
+    if (c.interimIntervalS !== undefined) this.acct?.setInterim(c.interimIntervalS);
+    if (c.classes !== undefined) this.acct?.setClasses(c.classes);
+    this.log.info({ username: this.core.username, ...coaFields(c) }, 'coa-applied');
+  }
+
   terminate(cause: TerminateCause, reason: string): Promise<void> {
+    this.requestedCause ??= cause;
     const pppCause = cause === 'session-replaced' || cause === 'nas-reboot' ? 'admin-reset' : cause;
     this.log.info({ username: this.core.username, cause, reason }, 'session-terminate');
     this.input(() => this.core.terminate(monotonicNow(), pppCause, reason));
+    // The Accounting-Stop goes now, not after the goodbye: a shutdown waits for it.
+    void this.acct?.stop(this.requestedCause);
     // Resources go now; the wire goodbye (LCP Terminate, Call Disconnect) finishes on its own.
     return this.releaseResources();
   }
@@ -169,8 +208,9 @@ export class SessionDriver implements SessionHandle {
   private authenticate(a: Extract<SessionAction, { type: 'authenticate' }>): void {
     if (this.authPending) return;
     this.authPending = true;
+    const ctx = { sessionId: this.sid, callingStationId: this.callingSid, calledStationId: this.calledSid, nasPort: this.nasPort };
     this.env.auth
-      .authenticate(a.request, { sessionId: this.sid, callingStationId: this.callingSid })
+      .authenticate(a.request, this.tun ? { ...ctx, nasPortId: this.tun.name } : ctx)
       .then(
         (result) => {
           this.authPending = false;
@@ -198,9 +238,11 @@ export class SessionDriver implements SessionHandle {
   }
 
   private assignAddress(result: AuthAccept): void {
+    this.authz = result;
+    const dns = result.dns ? [result.dns.primary ?? this.env.policy.dns[0], result.dns.secondary ?? this.env.policy.dns[1]] : undefined;
     // LCP renegotiation re-runs authentication: keep the address this session already holds.
-    if (this.ip !== undefined) return this.core.addressAssigned(monotonicNow(), this.ip);
-    const lease = this.env.addresses.lease(this.sid, result.staticIp);
+    if (this.ip !== undefined) return this.core.addressAssigned(monotonicNow(), this.ip, dns);
+    const lease = this.env.addresses.lease(this.sid, result.staticIp, result.poolName);
     if ('error' in lease) {
       this.log.warn({ username: result.username, reason: lease.error }, 'address-unavailable');
       this.input(() => this.core.terminate(monotonicNow(), 'nas-error', lease.error));
@@ -209,7 +251,7 @@ export class SessionDriver implements SessionHandle {
     this.ip = lease.ip;
     this.rateLimit = result.rateLimit;
     this.log.info({ username: result.username, ip: lease.ip }, 'authenticated');
-    this.core.addressAssigned(monotonicNow(), lease.ip);
+    this.core.addressAssigned(monotonicNow(), lease.ip, dns);
   }
 
   private linkUp(local: string, peer: string, mtu: number): void {
@@ -228,6 +270,59 @@ export class SessionDriver implements SessionHandle {
     this.upAt = Date.now();
     if (this.rateLimit) this.applyRateLimit(this.tun.name, this.rateLimit);
     this.log.info({ username: this.core.username, ifname: this.tun.name, ip: peer, gateway: local, mtu }, 'session-up');
+    this.authorizedUp(this.tun.name, peer);
+  }
+
+  /** What the backend's authorization asks for once the link is up: routes, limits, accounting. */
+  private authorizedUp(ifname: string, peer: string): void {
+    const a = this.authz;
+    if (!a) return;
+    const add = this.env.addRoute ?? addRoute;
+    for (const r of a.routes ?? []) {
+      add(ifname, r).then(
+        () => this.log.info({ username: a.username, route: r.prefix, ifname }, 'route-added'),
+        (err: unknown) => this.log.warn({ username: a.username, route: r.prefix, err: String(err) }, 'route-failed'),
+      );
+    }
+    if (a.sessionTimeoutS !== undefined || a.idleTimeoutS !== undefined) {
+      this.limits = new SessionLimits(monotonicNow(), { ...(a.sessionTimeoutS ? { sessionTimeoutS: a.sessionTimeoutS } : {}), ...(a.idleTimeoutS ? { idleTimeoutS: a.idleTimeoutS } : {}) }, this.dataPackets());
+    }
+    if (a.accounting && this.env.accounting && !this.acct) {
+      this.acct = this.env.accounting({
+        counters: () => this.stats,
+        onFailure: (reason) => {
+          if (!this.tornDown) void this.terminate('nas-error', reason);
+        },
+        log: (level, event, fields) => this.log[level](fields, event),
+      });
+      this.acct.start(
+        {
+          sid: this.sid,
+          username: a.username,
+          nasPort: this.nasPort,
+          ifname,
+          framedIp: peer,
+          callingStationId: this.callingSid,
+          calledStationId: this.calledSid,
+          ...(a.classes ? { classes: a.classes } : {}),
+        },
+        a.interimIntervalS,
+      );
+    }
+  }
+
+  private dataPackets(): number {
+    return this.stats.rxPackets + this.stats.txPackets;
+  }
+
+  /** Session-/Idle-Timeout ran out: end the session with that cause. */
+  private checkLimits(now: number): void {
+    const cause = this.limits?.check(now, this.dataPackets());
+    if (!cause) return;
+    this.limits = undefined;
+    this.requestedCause ??= cause;
+    this.log.info({ username: this.core.username, cause }, 'session-limit');
+    this.core.terminate(now, cause, cause === 'session-timeout' ? 'Session-Timeout reached' : 'Idle-Timeout reached');
   }
 
   /**
@@ -345,11 +440,12 @@ export class SessionDriver implements SessionHandle {
     this.timer = undefined;
     const durationS = Math.round((Date.now() - this.startedAt) / 1000);
     this.log.info({ username: this.core.username, ip: this.ip, cause, reason, durationS, ...this.stats }, 'session-down');
+    void this.acct?.stop(this.requestedCause ?? cause);
   }
 
   private rearm(): void {
     if (this.tornDown) return;
-    const at = this.core.nextDeadline();
+    const at = minDeadline(this.core.nextDeadline(), this.limits?.nextDeadline());
     // A later deadline (traffic pushed the hello/echo timers out) keeps the armed timer: it fires
     // early, finds nothing due and re-arms. Saves a clearTimeout + setTimeout per received chunk.
     if (at === this.timerAt || (at !== undefined && this.timerAt !== undefined && at > this.timerAt)) return;
@@ -360,7 +456,20 @@ export class SessionDriver implements SessionHandle {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.timerAt = undefined;
-      this.input(() => this.core.handleTimeout(monotonicNow()));
+      this.input(() => {
+        const now = monotonicNow();
+        this.core.handleTimeout(now);
+        this.checkLimits(now);
+      });
     }, Math.max(0, at - monotonicNow()));
   }
+}
+
+function coaFields(c: CoaChanges): Record<string, string | number> {
+  const f: Record<string, string | number> = {};
+  if (c.rateLimit) f['rateLimit'] = `${c.rateLimit.downloadKbit}/${c.rateLimit.uploadKbit}`;
+  if (c.sessionTimeoutS !== undefined) f['sessionTimeoutS'] = c.sessionTimeoutS;
+  if (c.idleTimeoutS !== undefined) f['idleTimeoutS'] = c.idleTimeoutS;
+  if (c.interimIntervalS !== undefined) f['interimIntervalS'] = c.interimIntervalS;
+  return f;
 }

@@ -3,6 +3,7 @@
  * (VyOS configures accel-ppp with `single-session=replace`: a user's new session ends the old one).
  */
 import type { RateLimit } from '../config/model.js';
+import type { CoaChanges } from '../radius/dae.js';
 
 export interface SessionInfo {
   readonly sid: string;
@@ -20,9 +21,21 @@ export interface SessionInfo {
   readonly generation: number;
   /** The bandwidth limit in force (local user, RADIUS or CoA), if any. */
   readonly rateLimit: RateLimit | undefined;
+  /** NAS-Port: the session's number on this server. */
+  readonly nasPort?: number;
+  /** Our address the client connected to (Called-Station-Id). */
+  readonly calledSid?: string;
 }
 
-export type TerminateCause = 'admin-reset' | 'user-request' | 'lost-carrier' | 'session-replaced' | 'nas-reboot';
+export type TerminateCause =
+  | 'admin-reset'
+  | 'user-request'
+  | 'lost-carrier'
+  | 'session-replaced'
+  | 'nas-reboot'
+  | 'nas-error'
+  | 'session-timeout'
+  | 'idle-timeout';
 
 export interface SessionHandle {
   readonly sid: string;
@@ -31,6 +44,8 @@ export interface SessionHandle {
   terminate(cause: TerminateCause, reason: string): Promise<void>;
   /** Changes the session's bandwidth limit (RADIUS CoA, operator); undefined removes it. */
   setRateLimit(limit: RateLimit | undefined): Promise<void>;
+  /** RADIUS CoA: all changes or none; rejects (changing nothing) when one cannot be applied. */
+  reauthorize?(changes: CoaChanges): Promise<void>;
 }
 
 export class SessionRegistry {

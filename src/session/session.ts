@@ -140,10 +140,10 @@ export class Session {
     this.pump(now);
   }
 
-  /** The driver leased an address after 'authenticated'. */
-  addressAssigned(now: Millis, ip: string): void {
+  /** The driver leased an address after 'authenticated'; `dns` overrides the policy's for this session. */
+  addressAssigned(now: Millis, ip: string, dns?: readonly (string | undefined)[]): void {
     if (this.phase !== 'sstp') return;
-    this.ppp.setAddresses(now, this.policy.gateway, ip);
+    this.ppp.setAddresses(now, this.policy.gateway, ip, dns);
     this.pump(now);
   }
 

@@ -72,7 +72,8 @@ const c = (name: string, edits: Edit | Edit[], expect: readonly string[] | ((c: 
 });
 
 const U = 'vpn sstp authentication local-users username';
-const RADIUS_NO = 'RADIUS authentication is not supported yet';
+const R = 'set vpn sstp authentication radius';
+const radiusMode = replace(2, 'set vpn sstp authentication mode radius');
 
 const cases: readonly Case[] = [
   // --- lexer
@@ -170,18 +171,32 @@ const cases: readonly Case[] = [
       'and download must be given!',
     `line 10: ${U} vyos rate-limit: rate-limit is not supported yet`,
   ]),
-  c('radius without server', replace(2, 'set vpn sstp authentication mode radius'), [
+  c('radius without server', radiusMode, [
     'line 2: vpn sstp authentication radius server: RADIUS authentication requires at least one server',
-    `line 2: vpn sstp authentication mode: ${RADIUS_NO}`,
   ]),
-  c('radius server without key', [replace(2, 'set vpn sstp authentication mode radius'), add('set vpn sstp authentication radius server 192.0.2.10')], [
+  c('radius server without key', [radiusMode, add(`${R} server 192.0.2.10`)], [
     'line 10: vpn sstp authentication radius server 192.0.2.10: Missing RADIUS secret key for server "192.0.2.10"',
-    `line 2: vpn sstp authentication mode: ${RADIUS_NO}`,
-    `line 10: vpn sstp authentication radius: ${RADIUS_NO}`,
   ]),
-  c('dynamic-author without key', add('set vpn sstp authentication radius dynamic-author server 192.0.2.11'), [
+  c('dynamic-author without key', add(`${R} dynamic-author server 192.0.2.11`), [
     'line 10: vpn sstp authentication radius dynamic-author: DAE/CoA server key required!',
-    `line 10: vpn sstp authentication radius: ${RADIUS_NO}`,
+  ]),
+  c('every radius server disabled', [radiusMode, add(`${R} server 192.0.2.10 key a`, `${R} server 192.0.2.10 disable`, `${R} server 192.0.2.11 key b`, `${R} server 192.0.2.11 disable`)], [
+    'line 10: vpn sstp authentication radius server: every RADIUS server is disabled: nobody could log in',
+  ]),
+  c('radius timeout 0', add(`${R} timeout 0`), ['line 10: vpn sstp authentication radius timeout: Timeout must be between 1 and 60 seconds']),
+  c('radius max-try 21', add(`${R} max-try 21`), ['line 10: vpn sstp authentication radius max-try: Maximum tries must be between 1 and 20']),
+  c('radius acct-timeout 61', add(`${R} acct-timeout 61`), ['line 10: vpn sstp authentication radius acct-timeout: Timeout must be between 0 and 60 seconds']),
+  c('rate-limit attribute unknown', [radiusMode, add(`${R} server 192.0.2.10 key a`, `${R} rate-limit enable`, `${R} rate-limit attribute Speed-Limit`)], [
+    'line 12: vpn sstp authentication radius rate-limit attribute: unknown RADIUS attribute "Speed-Limit" (known without a vendor: ' +
+      'User-Name, Filter-Id, Framed-MTU, Reply-Message, Framed-Route, Class, Session-Timeout, Idle-Timeout, Callback-Id, Framed-Pool, ' +
+      'Acct-Interim-Interval, NAS-Port-Id, Connect-Info)',
+  ]),
+  c('rate-limit vendor unknown', [radiusMode, add(`${R} server 192.0.2.10 key a`, `${R} rate-limit enable`, `${R} rate-limit vendor NoSuchVendor`)], [
+    'line 12: vpn sstp authentication radius rate-limit vendor: unknown RADIUS vendor "NoSuchVendor" ' +
+      '(no dictionary.nosuchvendor in /usr/share/accel-ppp/radius or /usr/share/freeradius)',
+  ]),
+  c('rate-limit vendor without that attribute', [radiusMode, add(`${R} server 192.0.2.10 key a`, `${R} rate-limit enable`, `${R} rate-limit vendor Mikrotik`)], [
+    'line 12: vpn sstp authentication radius rate-limit vendor: vendor "Mikrotik" has no attribute "Filter-Id"',
   ]),
   // --- commit checks: addresses
   c('no gateway-address', remove(3), ['vpn sstp gateway-address: Server requires gateway-address to be configured!']),
@@ -240,13 +255,6 @@ const cases: readonly Case[] = [
     `line 8: vpn sstp ssl cert-file: Certificate in "${x.expiredCert}" expired on 2020-01-02T00:00:00Z`,
   ]),
   // --- not delivered yet
-  c('radius mode and server', [replace(2, 'set vpn sstp authentication mode radius'), add('set vpn sstp authentication radius server 192.0.2.10 key s3cret')], [
-    `line 2: vpn sstp authentication mode: ${RADIUS_NO}`,
-    `line 10: vpn sstp authentication radius: ${RADIUS_NO}`,
-  ]),
-  c('radius options in local mode', add('set vpn sstp authentication radius timeout 5'), [
-    `line 10: vpn sstp authentication radius: ${RADIUS_NO}`,
-  ]),
   c('IPv6 pool', add('set vpn sstp client-ipv6-pool prefix 2001:db8::/48 mask 64'), [
     'line 10: vpn sstp client-ipv6-pool: IPv6 client pools are not supported yet',
   ]),

@@ -72,3 +72,18 @@ test('address book keeps live leases across a reconfiguration', () => {
   book.reconfigure(new Map([['default', new Ipv4Pool('default', ['192.0.2.0/30'])]]), 'default');
   assert.deepEqual(book.lease('b'), { ip: '192.0.2.2' });
 });
+
+test('a named pool (RADIUS Framed-Pool) is leased from; an unknown name is an error', () => {
+  const pools = new Map([
+    ['default', new Ipv4Pool('default', ['192.0.2.0/30'])],
+    ['gold', new Ipv4Pool('gold', ['198.51.100.0/30'])],
+  ]);
+  const book = new AddressBook(pools, 'default');
+  assert.deepEqual(book.lease('s1', undefined, 'gold'), { ip: '198.51.100.1' });
+  assert.deepEqual(book.lease('s2'), { ip: '192.0.2.1' });
+  assert.deepEqual(book.lease('s3', undefined, 'gold'), { ip: '198.51.100.2' });
+  assert.deepEqual(book.lease('s4', undefined, 'gold'), { error: 'address pool "gold" is exhausted' });
+  assert.deepEqual(book.lease('s5', undefined, 'silver'), { error: 'address pool "silver" does not exist' });
+  book.release('s1', '198.51.100.1');
+  assert.deepEqual(book.lease('s6', undefined, 'gold'), { ip: '198.51.100.1' });
+});

@@ -147,7 +147,15 @@ export function initialSessionKey(startKey: Buffer, bits: 40 | 56 | 128): Buffer
 
 /** MS-SSTP HLAK for MS-CHAPv2: server MasterReceiveKey(16) ‖ MasterSendKey(16). */
 export function mschapV2ServerHlak(password: string, ntResponse: Buffer): Buffer {
-  const mk = masterKey(hashNtPasswordHash(ntPasswordHash(password)), ntResponse);
+  return hlakFromHashHash(hashNtPasswordHash(ntPasswordHash(password)), ntResponse);
+}
+
+/**
+ * The same from PasswordHashHash, which is all a RADIUS server reveals for MS-CHAPv1 (the NT-Key of
+ * MS-CHAP-MPPE-Keys, RFC 2548 §2.4.1, as FreeRADIUS fills it).
+ */
+export function hlakFromHashHash(passwordHashHash: Buffer, ntResponse: Buffer): Buffer {
+  const mk = masterKey(passwordHashHash, ntResponse);
   return Buffer.concat([asymmetricStartKey(mk, 16, false, true), asymmetricStartKey(mk, 16, true, true)]);
 }
 

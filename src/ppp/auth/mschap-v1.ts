@@ -10,10 +10,10 @@ export const MSCHAP_RESPONSE_SIZE = 49;
 
 const mschapV1: ChapVariant = {
   challengeSize: MSCHAP_V1_CHALLENGE_SIZE,
-  parseResponse(_id, challenge, { value, name }) {
+  parseResponse(id, challenge, { value, name }) {
     if (value.length !== MSCHAP_RESPONSE_SIZE) return undefined;
     if (value[48] !== 1) return { refuse: 'LM-only MS-CHAPv1 response refused' };
-    return { kind: 'mschap-v1', username: name, challenge, ntResponse: value.subarray(24, 48) };
+    return { kind: 'mschap-v1', username: name, id, challenge, ntResponse: value.subarray(24, 48) };
   },
   successMessage: () => SUCCESS_TEXT,
   // R=0: no retry; C= is still sent (clients parse it), a fresh 8-byte challenge as RFC 2433 §5 says.

@@ -22,8 +22,12 @@ const mschapV2: ChapVariant = {
       ntResponse: value.subarray(24, 48),
     };
   },
-  successMessage: (accept) =>
-    accept.authenticatorResponse ? `${accept.authenticatorResponse} M=${SUCCESS_TEXT}` : undefined,
+  // A RADIUS server's MS-CHAP2-Success may carry its own M= text: then it goes out as it came.
+  successMessage: (accept) => {
+    const s = accept.authenticatorResponse;
+    if (!s) return undefined;
+    return s.includes(' M=') ? s : `${s} M=${SUCCESS_TEXT}`;
+  },
   failureMessage: (code, message, random) => `E=${code} R=0 C=${upperHex(random(16))} V=3 M=${message}`,
 };
 

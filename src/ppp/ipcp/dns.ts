@@ -13,10 +13,15 @@ const ZERO = Buffer.alloc(4);
 
 export class ServerDnsOption implements OptionHandler {
   readonly name: string;
-  private readonly server: Buffer | undefined;
+  private server: Buffer | undefined;
 
   constructor(readonly type: typeof IPCP_DNS1 | typeof IPCP_DNS2, server: string | undefined) {
     this.name = type === IPCP_DNS1 ? 'dns1' : 'dns2';
+    this.server = server === undefined ? undefined : ipv4Bytes(server);
+  }
+
+  /** Per-session name server (RADIUS MS-Primary/Secondary-DNS-Server), before IPCP starts. */
+  configure(server: string | undefined): void {
     this.server = server === undefined ? undefined : ipv4Bytes(server);
   }
 

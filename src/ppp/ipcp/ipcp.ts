@@ -8,7 +8,7 @@ import { Fsm, type FinishReason, type FsmOptions } from '../fsm.js';
 import { rejectOption, resetHandlers, tableCallbacks, type OptionHandler } from '../negotiate.js';
 import type { LogFn } from '../protocols.js';
 import { ClientAddressOption, ServerAddressOption } from './address.js';
-import { ClientDnsOption, IPCP_DNS1, IPCP_DNS2, serverDnsOptions } from './dns.js';
+import { ClientDnsOption, IPCP_DNS1, IPCP_DNS2, serverDnsOptions, type ServerDnsOption } from './dns.js';
 import { WINS_OPTIONS } from './wins.js';
 
 export interface NcpUpper {
@@ -73,11 +73,13 @@ const REJECTED_IPCP_OPTIONS: readonly OptionHandler[] = [rejectOption(1, 'ip-add
 export interface ServerIpcpTable {
   readonly handlers: readonly OptionHandler[];
   readonly address: ServerAddressOption;
+  readonly dns: readonly ServerDnsOption[];
 }
 
 export function serverIpcpOptions(dns: readonly string[], maxFailure: number): ServerIpcpTable {
   const address = new ServerAddressOption(maxFailure);
-  return { address, handlers: [address, ...serverDnsOptions(dns), ...WINS_OPTIONS, ...REJECTED_IPCP_OPTIONS] };
+  const dnsOptions = serverDnsOptions(dns);
+  return { address, dns: dnsOptions, handlers: [address, ...dnsOptions, ...WINS_OPTIONS, ...REJECTED_IPCP_OPTIONS] };
 }
 
 export interface ClientIpcpTable {

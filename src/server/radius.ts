@@ -1,0 +1,152 @@
+/**
+ * The daemon's RADIUS side, which outlives configuration generations: the UDP client (re-bound
+ * when `source-address` changes, reconfigured otherwise), per-session accounting with the Stops a
+ * clean shutdown waits for, and the Disconnect/CoA listener acting on the session registry.
+ */
+import { monotonicNow } from '../common/time.js';
+import type { Logger } from './log.js';
+import type { RadiusRuntime } from './runtime.js';
+import type { RadiusOutcome, RadiusRequest, RadiusTransport } from '../radius/client.js';
+import { RadiusUdpClient, DaeListener } from '../radius/udp.js';
+import { SessionAccounting, type AccountingFactory } from '../radius/accounting.js';
+import { DaeReplyCache, decideDae, type DaeSession } from '../radius/dae.js';
+import { ERROR_CAUSE } from '../radius/attributes.js';
+import type { SessionRegistry } from '../session/registry.js';
+
+export class RadiusService implements RadiusTransport {
+  private client: RadiusUdpClient | undefined;
+  private dae: DaeListener | undefined;
+  private daeKey = '';
+  private daeConfig: RadiusRuntime | undefined;
+  private readonly replies = new DaeReplyCache();
+  private readonly stops = new Set<Promise<void>>();
+
+  constructor(private readonly registry: SessionRegistry, private readonly log: Logger) {}
+
+  /** Applies a generation's RADIUS settings (undefined: local mode; live sessions keep the client). */
+  async configure(rt: RadiusRuntime | undefined): Promise<void> {
+    if (rt) await this.configureClient(rt);
+    await this.configureDae(rt);
+  }
+
+  private async configureClient(rt: RadiusRuntime): Promise<void> {
+    if (this.client && this.client.sourceAddress === rt.sourceAddress) return this.client.reconfigure(rt.client);
+    const next = await RadiusUdpClient.open(rt.client, rt.sourceAddress, this.log);
+    this.client?.closeWhenIdle();
+    this.client = next;
+  }
+
+  private async configureDae(rt: RadiusRuntime | undefined): Promise<void> {
+    const want = rt?.dae;
+    const key = want ? `${want.address}:${want.port}` : '';
+    this.daeConfig = rt;
+    if (key === this.daeKey) return;
+    this.dae?.close();
+    this.dae = undefined;
+    this.daeKey = '';
+    if (!want) return;
+    this.dae = await DaeListener.open(want.address, want.port, (msg, from) => this.onDae(msg, from), this.log);
+    this.daeKey = key;
+  }
+
+  request(req: RadiusRequest): Promise<RadiusOutcome> {
+    return this.client ? this.client.request(req) : Promise.resolve({ ok: false, reason: 'RADIUS is not configured' });
+  }
+
+  /** Accounting for sessions of a generation: its NAS identity and acct-timeout, our transport. */
+  accountingFor(rt: RadiusRuntime): AccountingFactory {
+    return (hooks) => {
+      const acct = new SessionAccounting({
+        transport: this,
+        scheduler: {
+          after: (ms, fn) => {
+            const t = setTimeout(fn, ms);
+            return () => clearTimeout(t);
+          },
+        },
+        clock: { monotonic: monotonicNow, wallSeconds: () => Date.now() / 1000 },
+        nas: rt.nas,
+        acctTimeoutS: rt.acctTimeoutS,
+        trackStop: (p) => {
+          this.stops.add(p);
+          void p.finally(() => this.stops.delete(p));
+        },
+        ...hooks,
+      });
+      return acct;
+    };
+  }
+
+  /** Waits for outstanding Accounting-Stops, at most `ms`; returns how many were still out. */
+  async drainStops(ms: number): Promise<number> {
+    if (this.stops.size === 0) return 0;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((r) => (timer = setTimeout(r, ms)));
+    await Promise.race([Promise.allSettled([...this.stops]), timeout]);
+    clearTimeout(timer);
+    return this.stops.size;
+  }
+
+  close(): void {
+    this.dae?.close();
+    this.dae = undefined;
+    this.client?.close();
+    this.client = undefined;
+  }
+
+  private async onDae(msg: Buffer, from: { address: string; port: number }): Promise<Buffer | undefined> {
+    const rt = this.daeConfig;
+    if (!rt?.dae) return undefined;
+    const src = `${from.address}:${from.port}`;
+    const cacheKey = DaeReplyCache.key(src, msg);
+    const cached = this.replies.get(monotonicNow(), cacheKey);
+    if (cached) return cached;
+    const d = decideDae(msg, { secret: rt.dae.secret, nas: rt.nas, ...(rt.rateLimit ? { rateLimit: rt.rateLimit } : {}) }, () => this.daeSessions());
+    const remember = (reply: Buffer): Buffer => {
+      this.replies.set(monotonicNow(), cacheKey, reply);
+      return reply;
+    };
+    switch (d.kind) {
+      case 'drop':
+        this.log.warn({ from: src, reason: d.reason }, 'dae-dropped');
+        return undefined;
+      case 'reply':
+        this.log.info({ from: src, reason: d.log }, 'dae-nak');
+        return remember(d.reply);
+      case 'disconnect': {
+        const s = this.registry.get(d.session.sid);
+        this.log.info({ from: src, sid: d.session.sid, username: d.session.username }, 'dae-disconnect');
+        void s?.terminate('admin-reset', `Disconnect-Request from ${from.address}`);
+        return remember(d.ack);
+      }
+      case 'coa': {
+        const s = this.registry.get(d.session.sid);
+        try {
+          if (!s?.reauthorize) throw new Error('session cannot be changed');
+          await s.reauthorize(d.changes);
+          this.log.info({ from: src, sid: d.session.sid, username: d.session.username }, 'dae-coa');
+          return remember(d.ack);
+        } catch (err) {
+          this.log.warn({ from: src, sid: d.session.sid, username: d.session.username, reason: String(err) }, 'dae-coa-failed');
+          return remember(d.nak(ERROR_CAUSE.RESOURCES_UNAVAILABLE));
+        }
+      }
+    }
+  }
+
+  private daeSessions(): DaeSession[] {
+    return this.registry.all().map((h) => {
+      const i = h.info();
+      return {
+        sid: i.sid,
+        callingSid: i.callingSid,
+        // Only sessions that are up are targets (a session still authenticating has no rights yet).
+        ...(i.username !== undefined && i.state === 'active' ? { username: i.username } : {}),
+        ...(i.ip !== undefined ? { ip: i.ip } : {}),
+        ...(i.calledSid !== undefined ? { calledSid: i.calledSid } : {}),
+        ...(i.ifname !== undefined ? { ifname: i.ifname } : {}),
+        ...(i.nasPort !== undefined ? { nasPort: i.nasPort } : {}),
+      };
+    });
+  }
+}
