@@ -162,6 +162,8 @@ interface Target {
   /** An address on the server side that answers ping and runs iperf3 (through the tunnel). */
   readonly gateway: string | undefined;
   readonly maxSessions: number;
+  /** RSS of a freshly started server (sessions' share = RSS − this). */
+  readonly startRssMiB?: number;
 }
 
 /** The hard open-files limit bounds sessions: sstpd holds 2 fds per session (TLS socket + TUN). */
@@ -190,6 +192,8 @@ async function startSstpd(dir: string, users: number): Promise<Target> {
   const lines = new Lines(d);
   d.stderr!.on('data', (b: Buffer) => process.stderr.write(b));
   await lines.next((j) => j['msg'] === 'listening', 60_000, 'sstpd start');
+  await sleep(1000);
+  const idleRss = d.pid !== undefined ? procStat(d.pid).rssMiB : undefined;
   // Nothing else reads the session log; keep the pipe drained.
   setInterval(() => void lines.seen.splice(0), 1000).unref();
   return {
@@ -202,6 +206,7 @@ async function startSstpd(dir: string, users: number): Promise<Target> {
     pid: d.pid,
     gateway: GATEWAY,
     maxSessions: Math.min(users, Math.floor((fdLimit() - 200) / 2)),
+    ...(idleRss !== undefined ? { startRssMiB: idleRss } : {}),
   };
 }
 
@@ -289,7 +294,7 @@ async function idle(t: Target): Promise<void> {
       ...(a && b && base
         ? {
             serverRssMiB: b.rssMiB,
-            rssPerSessionKiB: Math.round(((b.rssMiB - base.rssMiB) * 1024) / Math.max(1, Number(rep['established']))),
+            rssPerSessionKiB: Math.round(((b.rssMiB - (t.startRssMiB ?? base.rssMiB)) * 1024) / Math.max(1, Number(rep['established']))),
             serverCpuPercent: Math.round(((b.cpuS - a.cpuS) / wall) * 1000) / 10,
           }
         : {}),

@@ -93,7 +93,8 @@ describe('sstp-connect against sstpd', { skip: rootSkipReason() }, () => {
       for (const [i, m] of METHODS.entries()) {
         const since = d.mark();
         const child = env.ns.spawn(process.execPath, [cli(), '--user', 'vyos', '--password', 'vyos', '--insecure', `--require-${m}`,
-          '--netns', clientNs.name, '--ifname', 'sstpt0', '--route', '198.51.100.0/24', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+          '--netns', clientNs.name, '--ifname', 'sstpt0', '--route', '198.51.100.0/24', ...(m === 'mschap-v2' ? ['--default-route'] : []),
+          `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
         const out: Line[] = [];
         let stderr = '';
         child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
@@ -115,6 +116,9 @@ describe('sstp-connect against sstpd', { skip: rootSkipReason() }, () => {
           assert.match(addr.stdout, new RegExp(`inet ${String(up['ipv4']).replace(/\./g, '\\.')} peer ${GATEWAY}/32`));
           const route = await clientNs.exec('ip', ['route', 'show', '198.51.100.0/24']);
           assert.match(route.stdout, /dev sstpt0/);
+          const def = await clientNs.exec('ip', ['route', 'show', 'default']);
+          if (m === 'mschap-v2') assert.match(def.stdout, /^default dev sstpt0/);
+          else assert.equal(def.stdout.trim(), '');
           const ping = await clientNs.exec('ping', ['-c', '2', '-W', '3', GATEWAY]);
           assert.match(ping.stdout, /2 received/);
           const sessionUp = await d.waitForLog(isEvent('session-up'), 10_000, since);
