@@ -96,6 +96,11 @@ export class AddressBook {
     for (const ip of this.leases.keys()) for (const p of pools.values()) if (p.contains(ip)) p.claim(ip);
   }
 
+  /** Whether `lease` can give a session an IPv4 address at all: a static one, or a default pool exists. */
+  offers(staticIp?: string): boolean {
+    return staticIp !== undefined || (this.defaultPool !== undefined && this.pools.has(this.defaultPool));
+  }
+
   /** A static address (exclusive) or the next free pool address; undefined when none is left. */
   lease(sessionId: string, staticIp?: string): { ip: string } | { error: string } {
     if (staticIp) {

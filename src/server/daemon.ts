@@ -5,6 +5,9 @@
 import { createServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Server as NetServer } from 'node:net';
 import { AddressBook } from '../ip/pool.js';
+import { Ipv6PrefixBook } from '../ip/pool6.js';
+import { TcShaper, cleanupStaleShapers } from '../dataplane/shaper.js';
+import type { Shaper } from '../dataplane/shaper-api.js';
 import { SessionRegistry, type SessionInfo } from '../session/registry.js';
 import { SessionDriver } from '../session/driver.js';
 import { cleanupStaleInterfaces } from '../dataplane/iface.js';
@@ -34,6 +37,8 @@ export class Daemon {
   private control: NetServer | undefined;
   private readonly registry = new SessionRegistry();
   private addresses!: AddressBook;
+  private prefixes!: Ipv6PrefixBook;
+  private readonly shaper: Shaper = new TcShaper();
   private readonly startedAt = Date.now();
   private readonly sockets = new Set<TLSSocket>();
   private readonly counters = { accepted: 0, tlsFailed: 0, sessionsEnded: 0 };
@@ -49,7 +54,8 @@ export class Daemon {
   async start(): Promise<void> {
     this.runtime = await loadRuntime(this.opts.source);
     this.addresses = new AddressBook(this.runtime.pools, this.runtime.config.defaultIpv4Pool);
-    const removed = await cleanupStaleInterfaces('sstp');
+    this.prefixes = new Ipv6PrefixBook(this.runtime.ipv6Pools);
+    const removed = [...(await cleanupStaleInterfaces('sstp')), ...(await cleanupStaleShapers('sstp').catch(() => []))];
     if (removed.length > 0) this.log.info({ removed }, 'stale-interfaces-removed');
     this.control = await startControl(this.opts.stateDir, (req) => this.handleControl(req));
     await this.listen(this.runtime);
@@ -100,6 +106,8 @@ export class Daemon {
       policy: rt.policy,
       auth: rt.auth,
       addresses: this.addresses,
+      prefixes: this.prefixes,
+      shaper: this.shaper,
       registry: this.registry,
       log: this.log,
     });
@@ -123,6 +131,7 @@ export class Daemon {
       return false;
     }
     this.addresses.reconfigure(next.pools, next.config.defaultIpv4Pool);
+    this.prefixes.reconfigure(next.ipv6Pools);
     this.runtime = next;
     this.log.info({ generation: next.generation, users: next.config.localUsers.size, port: next.config.port }, 'config-reloaded');
     return true;

@@ -10,8 +10,11 @@ import type { AddressBook } from '../ip/pool.js';
 import { monotonicNow } from '../common/time.js';
 import type { Logger } from '../server/log.js';
 import { batchFrame, openTun, TUN_HEADROOM, type PacketBatch, type TunDevice } from '../dataplane/tun.js';
-import { configureInterface } from '../dataplane/iface.js';
-import { Session, type SessionAction, type SessionPolicy } from './session.js';
+import { configureInterface, configureIpv6, prepareIpv6, route6 } from '../dataplane/iface.js';
+import type { Ipv6PrefixBook } from '../ip/pool6.js';
+import { formatPrefix6, type Prefix6 } from '../ip/ipv6-addr.js';
+import type { PrefixSource } from '../ipv6/dhcpv6.js';
+import { Session, type SessionAction, type SessionAddresses, type SessionPolicy } from './session.js';
 import type { SessionHandle, SessionInfo, SessionRegistry, TerminateCause } from './registry.js';
 import type { Shaper } from '../dataplane/shaper-api.js';
 import type { RateLimit } from '../config/model.js';
@@ -29,13 +32,15 @@ export interface SessionEnv {
   readonly configureInterface?: typeof configureInterface;
   /** Enforces rate limits on the session interface; without one, limits are refused. */
   readonly shaper?: Shaper;
+  /** IPv6 prefix leases (RA prefix, DHCPv6-PD); absent when no IPv6 pool is configured. */
+  readonly prefixes?: Ipv6PrefixBook;
+  /** IPv6 interface setup (injectable for component tests). */
+  readonly ipv6Interface?: { readonly prepare: typeof prepareIpv6; readonly configure: typeof configureIpv6; readonly route: typeof route6 };
 }
 
 let nextSid = 1;
 const sidPrefix = randomBytes(3).toString('hex');
 
-/** An SSTP packet's 12-bit length field caps a frame (header included) at 4095 bytes. */
-const MAX_SSTP_PACKET = 4095;
 /** Close a socket that does not finish its TLS shutdown within this time. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -47,6 +52,13 @@ export class SessionDriver implements SessionHandle {
   private timerAt: number | undefined;
   private tun: TunDevice | undefined;
   private ip: string | undefined;
+  private prefix: Prefix6 | undefined;
+  private delegated: Prefix6 | undefined;
+  private delegatedBound = false;
+  /** What the session was given after authentication (re-used if LCP renegotiates). */
+  private network: SessionAddresses | undefined;
+  /** The interface carries a shaper that must go before the interface does. */
+  private shapedIfname: string | undefined;
   private readonly startedAt = Date.now();
   private upAt: number | undefined;
   private state: SessionInfo['state'] = 'starting';
@@ -85,13 +97,18 @@ export class SessionDriver implements SessionHandle {
       ...this.stats,
       generation: this.env.generation,
       rateLimit: this.rateLimit,
+      ip6: this.prefix ? formatPrefix6(this.prefix) : undefined,
+      ip6Dp: this.delegated && this.delegatedBound ? formatPrefix6(this.delegated) : undefined,
     };
   }
 
   async setRateLimit(limit: RateLimit | undefined): Promise<void> {
     if (!this.env.shaper) throw new Error('rate limits are not available: no shaper configured');
     this.rateLimit = limit;
-    if (this.tun) await this.env.shaper.apply(this.tun.name, limit);
+    if (this.tun) {
+      this.shapedIfname = this.tun.name;
+      await this.env.shaper.apply(this.tun.name, limit);
+    }
     this.log.info({ username: this.core.username, rateLimit: limit ? `${limit.downloadKbit}/${limit.uploadKbit}` : 'none' }, 'rate-limit');
   }
 
@@ -143,6 +160,12 @@ export class SessionDriver implements SessionHandle {
         case 'link-up':
           this.linkUp(a.local, a.peer, a.mtu);
           break;
+        case 'ipv6-up':
+          this.ipv6Up(a.local, a.prefix, a.mtu);
+          break;
+        case 'route6':
+          this.route6(a.op, a.prefix);
+          break;
         case 'link-down':
           void this.closeTun();
           break;
@@ -191,60 +214,155 @@ export class SessionDriver implements SessionHandle {
     });
   }
 
+  /**
+   * What the session gets: an IPv4 address when it can have one (static-ip or a pool), an IPv6
+   * prefix when IPv6 is configured. One of them is enough; a pool that is exhausted is logged, and
+   * the session runs with what is left (pppd goes on when one NCP is Protocol-Rejected).
+   */
   private assignAddress(result: AuthAccept): void {
-    // LCP renegotiation re-runs authentication: keep the address this session already holds.
-    if (this.ip !== undefined) return this.core.addressAssigned(monotonicNow(), this.ip);
-    const lease = this.env.addresses.lease(this.sid, result.staticIp);
-    if ('error' in lease) {
-      this.log.warn({ username: result.username, reason: lease.error }, 'address-unavailable');
-      this.input(() => this.core.terminate(monotonicNow(), 'nas-error', lease.error));
+    // LCP renegotiation re-runs authentication: keep what this session already holds.
+    if (this.network) return this.core.networkAssigned(monotonicNow(), this.network);
+    let ipv4: string | undefined;
+    if (this.env.addresses.offers(result.staticIp)) {
+      const lease = this.env.addresses.lease(this.sid, result.staticIp);
+      if ('error' in lease) this.log.warn({ username: result.username, reason: lease.error }, 'address-unavailable');
+      else ipv4 = lease.ip;
+    }
+    const book = this.env.prefixes;
+    if (this.env.policy.ipv6 && book?.hasPrefixPool) {
+      const lease = book.lease(this.sid, 'prefix');
+      if ('error' in lease) this.log.warn({ username: result.username, reason: lease.error }, 'ipv6-prefix-unavailable');
+      else this.prefix = lease.prefix;
+    }
+    if (ipv4 === undefined && this.prefix === undefined) {
+      const reason = 'no IPv4 address and no IPv6 prefix available for this session';
+      this.log.warn({ username: result.username, reason }, 'address-unavailable');
+      this.input(() => this.core.terminate(monotonicNow(), 'nas-error', reason));
       return;
     }
-    this.ip = lease.ip;
+    this.ip = ipv4;
     this.rateLimit = result.rateLimit;
-    this.log.info({ username: result.username, ip: lease.ip }, 'authenticated');
-    this.core.addressAssigned(monotonicNow(), lease.ip);
+    const delegation = this.prefix && book?.hasDelegatePool ? this.delegationSource(book) : undefined;
+    this.network = {
+      ...(ipv4 !== undefined ? { ipv4 } : {}),
+      ...(this.prefix ? { ipv6Prefix: this.prefix } : {}),
+      ...(delegation ? { delegation } : {}),
+    };
+    const ip6 = this.prefix ? { ipv6Prefix: formatPrefix6(this.prefix) } : {};
+    this.log.info({ username: result.username, ip: ipv4, ...ip6 }, 'authenticated');
+    this.core.networkAssigned(monotonicNow(), this.network);
+  }
+
+  /** The delegate pool, bound to this session: DHCPv6 reserves at most one prefix through it. */
+  private delegationSource(book: Ipv6PrefixBook): PrefixSource {
+    return {
+      acquire: () => {
+        if (this.delegated) return this.delegated;
+        const lease = book.lease(this.sid, 'delegate');
+        if ('error' in lease) {
+          this.log.warn({ username: this.core.username, reason: lease.error }, 'ipv6-delegate-unavailable');
+          return undefined;
+        }
+        this.delegated = lease.prefix;
+        return lease.prefix;
+      },
+      release: (p) => {
+        book.release(this.sid, p);
+        if (this.delegated && formatPrefix6(this.delegated) === formatPrefix6(p)) {
+          this.delegated = undefined;
+          this.delegatedBound = false;
+        }
+      },
+    };
   }
 
   private linkUp(local: string, peer: string, mtu: number): void {
-    if (this.tun) return;
+    const configure = this.env.configureInterface ?? configureInterface;
+    if (!this.ensureTun(mtu)) return;
+    try {
+      configure(this.tun!.name, { local, peer, mtu });
+    } catch (err) {
+      this.interfaceFailed(err);
+    }
+  }
+
+  private ipv6Up(linkLocal: string, prefix: string, mtu: number): void {
+    if (!this.ensureTun(mtu)) return;
+    try {
+      (this.env.ipv6Interface?.configure ?? configureIpv6)(this.tun!.name, { linkLocal, prefix });
+      this.log.info({ username: this.core.username, ifname: this.tun!.name, ipv6Prefix: prefix, linkLocal }, 'ipv6-up');
+    } catch (err) {
+      this.log.error({ username: this.core.username, err: String(err) }, 'ipv6-interface-failed');
+    }
+  }
+
+  private route6(op: 'add' | 'del', prefix: string): void {
+    if (op === 'add') this.delegatedBound = true;
+    const tun = this.tun;
+    if (!tun) return;
+    try {
+      (this.env.ipv6Interface?.route ?? route6)(tun.name, op, prefix);
+      this.log.info({ username: this.core.username, ifname: tun.name, prefix, op }, 'delegated-prefix-route');
+    } catch (err) {
+      this.log.error({ username: this.core.username, err: String(err) }, 'route6-failed');
+    }
+  }
+
+  /**
+   * The session interface, created when the first network protocol opens: MTU, up, and for an
+   * IPv6 session the IPv6 settings first. False (and the session ends) when it cannot be made.
+   */
+  private ensureTun(mtu: number): boolean {
+    if (this.tun) return true;
     const open = this.env.openTun ?? openTun;
     const configure = this.env.configureInterface ?? configureInterface;
     try {
       this.tun = open((batch) => this.fromTun(batch));
-      configure(this.tun.name, { local, peer, mtu });
+      if (this.prefix) this.prepareIpv6(this.tun.name);
+      configure(this.tun.name, { mtu });
     } catch (err) {
-      this.log.error({ username: this.core.username, err: String(err) }, 'interface-failed');
-      this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'cannot create the session interface'));
-      return;
+      this.interfaceFailed(err);
+      return false;
     }
     this.state = 'active';
     this.upAt = Date.now();
     if (this.rateLimit) this.applyRateLimit(this.tun.name, this.rateLimit);
-    this.log.info({ username: this.core.username, ifname: this.tun.name, ip: peer, gateway: local, mtu }, 'session-up');
+    const ip6 = this.prefix ? { ipv6Prefix: formatPrefix6(this.prefix) } : {};
+    this.log.info({ username: this.core.username, ifname: this.tun.name, ip: this.ip, ...ip6, gateway: this.env.policy.gateway, mtu }, 'session-up');
+    return true;
+  }
+
+  private prepareIpv6(ifname: string): void {
+    try {
+      (this.env.ipv6Interface?.prepare ?? prepareIpv6)(ifname);
+    } catch (err) {
+      // IPv4 still works; IPv6 on this interface will not.
+      this.log.error({ username: this.core.username, err: String(err) }, 'ipv6-interface-failed');
+    }
+  }
+
+  private interfaceFailed(err: unknown): void {
+    this.log.error({ username: this.core.username, err: String(err) }, 'interface-failed');
+    this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'cannot create the session interface'));
   }
 
   /**
-   * Packets the host routes to this client. The SSTP header and PPP FF 03 00 21 are written into
-   * the 8 bytes of headroom in front of each packet, then the frame is copied once (the slab is
-   * reused for the next batch while the socket may still hold the buffer). TCP back-pressure
-   * pauses the TUN reader until 'drain'.
+   * Packets the host routes to this client, IPv4 and IPv6. The session core writes the SSTP and
+   * PPP headers into the 8 bytes of headroom in front of each packet (or encrypts it with MPPE)
+   * and returns one copy to write (the slab is reused for the next batch while the socket may
+   * still hold the buffer). TCP back-pressure pauses the TUN reader until 'drain'.
    */
   private fromTun(batch: PacketBatch): void {
-    if (this.socket.destroyed || !this.core.forwardingIp) return;
+    if (this.socket.destroyed) return;
     this.socket.cork();
     let ok = true;
     for (let i = 0; i < batch.count; i++) {
       const frame = batchFrame(batch, i);
-      const len = frame.length;
-      if (len > MAX_SSTP_PACKET) continue;
-      frame[0] = 0x10;
-      frame[1] = 0x00;
-      frame.writeUInt16BE(len, 2);
-      frame.writeUInt32BE(0xff030021, 4);
+      const out = this.core.encodeOutbound(frame);
+      if (!out) continue;
       this.stats.txPackets++;
-      this.stats.txBytes += len - TUN_HEADROOM;
-      ok = this.socket.write(Buffer.from(frame));
+      this.stats.txBytes += frame.length - TUN_HEADROOM;
+      ok = this.socket.write(out);
     }
     this.socket.uncork();
     if (!ok) this.tun?.pause();
@@ -265,6 +383,7 @@ export class SessionDriver implements SessionHandle {
       this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'rate limit cannot be enforced'));
       return;
     }
+    this.shapedIfname = ifname;
     shaper.apply(ifname, limit).catch((err: unknown) => {
       this.log.error({ username: this.core.username, err: String(err) }, 'rate-limit-failed');
       if (!this.tornDown) this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'rate limit cannot be enforced'));
@@ -275,7 +394,15 @@ export class SessionDriver implements SessionHandle {
     const tun = this.tun;
     if (!tun) return this.tunClosing ?? Promise.resolve();
     this.tun = undefined;
-    this.tunClosing = tun.close().then(
+    tun.pause();
+    // The shaper's helper device (ifb) goes first, while the interface name is still ours.
+    const shaper = this.env.shaper;
+    const unshaped =
+      shaper && this.shapedIfname === tun.name
+        ? shaper.apply(tun.name, undefined).catch((err: unknown) => this.log.warn({ ifname: tun.name, err: String(err) }, 'rate-limit-remove-failed'))
+        : Promise.resolve();
+    this.shapedIfname = undefined;
+    this.tunClosing = unshaped.then(() => tun.close()).then(
       () => this.log.debug({ ifname: tun.name }, 'interface-removed'),
       (err: unknown) => this.log.warn({ ifname: tun.name, err: String(err) }, 'interface-remove-failed'),
     );
@@ -294,6 +421,8 @@ export class SessionDriver implements SessionHandle {
     this.env.registry.remove(this.sid, this.core.username);
     this.released ??= this.closeTun().then(() => {
       if (this.ip !== undefined) this.env.addresses.release(this.sid, this.ip);
+      if (this.prefix) this.env.prefixes?.release(this.sid, this.prefix);
+      if (this.delegated) this.env.prefixes?.release(this.sid, this.delegated);
     });
     return this.released;
   }

@@ -20,6 +20,10 @@ export interface SessionInfo {
   readonly generation: number;
   /** The bandwidth limit in force (local user, RADIUS or CoA), if any. */
   readonly rateLimit: RateLimit | undefined;
+  /** The session's IPv6 prefix (announced by RA), e.g. "2001:db8:0:1::/64". */
+  readonly ip6?: string | undefined;
+  /** The prefix delegated by DHCPv6-PD, once bound. */
+  readonly ip6Dp?: string | undefined;
 }
 
 export type TerminateCause = 'admin-reset' | 'user-request' | 'lost-carrier' | 'session-replaced' | 'nas-reboot';
