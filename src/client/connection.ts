@@ -8,7 +8,6 @@ import { minDeadline, type Millis } from '../common/time.js';
 import { SstpClient } from '../sstp/client.js';
 import { PppClientLink } from '../ppp/client-link.js';
 import { AuthPeer } from '../ppp/auth/peer.js';
-import { encodeFrame } from '../ppp/frame.js';
 
 export interface ClientConnectionOptions {
   readonly host: string;
@@ -22,11 +21,17 @@ export interface ClientConnectionOptions {
   readonly requestDns?: boolean;
   /** Send Call Connected with a corrupted MAC (tests of the server's binding check). */
   readonly corruptBinding?: boolean;
+  /** Run IPV6CP too. */
+  readonly ipv6?: boolean;
+  /** Require MPPE with these CCP bits (e.g. 128-bit stateless, as pppd's require-mppe-128). */
+  readonly mppe?: { readonly bits: number };
 }
 
 export type ClientAction =
   | { readonly type: 'send'; readonly bytes: Buffer }
   | { readonly type: 'up'; readonly ipv4: string; readonly peer: string; readonly dns: readonly string[] }
+  | { readonly type: 'ipv6-up'; readonly local: string; readonly peer: string | undefined }
+  | { readonly type: 'mppe-up' }
   | { readonly type: 'auth-failed'; readonly message: string }
   | { readonly type: 'ip'; readonly packet: Buffer }
   | { readonly type: 'closed'; readonly code: string; readonly reason: string }
@@ -37,6 +42,7 @@ export class ClientConnection {
   private readonly ppp: PppClientLink;
   private readonly out: ClientAction[] = [];
   private ipUp = false;
+  private ipv6Up = false;
   private done = false;
 
   constructor(private readonly opts: ClientConnectionOptions, now: Millis) {
@@ -46,6 +52,8 @@ export class ClientConnection {
       makeAuthPeer: (m) => new AuthPeer(m, { username: opts.username, password: opts.password, random: opts.random }),
       random: opts.random,
       requestDns: opts.requestDns ?? true,
+      ...(opts.ipv6 ? { ipv6: true } : {}),
+      ...(opts.mppe ? { mppe: opts.mppe } : {}),
     });
   }
 
@@ -59,13 +67,19 @@ export class ClientConnection {
   }
 
   get up(): boolean {
-    return this.ipUp && this.sstp.connected;
+    return (this.ipUp || this.ipv6Up) && this.sstp.connected;
   }
 
-  /** An IPv4 packet to send through the tunnel: the SSTP bytes, or undefined before the link is up. */
+  /** An IPv4/IPv6 packet to send through the tunnel: the SSTP bytes, or undefined while it may not go. */
   encodeIp(packet: Buffer): Buffer | undefined {
-    if (!this.up) return undefined;
-    return this.sstp.encodeData(encodeFrame(0x0021, packet));
+    if (!this.sstp.connected) return undefined;
+    const frame = this.ppp.encodeIp(packet);
+    return frame ? this.sstp.encodeData(frame) : undefined;
+  }
+
+  /** Test hook into the PPP client (MPPE loss tests). */
+  get pppLink(): PppClientLink {
+    return this.ppp;
   }
 
   /** Clean goodbye: LCP Terminate, then SSTP Call Disconnect. */
@@ -146,11 +160,19 @@ export class ClientConnection {
       case 'ipcp-down':
         this.ipUp = false;
         return;
+      case 'ipv6cp-up':
+        this.ipv6Up = true;
+        this.out.push({ type: 'ipv6-up', local: ev.local, peer: ev.peer });
+        return;
+      case 'mppe-up':
+        this.out.push({ type: 'mppe-up' });
+        return;
       case 'data':
-        if (ev.protocol === 0x0021) this.out.push({ type: 'ip', packet: ev.payload });
+        this.out.push({ type: 'ip', packet: ev.payload });
         return;
       case 'finished':
         this.ipUp = false;
+        this.ipv6Up = false;
         if (!this.sstp.closed) this.sstp.disconnect(now);
         return;
       case 'log':

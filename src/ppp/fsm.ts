@@ -191,6 +191,16 @@ export class Fsm {
     }
   }
 
+  /**
+   * Resend our outstanding Configure-Request now (same Identifier, counts as a retransmission), if
+   * the peer has not answered it. For the peer's first request of a layer: a peer that starts its
+   * NCPs late (pppd waits for CCP when it requires MPPE) discarded ours, and waiting for the restart
+   * timer would cost 3 s.
+   */
+  nudge(now: Millis): void {
+    if ((this.st === 'req-sent' || this.st === 'ack-sent') && this.reqId !== undefined && this.restartCount > 0) this.scr(now, true);
+  }
+
   handleTimeout(now: Millis): void {
     if (this.deadline === undefined || now < this.deadline) return;
     this.deadline = undefined;

@@ -147,6 +147,13 @@ export class PppLink {
   private ipv6Up = false;
   /** Latest Configure-Request per NCP received before the network phase, replayed when it starts. */
   private readonly held = new Map<number, Buffer>();
+  /** NCPs whose peer has sent a Configure-Request. */
+  private readonly peerSpoke = new Set<number>();
+  /**
+   * NCPs whose peer had not spoken when CCP opened: a peer that requires MPPE (pppd) starts them
+   * only then and discarded our earlier request, so its first request makes us resend ours now.
+   */
+  private readonly nudgeOnFirstRequest = new Set<number>();
   private mppeKeys: MppeKeys | undefined;
   private encryptor: MppeEncryptor | undefined;
   private decryptor: MppeDecryptor | undefined;
@@ -262,7 +269,7 @@ export class PppLink {
     const enc = this.encryptor;
     if (!enc) return encodeFrame(protocol, payload);
     const out = Buffer.allocUnsafe(4 + MPPE_OVERHEAD + payload.length);
-    out.writeUInt32BE(0xff030000 | PPP_MPPE, 0);
+    out.writeUInt32BE((0xff030000 | PPP_MPPE) >>> 0, 0);
     enc.encryptInto(protocol, payload, out, 4);
     return out;
   }
@@ -355,7 +362,10 @@ export class PppLink {
     ncp.fsm.open(now);
     ncp.fsm.up(now);
     const held = this.held.get(protocol);
-    if (held) this.receiveSafely(() => ncp.receive(now, held));
+    if (held) {
+      this.peerSpoke.add(protocol);
+      this.receiveSafely(() => ncp.receive(now, held));
+    }
   }
 
   /** End the link: LCP Terminate-Request (restart timer, Max-Terminate), then 'finished'. */
@@ -447,9 +457,13 @@ export class PppLink {
       if (info[0] === CODE.CONF_REQ) this.held.set(protocol, Buffer.from(info));
       return;
     }
-    if (protocol === PPP_IPCP) return this.addresses ? this.ipcp.receive(now, info) : this.lcp.protocolReject(protocol, info);
-    if (protocol === PPP_IPV6CP) return this.ipv6Enabled ? this.ipv6cp.receive(now, info) : this.lcp.protocolReject(protocol, info);
-    return this.ccpActive ? this.ccp!.receive(now, info) : this.lcp.protocolReject(protocol, info);
+    const ncp = protocol === PPP_IPCP ? (this.addresses ? this.ipcp : undefined) : protocol === PPP_IPV6CP ? (this.ipv6Enabled ? this.ipv6cp : undefined) : this.ccpActive ? this.ccp : undefined;
+    if (!ncp) return this.lcp.protocolReject(protocol, info);
+    if (info[0] === CODE.CONF_REQ && !this.peerSpoke.has(protocol)) {
+      this.peerSpoke.add(protocol);
+      if (this.nudgeOnFirstRequest.delete(protocol)) ncp.fsm.nudge(now);
+    }
+    ncp.receive(now, info);
   }
 
   /** An IP packet from the peer: passed up only while its NCP is Opened and MPPE rules allow it. */
@@ -511,6 +525,8 @@ export class PppLink {
     this.authDeadline = undefined;
     this.authenticated = false;
     this.held.clear();
+    this.peerSpoke.clear();
+    this.nudgeOnFirstRequest.clear();
     if (this.ph !== 'terminate') this.ph = 'establish';
   }
 
@@ -604,6 +620,7 @@ export class PppLink {
     }
     this.encryptor = tx ? new MppeEncryptor(keys.send, tx) : undefined;
     this.decryptor = rx ? new MppeDecryptor(keys.recv, rx) : undefined;
+    for (const p of [PPP_IPCP, PPP_IPV6CP]) if (!this.peerSpoke.has(p)) this.nudgeOnFirstRequest.add(p);
     this.log('info', 'mppe-up', { send: dirText(tx), receive: dirText(rx) });
   }
 

@@ -356,15 +356,24 @@ export class SessionDriver implements SessionHandle {
     if (this.socket.destroyed) return;
     this.socket.cork();
     let ok = true;
-    for (let i = 0; i < batch.count; i++) {
-      const frame = batchFrame(batch, i);
-      const out = this.core.encodeOutbound(frame);
-      if (!out) continue;
-      this.stats.txPackets++;
-      this.stats.txBytes += frame.length - TUN_HEADROOM;
-      ok = this.socket.write(out);
+    try {
+      for (let i = 0; i < batch.count; i++) {
+        const frame = batchFrame(batch, i);
+        const out = this.core.encodeOutbound(frame);
+        if (!out) continue;
+        this.stats.txPackets++;
+        this.stats.txBytes += frame.length - TUN_HEADROOM;
+        ok = this.socket.write(out);
+      }
+    } catch (err) {
+      // Called from the TUN poller, outside input(): a bug here must end this session only.
+      this.log.error({ err: err instanceof Error ? err.stack : String(err), username: this.core.username }, 'session-bug');
+      this.teardown('nas-error', 'internal error');
+      this.socket.destroy();
+      return;
+    } finally {
+      this.socket.uncork();
     }
-    this.socket.uncork();
     if (!ok) this.tun?.pause();
   }
 

@@ -206,7 +206,7 @@ export class Session {
     if (!enc) {
       if (frame.length > MAX_SSTP_PACKET) return undefined;
       frame.writeUInt32BE(0x10000000 | frame.length, 0);
-      frame.writeUInt32BE(0xff030000 | protocol, 4);
+      frame.writeUInt32BE((0xff030000 | protocol) >>> 0, 4);
       return Buffer.from(frame);
     }
     const packet = frame.subarray(FRAME_HEADROOM);
@@ -214,7 +214,7 @@ export class Session {
     if (total > MAX_SSTP_PACKET) return undefined;
     const out = Buffer.allocUnsafe(total);
     out.writeUInt32BE(0x10000000 | total, 0);
-    out.writeUInt32BE(0xff030000 | PROTO_MPPE, 4);
+    out.writeUInt32BE((0xff030000 | PROTO_MPPE) >>> 0, 4);
     enc.encryptInto(protocol, packet, out, 8);
     return out;
   }
