@@ -615,7 +615,7 @@ export class PppLink {
       return this.ccpGone(now, 'MPPE required but the client did not agree to MPPE in both directions');
     }
     if (!keys || (!rx && !tx)) {
-      this.log('info', 'ccp-opened', { mppe: 'none', ...(opt.refusal ? { reason: opt.refusal } : {}) });
+      this.log('info', 'mppe-off', { reason: opt.refusal ?? 'MPPE not negotiated' });
       return;
     }
     this.encryptor = tx ? new MppeEncryptor(keys.send, tx) : undefined;

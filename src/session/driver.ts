@@ -16,6 +16,7 @@ import { formatPrefix6, type Prefix6 } from '../ip/ipv6-addr.js';
 import type { PrefixSource } from '../ipv6/dhcpv6.js';
 import { Session, type SessionAction, type SessionAddresses, type SessionPolicy } from './session.js';
 import type { SessionHandle, SessionInfo, SessionRegistry, TerminateCause } from './registry.js';
+import { RecordWriter } from './record-writer.js';
 import type { Shaper } from '../dataplane/shaper-api.js';
 import type { RateLimit } from '../config/model.js';
 
@@ -68,6 +69,7 @@ export class SessionDriver implements SessionHandle {
   private tunClosing: Promise<void> | undefined;
   private released: Promise<void> | undefined;
   private readonly stats = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 };
+  private readonly out: RecordWriter;
   readonly callingSid: string;
 
   constructor(private readonly socket: TLSSocket, private readonly env: SessionEnv) {
@@ -80,7 +82,8 @@ export class SessionDriver implements SessionHandle {
     socket.on('data', (chunk: Buffer) => this.input(() => this.core.receive(monotonicNow(), chunk)));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket-error'));
     socket.on('close', () => this.input(() => this.core.transportClosed(monotonicNow())));
-    socket.on('drain', () => this.tun?.resume());
+    this.out = new RecordWriter(socket, (paused) => (paused ? this.tun?.pause() : this.tun?.resume()));
+    socket.on('drain', () => this.out.drained());
     this.rearm();
   }
 
@@ -135,15 +138,11 @@ export class SessionDriver implements SessionHandle {
   }
 
   private execute(actions: SessionAction[]): void {
-    let corked = false;
+    const sends: Buffer[] = [];
     for (const a of actions) {
       switch (a.type) {
         case 'send':
-          if (!corked && !this.socket.destroyed) {
-            this.socket.cork();
-            corked = true;
-          }
-          if (!this.socket.destroyed) this.socket.write(a.bytes);
+          sends.push(a.bytes);
           break;
         case 'ip':
           this.writeTun(a.packet);
@@ -170,6 +169,7 @@ export class SessionDriver implements SessionHandle {
           void this.closeTun();
           break;
         case 'close':
+          this.out.write(sends.splice(0));
           this.closeSocket();
           break;
         case 'ended':
@@ -180,7 +180,8 @@ export class SessionDriver implements SessionHandle {
           break;
       }
     }
-    if (corked) this.socket.uncork();
+    // Sent in order after the rest (socket closing aside: 'close' ends the socket after its writes).
+    if (sends.length > 0) this.out.write(sends);
   }
 
   private authenticate(a: Extract<SessionAction, { type: 'authenticate' }>): void {
@@ -354,8 +355,7 @@ export class SessionDriver implements SessionHandle {
    */
   private fromTun(batch: PacketBatch): void {
     if (this.socket.destroyed) return;
-    this.socket.cork();
-    let ok = true;
+    const packets: Buffer[] = [];
     try {
       for (let i = 0; i < batch.count; i++) {
         const frame = batchFrame(batch, i);
@@ -363,7 +363,7 @@ export class SessionDriver implements SessionHandle {
         if (!out) continue;
         this.stats.txPackets++;
         this.stats.txBytes += frame.length - TUN_HEADROOM;
-        ok = this.socket.write(out);
+        packets.push(out);
       }
     } catch (err) {
       // Called from the TUN poller, outside input(): a bug here must end this session only.
@@ -371,10 +371,8 @@ export class SessionDriver implements SessionHandle {
       this.teardown('nas-error', 'internal error');
       this.socket.destroy();
       return;
-    } finally {
-      this.socket.uncork();
     }
-    if (!ok) this.tun?.pause();
+    if (packets.length > 0) this.out.write(packets);
   }
 
   private writeTun(packet: Buffer): void {
@@ -420,7 +418,7 @@ export class SessionDriver implements SessionHandle {
 
   private closeSocket(): void {
     if (this.socket.destroyed) return;
-    this.socket.end();
+    this.out.end();
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
