@@ -173,11 +173,34 @@ export class Daemon {
         for (const s of hit) s.terminate('admin-reset', `terminated by operator (${by}${value ? ' ' + value : ''})`);
         return { ok: true, data: { terminated: hit.map((s) => s.sid) } };
       }
+      case 'set-rate-limit':
+        return this.setRateLimit(args);
       case 'reload':
         return (await this.reload()) ? { ok: true, data: { generation: this.runtime.generation } } : { ok: false, error: 'reload failed; see the log' };
       default:
         return { ok: false, error: `unknown command ${req.cmd}` };
     }
+  }
+
+  /** `set rate-limit BY VALUE DOWN/UP|none`: the operator's way into the path RADIUS CoA uses. */
+  private async setRateLimit(args: readonly string[]): Promise<ControlReply> {
+    const [by, value, limit] = args;
+    if ((by !== 'username' && by !== 'ifname' && by !== 'sid' && by !== 'ip') || value === undefined || limit === undefined) {
+      return { ok: false, error: 'set rate-limit: expected username|ifname|sid|ip <value> <down>/<up>|none' };
+    }
+    const m = /^(\d+)\/(\d+)$/.exec(limit);
+    const kbit = (x: string): number => Number(x);
+    if (limit !== 'none' && (!m || [m[1]!, m[2]!].some((x) => kbit(x) < 1 || kbit(x) > 10_000_000))) {
+      return { ok: false, error: `set rate-limit: "${limit}" is not <down>/<up> in kbit/s (1..10000000) or none` };
+    }
+    const rate = m ? { downloadKbit: kbit(m[1]!), uploadKbit: kbit(m[2]!) } : undefined;
+    const hit = this.registry.find(by, value);
+    try {
+      await Promise.all(hit.map((s) => s.setRateLimit(rate)));
+    } catch (err) {
+      return { ok: false, error: `set rate-limit: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    return { ok: true, data: { changed: hit.map((s) => s.sid) } };
   }
 
   statistics(): Record<string, unknown> {

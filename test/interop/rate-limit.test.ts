@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { createInteropEnv, eventually, rootSkipReason, runCommand, seedConfig, withDaemon, type Daemon, type InteropEnv } from '../support/daemon.js';
 import { assertUp, describeRun, startSstpc, waitSessionUp } from '../support/vm.js';
+import { iperfReceiverKbit } from '../support/iperf.js';
 
 const GATEWAY = '192.0.2.254';
 const IPERF_PORT = 5201;
@@ -18,15 +19,6 @@ const UP_KBIT = 1000;
 /** Seconds measured, after 2 s of TCP slow start left out (iperf3 -O). */
 const SECONDS = 8;
 
-/** The receiver's kbit/s from each iperf3 run's summary, in run order. */
-export function iperfReceiverKbit(output: string): number[] {
-  const out: number[] = [];
-  for (const m of output.matchAll(/sec\s+[\d.]+\s+[KMG]?Bytes\s+([\d.]+)\s+([KMG])bits\/sec\s+receiver/g)) {
-    const v = Number(m[1]);
-    out.push(m[2] === 'M' ? v * 1000 : m[2] === 'G' ? v * 1e6 : v);
-  }
-  return out;
-}
 
 const iperf = (reverse: boolean): string => `iperf3 -c ${GATEWAY} -p ${IPERF_PORT} -t ${SECONDS} -O 2 -f k${reverse ? ' -R' : ''}`;
 

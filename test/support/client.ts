@@ -16,6 +16,8 @@ export interface TestClientOptions {
   readonly auth?: readonly AuthProtocol[];
   readonly corruptBinding?: boolean;
   readonly timeoutMs?: number;
+  /** Every IP packet from the tunnel, as it arrives (a TUN bridge writes it to the kernel). */
+  readonly onIp?: (packet: Buffer) => void;
 }
 
 export interface UpInfo {
@@ -33,6 +35,7 @@ export class TestClient {
   closedWith: { code: string; reason: string } | undefined;
   authFailure: string | undefined;
   private upInfo: UpInfo | undefined;
+  private onIp: ((packet: Buffer) => void) | undefined;
   private readonly waiters: (() => void)[] = [];
 
   static async connect(opts: TestClientOptions): Promise<TestClient> {
@@ -46,6 +49,7 @@ export class TestClient {
   }
 
   private start(opts: TestClientOptions): Promise<void> {
+    this.onIp = opts.onIp;
     return new Promise((resolve, reject) => {
       const host = opts.host ?? '127.0.0.1';
       this.socket = connect({ host, port: opts.port, rejectUnauthorized: false, servername: 'localhost' });
@@ -90,6 +94,7 @@ export class TestClient {
       } else if (a.type === 'ip') {
         this.rxBytes += a.packet.length;
         this.rxPackets++;
+        this.onIp?.(a.packet);
         if (this.keepPackets) {
           this.received.push(Buffer.from(a.packet));
           this.wake();
@@ -136,6 +141,13 @@ export class TestClient {
   sendIpFlow(packet: Buffer): boolean {
     const bytes = this.conn.encodeIp(packet);
     return bytes ? this.socket.write(bytes) : false;
+  }
+
+  /** For a TUN bridge: 'dropped' when the packet cannot go (e.g. IPv6 without IPV6CP), 'full' on back-pressure. */
+  forward(packet: Buffer): 'sent' | 'full' | 'dropped' {
+    const bytes = this.conn.encodeIp(packet);
+    if (!bytes) return 'dropped';
+    return this.socket.write(bytes) ? 'sent' : 'full';
   }
 
   drained(): Promise<void> {
