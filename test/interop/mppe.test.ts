@@ -7,8 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { createInteropEnv, isEvent, rootSkipReason, seedConfig, withDaemon, type InteropEnv } from '../support/daemon.js';
+import { createInteropEnv, isEvent, rootSkipReason, seedConfig, sleep, withDaemon, type InteropEnv } from '../support/daemon.js';
 import { assertRefused, assertUp, describeRun, runSstpc, type ClientAuth } from '../support/vm.js';
 
 const GATEWAY = '192.0.2.254';
@@ -16,13 +15,10 @@ const IPERF_PORT = 5201;
 
 describe('interop: MPPE with pppd (require-mppe-128) under each policy', { skip: rootSkipReason() }, () => {
   let env: InteropEnv | undefined;
-  let iperf: ChildProcess | undefined;
   before(async () => {
     env = await createInteropEnv('sstpd-mppe');
-    iperf = env.ns.spawn('iperf3', ['-s', '-p', String(IPERF_PORT)], { stdio: 'ignore' });
   });
   after(async () => {
-    iperf?.kill();
     await env?.cleanup();
   });
 
@@ -34,9 +30,14 @@ describe('interop: MPPE with pppd (require-mppe-128) under each policy', { skip:
     const port = e.nextPort();
     await withDaemon({ configText: config(port, policy), netns: e.ns }, async (d) => {
       const exec = traffic
-        ? [`iperf3 -c ${GATEWAY} -p ${IPERF_PORT} -n 4M`, `iperf3 -c ${GATEWAY} -p ${IPERF_PORT} -n 4M -R`]
+        ? [`iperf3 -c ${GATEWAY} -p ${IPERF_PORT} -n 4M`, `iperf3 -c ${GATEWAY} -p ${IPERF_PORT + 1} -n 4M -R`]
         : [];
-      const r = await runSstpc({ port, netns: e.ns, user: 'vyos', password: 'vyos', auth, pppd: ['require-mppe-128'], ping: ['peer'], exec, execTimeoutS: 120 });
+      // Fresh one-off iperf3 servers, one per direction.
+      const servers = traffic ? [0, 1].map((k) => e.ns.spawn('iperf3', ['-s', '-1', '-p', String(IPERF_PORT + k)], { stdio: 'ignore' })) : [];
+      if (traffic) await sleep(300);
+      const r = await runSstpc({ port, netns: e.ns, user: 'vyos', password: 'vyos', auth, pppd: ['require-mppe-128'], ping: ['peer'], exec, execTimeoutS: 120 }).finally(() => {
+        for (const s of servers) s.kill();
+      });
       assertUp(r, `${policy ?? 'default'} policy, client requiring MPPE`);
       assert.match(r.output, /MPPE 128-bit stateless compression enabled/, describeRun(r));
       assert.equal(r.result['mtu'], '1448', 'pppd leaves room for the 4 MPPE bytes');
