@@ -45,8 +45,12 @@ export interface NativePoller {
 export interface NativeTun {
   /** Creates a non-persistent TUN (IFF_TUN | IFF_NO_PI, non-blocking, close-on-exec); `%d` → first free. */
   open(nameTemplate: string): { fd: number; name: string };
-  /** Address, point-to-point peer (adds the peer/32 route), /32 mask, MTU, and up/down. */
-  configure(name: string, opts: { local: string; peer: string; mtu: number; up: boolean }): void;
+  /** Address, point-to-point peer (adds the peer/32 route), /32 mask, MTU, and up/down. IPv4 optional. */
+  configure(name: string, opts: { local?: string; peer?: string; mtu: number; up: boolean }): void;
+  /** An IPv6 address (16 bytes) with its prefix length on the interface; an existing one is fine. */
+  addAddress6(name: string, address: Uint8Array, prefixLen: number): void;
+  /** Adds or deletes a route for prefix/len through the interface (no gateway); idempotent. */
+  route6(name: string, add: boolean, prefix: Uint8Array, prefixLen: number): void;
   /** One non-blocking write; bytes written, or -1 when the device queue is full (drop the packet). */
   write(fd: number, buf: Uint8Array, offset: number, length: number): number;
   /** Takes ownership of `fd`; starts polling at once. `onError` follows a read error, after which polling stops. */

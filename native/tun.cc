@@ -1,7 +1,9 @@
 // sstpd_tun: the few things Node cannot do for a TUN device.
 //
 //   open(template)                    -> { fd, name }   /dev/net/tun + TUNSETIFF (IFF_TUN | IFF_NO_PI)
-//   configure(name, {local, peer, mtu, up})             SIOCSIF* ioctls on an AF_INET datagram socket
+//   configure(name, {local?, peer?, mtu, up})           SIOCSIF* ioctls on an AF_INET datagram socket
+//   addAddress6(name, addr16, prefixLen)                 SIOCSIFADDR on an AF_INET6 socket (in6_ifreq)
+//   route6(name, add, prefix16, prefixLen)               SIOCADDRT / SIOCDELRT (in6_rtmsg) via the device
 //   write(fd, buf, offset, length)    -> bytes | -1     one non-blocking write(); -1 = queue full
 //   new TunPoller(fd, onPackets, onError)               uv_poll on the fd, batched reads
 //
@@ -27,6 +29,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <net/route.h>
 #include <netinet/in.h>
 #include <string>
 #include <sys/ioctl.h>
@@ -145,7 +148,9 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
   }
   Napi::Object o = info[1].As<Napi::Object>();
   struct sockaddr_in local, peer, mask;
-  if (!ReadIPv4(env, o, "local", &local) || !ReadIPv4(env, o, "peer", &peer)) return env.Undefined();
+  // IPv4 is optional (an IPv6-only session): both addresses or neither.
+  bool ipv4 = !o.Get("local").IsUndefined() || !o.Get("peer").IsUndefined();
+  if (ipv4 && (!ReadIPv4(env, o, "local", &local) || !ReadIPv4(env, o, "peer", &peer))) return env.Undefined();
   Napi::Value mtuV = o.Get("mtu");
   if (!mtuV.IsNumber()) {
     Napi::TypeError::New(env, "mtu must be a number").ThrowAsJavaScriptException();
@@ -163,18 +168,121 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   bool ok = true;
-  SetAddr(&ifr, local, false);
-  ok = ok && IfIoctl(env, sock, SIOCSIFADDR, "ioctl(SIOCSIFADDR)", &ifr);
-  SetAddr(&ifr, peer, true);
-  ok = ok && IfIoctl(env, sock, SIOCSIFDSTADDR, "ioctl(SIOCSIFDSTADDR)", &ifr);
-  std::memcpy(&ifr.ifr_netmask, &mask, sizeof mask);
-  ok = ok && IfIoctl(env, sock, SIOCSIFNETMASK, "ioctl(SIOCSIFNETMASK)", &ifr);
+  if (ipv4) {
+    SetAddr(&ifr, local, false);
+    ok = ok && IfIoctl(env, sock, SIOCSIFADDR, "ioctl(SIOCSIFADDR)", &ifr);
+    SetAddr(&ifr, peer, true);
+    ok = ok && IfIoctl(env, sock, SIOCSIFDSTADDR, "ioctl(SIOCSIFDSTADDR)", &ifr);
+    std::memcpy(&ifr.ifr_netmask, &mask, sizeof mask);
+    ok = ok && IfIoctl(env, sock, SIOCSIFNETMASK, "ioctl(SIOCSIFNETMASK)", &ifr);
+  }
   ifr.ifr_mtu = mtu;
   ok = ok && IfIoctl(env, sock, SIOCSIFMTU, "ioctl(SIOCSIFMTU)", &ifr);
   ok = ok && IfIoctl(env, sock, SIOCGIFFLAGS, "ioctl(SIOCGIFFLAGS)", &ifr);
   if (ok) {
     if (up) ifr.ifr_flags |= IFF_UP; else ifr.ifr_flags &= ~IFF_UP;
     ok = IfIoctl(env, sock, SIOCSIFFLAGS, "ioctl(SIOCSIFFLAGS)", &ifr);
+  }
+  ::close(sock);
+  return env.Undefined();
+}
+
+// A 16-byte IPv6 address argument; throws on anything else.
+bool ReadIPv6(Napi::Env env, const Napi::Value& v, struct in6_addr* out, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      v.As<Napi::Uint8Array>().ByteLength() != 16) {
+    Napi::TypeError::New(env, std::string(what) + " must be a 16-byte Uint8Array").ThrowAsJavaScriptException();
+    return false;
+  }
+  std::memcpy(out, v.As<Napi::Uint8Array>().Data(), 16);
+  return true;
+}
+
+bool ReadPrefixLen(Napi::Env env, const Napi::Value& v, uint32_t* out) {
+  if (!v.IsNumber() || v.As<Napi::Number>().Int32Value() < 0 || v.As<Napi::Number>().Int32Value() > 128) {
+    Napi::TypeError::New(env, "prefix length must be 0..128").ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = static_cast<uint32_t>(v.As<Napi::Number>().Int32Value());
+  return true;
+}
+
+// An AF_INET6 datagram socket plus the interface index of `name`; -1 (exception set) on failure.
+int Inet6Socket(Napi::Env env, const char* name, int* ifindex) {
+  int sock = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    ErrnoError(env, errno, "socket(AF_INET6)", name).ThrowAsJavaScriptException();
+    return -1;
+  }
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  std::strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+  if (::ioctl(sock, SIOCGIFINDEX, &ifr) < 0) {
+    int err = errno;
+    ::close(sock);
+    ErrnoError(env, err, "ioctl(SIOCGIFINDEX)", name).ThrowAsJavaScriptException();
+    return -1;
+  }
+  *ifindex = ifr.ifr_ifindex;
+  return sock;
+}
+
+// The kernel's struct in6_ifreq (linux/ipv6.h clashes with netinet/in.h, so it is spelled out).
+struct In6Ifreq {
+  struct in6_addr ifr6_addr;
+  uint32_t ifr6_prefixlen;
+  int ifr6_ifindex;
+};
+
+// addAddress6(name, addr16, prefixLen): an IPv6 address on the interface (no DAD on a NOARP TUN).
+Napi::Value AddAddress6(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  char name[IFNAMSIZ];
+  In6Ifreq req;
+  std::memset(&req, 0, sizeof req);
+  uint32_t plen = 0;
+  if (!ReadIfName(env, info[0], name, "interface name") || !ReadIPv6(env, info[1], &req.ifr6_addr, "address") ||
+      !ReadPrefixLen(env, info[2], &plen)) {
+    return env.Undefined();
+  }
+  int ifindex = 0;
+  int sock = Inet6Socket(env, name, &ifindex);
+  if (sock < 0) return env.Undefined();
+  req.ifr6_prefixlen = plen;
+  req.ifr6_ifindex = ifindex;
+  if (::ioctl(sock, SIOCSIFADDR, &req) < 0 && errno != EEXIST) {
+    ErrnoError(env, errno, "ioctl(SIOCSIFADDR, inet6)", name).ThrowAsJavaScriptException();
+  }
+  ::close(sock);
+  return env.Undefined();
+}
+
+// route6(name, add, prefix16, prefixLen): a route for the prefix through the interface, no gateway.
+Napi::Value Route6(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  char name[IFNAMSIZ];
+  struct in6_rtmsg rt;
+  std::memset(&rt, 0, sizeof rt);
+  uint32_t plen = 0;
+  if (!ReadIfName(env, info[0], name, "interface name") || !ReadIPv6(env, info[2], &rt.rtmsg_dst, "prefix") ||
+      !ReadPrefixLen(env, info[3], &plen)) {
+    return env.Undefined();
+  }
+  bool add = info[1].ToBoolean().Value();
+  int ifindex = 0;
+  int sock = Inet6Socket(env, name, &ifindex);
+  if (sock < 0) return env.Undefined();
+  rt.rtmsg_dst_len = static_cast<uint16_t>(plen);
+  rt.rtmsg_flags = RTF_UP;
+  rt.rtmsg_metric = 1;
+  rt.rtmsg_ifindex = ifindex;
+  unsigned long req = add ? SIOCADDRT : SIOCDELRT;
+  if (::ioctl(sock, req, &rt) < 0) {
+    int err = errno;
+    // Adding an existing route or deleting a missing one leaves things as asked.
+    if (!((add && err == EEXIST) || (!add && err == ESRCH))) {
+      ErrnoError(env, err, add ? "ioctl(SIOCADDRT, inet6)" : "ioctl(SIOCDELRT, inet6)", name).ThrowAsJavaScriptException();
+    }
   }
   ::close(sock);
   return env.Undefined();
@@ -427,6 +535,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   exports.Set("open", Napi::Function::New<Open>(env, "open"));
   exports.Set("configure", Napi::Function::New<Configure>(env, "configure"));
+  exports.Set("addAddress6", Napi::Function::New<AddAddress6>(env, "addAddress6"));
+  exports.Set("route6", Napi::Function::New<Route6>(env, "route6"));
   exports.Set("write", Napi::Function::New<Write>(env, "write"));
   exports.Set("TunPoller", TunPoller::Define(env));
   exports.Set("HEADROOM", Napi::Number::New(env, kHeadroom));

@@ -44,6 +44,18 @@ export interface AuthContext {
   readonly nasPortId?: string;
 }
 
+/**
+ * MPPE start keys (RFC 3079) from the server's point of view, 16 bytes each (40/56-bit use the
+ * first 8): MS-CHAPv2 MasterSendKey / MasterReceiveKey, MS-CHAPv1 the one start key both ways,
+ * RADIUS MS-MPPE-Send-Key / MS-MPPE-Recv-Key.
+ */
+export interface MppeKeys {
+  /** Encrypts server → client. */
+  readonly send: Buffer;
+  /** Decrypts client → server. */
+  readonly recv: Buffer;
+}
+
 /** A route the backend asks for through the session (RADIUS Framed-Route). */
 export interface FramedRoute {
   /** "a.b.c.d/len". */
@@ -83,6 +95,8 @@ export interface AuthAccept extends Authorization {
    * MasterReceiveKey ‖ MasterSendKey; zeros for PAP and CHAP-MD5 (MS-SSTP §3.3.5.2.3).
    */
   readonly hlak: Buffer;
+  /** MS-CHAP(v2) only; absent = MPPE impossible on this session (PAP, CHAP-MD5). */
+  readonly mppeKeys?: MppeKeys;
   /** Address the backend assigns (local static-ip, RADIUS Framed-IP-Address). */
   readonly staticIp?: string;
   readonly rateLimit?: RateLimit;

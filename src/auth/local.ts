@@ -9,6 +9,8 @@ import {
   generateAuthenticatorResponse,
   generateNtResponse,
   hlakFor,
+  mschapV1MppeKeys,
+  mschapV2ServerMppeKeys,
   ntPasswordHash,
   stripDomain,
 } from '../ppp/auth/mschap-crypto.js';
@@ -75,7 +77,9 @@ function accept(req: AuthRequest, user: LocalUser): AuthAccept {
     ...(user.staticIp !== undefined && { staticIp: user.staticIp }),
     ...(user.rateLimit !== undefined && { rateLimit: user.rateLimit }),
   };
+  if (req.kind === 'mschap-v1') return { ...result, mppeKeys: mschapV1MppeKeys(user.password, req.challenge) };
   if (req.kind !== 'mschap-v2') return result;
+  const mppeKeys = mschapV2ServerMppeKeys(user.password, req.ntResponse);
   const authenticatorResponse = generateAuthenticatorResponse(
     user.password,
     req.ntResponse,
@@ -83,7 +87,7 @@ function accept(req: AuthRequest, user: LocalUser): AuthAccept {
     req.authenticatorChallenge,
     req.username,
   );
-  return { ...result, authenticatorResponse };
+  return { ...result, authenticatorResponse, mppeKeys };
 }
 
 function reject(username: string, reason: string, msChapError: number, message = FAILED_TEXT): AuthReject {

@@ -41,6 +41,9 @@ export interface SessionRow {
   readonly ifname: string;
   readonly username: string;
   readonly ip: string;
+  /** The session's IPv6 prefix (RA) and the DHCPv6-delegated prefix, as accel-ppp's ip6 / ip6-dp. */
+  readonly ip6: string;
+  readonly ip6Dp: string;
   readonly callingSid: string;
   readonly state: string;
   readonly uptimeS: number;
@@ -59,6 +62,8 @@ export function sessionRow(s: SessionInfo, nowMs: number): SessionRow {
     ifname: s.ifname ?? '',
     username: s.username ?? '',
     ip: s.ip ?? '',
+    ip6: s.ip6 ?? '',
+    ip6Dp: s.ip6Dp ?? '',
     callingSid: s.callingSid,
     state: s.state === 'starting' ? 'start' : s.state === 'active' ? 'active' : 'finish',
     uptimeS: Math.round((nowMs - (s.upAt ?? s.startedAt)) / 1000),
@@ -72,13 +77,15 @@ export function sessionRow(s: SessionInfo, nowMs: number): SessionRow {
 }
 
 export function sessionsTable(rows: readonly SessionRow[]): string {
-  const headers = ['ifname', 'username', 'ip', 'calling-sid', 'sid', 'rate-limit', 'state', 'uptime', 'rx-bytes', 'tx-bytes', 'rx-pkts', 'tx-pkts'];
+  const headers = ['ifname', 'username', 'ip', 'ip6', 'ip6-dp', 'calling-sid', 'sid', 'rate-limit', 'state', 'uptime', 'rx-bytes', 'tx-bytes', 'rx-pkts', 'tx-pkts'];
   return table(
     headers,
     rows.map((r) => [
       r.ifname,
       r.username,
       r.ip,
+      r.ip6,
+      r.ip6Dp,
       r.callingSid,
       r.sid,
       r.rateLimit,

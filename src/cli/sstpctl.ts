@@ -4,6 +4,7 @@
  *   sstpctl [--state-dir DIR] show sessions [--json]
  *   sstpctl [--state-dir DIR] show statistics [--json]
  *   sstpctl [--state-dir DIR] terminate username U | ifname I | sid S | ip A | all
+ *   sstpctl [--state-dir DIR] set rate-limit username U | ifname I | sid S | ip A  DOWN/UP | none
  *   sstpctl [--state-dir DIR] reload
  */
 import { connect } from 'node:net';
@@ -15,6 +16,7 @@ import { formatUptime, sessionRow, sessionsTable } from './format.js';
 const USAGE = `usage: sstpctl [--state-dir DIR] show sessions [--json]
        sstpctl [--state-dir DIR] show statistics [--json]
        sstpctl [--state-dir DIR] terminate username NAME | ifname IF | sid SID | ip ADDR | all
+       sstpctl [--state-dir DIR] set rate-limit username NAME | ifname IF | sid SID | ip ADDR  DOWN/UP | none
        sstpctl [--state-dir DIR] reload`;
 
 function request(stateDir: string, cmd: string, args: string[]): Promise<ControlReply> {
@@ -57,6 +59,9 @@ async function main(): Promise<number> {
   else if (verb === 'terminate' && what !== undefined) {
     cmd = 'terminate';
     args = [what === 'if' ? 'ifname' : what, ...rest];
+  } else if (verb === 'set' && what === 'rate-limit' && rest.length === 3) {
+    cmd = 'set-rate-limit';
+    args = rest;
   } else if (verb === 'reload') cmd = 'reload';
   else {
     process.stderr.write(USAGE + '\n');

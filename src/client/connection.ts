@@ -12,7 +12,6 @@ import { minDeadline, type Millis } from '../common/time.js';
 import { SstpClient } from '../sstp/client.js';
 import { PppClientLink } from '../ppp/client-link.js';
 import { AuthPeer } from '../ppp/auth/peer.js';
-import { encodeFrame } from '../ppp/frame.js';
 import type { EchoPolicy } from '../ppp/lcp/lcp.js';
 import { dataPacket, MAX_PACKET_LEN } from '../sstp/wire.js';
 import type { ClientStage } from './errors.js';
@@ -34,6 +33,10 @@ export interface ClientConnectionOptions {
   readonly negotiationTimeoutMs?: number;
   /** Send Call Connected with a corrupted MAC (tests of the server's binding check). */
   readonly corruptBinding?: boolean;
+  /** Run IPV6CP too. */
+  readonly ipv6?: boolean;
+  /** Require MPPE with these CCP bits (e.g. 128-bit stateless, as pppd's require-mppe-128). */
+  readonly mppe?: { readonly bits: number };
   /** IPv4 packets from the tunnel (fast lane). Without it they come out of poll() as 'ip' actions. */
   readonly onIp?: (packet: Buffer) => void;
 }
@@ -52,6 +55,8 @@ export interface UpInfo {
 export type ClientAction =
   | { readonly type: 'send'; readonly bytes: Buffer }
   | ({ readonly type: 'up' } & UpInfo)
+  | { readonly type: 'ipv6-up'; readonly local: string; readonly peer: string | undefined }
+  | { readonly type: 'mppe-up' }
   | { readonly type: 'auth-failed'; readonly message: string }
   | { readonly type: 'ip'; readonly packet: Buffer }
   | { readonly type: 'echo-reply'; readonly id: number }
@@ -68,6 +73,7 @@ export class ClientConnection {
   private readonly ppp: PppClientLink;
   private readonly out: ClientAction[] = [];
   private ipUp = false;
+  private ipv6Up = false;
   private done = false;
   private authFailed = false;
   private reached: ClientStage = 'http';
@@ -85,6 +91,8 @@ export class ClientConnection {
       random: opts.random,
       requestDns: opts.requestDns ?? true,
       ...(opts.lcpEcho ? { echo: opts.lcpEcho } : {}),
+      ...(opts.ipv6 ? { ipv6: true } : {}),
+      ...(opts.mppe ? { mppe: opts.mppe } : {}),
     });
     const onIp = opts.onIp;
     if (onIp) this.sstp.dataSink = (frame) => this.fastIp(frame, onIp);
@@ -101,7 +109,7 @@ export class ClientConnection {
 
   /** IPCP is open and the crypto binding was sent: IPv4 may flow. */
   get up(): boolean {
-    return this.ipUp && this.sstp.connected;
+    return (this.ipUp || this.ipv6Up) && this.sstp.connected;
   }
 
   get info(): UpInfo | undefined {
@@ -113,10 +121,14 @@ export class ClientConnection {
     return this.reached;
   }
 
-  /** An IPv4 packet to send through the tunnel: the SSTP bytes, or undefined before the link is up. */
+  /**
+   * An IPv4/IPv6 packet to send through the tunnel: the SSTP bytes, or undefined while it may not go
+   * (its NCP not open, SSTP not connected, too large for one SSTP packet).
+   */
   encodeIp(packet: Buffer): Buffer | undefined {
-    if (!this.up || packet.length > MAX_IP_PACKET) return undefined;
-    return dataPacket(encodeFrame(0x0021, packet));
+    if (!this.sstp.connected || packet.length > MAX_IP_PACKET) return undefined;
+    const frame = this.ppp.encodeIp(packet);
+    return frame ? dataPacket(frame) : undefined;
   }
 
   /**
@@ -125,7 +137,8 @@ export class ClientConnection {
    * nothing written) before the link is up or for a packet too large for SSTP.
    */
   ipHeader(buf: Buffer, offset: number, length: number): boolean {
-    if (!this.up || length > MAX_IP_PACKET) return false;
+    // With MPPE on, packets are encrypted: only encodeIp can frame them.
+    if (!this.up || length > MAX_IP_PACKET || this.ppp.mppeOverhead !== 0) return false;
     buf[offset] = 0x10;
     buf[offset + 1] = 0x00;
     buf.writeUInt16BE(length + IP_FRAME_OVERHEAD, offset + 2);
@@ -138,6 +151,11 @@ export class ClientConnection {
     const id = this.ppp.probe();
     this.pump(now);
     return id;
+  }
+
+  /** Test hook into the PPP client (MPPE loss tests). */
+  get pppLink(): PppClientLink {
+    return this.ppp;
   }
 
   /** Clean goodbye: LCP Terminate, then SSTP Call Disconnect. */
@@ -260,8 +278,15 @@ export class ClientConnection {
       case 'ipcp-down':
         this.ipUp = false;
         return;
+      case 'ipv6cp-up':
+        this.ipv6Up = true;
+        this.out.push({ type: 'ipv6-up', local: ev.local, peer: ev.peer });
+        return;
+      case 'mppe-up':
+        this.out.push({ type: 'mppe-up' });
+        return;
       case 'data':
-        if (ev.protocol === 0x0021) {
+        if (ev.protocol === 0x0021 || ev.protocol === 0x0057) {
           if (this.opts.onIp) this.opts.onIp(ev.payload);
           else this.out.push({ type: 'ip', packet: ev.payload });
         }
@@ -271,6 +296,7 @@ export class ClientConnection {
         return;
       case 'finished':
         this.ipUp = false;
+        this.ipv6Up = false;
         if (!this.sstp.closed) this.sstp.disconnect(now);
         return;
       case 'log':

@@ -257,18 +257,6 @@ function checkSsl(t: ConfigTree, c: SstpConfig, opts: VerifyOptions, out: Issues
 
 export function unsupportedYet(t: ConfigTree): ConfigIssue[] {
   const out = new Issues(t);
-  if (t.has(['client-ipv6-pool'])) out.add(['client-ipv6-pool'], 'IPv6 client pools are not supported yet');
-  const mppe = t.value(['ppp-options', 'mppe']);
-  if (mppe !== undefined && mppe !== 'deny') {
-    out.add(['ppp-options', 'mppe'], 'MPPE is not supported yet; only "deny" is accepted');
-  }
-  for (const name of t.keys(USERS)) {
-    const rl = [...USERS, name, 'rate-limit'];
-    if (t.has(rl)) out.add(rl, 'rate-limit is not supported yet');
-  }
-  for (const ns of t.values(['name-server'])) {
-    if (parseIpv4(ns.value) === undefined) out.addAt(['name-server', ns.value], 'IPv6 name-servers are not supported yet', ns.line);
-  }
   return out.list;
 }
 

@@ -3,17 +3,19 @@
  * start-up sweep of `sstpN` devices left behind by an earlier run.
  */
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadNative } from '../../native/index.js';
+import { parseAddress6, parsePrefix6 } from '../ip/ipv6-addr.js';
 import { TunError } from './tun.js';
 
 export interface InterfaceAddress {
-  /** Our end (the server's address on the link). */
-  readonly local: string;
+  /** Our end (the server's address on the link). Absent with `peer` for an IPv6-only session. */
+  readonly local?: string;
   /** The client's address; the kernel routes peer/32 into the interface. */
-  readonly peer: string;
+  readonly peer?: string;
   readonly mtu: number;
 }
 
@@ -30,9 +32,11 @@ function validate(name: string, a: InterfaceAddress): void {
     throw new TunError('E_TUN_CONFIGURE', `${name}: ${why}`);
   };
   if (!IFNAME.test(name)) bad('invalid interface name');
-  if (!IPV4.test(a.local)) bad(`local address ${a.local} is not a dotted IPv4 address`);
-  if (!IPV4.test(a.peer)) bad(`peer address ${a.peer} is not a dotted IPv4 address`);
-  if (a.local === a.peer) bad('local and peer addresses are equal');
+  if (a.local !== undefined || a.peer !== undefined) {
+    if (a.local === undefined || !IPV4.test(a.local)) bad(`local address ${a.local} is not a dotted IPv4 address`);
+    if (a.peer === undefined || !IPV4.test(a.peer)) bad(`peer address ${a.peer} is not a dotted IPv4 address`);
+    if (a.local === a.peer) bad('local and peer addresses are equal');
+  }
   if (!Number.isInteger(a.mtu) || a.mtu < MIN_MTU || a.mtu > MAX_MTU) {
     bad(`mtu ${a.mtu} is outside ${MIN_MTU}..${MAX_MTU}`);
   }
@@ -45,10 +49,55 @@ function validate(name: string, a: InterfaceAddress): void {
 export function configureInterface(name: string, a: InterfaceAddress): void {
   validate(name, a);
   try {
-    loadNative().configure(name, { local: a.local, peer: a.peer, mtu: a.mtu, up: true });
+    const v4 = a.local !== undefined && a.peer !== undefined ? { local: a.local, peer: a.peer } : {};
+    loadNative().configure(name, { ...v4, mtu: a.mtu, up: true });
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new TunError('E_TUN_CONFIGURE', `${name}: ${msg}`, e);
+  }
+}
+
+/**
+ * Before a session interface that will carry IPv6 comes up: IPv6 on, no kernel-made link-local
+ * (addr_gen_mode 1: we add fe80::<our IPV6CP id>), no RAs or SLAAC taken from the client.
+ */
+export function prepareIpv6(name: string, procSys = '/proc/sys/net/ipv6/conf'): void {
+  if (!IFNAME.test(name)) throw new TunError('E_TUN_CONFIGURE', `${name}: invalid interface name`);
+  const settings: readonly [string, string][] = [['disable_ipv6', '0'], ['addr_gen_mode', '1'], ['accept_ra', '0'], ['autoconf', '0']];
+  try {
+    for (const [key, value] of settings) writeFileSync(join(procSys, name, key), value);
+  } catch (e) {
+    throw new TunError('E_TUN_CONFIGURE', `${name}: IPv6 settings: ${e instanceof Error ? e.message : String(e)}`, e);
+  }
+}
+
+export interface Ipv6InterfaceConfig {
+  /** Our link-local address, fe80::<IID>. */
+  readonly linkLocal: string;
+  /** The session's prefix: routed into the interface (the client's SLAAC address lives in it). */
+  readonly prefix: string;
+}
+
+/** Link-local /64 and the prefix route on an up interface. Throws TunError E_TUN_CONFIGURE. */
+export function configureIpv6(name: string, c: Ipv6InterfaceConfig): void {
+  const ll = parseAddress6(c.linkLocal);
+  if (!IFNAME.test(name) || !ll) throw new TunError('E_TUN_CONFIGURE', `${name}: bad IPv6 link-local ${c.linkLocal}`);
+  try {
+    loadNative().addAddress6(name, ll, 64);
+  } catch (e) {
+    throw new TunError('E_TUN_CONFIGURE', `${name}: ${e instanceof Error ? e.message : String(e)}`, e);
+  }
+  route6(name, 'add', c.prefix);
+}
+
+/** Adds or removes `prefix` routed through the interface (DHCPv6-PD, the session prefix). Idempotent. */
+export function route6(name: string, op: 'add' | 'del', prefix: string): void {
+  const p = parsePrefix6(prefix);
+  if (!IFNAME.test(name) || !p) throw new TunError('E_TUN_CONFIGURE', `${name}: bad IPv6 prefix ${prefix}`);
+  try {
+    loadNative().route6(name, op === 'add', p.addr, p.len);
+  } catch (e) {
+    throw new TunError('E_TUN_CONFIGURE', `${name}: route ${op} ${prefix}: ${e instanceof Error ? e.message : String(e)}`, e);
   }
 }
 

@@ -96,6 +96,13 @@ export class AddressBook {
     for (const ip of this.leases.keys()) for (const p of pools.values()) if (p.contains(ip)) p.claim(ip);
   }
 
+  /** Whether `lease` can give a session an IPv4 address at all: a static one, a named pool, or a default pool. */
+  offers(staticIp?: string, poolName?: string): boolean {
+    if (staticIp !== undefined) return true;
+    const name = poolName ?? this.defaultPool;
+    return name !== undefined && this.pools.has(name);
+  }
+
   /**
    * A static address (exclusive) or the next free address of `poolName` (RADIUS Framed-Pool) or
    * else the default pool; an error when none is left or the pool does not exist.

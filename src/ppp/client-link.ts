@@ -4,6 +4,8 @@
  * given), accepts the server's auth method when allowed (else Naks with our preferred one), runs
  * the auth peer, then IPCP asking for 0.0.0.0 and DNS. It answers echoes; with `echo` it also
  * sends them (pppd's lcp-echo-interval / lcp-echo-failure) and drops a link that stops answering.
+ * Optionally IPV6CP (`ipv6`) and MPPE like pppd's `require-mppe-128` (`mppe`): CCP first, the other
+ * NCPs once it is up (pppd waits the same way), data encrypted both ways.
  */
 import { DecodeError, SstpdError } from '../common/errors.js';
 import { minDeadline, type Millis } from '../common/time.js';
@@ -17,12 +19,29 @@ import { Lcp, type EchoPolicy } from './lcp/lcp.js';
 import { MagicOption } from './lcp/magic.js';
 import { MAX_SSTP_MRU, MruOption } from './lcp/mru.js';
 import { REJECTED_LCP_OPTIONS } from './lcp/reject.js';
-import { PPP_CHAP, PPP_IPCP, PPP_IPV4, PPP_LCP, PPP_PAP, type LogFields, type LogLevel } from './protocols.js';
+import { clientIpv6cp, type Ipv6cp } from './ipv6cp/ipv6cp.js';
+import { linkLocal, type ClientIidOption } from './ipv6cp/iid.js';
+import { Ccp } from './ccp/ccp.js';
+import { ClientMppeOption } from './ccp/mppe-option.js';
+import { MPPE_OVERHEAD, MppeDecryptor, MppeEncryptor } from './ccp/mppe-cipher.js';
+import {
+  PPP_CCP,
+  PPP_CHAP,
+  PPP_IPCP,
+  PPP_IPV4,
+  PPP_IPV6,
+  PPP_IPV6CP,
+  PPP_LCP,
+  PPP_MPPE,
+  PPP_PAP,
+  type LogFields,
+  type LogLevel,
+} from './protocols.js';
 
 /** Events of the client auth peer (the shape of `AuthPeer` in src/ppp/auth/peer.ts). */
 export type ClientAuthEvent =
   | { readonly type: 'send'; readonly packet: Buffer }
-  | { readonly type: 'success'; readonly hlak: Buffer }
+  | { readonly type: 'success'; readonly hlak: Buffer; readonly mppeKeys?: { readonly send: Buffer; readonly recv: Buffer } }
   | { readonly type: 'failure'; readonly message: string };
 
 /** What the client link needs from an auth peer; `AuthPeer` from src/ppp/auth/peer.ts fits. */
@@ -49,6 +68,10 @@ export interface PppClientOptions {
   readonly maxConfigure?: number;
   /** LCP keepalive we send; absent = answer only. */
   readonly echo?: EchoPolicy;
+  /** Run IPV6CP (pppd `+ipv6`). */
+  readonly ipv6?: boolean;
+  /** Require MPPE with these CCP option bits (pppd `require-mppe-128` = S|H); absent = no CCP. */
+  readonly mppe?: { readonly bits: number };
 }
 
 export type PppClientPhase = 'dead' | 'establish' | 'authenticate' | 'network' | 'terminate';
@@ -59,6 +82,8 @@ export type PppClientEvent =
   | { readonly type: 'auth-failed'; readonly message: string }
   | { readonly type: 'ipcp-up'; readonly local: string; readonly peer: string; readonly dns: readonly string[] }
   | { readonly type: 'ipcp-down' }
+  | { readonly type: 'ipv6cp-up'; readonly local: string; readonly peer: string | undefined }
+  | { readonly type: 'mppe-up' }
   | { readonly type: 'data'; readonly protocol: number; readonly payload: Buffer }
   | { readonly type: 'finished'; readonly reason: string }
   /** The peer answered an Echo-Request (ours from `probe()` or the keepalive). */
@@ -71,6 +96,12 @@ export class PppClientLink {
   private readonly ipcp: Ipcp;
   private readonly authOption: ClientAuthOption;
   private readonly ipcpTable: ClientIpcpTable;
+  private readonly ipv6cp: Ipv6cp<ClientIidOption> | undefined;
+  private readonly ccp: Ccp<ClientMppeOption> | undefined;
+  private mppeKeys: { readonly send: Buffer; readonly recv: Buffer } | undefined;
+  private encryptor: MppeEncryptor | undefined;
+  private decryptor: MppeDecryptor | undefined;
+  private ipv6Up = false;
   private ph: PppClientPhase = 'dead';
   private peer: ClientAuthPeer | undefined;
   private peerProtocol = 0;
@@ -100,7 +131,10 @@ export class PppClientLink {
         peerTerminated: (now) => this.abort(now, 'peer terminated the link'),
         failed: (now, _cause, reason) => this.close(now, reason),
         protocolRejected: (now, protocol) => {
-          if (protocol === PPP_IPCP) this.close(now, 'server rejected IPCP');
+          if (protocol === PPP_IPCP && this.ipv6cp) this.ipcp.stop(now); // IPv6-only link
+          else if (protocol === PPP_IPCP) this.close(now, 'server rejected IPCP');
+          else if (protocol === PPP_CCP && this.ccp) this.close(now, 'MPPE required but the server rejected CCP');
+          else if (protocol === PPP_IPV6CP) this.ipv6cp?.stop(now);
         },
         echoReplied: (_now, id) => this.out.push({ type: 'echo-reply', id }),
         log,
@@ -119,6 +153,39 @@ export class PppClientLink {
       },
       { ...fsm, peerMru: () => this.lcp.peerMru },
     );
+    const ncpFsm = { ...fsm, peerMru: () => this.lcp.peerMru };
+    if (opts.ipv6) {
+      this.ipv6cp = clientIpv6cp(
+        opts.random,
+        {
+          send: (p) => this.send(PPP_IPV6CP, p),
+          up: () => this.ipv6cpUp(),
+          down: () => this.ipv6cpDown(),
+          finished: () => this.ipv6cpDown(),
+          failed: (now, reason) => this.close(now, reason),
+          log,
+        },
+        ncpFsm,
+      );
+    }
+    if (opts.mppe) {
+      this.ccp = new Ccp(
+        new ClientMppeOption(opts.mppe.bits),
+        {
+          send: (p) => this.send(PPP_CCP, p),
+          up: (now) => this.ccpUp(now),
+          down: () => {
+            this.encryptor = undefined;
+            this.decryptor = undefined;
+          },
+          finished: (now, why) => this.close(now, `MPPE required but CCP finished (${why})`),
+          failed: (now, reason) => this.close(now, `MPPE required but ${reason}`),
+          resetRequested: () => this.encryptor?.resetRequested(),
+          log,
+        },
+        ncpFsm,
+      );
+    }
   }
 
   get phase(): PppClientPhase {
@@ -161,9 +228,23 @@ export class PppClientLink {
     return this.done ? undefined : this.lcp.probe();
   }
 
-  /** An IPv4 packet to send, or undefined while IPCP is not Opened. */
+  /** An IPv4 or IPv6 packet to send (MPPE-encrypted when on), or undefined while its NCP is not Opened. */
   encodeIp(packet: Buffer): Buffer | undefined {
-    return this.ipUp ? encodeFrame(PPP_IPV4, packet) : undefined;
+    const v = packet.length > 0 ? packet[0]! >> 4 : 0;
+    const protocol = v === 4 && this.ipUp ? PPP_IPV4 : v === 6 && this.ipv6Up ? PPP_IPV6 : 0;
+    if (protocol === 0 || (this.ccp && !this.encryptor)) return undefined;
+    if (!this.encryptor) return encodeFrame(protocol, packet);
+    return encodeFrame(PPP_MPPE, this.encryptor.encrypt(protocol, packet));
+  }
+
+  /** Bytes MPPE adds to each data packet while it is on. */
+  get mppeOverhead(): number {
+    return this.encryptor ? MPPE_OVERHEAD : 0;
+  }
+
+  /** Test hook: the receive cipher (to drop or corrupt frames in loss tests). */
+  get mppeRx(): MppeDecryptor | undefined {
+    return this.decryptor;
   }
 
   close(now: Millis, reason: string): void {
@@ -183,10 +264,13 @@ export class PppClientLink {
     if (this.done) return;
     this.lcp.handleTimeout(now);
     if (!this.done) this.ipcp.fsm.handleTimeout(now);
+    if (!this.done) this.ipv6cp?.fsm.handleTimeout(now);
+    if (!this.done) this.ccp?.handleTimeout(now);
   }
 
   nextDeadline(): Millis | undefined {
-    return this.done ? undefined : minDeadline(this.lcp.nextDeadline(), this.ipcp.fsm.nextDeadline());
+    if (this.done) return undefined;
+    return minDeadline(this.lcp.nextDeadline(), this.ipcp.fsm.nextDeadline(), this.ipv6cp?.fsm.nextDeadline(), this.ccp?.nextDeadline());
   }
 
   poll(): PppClientEvent[] {
@@ -201,15 +285,34 @@ export class PppClientLink {
     switch (protocol) {
       case PPP_IPCP:
         return this.ipcp.receive(now, info);
+      case PPP_IPV6CP:
+        return this.ipv6cp ? this.ipv6cp.receive(now, info) : this.lcp.protocolReject(protocol, info);
+      case PPP_CCP:
+        return this.ccp ? this.ccp.receive(now, info) : this.lcp.protocolReject(protocol, info);
+      case PPP_MPPE: {
+        const r = this.decryptor?.decrypt(info);
+        if (!r) return;
+        if (!r.ok) {
+          if (r.resetRequest) this.ccp?.requestReset(now);
+          return;
+        }
+        this.ccp?.resynced();
+        return this.deliver(r.protocol, r.payload);
+      }
       case PPP_IPV4:
-        if (this.ipUp) this.out.push({ type: 'data', protocol, payload: info });
-        return;
+      case PPP_IPV6:
+        if (this.decryptor) return; // MPPE is on: clear data is not accepted
+        return this.deliver(protocol, info);
       case PPP_PAP:
       case PPP_CHAP:
         return;
       default:
         return this.lcp.protocolReject(protocol, info);
     }
+  }
+
+  private deliver(protocol: number, payload: Buffer): void {
+    if ((protocol === PPP_IPV4 && this.ipUp) || (protocol === PPP_IPV6 && this.ipv6Up)) this.out.push({ type: 'data', protocol, payload });
   }
 
   private lcpUp(now: Millis): void {
@@ -224,6 +327,10 @@ export class PppClientLink {
 
   private lcpDown(now: Millis): void {
     this.ipcp.stop(now);
+    this.ipv6cp?.stop(now);
+    this.ccp?.stop(now);
+    this.encryptor = undefined;
+    this.decryptor = undefined;
     this.peer = undefined;
     this.authenticated = false;
     if (this.ph !== 'terminate') this.ph = 'establish';
@@ -237,6 +344,7 @@ export class PppClientLink {
       else if (ev.type === 'success') {
         if (this.authenticated || this.ph !== 'authenticate') continue;
         this.authenticated = true;
+        this.mppeKeys = ev.mppeKeys;
         this.out.push({ type: 'authenticated', hlak: ev.hlak });
         this.network(now);
       } else {
@@ -246,10 +354,45 @@ export class PppClientLink {
     }
   }
 
+  /** With MPPE required, CCP comes first and the other NCPs wait for it (as pppd does). */
   private network(now: Millis): void {
     this.ph = 'network';
+    if (this.ccp) {
+      if (!this.mppeKeys) return this.close(now, 'MPPE required but the authentication gave no keys');
+      this.ccp.fsm.open(now);
+      this.ccp.fsm.up(now);
+      return;
+    }
+    this.startIpNcps(now);
+  }
+
+  private startIpNcps(now: Millis): void {
     this.ipcp.fsm.open(now);
     this.ipcp.fsm.up(now);
+    this.ipv6cp?.fsm.open(now);
+    this.ipv6cp?.fsm.up(now);
+  }
+
+  private ccpUp(now: Millis): void {
+    const opt = this.ccp!.mppe;
+    const keys = this.mppeKeys;
+    if (!keys || !opt.rx || !opt.tx) return this.close(now, 'MPPE required but not agreed in both directions');
+    const first = !this.encryptor && !this.decryptor && !this.ipcp.fsm.opened;
+    this.encryptor = new MppeEncryptor(keys.send, opt.tx);
+    this.decryptor = new MppeDecryptor(keys.recv, opt.rx);
+    this.out.push({ type: 'mppe-up' });
+    if (first && this.ipcp.fsm.state === 'initial') this.startIpNcps(now);
+  }
+
+  private ipv6cpUp(): void {
+    if (!this.ipv6cp) return;
+    this.ipv6Up = true;
+    const iid = this.ipv6cp.iid;
+    this.out.push({ type: 'ipv6cp-up', local: linkLocal(iid.local), peer: iid.remote ? linkLocal(iid.remote) : undefined });
+  }
+
+  private ipv6cpDown(): void {
+    this.ipv6Up = false;
   }
 
   private ipcpUp(): void {

@@ -67,6 +67,11 @@ export interface FsmOptions {
   readonly maxFailure?: number;
   /** Largest packet the peer accepts (bounds Code-Reject copies); read on each use. */
   readonly peerMru?: () => number;
+  /**
+   * RFC 1661's passive option (pppd's "silent"): on Up wait in Stopped for the peer's
+   * Configure-Request instead of sending ours first. CCP uses it when we only answer MPPE.
+   */
+  readonly silent?: boolean;
 }
 
 const TIMER_STATES: ReadonlySet<FsmState> = new Set(['closing', 'stopping', 'req-sent', 'ack-rcvd', 'ack-sent']);
@@ -79,6 +84,7 @@ export class Fsm {
   private readonly maxTerminate: number;
   private readonly maxFailure: number;
   private readonly peerMru: () => number;
+  private readonly silent: boolean;
   private restartCount = 0;
   private failures = 0;
   private deadline: Millis | undefined;
@@ -95,6 +101,7 @@ export class Fsm {
     this.maxTerminate = opts.maxTerminate ?? 2;
     this.maxFailure = opts.maxFailure ?? 5;
     this.peerMru = opts.peerMru ?? (() => 1500);
+    this.silent = opts.silent ?? false;
   }
 
   get state(): FsmState {
@@ -111,6 +118,7 @@ export class Fsm {
 
   up(now: Millis): void {
     if (this.st === 'initial') this.go('up', 'closed');
+    else if (this.st === 'starting' && this.silent) this.go('up', 'stopped');
     else if (this.st === 'starting') {
       this.ircConf();
       this.scr(now, false);
@@ -145,6 +153,7 @@ export class Fsm {
         this.go('open', 'starting');
         return this.h.thisLayerStarted(now);
       case 'closed':
+        if (this.silent) return this.go('open', 'stopped');
         this.ircConf();
         this.scr(now, false);
         return this.go('open', 'req-sent');
@@ -180,6 +189,16 @@ export class Fsm {
       default:
         return; // initial, closed, closing
     }
+  }
+
+  /**
+   * Resend our outstanding Configure-Request now (same Identifier, counts as a retransmission), if
+   * the peer has not answered it. For the peer's first request of a layer: a peer that starts its
+   * NCPs late (pppd waits for CCP when it requires MPPE) discarded ours, and waiting for the restart
+   * timer would cost 3 s.
+   */
+  nudge(now: Millis): void {
+    if ((this.st === 'req-sent' || this.st === 'ack-sent') && this.reqId !== undefined && this.restartCount > 0) this.scr(now, true);
   }
 
   handleTimeout(now: Millis): void {

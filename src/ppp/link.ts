@@ -1,16 +1,21 @@
 /**
- * PppLink: the server side of one PPP link, composing LCP → authentication → network (IPCP), as
- * RFC 1661 §3 phases. Sans-I/O: frames, backend answers, addresses and timeouts go in; events come
- * out of `poll()`. Every way the link can end produces exactly one 'finished', preceded by
- * 'ipcp-down' if 'ipcp-up' was emitted.
+ * PppLink: the server side of one PPP link, composing LCP → authentication → network (IPCP,
+ * IPV6CP, CCP/MPPE), as RFC 1661 §3 phases. Sans-I/O: frames, backend answers, addresses and
+ * timeouts go in; events come out of `poll()`. Every way the link can end produces exactly one
+ * 'finished', preceded by 'ipcp-down' / 'ipv6cp-down' for each '-up' that was emitted.
  *
  * What is processed when (RFC 1661 §3.5, ppp.md §2.1): before LCP is Opened only LCP; before
  * authentication succeeds LCP and the negotiated auth protocol (all else silently dropped); then
- * IPCP once the owner gave addresses (the peer's latest IPCP Configure-Request seen before that is
- * kept and replayed, so pppd need not wait for a retransmission); protocols we do not run are
- * Protocol-Rejected; IPv4 flows only while IPCP is Opened.
+ * the NCPs once the owner started the network phase (the peer's latest Configure-Request of each,
+ * seen before that, is kept and replayed, so pppd need not wait for a retransmission); protocols
+ * we do not run (IPCP without an IPv4 address, IPV6CP without IPv6, CCP with MPPE denied or
+ * impossible) are Protocol-Rejected; IPv4/IPv6 flow only while their NCP is Opened.
+ *
+ * MPPE (RFC 3078) lives here too: CCP negotiates it, and data frames are decrypted on the way in
+ * (0x00FD → the inner IPv4/IPv6 packet) and encrypted by `encodeData` / the session's fast lane on
+ * the way out. With `require` no data passes until CCP is Opened with MPPE both ways.
  */
-import type { AuthAccept, AuthRequest, AuthResult } from '../auth/backend.js';
+import type { AuthAccept, AuthRequest, AuthResult, MppeKeys } from '../auth/backend.js';
 import { DecodeError, SstpdError } from '../common/errors.js';
 import { minDeadline, type Millis } from '../common/time.js';
 import type { AuthProtocol } from '../config/model.js';
@@ -19,6 +24,11 @@ import { CODE } from './cp.js';
 import { encodeFrame, parseFrame } from './frame.js';
 import type { FinishReason } from './fsm.js';
 import { Ipcp, serverIpcpOptions } from './ipcp/ipcp.js';
+import { serverIpv6cp, type Ipv6cp } from './ipv6cp/ipv6cp.js';
+import type { ServerIidOption } from './ipv6cp/iid.js';
+import { Ccp } from './ccp/ccp.js';
+import { describeMppe, bitsFor, ServerMppeOption, type MppeMode } from './ccp/mppe-option.js';
+import { MPPE_OVERHEAD, MppeDecryptor, MppeEncryptor, type MppeDirection, type MppeStrength } from './ccp/mppe-cipher.js';
 import type { ServerAddressOption } from './ipcp/address.js';
 import type { ServerDnsOption } from './ipcp/dns.js';
 import { ServerAuthOption } from './lcp/auth-proto.js';
@@ -31,8 +41,10 @@ import {
   PPP_CHAP,
   PPP_IPCP,
   PPP_IPV4,
+  PPP_IPV6,
   PPP_IPV6CP,
   PPP_LCP,
+  PPP_MPPE,
   PPP_PAP,
   type LogFields,
   type LogLevel,
@@ -59,7 +71,13 @@ export type PppEvent =
   | { readonly type: 'auth-failed'; readonly username: string | undefined; readonly reason: string }
   | { readonly type: 'ipcp-up'; readonly local: string; readonly peer: string; readonly peerMru: number }
   | { readonly type: 'ipcp-down' }
-  /** 0x0021: the IP packet, only while IPCP is Opened. A view into the received frame. */
+  /** IPV6CP Opened: both interface identifiers (the peer's is absent if it proposed none). */
+  | { readonly type: 'ipv6cp-up'; readonly localIid: Buffer; readonly peerIid: Buffer | undefined; readonly peerMru: number }
+  | { readonly type: 'ipv6cp-down' }
+  /**
+   * 0x0021 / 0x0057: an IP packet, only while its NCP is Opened (and MPPE is satisfied). A view into
+   * the received frame, or a fresh buffer when it was decrypted.
+   */
   | { readonly type: 'data'; readonly protocol: number; readonly payload: Buffer }
   /** The link is dead; emitted once; the owner ends the session. */
   | { readonly type: 'finished'; readonly cause: TerminateCause; readonly reason: string }
@@ -83,11 +101,26 @@ export interface PppLinkOptions {
   readonly restartMs?: number;
   /** Default 5. */
   readonly maxFailure?: number;
-  /** Control protocols we do not run and Protocol-Reject; default IPV6CP and CCP. */
+  /** Control protocols we never run and always Protocol-Reject (tests); default none. */
   readonly rejectProtocols?: readonly number[];
+  /** IPv6 is configured: IPV6CP runs when `startNetwork` says so; without it 0x8057 is Protocol-Rejected. */
+  readonly ipv6?: boolean;
+  /**
+   * MPPE policy (VyOS `ppp-options mppe`; 'accept' = no option: do not ask, accept if asked).
+   * Absent or 'deny': CCP is Protocol-Rejected.
+   */
+  readonly mppe?: MppeMode | 'deny';
 }
 
-const DEFAULT_REJECTED: readonly number[] = [PPP_IPV6CP, PPP_CCP];
+/** What the network phase runs; given by the owner once addresses are known. */
+export interface NetworkParams {
+  /** IPCP with these addresses; absent = no IPv4 for this session (IPCP is Protocol-Rejected). */
+  readonly ipv4?: { readonly local: string; readonly peer: string };
+  /** Run IPV6CP (the session holds an IPv6 prefix). */
+  readonly ipv6?: boolean;
+  /** Replaces the configured IPv4 name servers for this link, slot by slot (RADIUS MS-*-DNS-Server). */
+  readonly dns?: readonly (string | undefined)[];
+}
 
 const LCP_FINISH: Readonly<Record<FinishReason, readonly [TerminateCause, string]>> = {
   timeout: ['lost-carrier', 'LCP negotiation timed out'],
@@ -103,6 +136,8 @@ export class PppLink {
   private readonly authOption: ServerAuthOption;
   private readonly address: ServerAddressOption;
   private readonly dnsOptions: readonly ServerDnsOption[];
+  private readonly ipv6cp: Ipv6cp<ServerIidOption>;
+  private readonly ccp: Ccp<ServerMppeOption> | undefined;
   private readonly rejectProtocols: ReadonlySet<number>;
   private readonly authTimeoutMs: number;
   private ph: PppPhase = 'dead';
@@ -110,16 +145,32 @@ export class PppLink {
   private authDeadline: Millis | undefined;
   private authenticated = false;
   private addresses: { readonly local: string; readonly peer: string } | undefined;
+  private ipv6Enabled = false;
+  private ccpActive = false;
   private ipUp = false;
-  private heldIpcp: Buffer | undefined;
+  private ipv6Up = false;
+  /** Latest Configure-Request per NCP received before the network phase, replayed when it starts. */
+  private readonly held = new Map<number, Buffer>();
+  /** NCPs whose peer has sent a Configure-Request. */
+  private readonly peerSpoke = new Set<number>();
+  /**
+   * NCPs whose peer had not spoken when CCP opened: a peer that requires MPPE (pppd) starts them
+   * only then and discarded our earlier request, so its first request makes us resend ours now.
+   */
+  private readonly nudgeOnFirstRequest = new Set<number>();
+  private mppeKeys: MppeKeys | undefined;
+  private encryptor: MppeEncryptor | undefined;
+  private decryptor: MppeDecryptor | undefined;
   private ending: { readonly cause: TerminateCause; readonly reason: string } | undefined;
   private done = false;
+  /** Data frames dropped by the MPPE rules (unencrypted while MPPE is on, undecryptable, gate closed). */
+  mppeDropped = 0;
 
   constructor(private readonly opts: PppLinkOptions) {
     if (opts.authProtocols.length === 0) throw new SstpdError('E_PPP_CONFIG', 'PPP link needs at least one authentication protocol');
     const fsm = { restartMs: opts.restartMs ?? 3000, maxConfigure: opts.maxConfigure ?? 10, maxFailure: opts.maxFailure ?? 5 };
     this.authTimeoutMs = opts.authTimeoutMs ?? 30000;
-    this.rejectProtocols = new Set(opts.rejectProtocols ?? DEFAULT_REJECTED);
+    this.rejectProtocols = new Set(opts.rejectProtocols ?? []);
 
     const mru = new MruOption({ request: Math.min(opts.mru, MAX_PEER_MRU), min: MIN_PEER_MRU, max: MAX_PEER_MRU });
     const magic = new MagicOption(opts.random);
@@ -154,6 +205,36 @@ export class PppLink {
       },
       { ...fsm, peerMru: () => this.lcp.peerMru },
     );
+
+    this.ipv6cp = serverIpv6cp(
+      opts.random,
+      {
+        send: (p) => this.send(PPP_IPV6CP, p),
+        up: () => this.ipv6cpUp(),
+        down: () => this.ipv6cpDown(),
+        finished: (now, why) => this.ncpGone(now, PPP_IPV6CP, `IPV6CP finished (${why})`),
+        failed: (now, reason) => this.ncpGone(now, PPP_IPV6CP, reason),
+        log,
+      },
+      { ...fsm, peerMru: () => this.lcp.peerMru },
+    );
+
+    const mode = opts.mppe ?? 'deny';
+    if (mode !== 'deny') {
+      this.ccp = new Ccp(
+        new ServerMppeOption(mode),
+        {
+          send: (p) => this.send(PPP_CCP, p),
+          up: (now) => this.ccpUp(now),
+          down: () => this.mppeOff(),
+          finished: (now, why) => this.ccpGone(now, `CCP finished (${why})`),
+          failed: (now, reason) => this.ccpGone(now, reason),
+          resetRequested: () => this.encryptor?.resetRequested(),
+          log,
+        },
+        { ...fsm, peerMru: () => this.lcp.peerMru, silent: mode === 'accept' },
+      );
+    }
   }
 
   get phase(): PppPhase {
@@ -166,6 +247,36 @@ export class PppLink {
   /** IPv4 may flow (IPCP Opened). */
   get ipOpen(): boolean {
     return this.ipUp;
+  }
+  /** IPv6 may flow (IPV6CP Opened). */
+  get ipv6Open(): boolean {
+    return this.ipv6Up;
+  }
+  /** Data may pass in both directions: always, except with `mppe require` before MPPE is up. */
+  get dataAllowed(): boolean {
+    return this.opts.mppe !== 'require' || (this.encryptor !== undefined && this.decryptor !== undefined);
+  }
+  /** The transmit cipher while MPPE is on (the session's fast lane encrypts with it). */
+  get mppeTx(): MppeEncryptor | undefined {
+    return this.encryptor;
+  }
+  /** MPPE may be negotiated on this link: the session leaves room for its 4 bytes in the MTU. */
+  get mppeOverhead(): number {
+    return this.ccp ? MPPE_OVERHEAD : 0;
+  }
+
+  /**
+   * A data frame for the peer: FF 03 + protocol + payload, or FF 03 00 FD + the MPPE-encrypted
+   * packet while MPPE is on. Undefined when data may not pass (MPPE required but not up yet).
+   */
+  encodeData(protocol: number, payload: Buffer): Buffer | undefined {
+    if (!this.dataAllowed) return undefined;
+    const enc = this.encryptor;
+    if (!enc) return encodeFrame(protocol, payload);
+    const out = Buffer.allocUnsafe(4 + MPPE_OVERHEAD + payload.length);
+    out.writeUInt32BE((0xff030000 | PPP_MPPE) >>> 0, 0);
+    enc.encryptInto(protocol, payload, out, 4);
+    return out;
   }
 
   // ---- inputs ----
@@ -204,24 +315,69 @@ export class PppLink {
    * given, replaces the configured name servers for this link (slot by slot, ≤ 2).
    */
   setAddresses(now: Millis, local: string, peer: string, dns?: readonly (string | undefined)[]): void {
+    this.startNetwork(now, dns ? { ipv4: { local, peer }, dns } : { ipv4: { local, peer } });
+  }
+
+  /**
+   * After 'authenticated': enter the Network phase. IPCP runs with the given IPv4 addresses, IPV6CP
+   * if asked (and configured), CCP unless MPPE is denied or impossible (no MS-CHAP keys).
+   */
+  startNetwork(now: Millis, params: NetworkParams): void {
     if (this.done || !this.authenticated || this.ph !== 'authenticate') {
       this.log('warn', 'ppp-addresses-ignored', { phase: this.ph });
       return;
     }
-    try {
-      this.address.configure(local, peer);
-    } catch (e) {
-      if (!(e instanceof RangeError)) throw e;
-      return this.close(now, 'nas-error', e.message);
+    if (params.ipv4) {
+      try {
+        this.address.configure(params.ipv4.local, params.ipv4.peer);
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        return this.close(now, 'nas-error', e.message);
+      }
+      this.addresses = params.ipv4;
     }
-    if (dns) this.dnsOptions.forEach((o, i) => o.configure(dns[i]));
-    this.addresses = { local, peer };
+    if (params.dns) {
+      const dns = params.dns;
+      this.dnsOptions.forEach((o, i) => o.configure(dns[i]));
+    }
+    this.ipv6Enabled = (params.ipv6 ?? false) && (this.opts.ipv6 ?? false);
+    if (!this.addresses && !this.ipv6Enabled) return this.close(now, 'nas-error', 'no IPv4 address and no IPv6 prefix for this session');
+    if (!this.prepareMppe(now)) return;
     this.ph = 'network';
-    this.ipcp.fsm.open(now);
-    this.ipcp.fsm.up(now);
-    const held = this.heldIpcp;
-    this.heldIpcp = undefined;
-    if (held) this.receiveSafely(() => this.ipcp.receive(now, held));
+    if (this.addresses) this.openNcp(now, PPP_IPCP);
+    if (this.ipv6Enabled) this.openNcp(now, PPP_IPV6CP);
+    if (this.ccpActive) this.openNcp(now, PPP_CCP);
+    this.held.clear();
+  }
+
+  /** Key lengths our keys allow; false when `require` cannot be met (the link is closing). */
+  private prepareMppe(now: Millis): boolean {
+    const ccp = this.ccp;
+    if (!ccp) return true;
+    const keys = this.mppeKeys;
+    const method = this.authOption.method;
+    // MS-CHAPv1 keys for 40/56 bits come from the LM hash, which we never use: 128 only.
+    const strengths: MppeStrength[] = !keys ? [] : method === 'mschap' ? [128] : [128, 56, 40];
+    ccp.mppe.configure(strengths);
+    this.ccpActive = strengths.length > 0;
+    if (!this.ccpActive && this.opts.mppe === 'require') {
+      const reason = `MPPE required but authentication by ${method ?? 'none'} gives no MPPE keys (use mschap or mschap-v2)`;
+      this.log('warn', 'mppe-required-failed', { reason });
+      this.close(now, 'nas-error', reason);
+      return false;
+    }
+    return true;
+  }
+
+  private openNcp(now: Millis, protocol: number): void {
+    const ncp = protocol === PPP_IPCP ? this.ipcp : protocol === PPP_IPV6CP ? this.ipv6cp : this.ccp!;
+    ncp.fsm.open(now);
+    ncp.fsm.up(now);
+    const held = this.held.get(protocol);
+    if (held) {
+      this.peerSpoke.add(protocol);
+      this.receiveSafely(() => ncp.receive(now, held));
+    }
   }
 
   /** End the link: LCP Terminate-Request (restart timer, Max-Terminate), then 'finished'. */
@@ -246,6 +402,8 @@ export class PppLink {
     if (this.done) return;
     this.lcp.handleTimeout(now);
     if (!this.done) this.ipcp.fsm.handleTimeout(now);
+    if (!this.done) this.ipv6cp.fsm.handleTimeout(now);
+    if (!this.done) this.ccp?.handleTimeout(now);
     if (!this.done && this.auth) this.authEvents(now, this.auth, this.auth.handleTimeout(now));
     if (!this.done && !this.authenticated && this.authDeadline !== undefined && now >= this.authDeadline) {
       this.authDeadline = undefined;
@@ -257,7 +415,14 @@ export class PppLink {
 
   nextDeadline(): Millis | undefined {
     if (this.done) return undefined;
-    return minDeadline(this.lcp.nextDeadline(), this.ipcp.fsm.nextDeadline(), this.auth?.nextDeadline(), this.authDeadline);
+    return minDeadline(
+      this.lcp.nextDeadline(),
+      this.ipcp.fsm.nextDeadline(),
+      this.ipv6cp.fsm.nextDeadline(),
+      this.ccp?.nextDeadline(),
+      this.auth?.nextDeadline(),
+      this.authDeadline,
+    );
   }
 
   poll(): PppEvent[] {
@@ -274,20 +439,70 @@ export class PppLink {
     if (!this.authenticated) return; // Authenticate phase: everything else is silently discarded
     if (this.rejectProtocols.has(protocol)) return this.lcp.protocolReject(protocol, info);
     switch (protocol) {
-      case PPP_IPCP:
-        if (this.ph === 'network') return this.ipcp.receive(now, info);
-        // Authenticated, addresses not given yet: keep the latest request for replay.
-        if (info[0] === CODE.CONF_REQ) this.heldIpcp = Buffer.from(info);
-        return;
       case PPP_IPV4:
-        if (this.ipUp) this.out.push({ type: 'data', protocol, payload: info });
-        return;
+        return this.deliver(protocol, info, false);
+      case PPP_IPV6:
+        // A protocol we do not run at all is rejected; one not open yet is dropped (RFC 1661 §3.5).
+        if (!this.opts.ipv6 || (this.ph === 'network' && !this.ipv6Enabled)) return this.lcp.protocolReject(protocol, info);
+        return this.deliver(protocol, info, false);
+      case PPP_MPPE:
+        if (!this.ccp) return this.lcp.protocolReject(protocol, info);
+        return this.decrypt(now, info);
+      case PPP_IPCP:
+      case PPP_IPV6CP:
+      case PPP_CCP:
+        return this.ncpPacket(now, protocol, info);
       case PPP_PAP:
       case PPP_CHAP:
         return; // an auth protocol we did not negotiate: stray, not unknown
       default:
         return this.lcp.protocolReject(protocol, info);
     }
+  }
+
+  /** A control packet of an NCP: run, held until the network phase, or Protocol-Rejected. */
+  private ncpPacket(now: Millis, protocol: number, info: Buffer): void {
+    const runs = protocol === PPP_IPCP ? true : protocol === PPP_IPV6CP ? this.opts.ipv6 === true : this.ccp !== undefined;
+    if (!runs) return this.lcp.protocolReject(protocol, info);
+    if (this.ph !== 'network') {
+      // Authenticated, network not started yet: keep the latest request for replay.
+      if (info[0] === CODE.CONF_REQ) this.held.set(protocol, Buffer.from(info));
+      return;
+    }
+    const ncp = protocol === PPP_IPCP ? (this.addresses ? this.ipcp : undefined) : protocol === PPP_IPV6CP ? (this.ipv6Enabled ? this.ipv6cp : undefined) : this.ccpActive ? this.ccp : undefined;
+    if (!ncp) return this.lcp.protocolReject(protocol, info);
+    if (info[0] === CODE.CONF_REQ && !this.peerSpoke.has(protocol)) {
+      this.peerSpoke.add(protocol);
+      if (this.nudgeOnFirstRequest.delete(protocol)) ncp.fsm.nudge(now);
+    }
+    ncp.receive(now, info);
+  }
+
+  /** An IP packet from the peer: passed up only while its NCP is Opened and MPPE rules allow it. */
+  private deliver(protocol: number, payload: Buffer, encrypted: boolean): void {
+    if ((this.decryptor && !encrypted) || !this.dataAllowed) {
+      this.mppeDropped++;
+      return;
+    }
+    const open = protocol === PPP_IPV4 ? this.ipUp : protocol === PPP_IPV6 ? this.ipv6Up : false;
+    if (open) this.out.push({ type: 'data', protocol, payload });
+  }
+
+  private decrypt(now: Millis, info: Buffer): void {
+    const dec = this.decryptor;
+    if (!dec) {
+      this.mppeDropped++;
+      return;
+    }
+    const r = dec.decrypt(info);
+    if (r.ok) {
+      this.ccp?.resynced();
+      return this.deliver(r.protocol, r.payload, true);
+    }
+    this.mppeDropped++;
+    this.log('debug', 'mppe-drop', { reason: r.reason });
+    if (r.resetRequest) this.ccp?.requestReset(now);
+    if (r.fatal) this.close(now, 'nas-error', `MPPE: ${r.reason}`);
   }
 
   private receiveSafely(fn: () => void): void {
@@ -315,10 +530,15 @@ export class PppLink {
   /** LCP left Opened (closing, renegotiating, transport gone): everything above it stops. */
   private lcpDown(now: Millis): void {
     this.ipcp.stop(now);
+    this.ipv6cp.stop(now);
+    this.ccp?.stop(now);
+    this.mppeOff();
     this.auth = undefined;
     this.authDeadline = undefined;
     this.authenticated = false;
-    this.heldIpcp = undefined;
+    this.held.clear();
+    this.peerSpoke.clear();
+    this.nudgeOnFirstRequest.clear();
     if (this.ph !== 'terminate') this.ph = 'establish';
   }
 
@@ -336,6 +556,7 @@ export class PppLink {
           if (this.auth !== auth || this.authenticated) break;
           this.authenticated = true;
           this.authDeadline = undefined;
+          this.mppeKeys = ev.result.mppeKeys;
           this.log('info', 'ppp-authenticated', { username: ev.result.username });
           this.out.push({ type: 'authenticated', result: ev.result });
           break;
@@ -360,11 +581,78 @@ export class PppLink {
     this.out.push({ type: 'ipcp-down' });
   }
 
+  private ipv6cpUp(): void {
+    if (!this.ipv6Enabled) return;
+    this.ipv6Up = true;
+    const iid = this.ipv6cp.iid;
+    this.out.push({ type: 'ipv6cp-up', localIid: iid.local, peerIid: iid.remote, peerMru: this.lcp.peerMru });
+  }
+
+  private ipv6cpDown(): void {
+    if (!this.ipv6Up) return;
+    this.ipv6Up = false;
+    this.out.push({ type: 'ipv6cp-down' });
+  }
+
+  /** An NCP finished or failed for good: the link lives on while another network protocol can run. */
+  private ncpGone(now: Millis, protocol: number, reason: string): void {
+    if (protocol === PPP_IPV6CP) {
+      this.ipv6cp.stop(now);
+      this.ipv6Enabled = false;
+    } else {
+      this.ipcp.stop(now);
+      this.addresses = undefined;
+    }
+    if (this.addresses || this.ipv6Enabled) {
+      this.log('info', 'ncp-stopped', { protocol: protocol === PPP_IPCP ? 'IPCP' : 'IPV6CP', reason });
+      return;
+    }
+    this.close(now, 'nas-error', reason);
+  }
+
   private protocolRejected(now: Millis, protocol: number): void {
-    if (protocol !== PPP_IPCP) return;
-    // IPCP is our only network protocol: without it the link has no purpose.
-    this.ipcp.stop(now);
-    this.close(now, 'nas-error', 'peer rejected IPCP');
+    if (protocol === PPP_IPCP) return this.ncpGone(now, PPP_IPCP, 'peer rejected IPCP');
+    if (protocol === PPP_IPV6CP) return this.ncpGone(now, PPP_IPV6CP, 'peer rejected IPV6CP');
+    if (protocol === PPP_CCP) return this.ccpGone(now, 'client rejected CCP');
+  }
+
+  // ---- MPPE ----
+
+  private ccpUp(now: Millis): void {
+    const opt = this.ccp!.mppe;
+    const keys = this.mppeKeys;
+    const rx = opt.rx;
+    const tx = opt.tx;
+    if (this.opts.mppe === 'require' && (!rx || !tx)) {
+      return this.ccpGone(now, 'MPPE required but the client did not agree to MPPE in both directions');
+    }
+    if (!keys || (!rx && !tx)) {
+      this.log('info', 'mppe-off', { reason: opt.refusal ?? 'MPPE not negotiated' });
+      return;
+    }
+    this.encryptor = tx ? new MppeEncryptor(keys.send, tx) : undefined;
+    this.decryptor = rx ? new MppeDecryptor(keys.recv, rx) : undefined;
+    for (const p of [PPP_IPCP, PPP_IPV6CP]) if (!this.peerSpoke.has(p)) this.nudgeOnFirstRequest.add(p);
+    this.log('info', 'mppe-up', { send: dirText(tx), receive: dirText(rx) });
+  }
+
+  private mppeOff(): void {
+    this.encryptor = undefined;
+    this.decryptor = undefined;
+  }
+
+  /** CCP is over (rejected, refused, finished): `require` ends the link, otherwise data goes clear. */
+  private ccpGone(now: Millis, reason: string): void {
+    if (!this.ccp || this.done) return;
+    const hadMppe = this.encryptor !== undefined || this.decryptor !== undefined;
+    this.ccp.stop(now);
+    this.ccpActive = false;
+    this.mppeOff();
+    if (this.opts.mppe === 'require') {
+      this.log('warn', 'mppe-required-failed', { reason });
+      return this.close(now, 'nas-error', reason);
+    }
+    this.log(hadMppe ? 'warn' : 'info', 'mppe-off', { reason });
   }
 
   // ---- endings ----
@@ -385,6 +673,8 @@ export class PppLink {
     if (this.done) return;
     this.done = true;
     this.ipcpDown();
+    this.ipv6cpDown();
+    this.mppeOff();
     this.ph = 'dead';
     this.auth = undefined;
     this.authDeadline = undefined;
@@ -399,4 +689,8 @@ export class PppLink {
   private log(level: LogLevel, event: string, fields?: LogFields): void {
     this.out.push(fields ? { type: 'log', level, event, fields } : { type: 'log', level, event });
   }
+}
+
+function dirText(d: MppeDirection | undefined): string {
+  return d ? describeMppe(bitsFor([d.strength], d.stateless)) : 'clear';
 }

@@ -5,6 +5,9 @@
 import { createServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Server as NetServer } from 'node:net';
 import { AddressBook } from '../ip/pool.js';
+import { Ipv6PrefixBook } from '../ip/pool6.js';
+import { TcShaper, cleanupStaleShapers } from '../dataplane/shaper.js';
+import type { Shaper } from '../dataplane/shaper-api.js';
 import { SessionRegistry, type SessionInfo } from '../session/registry.js';
 import { SessionDriver } from '../session/driver.js';
 import { cleanupStaleInterfaces } from '../dataplane/iface.js';
@@ -12,7 +15,6 @@ import type { Logger } from './log.js';
 import { loadRuntime, type Runtime } from './runtime.js';
 import { startControl, type ControlReply, type ControlRequest } from './control.js';
 import { ConfigError } from '../common/errors.js';
-import type { Shaper } from '../dataplane/shaper-api.js';
 import type { SessionEnv } from '../session/driver.js';
 import { RadiusService } from './radius.js';
 
@@ -43,6 +45,8 @@ export class Daemon {
   private control: NetServer | undefined;
   private readonly registry = new SessionRegistry();
   private addresses!: AddressBook;
+  private prefixes!: Ipv6PrefixBook;
+  private readonly shaper: Shaper = new TcShaper();
   private readonly startedAt = Date.now();
   private readonly sockets = new Set<TLSSocket>();
   private readonly counters = { accepted: 0, tlsFailed: 0, sessionsEnded: 0 };
@@ -62,7 +66,8 @@ export class Daemon {
     this.runtime = await loadRuntime(this.opts.source, { radius: this.radius, log: this.log });
     await this.radius.configure(this.runtime.radius);
     this.addresses = new AddressBook(this.runtime.pools, this.runtime.config.defaultIpv4Pool);
-    const removed = await cleanupStaleInterfaces('sstp');
+    this.prefixes = new Ipv6PrefixBook(this.runtime.ipv6Pools);
+    const removed = [...(await cleanupStaleInterfaces('sstp')), ...(await cleanupStaleShapers('sstp').catch(() => []))];
     if (removed.length > 0) this.log.info({ removed }, 'stale-interfaces-removed');
     this.control = await startControl(this.opts.stateDir, (req) => this.handleControl(req));
     await this.listen(this.runtime);
@@ -113,6 +118,8 @@ export class Daemon {
       policy: rt.policy,
       auth: rt.auth,
       addresses: this.addresses,
+      prefixes: this.prefixes,
+      shaper: this.shaper,
       registry: this.registry,
       log: this.log,
       ...(this.opts.shaper ? { shaper: this.opts.shaper } : {}),
@@ -140,6 +147,7 @@ export class Daemon {
       return false;
     }
     this.addresses.reconfigure(next.pools, next.config.defaultIpv4Pool);
+    this.prefixes.reconfigure(next.ipv6Pools);
     this.runtime = next;
     this.log.info({ generation: next.generation, users: next.config.localUsers.size, port: next.config.port }, 'config-reloaded');
     return true;
@@ -187,11 +195,34 @@ export class Daemon {
         for (const s of hit) s.terminate('admin-reset', `terminated by operator (${by}${value ? ' ' + value : ''})`);
         return { ok: true, data: { terminated: hit.map((s) => s.sid) } };
       }
+      case 'set-rate-limit':
+        return this.setRateLimit(args);
       case 'reload':
         return (await this.reload()) ? { ok: true, data: { generation: this.runtime.generation } } : { ok: false, error: 'reload failed; see the log' };
       default:
         return { ok: false, error: `unknown command ${req.cmd}` };
     }
+  }
+
+  /** `set rate-limit BY VALUE DOWN/UP|none`: the operator's way into the path RADIUS CoA uses. */
+  private async setRateLimit(args: readonly string[]): Promise<ControlReply> {
+    const [by, value, limit] = args;
+    if ((by !== 'username' && by !== 'ifname' && by !== 'sid' && by !== 'ip') || value === undefined || limit === undefined) {
+      return { ok: false, error: 'set rate-limit: expected username|ifname|sid|ip <value> <down>/<up>|none' };
+    }
+    const m = /^(\d+)\/(\d+)$/.exec(limit);
+    const kbit = (x: string): number => Number(x);
+    if (limit !== 'none' && (!m || [m[1]!, m[2]!].some((x) => kbit(x) < 1 || kbit(x) > 10_000_000))) {
+      return { ok: false, error: `set rate-limit: "${limit}" is not <down>/<up> in kbit/s (1..10000000) or none` };
+    }
+    const rate = m ? { downloadKbit: kbit(m[1]!), uploadKbit: kbit(m[2]!) } : undefined;
+    const hit = this.registry.find(by, value);
+    try {
+      await Promise.all(hit.map((s) => s.setRateLimit(rate)));
+    } catch (err) {
+      return { ok: false, error: `set rate-limit: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    return { ok: true, data: { changed: hit.map((s) => s.sid) } };
   }
 
   statistics(): Record<string, unknown> {

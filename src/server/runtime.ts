@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import type { AuthProtocol, SstpConfig } from '../config/model.js';
 import { loadConfigFile, loadConfigText, nodeFileChecker, type LoadResult } from '../config/load.js';
 import { LocalAuthBackend } from '../auth/local.js';
@@ -15,6 +15,7 @@ import type { NasIdentity } from '../radius/accounting.js';
 import { resolveRateAttribute } from '../radius/attributes.js';
 import type { Logger } from './log.js';
 import { Ipv4Pool } from '../ip/pool.js';
+import { Ipv6PrefixPool } from '../ip/pool6.js';
 import { certHashes } from '../sstp/binding.js';
 import type { SessionPolicy } from '../session/session.js';
 import { ConfigError } from '../common/errors.js';
@@ -33,6 +34,8 @@ export interface Runtime {
   readonly pools: Map<string, Ipv4Pool>;
   /** `authentication mode radius`: what the RADIUS client, accounting and DAE run with. */
   readonly radius?: RadiusRuntime;
+  /** The IPv6 pools (1.3 syntax: one unnamed pool with prefixes and delegates). */
+  readonly ipv6Pools: { readonly prefix?: Ipv6PrefixPool; readonly delegate?: Ipv6PrefixPool };
 }
 
 export interface RadiusRuntime {
@@ -54,6 +57,26 @@ export interface RuntimeDeps {
 export const DEFAULT_NAS_IDENTIFIER = 'sstpd';
 
 let generations = 0;
+
+/**
+ * Our DHCPv6 server DUID, one per process: DUID-LL (type 3, Ethernet) with a random locally
+ * administered address — PPP links have no MAC to derive one from. Clients compare SERVERID only
+ * within a session, and sessions end with the process.
+ */
+const SERVER_DUID = ((): Buffer => {
+  const mac = randomBytes(6);
+  mac[0] = (mac[0]! & 0xfe) | 0x02;
+  return Buffer.concat([Buffer.from([0x00, 0x03, 0x00, 0x01]), mac]);
+})();
+
+function buildIpv6Pools(config: SstpConfig): Runtime['ipv6Pools'] {
+  const specs = config.ipv6Pools.flatMap((p) => p.prefixes.map((x) => ({ prefix: x.prefix, childLen: x.mask })));
+  const dspecs = config.ipv6Pools.flatMap((p) => p.delegates.map((x) => ({ prefix: x.prefix, childLen: x.delegationPrefix })));
+  return {
+    ...(specs.length > 0 ? { prefix: new Ipv6PrefixPool('default', specs) } : {}),
+    ...(dspecs.length > 0 ? { delegate: new Ipv6PrefixPool('default-delegate', dspecs) } : {}),
+  };
+}
 
 export async function loadRuntime(source: { file: string } | { text: string; baseDir: string }, deps: RuntimeDeps = {}): Promise<Runtime> {
   const res: LoadResult =
@@ -131,6 +154,7 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
   // The gateway and every user's static-ip are reserved: a pool never hands them to anyone else.
   const exclude = new Set([gateway, ...[...config.localUsers.values()].flatMap((u) => (u.staticIp ? [u.staticIp] : []))]);
   const pools = new Map(config.ipv4Pools.map((p) => [p.name, new Ipv4Pool(p.name, p.subnets, exclude)]));
+  const ipv6Pools = buildIpv6Pools(config);
   const policy: SessionPolicy = {
     // Offer the strongest allowed method first (accel-ppp offers config order, so VyOS's default
     // list makes it offer PAP first and every binding key zero); clients Nak to what they support.
@@ -143,6 +167,9 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     serverName: 'sstpd',
     negotiationTimeoutMs: 60_000,
     helloIntervalMs: 60_000,
+    // VyOS 1.3 enables IPv6 on the link when an IPv6 prefix pool exists.
+    ...(ipv6Pools.prefix ? { ipv6: { dns: config.nameServers.ipv6, serverDuid: SERVER_DUID } } : {}),
+    mppe: config.ppp.mppe ?? 'accept',
   };
   return {
     generation: ++generations,
@@ -152,5 +179,6 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     auth: radius ? radiusBackend(radius, deps) : new LocalAuthBackend(config.localUsers),
     pools,
     ...(radius ? { radius } : {}),
+    ipv6Pools,
   };
 }

@@ -9,10 +9,14 @@ import type { AuthBackend, AuthAccept } from '../auth/backend.js';
 import type { AddressBook } from '../ip/pool.js';
 import { monotonicNow } from '../common/time.js';
 import type { Logger } from '../server/log.js';
-import { openTun, TunError, TUN_HEADROOM, type PacketBatch, type TunDevice } from '../dataplane/tun.js';
-import { configureInterface, sessionInterfaceNames } from '../dataplane/iface.js';
-import { Session, type SessionAction, type SessionPolicy } from './session.js';
+import { batchFrame, openTun, TunError, TUN_HEADROOM, type PacketBatch, type TunDevice } from '../dataplane/tun.js';
+import { configureInterface, configureIpv6, prepareIpv6, route6, sessionInterfaceNames } from '../dataplane/iface.js';
+import type { Ipv6PrefixBook } from '../ip/pool6.js';
+import { formatPrefix6, type Prefix6 } from '../ip/ipv6-addr.js';
+import type { PrefixSource } from '../ipv6/dhcpv6.js';
+import { Session, type SessionAction, type SessionAddresses, type SessionPolicy } from './session.js';
 import type { SessionHandle, SessionInfo, SessionRegistry, TerminateCause } from './registry.js';
+import { RecordWriter } from './record-writer.js';
 import type { Shaper } from '../dataplane/shaper-api.js';
 import type { RateLimit } from '../config/model.js';
 import { minDeadline } from '../common/time.js';
@@ -38,18 +42,15 @@ export interface SessionEnv {
   readonly accounting?: AccountingFactory;
   /** Adds a Framed-Route through the session interface (injectable for component tests). */
   readonly addRoute?: typeof addRoute;
+  /** IPv6 prefix leases (RA prefix, DHCPv6-PD); absent when no IPv6 pool is configured. */
+  readonly prefixes?: Ipv6PrefixBook;
+  /** IPv6 interface setup (injectable for component tests). */
+  readonly ipv6Interface?: { readonly prepare: typeof prepareIpv6; readonly configure: typeof configureIpv6; readonly route: typeof route6 };
 }
 
 let nextSid = 1;
 const sidPrefix = randomBytes(3).toString('hex');
 
-/** An SSTP packet's 12-bit length field caps a frame (header included) at 4095 bytes. */
-const MAX_SSTP_PACKET = 4095;
-/**
- * Bytes queued in the socket before the TUN reader pauses. Node's own mark (16 KiB) is less than one
- * TUN batch; pausing there makes the kernel drop what TCP inside the tunnel then retransmits.
- */
-const SEND_BUFFER_LIMIT = 1 << 20;
 /** Close a socket that does not finish its TLS shutdown within this time. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -63,6 +64,13 @@ export class SessionDriver implements SessionHandle {
   private timerAt: number | undefined;
   private tun: TunDevice | undefined;
   private ip: string | undefined;
+  private prefix: Prefix6 | undefined;
+  private delegated: Prefix6 | undefined;
+  private delegatedBound = false;
+  /** What the session was given after authentication (re-used if LCP renegotiates). */
+  private network: SessionAddresses | undefined;
+  /** The interface carries a shaper that must go before the interface does. */
+  private shapedIfname: string | undefined;
   private readonly startedAt = Date.now();
   private upAt: number | undefined;
   private state: SessionInfo['state'] = 'starting';
@@ -72,6 +80,7 @@ export class SessionDriver implements SessionHandle {
   private tunClosing: Promise<void> | undefined;
   private released: Promise<void> | undefined;
   private readonly stats = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 };
+  private readonly out: RecordWriter;
   readonly callingSid: string;
   readonly calledSid: string;
   /** What the backend decided besides yes (RADIUS authorization). */
@@ -93,7 +102,8 @@ export class SessionDriver implements SessionHandle {
     socket.on('data', (chunk: Buffer) => this.input(() => this.core.receive(monotonicNow(), chunk)));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket-error'));
     socket.on('close', () => this.input(() => this.core.transportClosed(monotonicNow())));
-    socket.on('drain', () => this.tun?.resume());
+    this.out = new RecordWriter(socket, (paused) => (paused ? this.tun?.pause() : this.tun?.resume()));
+    socket.on('drain', () => this.out.drained());
     this.rearm();
   }
 
@@ -112,13 +122,18 @@ export class SessionDriver implements SessionHandle {
       rateLimit: this.rateLimit,
       nasPort: this.nasPort,
       calledSid: this.calledSid,
+      ip6: this.prefix ? formatPrefix6(this.prefix) : undefined,
+      ip6Dp: this.delegated && this.delegatedBound ? formatPrefix6(this.delegated) : undefined,
     };
   }
 
   async setRateLimit(limit: RateLimit | undefined): Promise<void> {
     if (!this.env.shaper) throw new Error('rate limits are not available: no shaper configured');
     this.rateLimit = limit;
-    if (this.tun) await this.env.shaper.apply(this.tun.name, limit);
+    if (this.tun) {
+      this.shapedIfname = this.tun.name;
+      await this.env.shaper.apply(this.tun.name, limit);
+    }
     this.log.info({ username: this.core.username, rateLimit: limit ? `${limit.downloadKbit}/${limit.uploadKbit}` : 'none' }, 'rate-limit');
   }
 
@@ -163,15 +178,11 @@ export class SessionDriver implements SessionHandle {
   }
 
   private execute(actions: SessionAction[]): void {
-    let corked = false;
+    const sends: Buffer[] = [];
     for (const a of actions) {
       switch (a.type) {
         case 'send':
-          if (!corked && !this.socket.destroyed) {
-            this.socket.cork();
-            corked = true;
-          }
-          if (!this.socket.destroyed) this.socket.write(a.bytes);
+          sends.push(a.bytes);
           break;
         case 'ip':
           this.writeTun(a.packet);
@@ -188,10 +199,17 @@ export class SessionDriver implements SessionHandle {
         case 'link-up':
           this.linkUp(a.local, a.peer, a.mtu);
           break;
+        case 'ipv6-up':
+          this.ipv6Up(a.local, a.prefix, a.mtu);
+          break;
+        case 'route6':
+          this.route6(a.op, a.prefix);
+          break;
         case 'link-down':
           void this.closeTun();
           break;
         case 'close':
+          this.out.write(sends.splice(0));
           this.closeSocket();
           break;
         case 'ended':
@@ -202,7 +220,8 @@ export class SessionDriver implements SessionHandle {
           break;
       }
     }
-    if (corked) this.socket.uncork();
+    // Sent in order after the rest (socket closing aside: 'close' ends the socket after its writes).
+    if (sends.length > 0) this.out.write(sends);
   }
 
   private authenticate(a: Extract<SessionAction, { type: 'authenticate' }>): void {
@@ -237,41 +256,129 @@ export class SessionDriver implements SessionHandle {
     });
   }
 
+  /**
+   * What the session gets: an IPv4 address when it can have one (static-ip or a pool), an IPv6
+   * prefix when IPv6 is configured. One of them is enough; a pool that is exhausted is logged, and
+   * the session runs with what is left (pppd goes on when one NCP is Protocol-Rejected).
+   */
   private assignAddress(result: AuthAccept): void {
     this.authz = result;
     const dns = result.dns ? [result.dns.primary ?? this.env.policy.dns[0], result.dns.secondary ?? this.env.policy.dns[1]] : undefined;
-    // LCP renegotiation re-runs authentication: keep the address this session already holds.
-    if (this.ip !== undefined) return this.core.addressAssigned(monotonicNow(), this.ip, dns);
-    const lease = this.env.addresses.lease(this.sid, result.staticIp, result.poolName);
-    if ('error' in lease) {
-      this.log.warn({ username: result.username, reason: lease.error }, 'address-unavailable');
-      this.input(() => this.core.terminate(monotonicNow(), 'nas-error', lease.error));
+    // LCP renegotiation re-runs authentication: keep what this session already holds.
+    if (this.network) return this.core.networkAssigned(monotonicNow(), this.network);
+    let ipv4: string | undefined;
+    if (this.env.addresses.offers(result.staticIp, result.poolName)) {
+      const lease = this.env.addresses.lease(this.sid, result.staticIp, result.poolName);
+      if ('error' in lease) this.log.warn({ username: result.username, reason: lease.error }, 'address-unavailable');
+      else ipv4 = lease.ip;
+    }
+    const book = this.env.prefixes;
+    if (this.env.policy.ipv6 && book?.hasPrefixPool) {
+      const lease = book.lease(this.sid, 'prefix');
+      if ('error' in lease) this.log.warn({ username: result.username, reason: lease.error }, 'ipv6-prefix-unavailable');
+      else this.prefix = lease.prefix;
+    }
+    if (ipv4 === undefined && this.prefix === undefined) {
+      const reason = 'no IPv4 address and no IPv6 prefix available for this session';
+      this.log.warn({ username: result.username, reason }, 'address-unavailable');
+      this.input(() => this.core.terminate(monotonicNow(), 'nas-error', reason));
       return;
     }
-    this.ip = lease.ip;
+    this.ip = ipv4;
     this.rateLimit = result.rateLimit;
-    this.log.info({ username: result.username, ip: lease.ip }, 'authenticated');
-    this.core.addressAssigned(monotonicNow(), lease.ip, dns);
+    const delegation = this.prefix && book?.hasDelegatePool ? this.delegationSource(book) : undefined;
+    this.network = {
+      ...(ipv4 !== undefined ? { ipv4 } : {}),
+      ...(this.prefix ? { ipv6Prefix: this.prefix } : {}),
+      ...(delegation ? { delegation } : {}),
+      ...(dns ? { dns } : {}),
+    };
+    const ip6 = this.prefix ? { ipv6Prefix: formatPrefix6(this.prefix) } : {};
+    this.log.info({ username: result.username, ip: ipv4, ...ip6 }, 'authenticated');
+    this.core.networkAssigned(monotonicNow(), this.network);
+  }
+
+  /** The delegate pool, bound to this session: DHCPv6 reserves at most one prefix through it. */
+  private delegationSource(book: Ipv6PrefixBook): PrefixSource {
+    return {
+      acquire: () => {
+        if (this.delegated) return this.delegated;
+        const lease = book.lease(this.sid, 'delegate');
+        if ('error' in lease) {
+          this.log.warn({ username: this.core.username, reason: lease.error }, 'ipv6-delegate-unavailable');
+          return undefined;
+        }
+        this.delegated = lease.prefix;
+        return lease.prefix;
+      },
+      release: (p) => {
+        book.release(this.sid, p);
+        if (this.delegated && formatPrefix6(this.delegated) === formatPrefix6(p)) {
+          this.delegated = undefined;
+          this.delegatedBound = false;
+        }
+      },
+    };
   }
 
   private linkUp(local: string, peer: string, mtu: number): void {
-    if (this.tun) return;
+    const configure = this.env.configureInterface ?? configureInterface;
+    if (!this.ensureTun(mtu)) return;
+    try {
+      configure(this.tun!.name, { local, peer, mtu });
+    } catch (err) {
+      this.interfaceFailed(err);
+      return;
+    }
+    this.authorizedUp(this.tun!.name, peer);
+  }
+
+  private ipv6Up(linkLocal: string, prefix: string, mtu: number): void {
+    if (!this.ensureTun(mtu)) return;
+    try {
+      (this.env.ipv6Interface?.configure ?? configureIpv6)(this.tun!.name, { linkLocal, prefix });
+      this.log.info({ username: this.core.username, ifname: this.tun!.name, ipv6Prefix: prefix, linkLocal }, 'ipv6-up');
+    } catch (err) {
+      this.log.error({ username: this.core.username, err: String(err) }, 'ipv6-interface-failed');
+    }
+  }
+
+  private route6(op: 'add' | 'del', prefix: string): void {
+    if (op === 'add') this.delegatedBound = true;
+    const tun = this.tun;
+    if (!tun) return;
+    try {
+      (this.env.ipv6Interface?.route ?? route6)(tun.name, op, prefix);
+      this.log.info({ username: this.core.username, ifname: tun.name, prefix, op }, 'delegated-prefix-route');
+    } catch (err) {
+      this.log.error({ username: this.core.username, err: String(err) }, 'route6-failed');
+    }
+  }
+
+  /**
+   * The session interface, created when the first network protocol opens: MTU, up, and for an
+   * IPv6 session the IPv6 settings first. False (and the session ends) when it cannot be made.
+   */
+  private ensureTun(mtu: number): boolean {
+    if (this.tun) return true;
     const open = this.env.openTun ?? openTun;
     const configure = this.env.configureInterface ?? configureInterface;
     try {
       this.tun = this.openNamed(open);
-      configure(this.tun.name, { local, peer, mtu });
+      if (this.prefix) this.prepareIpv6(this.tun.name);
+      configure(this.tun.name, { mtu });
     } catch (err) {
-      this.log.error({ username: this.core.username, err: String(err) }, 'interface-failed');
-      this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'cannot create the session interface'));
-      return;
+      this.interfaceFailed(err);
+      return false;
     }
     this.state = 'active';
     this.upAt = Date.now();
     if (this.rateLimit) this.applyRateLimit(this.tun.name, this.rateLimit);
-    this.log.info({ username: this.core.username, ifname: this.tun.name, ip: peer, gateway: local, mtu }, 'session-up');
-    this.authorizedUp(this.tun.name, peer);
+    const ip6 = this.prefix ? { ipv6Prefix: formatPrefix6(this.prefix) } : {};
+    this.log.info({ username: this.core.username, ifname: this.tun.name, ip: this.ip, ...ip6, gateway: this.env.policy.gateway, mtu }, 'session-up');
+    return true;
   }
+
 
   /** What the backend's authorization asks for once the link is up: routes, limits, accounting. */
   private authorizedUp(ifname: string, peer: string): void {
@@ -325,37 +432,46 @@ export class SessionDriver implements SessionHandle {
     this.core.terminate(now, cause, cause === 'session-timeout' ? 'Session-Timeout reached' : 'Idle-Timeout reached');
   }
 
+  private prepareIpv6(ifname: string): void {
+    try {
+      (this.env.ipv6Interface?.prepare ?? prepareIpv6)(ifname);
+    } catch (err) {
+      // IPv4 still works; IPv6 on this interface will not.
+      this.log.error({ username: this.core.username, err: String(err) }, 'ipv6-interface-failed');
+    }
+  }
+
+  private interfaceFailed(err: unknown): void {
+    this.log.error({ username: this.core.username, err: String(err) }, 'interface-failed');
+    this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'cannot create the session interface'));
+  }
+
   /**
-   * Packets the host routes to this client, framed (SSTP header + PPP FF 03 00 21) into one buffer
-   * per batch and written with one `socket.write()`: one TLS write per wake-up instead of one per
-   * packet (the slab is reused for the next batch, so the bytes are copied once either way). The TUN
-   * reader pauses while more than SEND_BUFFER_LIMIT bytes wait in the socket, until 'drain'.
+   * Packets the host routes to this client, IPv4 and IPv6. The session core writes the SSTP and
+   * PPP headers into the 8 bytes of headroom in front of each packet (or encrypts it with MPPE)
+   * and returns one copy to write (the slab is reused for the next batch while the socket may
+   * still hold the buffer). TCP back-pressure pauses the TUN reader until 'drain'.
    */
   private fromTun(batch: PacketBatch): void {
-    if (this.socket.destroyed || !this.core.forwardingIp) return;
-    let total = 0;
-    for (let i = 0; i < batch.count; i++) {
-      const len = batch.lengths[i]!;
-      if (len + TUN_HEADROOM <= MAX_SSTP_PACKET) total += len + TUN_HEADROOM;
+    if (this.socket.destroyed) return;
+    const packets: Buffer[] = [];
+    try {
+      for (let i = 0; i < batch.count; i++) {
+        const frame = batchFrame(batch, i);
+        const out = this.core.encodeOutbound(frame);
+        if (!out) continue;
+        this.stats.txPackets++;
+        this.stats.txBytes += frame.length - TUN_HEADROOM;
+        packets.push(out);
+      }
+    } catch (err) {
+      // Called from the TUN poller, outside input(): a bug here must end this session only.
+      this.log.error({ err: err instanceof Error ? err.stack : String(err), username: this.core.username }, 'session-bug');
+      this.teardown('nas-error', 'internal error');
+      this.socket.destroy();
+      return;
     }
-    if (total === 0) return;
-    const out = Buffer.allocUnsafe(total);
-    let pos = 0;
-    for (let i = 0; i < batch.count; i++) {
-      const len = batch.lengths[i]!;
-      if (len + TUN_HEADROOM > MAX_SSTP_PACKET) continue;
-      out[pos] = 0x10;
-      out[pos + 1] = 0x00;
-      out.writeUInt16BE(len + TUN_HEADROOM, pos + 2);
-      out.writeUInt32BE(0xff030021, pos + 4);
-      const off = batch.offsets[i]!;
-      batch.slab.copy(out, pos + TUN_HEADROOM, off, off + len);
-      pos += len + TUN_HEADROOM;
-      this.stats.txPackets++;
-      this.stats.txBytes += len;
-    }
-    this.socket.write(out);
-    if (this.socket.writableLength >= SEND_BUFFER_LIMIT) this.tun?.pause();
+    if (packets.length > 0) this.out.write(packets);
   }
 
   private writeTun(packet: Buffer): void {
@@ -373,6 +489,7 @@ export class SessionDriver implements SessionHandle {
       this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'rate limit cannot be enforced'));
       return;
     }
+    this.shapedIfname = ifname;
     shaper.apply(ifname, limit).catch((err: unknown) => {
       this.log.error({ username: this.core.username, err: String(err) }, 'rate-limit-failed');
       if (!this.tornDown) this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'rate limit cannot be enforced'));
@@ -406,7 +523,15 @@ export class SessionDriver implements SessionHandle {
     const tun = this.tun;
     if (!tun) return this.tunClosing ?? Promise.resolve();
     this.tun = undefined;
-    this.tunClosing = tun.close().then(
+    tun.pause();
+    // The shaper's helper device (ifb) goes first, while the interface name is still ours.
+    const shaper = this.env.shaper;
+    const unshaped =
+      shaper && this.shapedIfname === tun.name
+        ? shaper.apply(tun.name, undefined).catch((err: unknown) => this.log.warn({ ifname: tun.name, err: String(err) }, 'rate-limit-remove-failed'))
+        : Promise.resolve();
+    this.shapedIfname = undefined;
+    this.tunClosing = unshaped.then(() => tun.close()).then(
       () => {
         sessionInterfaceNames.release(tun.name);
         this.log.debug({ ifname: tun.name }, 'interface-removed');
@@ -418,7 +543,7 @@ export class SessionDriver implements SessionHandle {
 
   private closeSocket(): void {
     if (this.socket.destroyed) return;
-    this.socket.end();
+    this.out.end();
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
@@ -428,6 +553,8 @@ export class SessionDriver implements SessionHandle {
     this.env.registry.remove(this.sid, this.core.username);
     this.released ??= this.closeTun().then(() => {
       if (this.ip !== undefined) this.env.addresses.release(this.sid, this.ip);
+      if (this.prefix) this.env.prefixes?.release(this.sid, this.prefix);
+      if (this.delegated) this.env.prefixes?.release(this.sid, this.delegated);
     });
     return this.released;
   }

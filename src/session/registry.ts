@@ -25,6 +25,10 @@ export interface SessionInfo {
   readonly nasPort?: number;
   /** Our address the client connected to (Called-Station-Id). */
   readonly calledSid?: string;
+  /** The session's IPv6 prefix (announced by RA), e.g. "2001:db8:0:1::/64". */
+  readonly ip6?: string | undefined;
+  /** The prefix delegated by DHCPv6-PD, once bound. */
+  readonly ip6Dp?: string | undefined;
 }
 
 export type TerminateCause =

@@ -14,8 +14,37 @@ import { checkSstpRequest, HttpRequestReader, http200, httpError } from '../sstp
 import { SstpServer } from '../sstp/server.js';
 import { PppLink, type TerminateCause as PppTerminateCause } from '../ppp/link.js';
 import { createAuthenticator } from '../ppp/auth/index.js';
+import { linkLocal } from '../ppp/ipv6cp/iid.js';
+import type { MppeMode } from '../ppp/ccp/mppe-option.js';
+import { formatPrefix6, parseAddress6, type Prefix6 } from '../ip/ipv6-addr.js';
+import { Ipv6Services } from '../ipv6/services.js';
+import type { PrefixSource } from '../ipv6/dhcpv6.js';
 
 export const PROTO_IPV4 = 0x0021;
+export const PROTO_IPV6 = 0x0057;
+const PROTO_MPPE = 0x00fd;
+/** An SSTP packet's 12-bit length field caps a frame (header included) at 4095 bytes. */
+const MAX_SSTP_PACKET = 4095;
+/** SSTP header (4) + FF 03 + protocol (4): the headroom the TUN leaves in front of each packet. */
+const FRAME_HEADROOM = 8;
+
+/** IPv6 for sessions of this generation (present when `client-ipv6-pool prefix` is configured). */
+export interface Ipv6Policy {
+  /** IPv6 name servers (≤ 3): RDNSS in RAs, DNS in DHCPv6. */
+  readonly dns: readonly string[];
+  /** Our DHCPv6 DUID (SERVERID). */
+  readonly serverDuid: Buffer;
+}
+
+/** The addresses a session was given after authentication (see `networkAssigned`). */
+export interface SessionAddresses {
+  readonly ipv4?: string;
+  readonly ipv6Prefix?: Prefix6;
+  /** The delegate pool bound to this session (DHCPv6-PD); absent without a delegate pool. */
+  readonly delegation?: PrefixSource;
+  /** Replaces the configured IPv4 name servers for this session (RADIUS), slot by slot. */
+  readonly dns?: readonly (string | undefined)[];
+}
 
 /** Everything a session needs from its configuration generation, frozen at accept time. */
 export interface SessionPolicy {
@@ -29,6 +58,10 @@ export interface SessionPolicy {
   /** From accept to SSTP Call Connected verified (covers HTTP + SSTP negotiation), ms. */
   readonly negotiationTimeoutMs: number;
   readonly helloIntervalMs: number;
+  /** Absent: IPv6 is not configured (IPV6CP is Protocol-Rejected). */
+  readonly ipv6?: Ipv6Policy;
+  /** `ppp-options mppe`; 'accept' is the default (do not ask, accept if asked). Absent = deny. */
+  readonly mppe?: MppeMode | 'deny';
 }
 
 export type SessionAction =
@@ -38,7 +71,13 @@ export type SessionAction =
   | { readonly type: 'authenticated'; readonly result: AuthAccept }
   | { readonly type: 'auth-failed'; readonly username: string | undefined; readonly reason: string }
   | { readonly type: 'link-up'; readonly local: string; readonly peer: string; readonly mtu: number }
+  /** IPV6CP opened: our and the peer's link-local addresses; route `prefix` to the interface. */
+  | { readonly type: 'ipv6-up'; readonly local: string; readonly peer: string | undefined; readonly prefix: string; readonly mtu: number }
+  /** Every network protocol is down: the interface goes. */
   | { readonly type: 'link-down' }
+  /** A delegated prefix was bound (route it via the interface) / released (remove the route). */
+  | { readonly type: 'route6'; readonly op: 'add' | 'del'; readonly prefix: string }
+  /** An IPv4 or IPv6 packet for the host (the TUN takes both). */
   | { readonly type: 'ip'; readonly packet: Buffer }
   | { readonly type: 'ended'; readonly cause: string; readonly reason: string }
   | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn'; readonly event: string; readonly fields?: Record<string, string | number> };
@@ -53,6 +92,11 @@ export class Session {
   private readonly out: SessionAction[] = [];
   private readonly httpDeadline: Millis;
   private ipUp = false;
+  private ipv6Up = false;
+  private prefix: Prefix6 | undefined;
+  private delegation: PrefixSource | undefined;
+  private v6: Ipv6Services | undefined;
+  private mtu = 0;
   private endedEmitted = false;
   private closeEmitted = false;
   private endCause: { cause: string; reason: string } | undefined;
@@ -74,6 +118,8 @@ export class Session {
       echo: policy.echo,
       dns: policy.dns,
       random,
+      ipv6: policy.ipv6 !== undefined,
+      mppe: policy.mppe ?? 'deny',
     });
   }
 
@@ -142,14 +188,55 @@ export class Session {
 
   /** The driver leased an address after 'authenticated'; `dns` overrides the policy's for this session. */
   addressAssigned(now: Millis, ip: string, dns?: readonly (string | undefined)[]): void {
+    this.networkAssigned(now, dns ? { ipv4: ip, dns } : { ipv4: ip });
+  }
+
+  /** The driver leased what this session gets (IPv4 address, IPv6 prefix) after 'authenticated'. */
+  networkAssigned(now: Millis, a: SessionAddresses): void {
     if (this.phase !== 'sstp') return;
-    this.ppp.setAddresses(now, this.policy.gateway, ip, dns);
+    this.prefix = a.ipv6Prefix;
+    this.delegation = a.delegation;
+    const ipv4 = a.ipv4 !== undefined ? { local: this.policy.gateway, peer: a.ipv4 } : undefined;
+    this.ppp.startNetwork(now, { ...(ipv4 ? { ipv4 } : {}), ipv6: a.ipv6Prefix !== undefined, ...(a.dns ? { dns: a.dns } : {}) });
     this.pump(now);
   }
 
   /** IPv4 may flow to the client: IPCP is opened and the SSTP crypto binding was verified. */
   get forwardingIp(): boolean {
     return this.ipUp && this.sstp !== undefined && this.sstp.connected;
+  }
+
+  /** The prefix delegated by DHCPv6 and bound, if any. */
+  get delegatedPrefix(): Prefix6 | undefined {
+    return this.v6?.delegatedPrefix;
+  }
+
+  /**
+   * The data fast lane, host → client: `frame` is one packet from the TUN with 8 bytes of headroom
+   * in front. Returns the SSTP packet to write (a copy: the TUN slab is reused), or undefined when
+   * the packet may not go (its NCP is not open, no verified binding, MPPE required but not up).
+   * Without MPPE the headers go into the headroom; with MPPE the packet is encrypted into a new buffer.
+   */
+  encodeOutbound(frame: Buffer): Buffer | undefined {
+    if (frame.length <= FRAME_HEADROOM || !this.sstp?.connected || !this.ppp.dataAllowed) return undefined;
+    const version = frame[FRAME_HEADROOM]! >> 4;
+    const protocol = version === 4 && this.ipUp ? PROTO_IPV4 : version === 6 && this.ipv6Up ? PROTO_IPV6 : 0;
+    if (protocol === 0) return undefined;
+    const enc = this.ppp.mppeTx;
+    if (!enc) {
+      if (frame.length > MAX_SSTP_PACKET) return undefined;
+      frame.writeUInt32BE(0x10000000 | frame.length, 0);
+      frame.writeUInt32BE((0xff030000 | protocol) >>> 0, 4);
+      return Buffer.from(frame);
+    }
+    const packet = frame.subarray(FRAME_HEADROOM);
+    const total = 8 + 4 + packet.length;
+    if (total > MAX_SSTP_PACKET) return undefined;
+    const out = Buffer.allocUnsafe(total);
+    out.writeUInt32BE(0x10000000 | total, 0);
+    out.writeUInt32BE((0xff030000 | PROTO_MPPE) >>> 0, 4);
+    enc.encryptInto(protocol, packet, out, 8);
+    return out;
   }
 
   /** Operator or policy ends the session: PPP Terminate, then SSTP Call Disconnect. */
@@ -175,7 +262,7 @@ export class Session {
   nextDeadline(): Millis | undefined {
     if (this.phase === 'closed') return undefined;
     if (this.phase === 'http') return this.httpDeadline;
-    return minDeadline(this.sstp?.nextDeadline(), this.ppp.nextDeadline());
+    return minDeadline(this.sstp?.nextDeadline(), this.ppp.nextDeadline(), this.ipv6Up ? this.v6?.nextDeadline() : undefined);
   }
 
   handleTimeout(now: Millis): void {
@@ -189,6 +276,7 @@ export class Session {
     if (this.phase !== 'sstp') return;
     this.sstp!.handleTimeout(now);
     this.ppp.handleTimeout(now);
+    if (this.ipv6Up) this.v6?.handleTimeout(now);
     this.pump(now);
   }
 
@@ -209,6 +297,10 @@ export class Session {
       for (const ev of this.ppp.poll()) {
         moved = true;
         this.onPpp(now, ev);
+      }
+      for (const ev of this.v6?.poll() ?? []) {
+        moved = true;
+        this.onV6(ev);
       }
       if (!moved) return;
     }
@@ -264,19 +356,28 @@ export class Session {
         this.ipUp = true;
         // PAP/CHAP-MD5 carry no keys; sstpc never sends Call Connected after CHAP-MD5 (see SstpServer).
         if (this.sstp && !this.sstp.connected) this.sstp.waiveZeroKeyBinding(now);
-        this.out.push({ type: 'link-up', local: ev.local, peer: ev.peer, mtu: Math.min(ev.peerMru, this.policy.mru) });
+        this.out.push({ type: 'link-up', local: ev.local, peer: ev.peer, mtu: this.linkMtu(ev.peerMru) });
         return;
       case 'ipcp-down':
-        if (this.ipUp) this.out.push({ type: 'link-down' });
         this.ipUp = false;
+        this.networkDown();
+        return;
+      case 'ipv6cp-up':
+        return this.ipv6cpUp(now, ev.localIid, ev.peerIid, ev.peerMru);
+      case 'ipv6cp-down':
+        this.ipv6Up = false;
+        this.networkDown();
         return;
       case 'data':
-        if (ev.protocol === PROTO_IPV4 && this.ipUp && this.sstp?.connected) this.out.push({ type: 'ip', packet: ev.payload });
+        if (!this.sstp?.connected) return;
+        if (ev.protocol === PROTO_IPV4 && this.ipUp) this.out.push({ type: 'ip', packet: ev.payload });
+        else if (ev.protocol === PROTO_IPV6 && this.ipv6Up && !this.v6?.intercept(now, ev.payload)) {
+          this.out.push({ type: 'ip', packet: ev.payload });
+        }
         return;
       case 'finished':
         this.endCause ??= { cause: ev.cause, reason: ev.reason };
-        if (this.ipUp) this.out.push({ type: 'link-down' });
-        this.ipUp = false;
+        this.allDown();
         // PPP is over: tell the client at the SSTP level, then close once acknowledged or timed out.
         if (this.sstp && !this.sstp.closed) this.sstp.disconnect(now);
         else this.finish(this.endCause.cause, this.endCause.reason);
@@ -287,9 +388,73 @@ export class Session {
     }
   }
 
-  private finish(cause: string, reason: string): void {
-    if (this.ipUp) this.out.push({ type: 'link-down' });
+  /** The interface MTU: the peer's MRU (less MPPE's 4 bytes when MPPE may run), at most ours. */
+  private linkMtu(peerMru: number): number {
+    this.mtu = Math.min(peerMru - this.ppp.mppeOverhead, this.policy.mru);
+    return this.mtu;
+  }
+
+  private ipv6cpUp(now: Millis, localIid: Buffer, peerIid: Buffer | undefined, peerMru: number): void {
+    const prefix = this.prefix;
+    const policy = this.policy.ipv6;
+    if (!prefix || !policy) return; // cannot happen: IPV6CP runs only with a prefix
+    this.ipv6Up = true;
+    if (this.sstp && !this.sstp.connected) this.sstp.waiveZeroKeyBinding(now);
+    const mtu = this.linkMtu(peerMru);
+    const local = linkLocal(localIid);
+    this.v6?.close();
+    this.v6 = new Ipv6Services(
+      {
+        linkLocal: parseAddress6(local)!,
+        prefix,
+        mtu,
+        dns: policy.dns.map((d) => parseAddress6(d)).filter((d): d is Buffer => d !== undefined),
+        serverDuid: policy.serverDuid,
+        ...(this.delegation ? { delegation: this.delegation } : {}),
+        random: this.random,
+      },
+      now,
+    );
+    this.out.push({ type: 'ipv6-up', local, peer: peerIid ? linkLocal(peerIid) : undefined, prefix: formatPrefix6(prefix), mtu });
+  }
+
+  private onV6(ev: ReturnType<Ipv6Services['poll']>[number]): void {
+    switch (ev.type) {
+      case 'packet': {
+        if (!this.sstp?.connected || this.sstp.closed || !this.ipv6Up) return;
+        const frame = this.ppp.encodeData(PROTO_IPV6, ev.packet);
+        if (frame) this.out.push({ type: 'send', bytes: this.sstp.encodeData(frame) });
+        return;
+      }
+      case 'pd-bound':
+        this.out.push({ type: 'route6', op: 'add', prefix: formatPrefix6(ev.prefix) });
+        return;
+      case 'pd-released':
+        this.out.push({ type: 'route6', op: 'del', prefix: formatPrefix6(ev.prefix) });
+        return;
+      case 'log':
+        this.out.push({ type: 'log', level: ev.level, event: ev.event, fields: ev.fields });
+        return;
+    }
+  }
+
+  /** One network protocol went down: the interface goes when none is left. */
+  private networkDown(): void {
+    if (!this.ipUp && !this.ipv6Up && this.mtu > 0) {
+      this.mtu = 0;
+      this.out.push({ type: 'link-down' });
+    }
+  }
+
+  private allDown(): void {
     this.ipUp = false;
+    this.ipv6Up = false;
+    this.networkDown();
+  }
+
+  private finish(cause: string, reason: string): void {
+    this.allDown();
+    this.v6?.close();
     this.phase = 'closed';
     if (!this.closeEmitted) {
       this.closeEmitted = true;

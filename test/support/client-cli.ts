@@ -3,12 +3,16 @@
  * (`ip netns exec NS node dist/test/support/client-cli.js --port P --user U --password W [--auth m]`).
  * Prints one JSON object per line: {"event":"up",...} | {"event":"failed",...} | {"event":"pong",...}
  * | {"event":"closed",...}. Reads commands from stdin: `ping ADDRESS`, `close`, `exit`.
+ * With `--tun` it also bridges the tunnel to a TUN device in its namespace (local = our address,
+ * peer = the gateway), so ordinary programs (iperf3) there talk through the tunnel, like ppp0.
  */
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { AuthProtocol } from '../../src/config/model.js';
 import { TestClient } from './client.js';
 import { icmpEchoRequest, parseIcmpEchoReply } from './icmp.js';
+import { batchPacket, openTun, type TunDevice } from '../../src/dataplane/tun.js';
+import { configureInterface } from '../../src/dataplane/iface.js';
 
 const emit = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + '\n');
 
@@ -21,9 +25,11 @@ async function main(): Promise<void> {
       password: { type: 'string' },
       auth: { type: 'string' },
       'corrupt-binding': { type: 'boolean', default: false },
+      tun: { type: 'boolean', default: false },
     },
   });
   let client: TestClient;
+  let tun: TunDevice | undefined;
   try {
     client = await TestClient.connect({
       host: values.host!,
@@ -32,12 +38,17 @@ async function main(): Promise<void> {
       password: values.password ?? '',
       ...(values.auth ? { auth: values.auth.split(',') as AuthProtocol[] } : {}),
       corruptBinding: values['corrupt-binding'],
+      ...(values.tun ? { onIp: (p: Buffer) => void tun?.write(p) } : {}),
     });
+    if (values.tun) {
+      client.keepPackets = false;
+      tun = bridge(client);
+    }
   } catch (err) {
     emit({ event: 'failed', reason: err instanceof Error ? err.message : String(err) });
     process.exit(1);
   }
-  emit({ event: 'up', ...client.info });
+  emit({ event: 'up', ...client.info, ...(tun ? { ifname: tun.name } : {}) });
   let seq = 0;
   const rl = createInterface({ input: process.stdin });
   for await (const line of rl) {
@@ -65,6 +76,24 @@ async function main(): Promise<void> {
     }
   }
   client.destroy();
+}
+
+/** Packets the kernel routes into our TUN go through the tunnel; TCP back-pressure pauses it. */
+function bridge(client: TestClient): TunDevice {
+  const info = client.info!;
+  const tun: TunDevice = openTun(
+    (batch) => {
+      let full = false;
+      for (let i = 0; i < batch.count; i++) full = client.forward(Buffer.from(batchPacket(batch, i))) === 'full' || full;
+      if (full) {
+        tun.pause();
+        void client.drained().then(() => tun.resume());
+      }
+    },
+    { nameTemplate: 'cli%d' },
+  );
+  configureInterface(tun.name, { local: info.ipv4, peer: info.peer, mtu: 1400 });
+  return tun;
 }
 
 void main();

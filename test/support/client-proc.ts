@@ -32,10 +32,15 @@ export class ClientProc {
     });
   }
 
-  static start(ns: Netns, o: { port: number; user: string; password: string; auth?: string; corruptBinding?: boolean }): ClientProc {
+  static start(
+    ns: Netns,
+    o: { port: number; user: string; password: string; auth?: string; corruptBinding?: boolean; host?: string; tun?: boolean },
+  ): ClientProc {
     const args = [join(distDir(), 'test', 'support', 'client-cli.js'), '--port', String(o.port), '--user', o.user, '--password', o.password];
     if (o.auth) args.push('--auth', o.auth);
     if (o.corruptBinding) args.push('--corrupt-binding');
+    if (o.host) args.push('--host', o.host);
+    if (o.tun) args.push('--tun');
     return new ClientProc(ns.spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] }));
   }
 

@@ -16,6 +16,8 @@ export interface TestClientOptions {
   readonly auth?: readonly AuthProtocol[];
   readonly corruptBinding?: boolean;
   readonly timeoutMs?: number;
+  /** Every IP packet from the tunnel, as it arrives (a TUN bridge writes it to the kernel). */
+  readonly onIp?: (packet: Buffer) => void;
 }
 
 export type { UpInfo };
@@ -43,6 +45,7 @@ export class TestClient {
         setupTimeoutMs: opts.timeoutMs ?? 10_000,
         ...(opts.corruptBinding ? { corruptBinding: true } : {}),
         onIp: (p) => {
+          opts.onIp?.(p);
           if (!t.keepPackets) return;
           t.received.push(Buffer.from(p));
           t.wake();
@@ -96,6 +99,11 @@ export class TestClient {
   /** Like sendIp, but reports TCP back-pressure: false means wait for `drained()`. */
   sendIpFlow(packet: Buffer): boolean {
     return this.c.sendIp(packet);
+  }
+
+  /** For a TUN bridge: 'dropped' when the packet cannot go (e.g. IPv6 without IPV6CP), 'full' on back-pressure. */
+  forward(packet: Buffer): 'sent' | 'full' | 'dropped' {
+    return this.c.forward(packet);
   }
 
   drained(): Promise<void> {

@@ -159,6 +159,18 @@ export class SstpConnection {
   }
 
   /**
+   * Any IP packet (IPv4 or IPv6, MPPE when on) into the tunnel, for a TUN bridge: 'dropped' when it
+   * cannot go (link down, its NCP not open, too large), 'full' on TCP back-pressure.
+   */
+  forward(packet: Buffer): 'sent' | 'full' | 'dropped' {
+    const bytes = this.conn?.encodeIp(packet);
+    if (!bytes) return 'dropped';
+    this.stats.txPackets++;
+    this.stats.txBytes += packet.length;
+    return this.socket.write(bytes) ? 'sent' : 'full';
+  }
+
+  /**
    * Packets as the TUN delivers them (views with 8 bytes of headroom): framed into one buffer and
    * written at once, so a batch costs one TLS write instead of one per packet. False = back-pressure.
    */

@@ -181,3 +181,15 @@ export function hlakFor(
   if (nt?.length !== 24) throw new SstpdError('E_AUTH_HLAK_INPUT', `${kind}: HLAK needs the 24-byte NT-Response`);
   return mschapV2ServerHlak(password, nt);
 }
+
+/** RFC 3079 §3 server start keys for MS-CHAPv2: send = Magic3 key, receive = Magic2 key (16 bytes). */
+export function mschapV2ServerMppeKeys(password: string, ntResponse: Buffer): { send: Buffer; recv: Buffer } {
+  const mk = masterKey(hashNtPasswordHash(ntPasswordHash(password)), ntResponse);
+  return { send: asymmetricStartKey(mk, 16, true, true), recv: asymmetricStartKey(mk, 16, false, true) };
+}
+
+/** RFC 3079 §2.4 for MS-CHAPv1 (128-bit): one start key for both directions. */
+export function mschapV1MppeKeys(password: string, challenge8: Buffer): { send: Buffer; recv: Buffer } {
+  const k = mschapV1StartKey(password, challenge8);
+  return { send: k, recv: Buffer.from(k) };
+}

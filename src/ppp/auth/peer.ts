@@ -24,6 +24,7 @@ import {
   hashNtPasswordHash,
   masterKey,
   mschapV1NtResponse,
+  mschapV1StartKey,
   ntPasswordHash,
 } from './mschap-crypto.js';
 import { MSCHAP_V1_CHALLENGE_SIZE } from './mschap-v1.js';
@@ -32,7 +33,8 @@ import { PAP_ACK, PAP_NAK, decodePapReply, encodePapRequest } from './pap.js';
 
 export type AuthPeerEvent =
   | { readonly type: 'send'; readonly packet: Buffer }
-  | { readonly type: 'success'; readonly hlak: Buffer }
+  /** `mppeKeys`: the client's RFC 3079 start keys (send = client → server), MS-CHAP(v2) only. */
+  | { readonly type: 'success'; readonly hlak: Buffer; readonly mppeKeys?: { readonly send: Buffer; readonly recv: Buffer } }
   | { readonly type: 'failure'; readonly message: string };
 
 export interface AuthPeerOptions {
@@ -91,7 +93,18 @@ export class AuthPeer {
     if (this.method === 'mschap-v2' && !authenticatorMatches(text, a.expectedAuth)) {
       return this.fail('server sent a wrong authenticator response');
     }
-    return this.succeed(this.hlak(a));
+    return this.succeed(this.hlak(a), this.mppeKeys(a));
+  }
+
+  /** RFC 3079 from the client's side: v2 send = Magic2 key, receive = Magic3 key; v1 one key both ways. */
+  private mppeKeys(a: Answer): { send: Buffer; recv: Buffer } | undefined {
+    if (a.ntResponse === undefined) return undefined;
+    if (this.method === 'mschap') {
+      const k = mschapV1StartKey(this.opts.password, a.challenge);
+      return { send: k, recv: Buffer.from(k) };
+    }
+    const mk = masterKey(hashNtPasswordHash(ntPasswordHash(this.opts.password)), a.ntResponse);
+    return { send: asymmetricStartKey(mk, 16, true, false), recv: asymmetricStartKey(mk, 16, false, false) };
   }
 
   private onChallenge(p: AuthPacket): AuthPeerEvent[] {
@@ -138,9 +151,9 @@ export class AuthPeer {
     return Buffer.concat([asymmetricStartKey(mk, 16, true, false), asymmetricStartKey(mk, 16, false, false)]);
   }
 
-  private succeed(hlak: Buffer): AuthPeerEvent[] {
+  private succeed(hlak: Buffer, mppeKeys?: { send: Buffer; recv: Buffer }): AuthPeerEvent[] {
     this.done = true;
-    return [{ type: 'success', hlak }];
+    return [mppeKeys ? { type: 'success', hlak, mppeKeys } : { type: 'success', hlak }];
   }
 
   private fail(message: string): AuthPeerEvent[] {
