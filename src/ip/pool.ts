@@ -98,7 +98,8 @@ export class AddressBook {
 
   /** Whether `lease` can give a session an IPv4 address at all: a static one, a named pool, or a default pool. */
   offers(staticIp?: string, poolName?: string): boolean {
-    if (staticIp !== undefined) return true;
+    // A named pool (RADIUS Framed-Pool) is always tried, so a missing one is reported by name.
+    if (staticIp !== undefined || poolName !== undefined) return true;
     const name = poolName ?? this.defaultPool;
     return name !== undefined && this.pools.has(name);
   }

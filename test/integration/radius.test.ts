@@ -234,7 +234,7 @@ describe('RADIUS: sstpd + FreeRADIUS + our client in a network namespace', { ski
     });
   });
 
-  it('CoA: Session-Timeout applies at once (ACK); a rate limit without a shaper is refused (NAK 506)', async () => {
+  it('CoA: a rate limit goes to the tc shaper (ACK, shown by sstpctl); Session-Timeout applies at once (ACK)', async () => {
     const port = env.nextPort();
     const daePort = env.nextPort();
     const cfg = radiusConfig(env, { port, authPort, acctPort, daePort, radius: ['rate-limit enable'] });
@@ -245,9 +245,10 @@ describe('RADIUS: sstpd + FreeRADIUS + our client in a network namespace', { ski
         const row = (await d.sessions())[0]!;
         const target = `127.0.0.1:${daePort}`;
         const rate = await fr.radclient(target, 'coa', DAE_SECRET, 'User-Name = bob, Filter-Id = "2000/1000"');
-        assert.match(rate.out, /Received CoA-NAK/);
-        assert.match(rate.out, /Error-Cause = Resources-Unavailable/);
-        assert.equal((await d.session(row.sid))?.['rateLimit'], '', 'unchanged');
+        assert.match(rate.out, /Received CoA-ACK/);
+        assert.equal((await d.session(row.sid))?.['rateLimit'], '2000/1000');
+        const qdisc = (await env.ns.exec('tc', ['qdisc', 'show', 'dev', row.ifname])).stdout;
+        assert.match(qdisc, /tbf|htb/, `a shaping qdisc on ${row.ifname}: ${qdisc}`);
         const st = await fr.radclient(target, 'coa', DAE_SECRET, `Acct-Session-Id = "${row.sid}", Session-Timeout = 1`);
         assert.match(st.out, /Received CoA-ACK/);
         const down = await d.waitForLog(isEvent('session-down', { sid: row.sid }), 10_000);
