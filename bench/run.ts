@@ -3,7 +3,8 @@
  *   - setup time: TCP connect → IPCP open, N sequential connects (p50/p99), per auth method;
  *   - throughput through one session, both directions, with our own client (no kernel PPP):
  *     upstream = client → server TUN (UDP 1400-byte datagrams to the gateway's discard port),
- *     downstream = a UDP sender on the server host → TUN → SSTP → client.
+ *     downstream = a UDP sender on the server host → TUN → SSTP → client;
+ *     the same again with MPPE (128-bit stateless) negotiated on the session.
  * Needs root (a network namespace and TUN devices). Prints a table and writes bench/results.json.
  *   npm run bench            (or: node dist/bench/run.js [--seconds 3] [--connects 20])
  */
@@ -16,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { generateTestCertificates } from '../src/config/certs.js';
 import { TestClient } from '../test/support/client.js';
 import type { AuthProtocol } from '../src/config/model.js';
+import { MPPE_BIT_H, MPPE_BIT_S } from '../src/ppp/ccp/mppe-option.js';
 
 const { values } = parseArgs({
   options: { inner: { type: 'boolean', default: false }, seconds: { type: 'string', default: '3' }, connects: { type: 'string', default: '20' } },
@@ -60,7 +62,26 @@ async function inner(): Promise<void> {
       results[`setup_ms_${auth}`] = { p50: +percentile(times, 50).toFixed(2), p99: +percentile(times, 99).toFixed(2), n: times.length };
     }
     const seconds = Number(values.seconds);
-    const c = await TestClient.connect({ port: PORT, username: 'vyos', password: 'vyos' });
+    for (const [suffix, mppe] of [['', undefined], ['_mppe', { bits: MPPE_BIT_S | MPPE_BIT_H }]] as const) {
+      Object.assign(results, await throughput(seconds, suffix, mppe, dir));
+    }
+  } finally {
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.stdout.write(JSON.stringify(results) + '\n');
+}
+
+/** One session's upstream and downstream Mbit/s; `mppe` makes the client require MPPE. */
+async function throughput(seconds: number, suffix: string, mppe: { bits: number } | undefined, dir: string): Promise<Record<string, number>> {
+  const results: Record<string, number> = {};
+  const sessions = (): { rxBytes: number }[] =>
+    JSON.parse(execFileSync(process.execPath, [join(import.meta.dirname, '..', 'src', 'cli', 'sstpctl.js'), '--state-dir', join(dir, 'state'), 'show', 'sessions', '--json'], { encoding: 'utf8' })) as { rxBytes: number }[];
+  // The previous run's session must be gone: upstream is counted on the one listed session.
+  for (let i = 0; i < 50 && sessions().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  {
+    const c = await TestClient.connect({ port: PORT, username: 'vyos', password: 'vyos', ...(mppe ? { mppe } : {}) });
     c.keepPackets = false;
     const ip = c.info!.ipv4;
     // Upstream: IPv4/UDP 1400-byte datagrams to the gateway's discard port, as fast as TCP takes them.
@@ -77,10 +98,9 @@ async function inner(): Promise<void> {
       }
       await new Promise((r) => setImmediate(r));
     }
-    const upStats = JSON.parse(execFileSync(process.execPath, [join(import.meta.dirname, '..', 'src', 'cli', 'sstpctl.js'), '--state-dir', join(dir, 'state'), 'show', 'sessions', '--json'], { encoding: 'utf8' })) as { rxBytes: number }[];
-    const upBytes = upStats[0]?.rxBytes ?? 0;
-    results['upstream_mbit_s'] = +((upBytes * 8) / seconds / 1e6).toFixed(1);
-    results['upstream_sent_packets'] = sent;
+    const upBytes = sessions()[0]?.rxBytes ?? 0;
+    results[`upstream${suffix}_mbit_s`] = +((upBytes * 8) / seconds / 1e6).toFixed(1);
+    results[`upstream${suffix}_sent_packets`] = sent;
     // Downstream: a UDP sender on the server host to the client's address, through sstp0.
     const sock = createSocket('udp4');
     const payload = Buffer.alloc(1372, 0xcd);
@@ -96,15 +116,11 @@ async function inner(): Promise<void> {
       await new Promise((r) => setImmediate(r));
     }
     await new Promise((r) => setTimeout(r, 300));
-    results['downstream_mbit_s'] = +(((c.rxBytes - before) * 8) / seconds / 1e6).toFixed(1);
+    results[`downstream${suffix}_mbit_s`] = +(((c.rxBytes - before) * 8) / seconds / 1e6).toFixed(1);
     sock.close();
     await c.close();
-  } finally {
-    daemon.kill('SIGTERM');
-    await new Promise((r) => daemon.once('exit', r));
-    rmSync(dir, { recursive: true, force: true });
   }
-  process.stdout.write(JSON.stringify(results) + '\n');
+  return results;
 }
 
 function udpPacket(src: string, dst: string, sport: number, dport: number, payload: Buffer): Buffer {

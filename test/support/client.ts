@@ -18,6 +18,8 @@ export interface TestClientOptions {
   readonly timeoutMs?: number;
   /** Every IP packet from the tunnel, as it arrives (a TUN bridge writes it to the kernel). */
   readonly onIp?: (packet: Buffer) => void;
+  /** Require MPPE with these CCP bits (e.g. 128-bit stateless). */
+  readonly mppe?: { readonly bits: number };
 }
 
 export interface UpInfo {
@@ -66,6 +68,7 @@ export class TestClient {
             serverCertDer: cert.raw,
             random: randomBytes,
             ...(opts.corruptBinding ? { corruptBinding: true } : {}),
+            ...(opts.mppe ? { mppe: opts.mppe } : {}),
           },
           monotonicNow(),
         );
