@@ -74,6 +74,8 @@ export type PppEvent =
   /** IPV6CP Opened: both interface identifiers (the peer's is absent if it proposed none). */
   | { readonly type: 'ipv6cp-up'; readonly localIid: Buffer; readonly peerIid: Buffer | undefined; readonly peerMru: number }
   | { readonly type: 'ipv6cp-down' }
+  /** IPv6 is over for this link (the peer rejected IPV6CP, or it failed): its prefix can go back. */
+  | { readonly type: 'ipv6-stopped' }
   /**
    * 0x0021 / 0x0057: an IP packet, only while its NCP is Opened (and MPPE is satisfied). A view into
    * the received frame, or a fresh buffer when it was decrypted.
@@ -599,6 +601,7 @@ export class PppLink {
     if (protocol === PPP_IPV6CP) {
       this.ipv6cp.stop(now);
       this.ipv6Enabled = false;
+      this.out.push({ type: 'ipv6-stopped' });
     } else {
       this.ipcp.stop(now);
       this.addresses = undefined;

@@ -205,6 +205,9 @@ export class SessionDriver implements SessionHandle {
         case 'route6':
           this.route6(a.op, a.prefix);
           break;
+        case 'ipv6-released':
+          this.releaseIpv6();
+          break;
         case 'link-down':
           void this.closeTun();
           break;
@@ -341,6 +344,17 @@ export class SessionDriver implements SessionHandle {
     } catch (err) {
       this.log.error({ username: this.core.username, err: String(err) }, 'ipv6-interface-failed');
     }
+  }
+
+  /** The client wants no IPv6: its prefix (and any delegated one) go back to the pools now. */
+  private releaseIpv6(): void {
+    const book = this.env.prefixes;
+    if (this.prefix) book?.release(this.sid, this.prefix);
+    if (this.delegated) book?.release(this.sid, this.delegated);
+    this.prefix = undefined;
+    this.delegated = undefined;
+    this.delegatedBound = false;
+    if (this.network) this.network = { ...(this.network.ipv4 !== undefined ? { ipv4: this.network.ipv4 } : {}) };
   }
 
   private route6(op: 'add' | 'del', prefix: string): void {

@@ -75,6 +75,8 @@ export type SessionAction =
   | { readonly type: 'ipv6-up'; readonly local: string; readonly peer: string | undefined; readonly prefix: string; readonly mtu: number }
   /** Every network protocol is down: the interface goes. */
   | { readonly type: 'link-down' }
+  /** IPv6 will not run on this session (the client rejected IPV6CP): its prefixes go back. */
+  | { readonly type: 'ipv6-released' }
   /** A delegated prefix was bound (route it via the interface) / released (remove the route). */
   | { readonly type: 'route6'; readonly op: 'add' | 'del'; readonly prefix: string }
   /** An IPv4 or IPv6 packet for the host (the TUN takes both). */
@@ -367,6 +369,12 @@ export class Session {
       case 'ipv6cp-down':
         this.ipv6Up = false;
         this.networkDown();
+        return;
+      case 'ipv6-stopped':
+        this.v6?.close();
+        this.v6 = undefined;
+        this.prefix = undefined;
+        this.out.push({ type: 'ipv6-released' });
         return;
       case 'data':
         if (!this.sstp?.connected) return;

@@ -378,6 +378,7 @@ test('an IPv4-only client against an IPv6 server: IPV6CP is Protocol-Rejected, I
   assert.equal(p.of('link-up').length, 1);
   assert.equal(p.of('ipv6-up').length, 0);
   assert.equal(p.logs('ncp-stopped').length, 1);
+  assert.equal(p.of('ipv6-released').length, 1, 'the driver is told to give the prefix back');
   const ping = icmpEchoRequest('192.0.2.1', '192.0.2.254', 1, 1, Buffer.alloc(8));
   p.send(ping);
   assert.deepEqual(p.serverIp(), [ping]);
