@@ -1,15 +1,24 @@
 /**
- * A network control protocol as the shared automaton plus an option table: the shape of IPCP
- * (ipcp/ipcp.ts), used by IPV6CP and CCP. `name` prefixes the debug events ("ipv6cp-state");
+ * A network control protocol as the shared automaton plus an option table: IPCP, IPV6CP and CCP. `name` prefixes the debug events ("ipv6cp-state");
  * `extraCode` takes codes above 7 (CCP's Reset-Request/Ack); anything else is Code-Rejected.
  */
 import type { Millis } from '../common/time.js';
 import { decodeCp, type CpPacket } from './cp.js';
-import { Fsm, type FsmOptions } from './fsm.js';
-import type { NcpUpper } from './ipcp/ipcp.js';
+import { Fsm, type FinishReason, type FsmOptions } from './fsm.js';
 import { resetHandlers, tableCallbacks, type OptionHandler } from './negotiate.js';
+import type { LogFn } from './protocols.js';
 
-export type { NcpUpper } from './ipcp/ipcp.js';
+/** What an NCP tells the link above it. */
+export interface NcpUpper {
+  /** One packet of this protocol (Code/Id/Length/Data). */
+  send(packet: Buffer): void;
+  up(now: Millis): void;
+  down(now: Millis): void;
+  finished(now: Millis, why: FinishReason): void;
+  /** Negotiation cannot converge (e.g. the peer keeps refusing our address). */
+  failed(now: Millis, reason: string): void;
+  readonly log: LogFn;
+}
 
 export class Ncp {
   readonly fsm: Fsm;

@@ -1,69 +1,20 @@
 /**
- * IPCP (RFC 1332, protocol 0x8021): the shared automaton with an IPCP option table. The server
- * and client tables differ; the wrapper is the same (and is the shape IPV6CP/CCP will reuse).
+ * IPCP (RFC 1332, protocol 0x8021): the shared NCP wrapper with an IPCP option table. The server
+ * and client tables differ; the wrapper is the one IPV6CP and CCP use too.
  */
-import type { Millis } from '../../common/time.js';
-import { decodeCp } from '../cp.js';
-import { Fsm, type FinishReason, type FsmOptions } from '../fsm.js';
-import { rejectOption, resetHandlers, tableCallbacks, type OptionHandler } from '../negotiate.js';
-import type { LogFn } from '../protocols.js';
+import type { FsmOptions } from '../fsm.js';
+import { Ncp, type NcpUpper } from '../ncp.js';
+import { rejectOption, type OptionHandler } from '../negotiate.js';
 import { ClientAddressOption, ServerAddressOption } from './address.js';
 import { ClientDnsOption, IPCP_DNS1, IPCP_DNS2, serverDnsOptions, type ServerDnsOption } from './dns.js';
 import { WINS_OPTIONS } from './wins.js';
 
-export interface NcpUpper {
-  /** One IPCP packet (Code/Id/Length/Data). */
-  send(packet: Buffer): void;
-  up(now: Millis): void;
-  down(now: Millis): void;
-  finished(now: Millis, why: FinishReason): void;
-  /** Negotiation cannot converge (e.g. the peer keeps refusing our address). */
-  failed(now: Millis, reason: string): void;
-  readonly log: LogFn;
-}
+export type { NcpUpper } from '../ncp.js';
 
-export class Ipcp {
-  readonly fsm: Fsm;
-  private stopping = false;
-
-  constructor(private readonly handlers: readonly OptionHandler[], upper: NcpUpper, fsmOpts: FsmOptions = {}) {
-    this.fsm = new Fsm(
-      {
-        ...tableCallbacks('ipcp', handlers, upper.log),
-        negotiationFailed: (now, reason) => upper.failed(now, reason),
-        thisLayerUp: (now) => upper.up(now),
-        thisLayerDown: (now) => {
-          resetHandlers(handlers);
-          upper.down(now);
-        },
-        thisLayerStarted: () => resetHandlers(handlers),
-        thisLayerFinished: (now, why) => {
-          if (!this.stopping) upper.finished(now, why);
-        },
-        send: (p) => upper.send(p),
-        trace: (ev, from, to) => upper.log('debug', 'ipcp-state', { event: ev, from, to }),
-      },
-      fsmOpts,
-    );
-  }
-
-  get opened(): boolean {
-    return this.fsm.opened;
-  }
-
-  /** One IPCP information field. Malformed → DecodeError (the link drops the frame). */
-  receive(now: Millis, info: Buffer): void {
-    const pkt = decodeCp(info);
-    this.fsm.receive(now, pkt, info.subarray(0, 4 + pkt.data.length));
-  }
-
-  /** Back to Initial without a word on the wire (the peer Protocol-Rejected IPCP, or LCP is gone). */
-  stop(now: Millis): void {
-    this.stopping = true;
-    this.fsm.down(now);
-    if (this.fsm.state === 'starting') this.fsm.close(now);
-    this.stopping = false;
-    resetHandlers(this.handlers);
+/** IPCP is the generic NCP (src/ppp/ncp.ts) with an IPCP option table. */
+export class Ipcp extends Ncp {
+  constructor(handlers: readonly OptionHandler[], upper: NcpUpper, fsmOpts: FsmOptions = {}) {
+    super('ipcp', handlers, upper, fsmOpts);
   }
 }
 
