@@ -45,7 +45,7 @@ import {
 import { parseRateLimit, formatRateLimit } from '../radius/rate-limit.js';
 import { HLAK_LEN, hlakFromHashHash } from '../ppp/auth/mschap-crypto.js';
 import { DecodeError } from '../common/errors.js';
-import type { AuthAccept, AuthBackend, AuthContext, AuthReject, AuthRequest, AuthResult, Authorization, FramedRoute } from './backend.js';
+import type { AuthAccept, AuthBackend, AuthContext, AuthReject, AuthRequest, AuthResult, Authorization, FramedRoute, MppeKeys } from './backend.js';
 import { MSCHAP_ERROR_AUTH_FAILURE } from './local.js';
 
 export type { NasIdentity };
@@ -125,14 +125,14 @@ export class RadiusAuthBackend implements AuthBackend {
       const msg = textValue(first(reply, ATTR.REPLY_MESSAGE));
       return reject(req.username, `RADIUS Access-Challenge ${from} cannot be answered over PPP${msg ? `: ${msg}` : ''}`);
     }
-    let hlak: Buffer;
+    let keys: { hlak: Buffer; mppeKeys?: MppeKeys };
     try {
-      hlak = this.hlak(req, outcome);
+      keys = this.keys(req, outcome);
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
       return reject(req.username, `RADIUS Access-Accept ${from} with unreadable MPPE keys: ${e.message}`);
     }
-    const accept: AuthAccept = { ok: true, username: req.username, hlak, ...this.authorization(req.username, reply) };
+    const accept: AuthAccept = { ok: true, username: req.username, ...keys, ...this.authorization(req.username, reply) };
     if (req.kind !== 'mschap-v2') return accept;
     const success = vendorAttributes(reply, VENDOR_MICROSOFT, MS.CHAP2_SUCCESS)[0]?.value;
     const text = success?.subarray(1).toString('latin1');
@@ -152,8 +152,12 @@ export class RadiusAuthBackend implements AuthBackend {
     return reject(req.username, `RADIUS Access-Reject ${from}${why ? `: ${why}` : ''}`, code, replyMessage ?? m?.[1] ?? FAILED_TEXT);
   }
 
-  private hlak(req: AuthRequest, o: Extract<RadiusOutcome, { ok: true }>): Buffer {
-    const zeros = Buffer.alloc(HLAK_LEN);
+  /**
+   * The SSTP binding key and, for MS-CHAPv2, the MPPE start keys: MS-MPPE-Send-Key encrypts
+   * towards the client (RFC 2548), so it is our send key, and the HLAK is Recv ‖ Send.
+   */
+  private keys(req: AuthRequest, o: Extract<RadiusOutcome, { ok: true }>): { hlak: Buffer; mppeKeys?: MppeKeys } {
+    const zeros = { hlak: Buffer.alloc(HLAK_LEN) };
     if (req.kind === 'mschap-v2') {
       const recv = vendorAttributes(o.reply, VENDOR_MICROSOFT, MS.MPPE_RECV_KEY)[0]?.value;
       const send = vendorAttributes(o.reply, VENDOR_MICROSOFT, MS.MPPE_SEND_KEY)[0]?.value;
@@ -164,7 +168,7 @@ export class RadiusAuthBackend implements AuthBackend {
       const r = decryptMppeKey(recv, o.secret, o.requestAuthenticator);
       const s = decryptMppeKey(send, o.secret, o.requestAuthenticator);
       if (r.length !== 16 || s.length !== 16) throw new DecodeError(`MPPE keys of ${r.length}/${s.length} bytes (16 expected)`, 'E_RADIUS_DECODE');
-      return Buffer.concat([r, s]);
+      return { hlak: Buffer.concat([r, s]), mppeKeys: { send: s, recv: r } };
     }
     if (req.kind === 'mschap-v1') {
       const keys = vendorAttributes(o.reply, VENDOR_MICROSOFT, MS.CHAP_MPPE_KEYS)[0]?.value;
@@ -172,7 +176,7 @@ export class RadiusAuthBackend implements AuthBackend {
         this.log('warn', 'radius-no-mppe-keys', { username: req.username, server: o.server });
         return zeros;
       }
-      return hlakFromHashHash(revealMsChapMppeKeys(keys, o.secret, o.requestAuthenticator).ntKey, req.ntResponse);
+      return { hlak: hlakFromHashHash(revealMsChapMppeKeys(keys, o.secret, o.requestAuthenticator).ntKey, req.ntResponse) };
     }
     return zeros;
   }

@@ -64,6 +64,8 @@ for (const kind of ['pap', 'chap-md5', 'mschap-v1', 'mschap-v2'] as const) {
     assert.equal(r.authenticatorResponse, l.authenticatorResponse);
     assert.equal(r.accounting, true);
     if (kind === 'mschap-v1' || kind === 'mschap-v2') assert.notDeepEqual(r.hlak, Buffer.alloc(32));
+    // MS-MPPE-Send/Recv-Key become the MPPE start keys, the same a local user's password gives.
+    if (kind === 'mschap-v2') assert.deepEqual(r.mppeKeys, l.mppeKeys);
     const bad = await b.authenticate(requestFor(kind, 'alice', 'wrong'), CTX);
     assert.equal(bad.ok, false);
     assert.match(bad.ok ? '' : bad.reason, /^RADIUS Access-Reject from 192\.0\.2\.10/);
