@@ -1,0 +1,244 @@
+/**
+ * The PPP server link with IPV6CP and `mppe require` under hostile input: a recorded good session
+ * (IPCP + IPV6CP + CCP/MPPE, encrypted data both ways) is replayed with random, mutated, truncated
+ * frames and clock jumps. Nothing throws; no NCP comes up before authentication; no data passes
+ * while its NCP is down or before MPPE is up in both directions; one 'finished', silence after.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { AuthResult } from '../../src/auth/backend.js';
+import type { AuthProtocol } from '../../src/config/model.js';
+import type { AuthEvent, Authenticator } from '../../src/ppp/auth/authenticator.js';
+import { PppClientLink, type ClientAuthEvent } from '../../src/ppp/client-link.js';
+import { decodeCp, encodeCp } from '../../src/ppp/cp.js';
+import { PppLink, type PppEvent, type PppLinkOptions } from '../../src/ppp/link.js';
+import { MPPE_BIT_H, MPPE_BIT_S } from '../../src/ppp/ccp/mppe-option.js';
+
+const HLAK = Buffer.alloc(32);
+const K1 = Buffer.alloc(16, 0x11);
+const K2 = Buffer.alloc(16, 0x22);
+const ACCEPT: AuthResult = { ok: true, username: 'alice', hlak: HLAK, mppeKeys: { send: K1, recv: K2 } };
+
+class FakeAuthenticator implements Authenticator {
+  readonly protocol = 0xc023;
+  private id = 0;
+  constructor(_m: AuthProtocol) {}
+  start(): AuthEvent[] {
+    return [];
+  }
+  handle(_now: number, packet: Buffer): AuthEvent[] {
+    try {
+      const p = decodeCp(packet);
+      if (p.code !== 1) return [];
+      this.id = p.id;
+      return [{ type: 'verify', request: { kind: 'pap', username: 'alice', password: 'secret' } }];
+    } catch {
+      return [];
+    }
+  }
+  backendResult(_now: number, r: AuthResult): AuthEvent[] {
+    return r.ok ? [{ type: 'send', packet: encodeCp(2, this.id, Buffer.from([0])) }, { type: 'success', result: r }] : [];
+  }
+  handleTimeout(): AuthEvent[] {
+    return [];
+  }
+  nextDeadline(): undefined {
+    return undefined;
+  }
+}
+
+class FakePeer {
+  start(): ClientAuthEvent[] {
+    return [{ type: 'send', packet: encodeCp(1, 1, Buffer.from('\x05alice\x06secret', 'latin1')) }];
+  }
+  handle(packet: Buffer): ClientAuthEvent[] {
+    try {
+      return decodeCp(packet).code === 2 ? [{ type: 'success', hlak: HLAK, mppeKeys: { send: K2, recv: K1 } }] : [];
+    } catch {
+      return [];
+    }
+  }
+}
+
+function seeded(seed: number): (n: number) => Buffer {
+  let x = seed;
+  return (n) => {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      b[i] = x >>> 24;
+    }
+    return b;
+  };
+}
+
+const serverOptions = (): PppLinkOptions => ({
+  mru: 1452,
+  authProtocols: ['pap'],
+  makeAuthenticator: (m) => new FakeAuthenticator(m),
+  echo: { intervalS: 10, failure: 2, timeoutS: 0 },
+  dns: [],
+  random: seeded(7),
+  ipv6: true,
+  mppe: 'require',
+});
+
+const serve = (link: PppLink, now: number, ev: PppEvent): void => {
+  if (ev.type === 'verify') link.authResult(now, ACCEPT);
+  if (ev.type === 'authenticated') link.startNetwork(now, { ipv4: { local: '10.0.0.1', peer: '10.0.0.2' }, ipv6: true });
+};
+
+/** The client's frames of one good session, ending with encrypted IPv4 and IPv6 packets. */
+function recordClientFrames(): Buffer[] {
+  const server = new PppLink(serverOptions());
+  const client = new PppClientLink({ authMethods: ['pap'], makeAuthPeer: () => new FakePeer(), random: seeded(9), ipv6: true, mppe: { bits: MPPE_BIT_S | MPPE_BIT_H } });
+  const frames: Buffer[] = [];
+  server.lowerUp(0);
+  client.lowerUp(0);
+  for (let guard = 0; guard < 1000; guard++) {
+    let moved = false;
+    for (const ev of server.poll()) {
+      moved = true;
+      if (ev.type === 'send') client.receive(0, ev.frame);
+      serve(server, 0, ev);
+    }
+    for (const ev of client.poll()) {
+      moved = true;
+      if (ev.type === 'send') {
+        frames.push(ev.frame);
+        server.receive(0, ev.frame);
+      }
+    }
+    if (!moved) break;
+  }
+  for (const p of ['450000140000000040010000', '60000000000011ff' + '00'.repeat(32)]) {
+    const f = client.encodeIp(Buffer.from(p, 'hex'));
+    assert.ok(f, 'the recorded client is up with MPPE');
+    frames.push(f);
+  }
+  return frames;
+}
+
+const ORIGINAL = recordClientFrames();
+
+type Op =
+  | { kind: 'next' }
+  | { kind: 'orig'; i: number }
+  | { kind: 'mutate'; i: number; pos: number; byte: number }
+  | { kind: 'truncate'; i: number; len: number }
+  | { kind: 'random'; bytes: Uint8Array }
+  | { kind: 'tick'; ms: number };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 6, arbitrary: fc.constant({ kind: 'next' as const }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('orig' as const), i: fc.nat() }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('mutate' as const), i: fc.nat(), pos: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate' as const), i: fc.nat(), len: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('random' as const), bytes: fc.uint8Array({ maxLength: 40 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 40000 }) }) },
+);
+
+function frameFor(op: Op, cursor: { i: number }): Buffer | undefined {
+  if (op.kind === 'tick') return undefined;
+  if (op.kind === 'next') return ORIGINAL[cursor.i++ % ORIGINAL.length];
+  if (op.kind === 'random') return Buffer.from(op.bytes);
+  const base = ORIGINAL[op.i % ORIGINAL.length]!;
+  if (op.kind === 'orig') return base;
+  if (op.kind === 'truncate') return base.subarray(0, op.len % (base.length + 1));
+  const b = Buffer.from(base);
+  b[op.pos % b.length] = op.byte;
+  return b;
+}
+
+function checkInvariants(events: readonly PppEvent[]): void {
+  let authenticated = false;
+  let v4 = false;
+  let v6 = false;
+  let finished = false;
+  for (const ev of events) {
+    if (ev.type === 'log') continue;
+    assert.ok(!finished, `event ${ev.type} after finished`);
+    switch (ev.type) {
+      case 'authenticated':
+        authenticated = true;
+        break;
+      case 'ipcp-up':
+      case 'ipv6cp-up':
+        assert.ok(authenticated, `${ev.type} without authenticated`);
+        if (ev.type === 'ipcp-up') v4 = true;
+        else v6 = true;
+        break;
+      case 'ipcp-down':
+        v4 = false;
+        break;
+      case 'ipv6cp-down':
+        v6 = false;
+        break;
+      case 'data':
+        assert.ok(ev.protocol === 0x21 ? v4 : ev.protocol === 0x57 ? v6 : false, `data 0x${ev.protocol.toString(16)} while its NCP is down`);
+        break;
+      case 'finished':
+        assert.ok(!v4 && !v6, 'finished while an NCP is up');
+        finished = true;
+        break;
+      default:
+        break;
+    }
+  }
+
+}
+
+test('property (IPv6 + mppe require): the recorded session opens IPCP, IPV6CP and MPPE and passes both data packets', () => {
+  const link = new PppLink(serverOptions());
+  link.lowerUp(0);
+  const events: PppEvent[] = [];
+  const pump = (): void => {
+    for (const ev of link.poll()) {
+      events.push(ev);
+      serve(link, 0, ev);
+    }
+  };
+  pump();
+  for (const f of ORIGINAL) {
+    link.receive(0, f);
+    pump();
+  }
+  const types = events.filter((e) => e.type !== 'log' && e.type !== 'send').map((e) => e.type);
+  assert.deepEqual(types.filter((t) => t !== 'ipv6cp-up' && t !== 'ipcp-up'), ['verify', 'authenticated', 'data', 'data']);
+  assert.ok(types.includes('ipcp-up') && types.includes('ipv6cp-up'));
+  assert.ok(events.some((e) => e.type === 'log' && e.event === 'mppe-up'));
+});
+
+test('property (IPv6 + mppe require): hostile frames never throw and never open a gate early', () => {
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
+      const link = new PppLink(serverOptions());
+      let now = 0;
+      const cursor = { i: 0 };
+      const events: PppEvent[] = [];
+      const pump = (): void => {
+        for (const ev of link.poll()) {
+          events.push(ev);
+          serve(link, now, ev);
+          // With `require`, data may only come out while MPPE is up both ways.
+          if (ev.type === 'data') assert.ok(link.dataAllowed, 'data passed before MPPE was up');
+        }
+      };
+      link.lowerUp(now);
+      pump();
+      for (const op of ops) {
+        if (op.kind === 'tick') {
+          now += op.ms;
+          const d = link.nextDeadline();
+          if (d !== undefined && d <= now) link.handleTimeout(now);
+        } else {
+          link.receive(now, frameFor(op, cursor)!);
+        }
+        pump();
+      }
+      checkInvariants(events);
+    }),
+    { numRuns: 300 },
+  );
+});
