@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { frameFor as replayFrame, frameOpArb, type FrameOp } from '../support/frame-ops.js';
 import { DecodeError } from '../../src/common/errors.js';
 import type { AuthResult } from '../../src/auth/backend.js';
 import type { AuthProtocol } from '../../src/config/model.js';
@@ -113,35 +114,8 @@ function recordClientFrames(): Buffer[] {
 
 const ORIGINAL = recordClientFrames();
 
-type Op =
-  | { kind: 'next' }
-  | { kind: 'orig'; i: number }
-  | { kind: 'mutate'; i: number; pos: number; byte: number }
-  | { kind: 'truncate'; i: number; len: number }
-  | { kind: 'random'; bytes: Uint8Array }
-  | { kind: 'tick'; ms: number };
-
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.constant({ kind: 'next' as const }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('orig' as const), i: fc.nat() }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('mutate' as const), i: fc.nat(), pos: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate' as const), i: fc.nat(), len: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('random' as const), bytes: fc.uint8Array({ maxLength: 40 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 40000 }) }) },
-);
-
-/** `next` replays the session in order (so runs get deep); the other ops are noise around it. */
-function frameFor(op: Op, cursor: { i: number }): Buffer | undefined {
-  if (op.kind === 'tick') return undefined;
-  if (op.kind === 'next') return ORIGINAL[cursor.i++ % ORIGINAL.length];
-  if (op.kind === 'random') return Buffer.from(op.bytes);
-  const base = ORIGINAL[op.i % ORIGINAL.length]!;
-  if (op.kind === 'orig') return base;
-  if (op.kind === 'truncate') return base.subarray(0, op.len % (base.length + 1));
-  const b = Buffer.from(base);
-  b[op.pos % b.length] = op.byte;
-  return b;
-}
+const opArb = frameOpArb(5);
+const frameFor = (op: FrameOp, cursor: { i: number }): Buffer | undefined => replayFrame(op, ORIGINAL, cursor);
 
 /** The phase invariants over the whole event stream of one run. */
 function checkInvariants(events: readonly PppEvent[]): void {
