@@ -54,6 +54,8 @@ export interface SessionRow {
   readonly generation: number;
   /** `download/upload` in kbit/s, as accel-ppp prints it; empty without a limit. */
   readonly rateLimit: string;
+  /** Data packets dropped by the session's data gate, by reason (JSON only). */
+  readonly drops: Readonly<Record<string, number>>;
 }
 
 export function sessionRow(s: SessionInfo, nowMs: number): SessionRow {
@@ -73,6 +75,7 @@ export function sessionRow(s: SessionInfo, nowMs: number): SessionRow {
     txPackets: s.txPackets,
     generation: s.generation,
     rateLimit: s.rateLimit ? `${s.rateLimit.downloadKbit}/${s.rateLimit.uploadKbit}` : '',
+    drops: s.drops ?? {},
   };
 }
 

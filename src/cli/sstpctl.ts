@@ -77,7 +77,7 @@ async function main(): Promise<number> {
     const rows = (reply.data as SessionInfo[]).map((s) => sessionRow(s, now));
     process.stdout.write((values.json ? JSON.stringify(rows, null, 2) : sessionsTable(rows)) + '\n');
   } else if (cmd === 'show-statistics' && !values.json) {
-    const d = reply.data as { uptimeS: number; cpuPercent: number; rssKiB: number; sessions: Record<string, number>; connections: Record<string, number> };
+    const d = reply.data as { uptimeS: number; cpuPercent: number; rssKiB: number; sessions: Record<string, number>; connections: Record<string, number>; drops?: Record<string, number> };
     const lines = [
       `uptime: ${formatUptime(d.uptimeS)}`,
       `cpu: ${d.cpuPercent}%`,
@@ -86,6 +86,8 @@ async function main(): Promise<number> {
       ...Object.entries(d.sessions).map(([k, v]) => `  ${k}: ${v}`),
       'sstp:',
       ...Object.entries(d.connections).map(([k, v]) => `  ${k}: ${v}`),
+      'dropped packets:',
+      ...Object.entries(d.drops ?? {}).map(([k, v]) => `  ${k}: ${v}`),
     ];
     process.stdout.write(lines.join('\n') + '\n');
   } else {

@@ -4,8 +4,8 @@
  * the `sstp-connect` CLI, the load generator and the test suite's loopback client.
  *
  * Control traffic comes out of `poll()` as actions. IPv4 data has a fast lane both ways: received
- * packets go straight to `onIp` (a view, valid during the call), and `frameIp()`/`ipHeader()` let
- * the I/O layer build outgoing frames without an action per packet.
+ * packets go straight to `onIp` (a view, valid during the call), and `frameOutbound()` frames a
+ * packet in the headroom in front of it. Both ask the PPP link's data gate, as the server does.
  */
 import type { AuthProtocol } from '../config/model.js';
 import { minDeadline, type Millis } from '../common/time.js';
@@ -13,7 +13,7 @@ import { SstpClient } from '../sstp/client.js';
 import { PppClientLink } from '../ppp/client-link.js';
 import { AuthPeer } from '../ppp/auth/peer.js';
 import type { EchoPolicy } from '../ppp/lcp/lcp.js';
-import { dataPacket, MAX_PACKET_LEN } from '../sstp/wire.js';
+import { DATA_HEADROOM, fastLaneIn, frameOutbound, frameOutboundCopy, MAX_IP_PACKET } from '../session/data-path.js';
 import type { ClientStage } from './errors.js';
 
 export interface ClientConnectionOptions {
@@ -63,10 +63,9 @@ export type ClientAction =
   | { readonly type: 'closed'; readonly code: string; readonly reason: string; readonly stage: ClientStage }
   | { readonly type: 'log'; readonly event: string; readonly fields?: Record<string, string | number> };
 
-/** SSTP data header + PPP `FF 03 00 21`: the 8 bytes in front of every IPv4 packet we send. */
-export const IP_FRAME_OVERHEAD = 8;
-/** Largest IPv4 packet that fits one SSTP packet. */
-export const MAX_IP_PACKET = MAX_PACKET_LEN - IP_FRAME_OVERHEAD;
+/** SSTP data header + PPP `FF 03 00 21`: the 8 bytes in front of every IP packet we send. */
+export const IP_FRAME_OVERHEAD = DATA_HEADROOM;
+export { MAX_IP_PACKET };
 
 export class ClientConnection {
   private readonly sstp: SstpClient;
@@ -93,9 +92,10 @@ export class ClientConnection {
       ...(opts.lcpEcho ? { echo: opts.lcpEcho } : {}),
       ...(opts.ipv6 ? { ipv6: true } : {}),
       ...(opts.mppe ? { mppe: opts.mppe } : {}),
+      awaitLowerVerification: true,
     });
     const onIp = opts.onIp;
-    if (onIp) this.sstp.dataSink = (frame) => this.fastIp(frame, onIp);
+    if (onIp) this.sstp.dataSink = (frame) => fastLaneIn(this.ppp.gate, frame, onIp);
   }
 
   start(now: Millis): void {
@@ -122,28 +122,19 @@ export class ClientConnection {
   }
 
   /**
-   * An IPv4/IPv6 packet to send through the tunnel: the SSTP bytes, or undefined while it may not go
-   * (its NCP not open, SSTP not connected, too large for one SSTP packet).
+   * An IPv4/IPv6 packet to send through the tunnel: the SSTP bytes (a new buffer), or undefined while
+   * the data gate holds it (its NCP not open, Call Connected not sent, MPPE not up, too large).
    */
   encodeIp(packet: Buffer): Buffer | undefined {
-    if (!this.sstp.connected || packet.length > MAX_IP_PACKET) return undefined;
-    const frame = this.ppp.encodeIp(packet);
-    return frame ? dataPacket(frame) : undefined;
+    return this.sstp.closed ? undefined : frameOutboundCopy(this.ppp.gate, packet);
   }
 
   /**
-   * Writes the 8-byte SSTP + PPP header for an IPv4 packet of `length` bytes at `buf[offset]`, so
-   * the I/O layer can frame packets in place (TUN headroom) or into one batch buffer. False (and
-   * nothing written) before the link is up or for a packet too large for SSTP.
+   * The IP packet at `frame[8..]` framed in place (the first 8 bytes are headroom), or encrypted
+   * into a new buffer with MPPE; undefined while the data gate holds it. See session/data-path.ts.
    */
-  ipHeader(buf: Buffer, offset: number, length: number): boolean {
-    // With MPPE on, packets are encrypted: only encodeIp can frame them.
-    if (!this.up || length > MAX_IP_PACKET || this.ppp.mppeOverhead !== 0) return false;
-    buf[offset] = 0x10;
-    buf[offset + 1] = 0x00;
-    buf.writeUInt16BE(length + IP_FRAME_OVERHEAD, offset + 2);
-    buf.writeUInt32BE(0xff030021, offset + 4);
-    return true;
+  frameOutbound(frame: Buffer): Buffer | undefined {
+    return this.sstp.closed ? undefined : frameOutbound(this.ppp.gate, frame);
   }
 
   /** One LCP Echo-Request for an RTT sample; the reply comes out as 'echo-reply' with this id. */
@@ -183,16 +174,6 @@ export class ClientConnection {
 
   poll(): ClientAction[] {
     return this.out.splice(0, this.out.length);
-  }
-
-  /** IPv4 frames (FF 03 00 21 or PFC/ACFC forms) skip the event path; anything else takes it. */
-  private fastIp(frame: Buffer, onIp: (packet: Buffer) => void): boolean {
-    if (!this.ipUp) return false;
-    if (frame.length > 4 && frame[0] === 0xff && frame[1] === 0x03 && frame[2] === 0x00 && frame[3] === 0x21) {
-      onIp(frame.subarray(4));
-      return true;
-    }
-    return false;
   }
 
   private pump(now: Millis): void {
@@ -250,6 +231,7 @@ export class ClientConnection {
         const hlak = this.opts.corruptBinding ? Buffer.alloc(32, 0x5a) : ev.hlak;
         const hp = this.sstp.sendCallConnected(now, hlak, this.opts.serverCertDer);
         if (hp !== undefined) this.bindingHash = hp === 2 ? 'sha256' : 'sha1';
+        this.ppp.gate.lowerVerified = this.sstp.connected;
         // Call Connected goes out before the IPCP request queued behind this event (MS-SSTP order).
         for (const e of this.sstp.poll()) this.onSstp(now, e);
         return;
@@ -264,6 +246,7 @@ export class ClientConnection {
         if (!this.sstp.connected && this.sstp.state === 'Client_Connect_Ack_Received') {
           // The server ran no authentication: no keys, so the binding is over a zero HLAK.
           this.sstp.sendCallConnected(now, Buffer.alloc(32), this.opts.serverCertDer);
+          this.ppp.gate.lowerVerified = this.sstp.connected;
         }
         this.upInfo = {
           ipv4: ev.local,

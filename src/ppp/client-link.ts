@@ -24,6 +24,7 @@ import { linkLocal, type ClientIidOption } from './ipv6cp/iid.js';
 import { Ccp } from './ccp/ccp.js';
 import { ClientMppeOption } from './ccp/mppe-option.js';
 import { MPPE_OVERHEAD, MppeDecryptor, MppeEncryptor } from './ccp/mppe-cipher.js';
+import { DataGate } from './data-gate.js';
 import {
   PPP_CCP,
   PPP_CHAP,
@@ -72,6 +73,8 @@ export interface PppClientOptions {
   readonly ipv6?: boolean;
   /** Require MPPE with these CCP option bits (pppd `require-mppe-128` = S|H); absent = no CCP. */
   readonly mppe?: { readonly bits: number };
+  /** No data moves until the owner sets `gate.lowerVerified` (SSTP: Call Connected sent). */
+  readonly awaitLowerVerification?: boolean;
 }
 
 export type PppClientPhase = 'dead' | 'establish' | 'authenticate' | 'network' | 'terminate';
@@ -99,14 +102,12 @@ export class PppClientLink {
   private readonly ipv6cp: Ipv6cp<ClientIidOption> | undefined;
   private readonly ccp: Ccp<ClientMppeOption> | undefined;
   private mppeKeys: { readonly send: Buffer; readonly recv: Buffer } | undefined;
-  private encryptor: MppeEncryptor | undefined;
-  private decryptor: MppeDecryptor | undefined;
-  private ipv6Up = false;
+  /** Whether data may pass (the same gate the server's link uses); the connection's fast lanes ask it too. */
+  readonly gate: DataGate;
   private ph: PppClientPhase = 'dead';
   private peer: ClientAuthPeer | undefined;
   private peerProtocol = 0;
   private authenticated = false;
-  private ipUp = false;
   private ending: string | undefined;
   private done = false;
   private readonly makeAuthPeer: (method: AuthProtocol) => ClientAuthPeer;
@@ -117,6 +118,7 @@ export class PppClientLink {
     else if (creds) this.makeAuthPeer = (m) => new AuthPeer(m, { ...creds, random: opts.random });
     else throw new SstpdError('E_PPP_CONFIG', 'PPP client needs credentials or an auth peer factory');
     const fsm = { restartMs: opts.restartMs ?? 3000, maxConfigure: opts.maxConfigure ?? 10 };
+    this.gate = new DataGate({ mppeRequired: opts.mppe !== undefined, awaitLowerVerification: opts.awaitLowerVerification ?? false });
     const mru = new MruOption({ min: 64, max: MAX_SSTP_MRU, ...(opts.mru !== undefined ? { request: opts.mru } : {}) });
     const magic = new MagicOption(opts.random);
     this.authOption = new ClientAuthOption(opts.authMethods);
@@ -174,13 +176,10 @@ export class PppClientLink {
         {
           send: (p) => this.send(PPP_CCP, p),
           up: (now) => this.ccpUp(now),
-          down: () => {
-            this.encryptor = undefined;
-            this.decryptor = undefined;
-          },
+          down: () => this.mppeOff(),
           finished: (now, why) => this.close(now, `MPPE required but CCP finished (${why})`),
           failed: (now, reason) => this.close(now, `MPPE required but ${reason}`),
-          resetRequested: () => this.encryptor?.resetRequested(),
+          resetRequested: () => this.gate.encryptor?.resetRequested(),
           log,
         },
         ncpFsm,
@@ -220,7 +219,7 @@ export class PppClientLink {
 
   /** IPCP is Opened: IPv4 may flow. */
   get ipOpen(): boolean {
-    return this.ipUp;
+    return this.gate.ipv4Open;
   }
 
   /** Sends one LCP Echo-Request (RTT probe); its Identifier, or undefined when LCP is not Opened. */
@@ -228,23 +227,25 @@ export class PppClientLink {
     return this.done ? undefined : this.lcp.probe();
   }
 
-  /** An IPv4 or IPv6 packet to send (MPPE-encrypted when on), or undefined while its NCP is not Opened. */
+  /**
+   * An IPv4 or IPv6 packet as a PPP frame (MPPE-encrypted when on), or undefined while the data gate
+   * holds it. PPP-level callers (tests) only: the connection frames data through session/data-path.ts.
+   */
   encodeIp(packet: Buffer): Buffer | undefined {
-    const v = packet.length > 0 ? packet[0]! >> 4 : 0;
-    const protocol = v === 4 && this.ipUp ? PPP_IPV4 : v === 6 && this.ipv6Up ? PPP_IPV6 : 0;
-    if (protocol === 0 || (this.ccp && !this.encryptor)) return undefined;
-    if (!this.encryptor) return encodeFrame(protocol, packet);
-    return encodeFrame(PPP_MPPE, this.encryptor.encrypt(protocol, packet));
+    const protocol = this.gate.protocolOut(packet.length > 0 ? packet[0]! >> 4 : 0);
+    if (protocol === 0) return undefined;
+    const enc = this.gate.encryptor;
+    return enc ? encodeFrame(PPP_MPPE, enc.encrypt(protocol, packet)) : encodeFrame(protocol, packet);
   }
 
   /** Bytes MPPE adds to each data packet while it is on. */
   get mppeOverhead(): number {
-    return this.encryptor ? MPPE_OVERHEAD : 0;
+    return this.gate.encryptor ? MPPE_OVERHEAD : 0;
   }
 
   /** Test hook: the receive cipher (to drop or corrupt frames in loss tests). */
   get mppeRx(): MppeDecryptor | undefined {
-    return this.decryptor;
+    return this.gate.decryptor;
   }
 
   close(now: Millis, reason: string): void {
@@ -290,19 +291,19 @@ export class PppClientLink {
       case PPP_CCP:
         return this.ccp ? this.ccp.receive(now, info) : this.lcp.protocolReject(protocol, info);
       case PPP_MPPE: {
-        const r = this.decryptor?.decrypt(info);
-        if (!r) return;
+        const r = this.gate.decryptor?.decrypt(info);
+        if (!r) return void this.gate.drop('mppe');
         if (!r.ok) {
+          this.gate.drop('mppe');
           if (r.resetRequest) this.ccp?.requestReset(now);
           return;
         }
         this.ccp?.resynced();
-        return this.deliver(r.protocol, r.payload);
+        return this.deliver(r.protocol, r.payload, true);
       }
       case PPP_IPV4:
       case PPP_IPV6:
-        if (this.decryptor) return; // MPPE is on: clear data is not accepted
-        return this.deliver(protocol, info);
+        return this.deliver(protocol, info, false);
       case PPP_PAP:
       case PPP_CHAP:
         return;
@@ -311,8 +312,8 @@ export class PppClientLink {
     }
   }
 
-  private deliver(protocol: number, payload: Buffer): void {
-    if ((protocol === PPP_IPV4 && this.ipUp) || (protocol === PPP_IPV6 && this.ipv6Up)) this.out.push({ type: 'data', protocol, payload });
+  private deliver(protocol: number, payload: Buffer, encrypted: boolean): void {
+    if (this.gate.admitIn(protocol, payload, encrypted)) this.out.push({ type: 'data', protocol, payload });
   }
 
   private lcpUp(now: Millis): void {
@@ -329,8 +330,7 @@ export class PppClientLink {
     this.ipcp.stop(now);
     this.ipv6cp?.stop(now);
     this.ccp?.stop(now);
-    this.encryptor = undefined;
-    this.decryptor = undefined;
+    this.mppeOff();
     this.peer = undefined;
     this.authenticated = false;
     if (this.ph !== 'terminate') this.ph = 'establish';
@@ -377,33 +377,38 @@ export class PppClientLink {
     const opt = this.ccp!.mppe;
     const keys = this.mppeKeys;
     if (!keys || !opt.rx || !opt.tx) return this.close(now, 'MPPE required but not agreed in both directions');
-    const first = !this.encryptor && !this.decryptor && !this.ipcp.fsm.opened;
-    this.encryptor = new MppeEncryptor(keys.send, opt.tx);
-    this.decryptor = new MppeDecryptor(keys.recv, opt.rx);
+    const first = !this.gate.encryptor && !this.gate.decryptor && !this.ipcp.fsm.opened;
+    this.gate.encryptor = new MppeEncryptor(keys.send, opt.tx);
+    this.gate.decryptor = new MppeDecryptor(keys.recv, opt.rx);
     this.out.push({ type: 'mppe-up' });
     if (first && this.ipcp.fsm.state === 'initial') this.startIpNcps(now);
   }
 
   private ipv6cpUp(): void {
     if (!this.ipv6cp) return;
-    this.ipv6Up = true;
+    this.gate.ipv6Open = true;
     const iid = this.ipv6cp.iid;
     this.out.push({ type: 'ipv6cp-up', local: linkLocal(iid.local), peer: iid.remote ? linkLocal(iid.remote) : undefined });
   }
 
   private ipv6cpDown(): void {
-    this.ipv6Up = false;
+    this.gate.ipv6Open = false;
+  }
+
+  private mppeOff(): void {
+    this.gate.encryptor = undefined;
+    this.gate.decryptor = undefined;
   }
 
   private ipcpUp(): void {
-    this.ipUp = true;
+    this.gate.ipv4Open = true;
     const dns = this.ipcpTable.dns.map((d) => d.address).filter((a): a is string => a !== undefined);
     this.out.push({ type: 'ipcp-up', local: this.ipcpTable.address.local, peer: this.ipcpTable.address.peer, dns });
   }
 
   private ipcpDown(): void {
-    if (!this.ipUp) return;
-    this.ipUp = false;
+    if (!this.gate.ipv4Open) return;
+    this.gate.ipv4Open = false;
     this.out.push({ type: 'ipcp-down' });
   }
 

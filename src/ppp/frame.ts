@@ -22,13 +22,21 @@ export function parseFrame(buf: Buffer): PppFrame {
   return { protocol: buf.readUInt16BE(pos), info: buf.subarray(pos + 2) };
 }
 
+/** What we put in front of every information field: `FF 03` + a 2-byte protocol. */
+export const PPP_HEADER_LEN = 4;
+
+/** The one writer of our PPP header: `FF 03` + 2-byte protocol at `buf[off]`. */
+export function writePppHeader(buf: Buffer, off: number, protocol: number): void {
+  buf[off] = 0xff;
+  buf[off + 1] = 0x03;
+  buf.writeUInt16BE(protocol & 0xffff, off + 2);
+}
+
 /** `FF 03` + 2-byte protocol + information. */
 export function encodeFrame(protocol: number, info: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(4 + info.length);
-  out[0] = 0xff;
-  out[1] = 0x03;
-  out.writeUInt16BE(protocol & 0xffff, 2);
-  info.copy(out, 4);
+  const out = Buffer.allocUnsafe(PPP_HEADER_LEN + info.length);
+  writePppHeader(out, 0, protocol);
+  info.copy(out, PPP_HEADER_LEN);
   return out;
 }
 

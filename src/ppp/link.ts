@@ -13,7 +13,8 @@
  *
  * MPPE (RFC 3078) lives here too: CCP negotiates it, and data frames are decrypted on the way in
  * (0x00FD → the inner IPv4/IPv6 packet) and encrypted by `encodeData` / the session's fast lane on
- * the way out. With `require` no data passes until CCP is Opened with MPPE both ways.
+ * the way out. Whether a data packet may pass is decided by the link's DataGate (data-gate.ts), the
+ * same gate the session's fast lanes ask: NCP open, binding verified, MPPE rules, source address.
  */
 import type { AuthAccept, AuthRequest, AuthResult, MppeKeys } from '../auth/backend.js';
 import { DecodeError, SstpdError } from '../common/errors.js';
@@ -29,6 +30,7 @@ import type { ServerIidOption } from './ipv6cp/iid.js';
 import { Ccp } from './ccp/ccp.js';
 import { describeMppe, bitsFor, ServerMppeOption, type MppeMode } from './ccp/mppe-option.js';
 import { MPPE_OVERHEAD, MppeDecryptor, MppeEncryptor, type MppeDirection, type MppeStrength } from './ccp/mppe-cipher.js';
+import { DataGate } from './data-gate.js';
 import type { ServerAddressOption } from './ipcp/address.js';
 import type { ServerDnsOption } from './ipcp/dns.js';
 import { ServerAuthOption } from './lcp/auth-proto.js';
@@ -112,6 +114,8 @@ export interface PppLinkOptions {
    * Absent or 'deny': CCP is Protocol-Rejected.
    */
   readonly mppe?: MppeMode | 'deny';
+  /** No data moves until the owner sets `gate.lowerVerified` (SSTP: crypto binding verified). */
+  readonly awaitLowerVerification?: boolean;
 }
 
 /** What the network phase runs; given by the owner once addresses are known. */
@@ -149,8 +153,6 @@ export class PppLink {
   private addresses: { readonly local: string; readonly peer: string } | undefined;
   private ipv6Enabled = false;
   private ccpActive = false;
-  private ipUp = false;
-  private ipv6Up = false;
   /** Latest Configure-Request per NCP received before the network phase, replayed when it starts. */
   private readonly held = new Map<number, Buffer>();
   /** NCPs whose peer has sent a Configure-Request. */
@@ -161,18 +163,17 @@ export class PppLink {
    */
   private readonly nudgeOnFirstRequest = new Set<number>();
   private mppeKeys: MppeKeys | undefined;
-  private encryptor: MppeEncryptor | undefined;
-  private decryptor: MppeDecryptor | undefined;
   private ending: { readonly cause: TerminateCause; readonly reason: string } | undefined;
   private done = false;
-  /** Data frames dropped by the MPPE rules (unencrypted while MPPE is on, undecryptable, gate closed). */
-  mppeDropped = 0;
+  /** Whether data may pass, in both directions (the session's fast lanes use the same gate). */
+  readonly gate: DataGate;
 
   constructor(private readonly opts: PppLinkOptions) {
     if (opts.authProtocols.length === 0) throw new SstpdError('E_PPP_CONFIG', 'PPP link needs at least one authentication protocol');
     const fsm = { restartMs: opts.restartMs ?? 3000, maxConfigure: opts.maxConfigure ?? 10, maxFailure: opts.maxFailure ?? 5 };
     this.authTimeoutMs = opts.authTimeoutMs ?? 30000;
     this.rejectProtocols = new Set(opts.rejectProtocols ?? []);
+    this.gate = new DataGate({ mppeRequired: opts.mppe === 'require', awaitLowerVerification: opts.awaitLowerVerification ?? false });
 
     const mru = new MruOption({ request: Math.min(opts.mru, MAX_PEER_MRU), min: MIN_PEER_MRU, max: MAX_PEER_MRU });
     const magic = new MagicOption(opts.random);
@@ -231,7 +232,7 @@ export class PppLink {
           down: () => this.mppeOff(),
           finished: (now, why) => this.ccpGone(now, `CCP finished (${why})`),
           failed: (now, reason) => this.ccpGone(now, reason),
-          resetRequested: () => this.encryptor?.resetRequested(),
+          resetRequested: () => this.gate.encryptor?.resetRequested(),
           log,
         },
         { ...fsm, peerMru: () => this.lcp.peerMru, silent: mode === 'accept' },
@@ -248,37 +249,19 @@ export class PppLink {
   }
   /** IPv4 may flow (IPCP Opened). */
   get ipOpen(): boolean {
-    return this.ipUp;
+    return this.gate.ipv4Open;
   }
   /** IPv6 may flow (IPV6CP Opened). */
   get ipv6Open(): boolean {
-    return this.ipv6Up;
+    return this.gate.ipv6Open;
   }
-  /** Data may pass in both directions: always, except with `mppe require` before MPPE is up. */
+  /** Data may pass in both directions as far as MPPE goes: always, except with `mppe require` before MPPE is up. */
   get dataAllowed(): boolean {
-    return this.opts.mppe !== 'require' || (this.encryptor !== undefined && this.decryptor !== undefined);
-  }
-  /** The transmit cipher while MPPE is on (the session's fast lane encrypts with it). */
-  get mppeTx(): MppeEncryptor | undefined {
-    return this.encryptor;
+    return !this.gate.heldForMppe;
   }
   /** MPPE may be negotiated on this link: the session leaves room for its 4 bytes in the MTU. */
   get mppeOverhead(): number {
     return this.ccp ? MPPE_OVERHEAD : 0;
-  }
-
-  /**
-   * A data frame for the peer: FF 03 + protocol + payload, or FF 03 00 FD + the MPPE-encrypted
-   * packet while MPPE is on. Undefined when data may not pass (MPPE required but not up yet).
-   */
-  encodeData(protocol: number, payload: Buffer): Buffer | undefined {
-    if (!this.dataAllowed) return undefined;
-    const enc = this.encryptor;
-    if (!enc) return encodeFrame(protocol, payload);
-    const out = Buffer.allocUnsafe(4 + MPPE_OVERHEAD + payload.length);
-    out.writeUInt32BE((0xff030000 | PPP_MPPE) >>> 0, 0);
-    enc.encryptInto(protocol, payload, out, 4);
-    return out;
   }
 
   // ---- inputs ----
@@ -480,20 +463,15 @@ export class PppLink {
     ncp.receive(now, info);
   }
 
-  /** An IP packet from the peer: passed up only while its NCP is Opened and MPPE rules allow it. */
+  /** An IP packet from the peer: passed up only if the data gate admits it. */
   private deliver(protocol: number, payload: Buffer, encrypted: boolean): void {
-    if ((this.decryptor && !encrypted) || !this.dataAllowed) {
-      this.mppeDropped++;
-      return;
-    }
-    const open = protocol === PPP_IPV4 ? this.ipUp : protocol === PPP_IPV6 ? this.ipv6Up : false;
-    if (open) this.out.push({ type: 'data', protocol, payload });
+    if (this.gate.admitIn(protocol, payload, encrypted)) this.out.push({ type: 'data', protocol, payload });
   }
 
   private decrypt(now: Millis, info: Buffer): void {
-    const dec = this.decryptor;
+    const dec = this.gate.decryptor;
     if (!dec) {
-      this.mppeDropped++;
+      this.gate.drop('mppe');
       return;
     }
     const r = dec.decrypt(info);
@@ -501,7 +479,7 @@ export class PppLink {
       this.ccp?.resynced();
       return this.deliver(r.protocol, r.payload, true);
     }
-    this.mppeDropped++;
+    this.gate.drop('mppe');
     this.log('debug', 'mppe-drop', { reason: r.reason });
     if (r.resetRequest) this.ccp?.requestReset(now);
     if (r.fatal) this.close(now, 'nas-error', `MPPE: ${r.reason}`);
@@ -573,26 +551,26 @@ export class PppLink {
 
   private ipcpUp(): void {
     if (!this.addresses || !this.authenticated) return; // cannot happen: IPCP starts in setAddresses
-    this.ipUp = true;
+    this.gate.ipv4Open = true;
     this.out.push({ type: 'ipcp-up', local: this.addresses.local, peer: this.addresses.peer, peerMru: this.lcp.peerMru });
   }
 
   private ipcpDown(): void {
-    if (!this.ipUp) return;
-    this.ipUp = false;
+    if (!this.gate.ipv4Open) return;
+    this.gate.ipv4Open = false;
     this.out.push({ type: 'ipcp-down' });
   }
 
   private ipv6cpUp(): void {
     if (!this.ipv6Enabled) return;
-    this.ipv6Up = true;
+    this.gate.ipv6Open = true;
     const iid = this.ipv6cp.iid;
     this.out.push({ type: 'ipv6cp-up', localIid: iid.local, peerIid: iid.remote, peerMru: this.lcp.peerMru });
   }
 
   private ipv6cpDown(): void {
-    if (!this.ipv6Up) return;
-    this.ipv6Up = false;
+    if (!this.gate.ipv6Open) return;
+    this.gate.ipv6Open = false;
     this.out.push({ type: 'ipv6cp-down' });
   }
 
@@ -633,21 +611,21 @@ export class PppLink {
       this.log('info', 'mppe-off', { reason: opt.refusal ?? 'MPPE not negotiated' });
       return;
     }
-    this.encryptor = tx ? new MppeEncryptor(keys.send, tx) : undefined;
-    this.decryptor = rx ? new MppeDecryptor(keys.recv, rx) : undefined;
+    this.gate.encryptor = tx ? new MppeEncryptor(keys.send, tx) : undefined;
+    this.gate.decryptor = rx ? new MppeDecryptor(keys.recv, rx) : undefined;
     for (const p of [PPP_IPCP, PPP_IPV6CP]) if (!this.peerSpoke.has(p)) this.nudgeOnFirstRequest.add(p);
     this.log('info', 'mppe-up', { send: dirText(tx), receive: dirText(rx) });
   }
 
   private mppeOff(): void {
-    this.encryptor = undefined;
-    this.decryptor = undefined;
+    this.gate.encryptor = undefined;
+    this.gate.decryptor = undefined;
   }
 
   /** CCP is over (rejected, refused, finished): `require` ends the link, otherwise data goes clear. */
   private ccpGone(now: Millis, reason: string): void {
     if (!this.ccp || this.done) return;
-    const hadMppe = this.encryptor !== undefined || this.decryptor !== undefined;
+    const hadMppe = this.gate.encryptor !== undefined || this.gate.decryptor !== undefined;
     this.ccp.stop(now);
     this.ccpActive = false;
     this.mppeOff();

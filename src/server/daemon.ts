@@ -242,6 +242,8 @@ export class Daemon {
         finishing: all.filter((s) => s.state === 'finishing').length,
       },
       connections: { open: this.sockets.size, accepted: this.counters.accepted, tlsFailed: this.counters.tlsFailed },
+      /** Data packets dropped by the sessions' data gates since start (forged source, MPPE rules, …). */
+      drops: this.registry.dropTotals(),
     };
   }
 }

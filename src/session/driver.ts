@@ -124,6 +124,7 @@ export class SessionDriver implements SessionHandle {
       calledSid: this.calledSid,
       ip6: this.prefix ? formatPrefix6(this.prefix) : undefined,
       ip6Dp: this.delegated && this.delegatedBound ? formatPrefix6(this.delegated) : undefined,
+      drops: { ...this.core.drops },
     };
   }
 
@@ -295,6 +296,7 @@ export class SessionDriver implements SessionHandle {
       ...(this.prefix ? { ipv6Prefix: this.prefix } : {}),
       ...(delegation ? { delegation } : {}),
       ...(dns ? { dns } : {}),
+      ...(result.routes?.length ? { routes: result.routes.map((r) => r.prefix) } : {}),
     };
     const ip6 = this.prefix ? { ipv6Prefix: formatPrefix6(this.prefix) } : {};
     this.log.info({ username: result.username, ip: ipv4, ...ip6 }, 'authenticated');
@@ -580,7 +582,8 @@ export class SessionDriver implements SessionHandle {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const durationS = Math.round((Date.now() - this.startedAt) / 1000);
-    this.log.info({ username: this.core.username, ip: this.ip, cause, reason, durationS, ...this.stats }, 'session-down');
+    const dropped = Object.values(this.core.drops).reduce((a, b) => a + b, 0);
+    this.log.info({ username: this.core.username, ip: this.ip, cause, reason, durationS, ...this.stats, ...(dropped > 0 ? { drops: { ...this.core.drops } } : {}) }, 'session-down');
     void this.acct?.stop(this.requestedCause ?? cause);
   }
 

@@ -4,6 +4,7 @@
  */
 import type { RateLimit } from '../config/model.js';
 import type { CoaChanges } from '../radius/dae.js';
+import { DROP_REASONS, type DropCounters } from '../ppp/data-gate.js';
 
 export interface SessionInfo {
   readonly sid: string;
@@ -29,6 +30,8 @@ export interface SessionInfo {
   readonly ip6?: string | undefined;
   /** The prefix delegated by DHCPv6-PD, once bound. */
   readonly ip6Dp?: string | undefined;
+  /** Data packets the data gate dropped, by reason (forged source, MPPE rules, …). */
+  readonly drops?: Readonly<DropCounters>;
 }
 
 export type TerminateCause =
@@ -55,6 +58,8 @@ export interface SessionHandle {
 export class SessionRegistry {
   private readonly bySid = new Map<string, SessionHandle>();
   private readonly byUser = new Map<string, Set<string>>();
+  /** Drops of sessions that are gone, so the daemon's totals never go backwards. */
+  private readonly endedDrops = zeroDrops();
 
   add(s: SessionHandle): void {
     this.bySid.set(s.sid, s);
@@ -70,6 +75,8 @@ export class SessionRegistry {
   }
 
   remove(sid: string, username: string | undefined): void {
+    const gone = this.bySid.get(sid)?.info().drops;
+    if (gone) addDrops(this.endedDrops, gone);
     this.bySid.delete(sid);
     if (username !== undefined) {
       const set = this.byUser.get(username);
@@ -90,6 +97,16 @@ export class SessionRegistry {
     return this.bySid.size;
   }
 
+  /** Data-gate drops since start, by reason: sessions that ended plus the live ones. */
+  dropTotals(): DropCounters {
+    const total = { ...this.endedDrops };
+    for (const s of this.bySid.values()) {
+      const d = s.info().drops;
+      if (d) addDrops(total, d);
+    }
+    return total;
+  }
+
   /** Matches like accel-ppp's `terminate`: username/ifname/sid/ip stop at... we end every match. */
   find(by: 'username' | 'ifname' | 'sid' | 'ip' | 'all', value?: string): SessionHandle[] {
     if (by === 'all') return this.all();
@@ -106,4 +123,12 @@ export class SessionRegistry {
       return by === 'ifname' ? i.ifname === value : i.ip === value;
     });
   }
+}
+
+function zeroDrops(): DropCounters {
+  return Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as DropCounters;
+}
+
+function addDrops(into: DropCounters, d: Readonly<DropCounters>): void {
+  for (const r of DROP_REASONS) into[r] += d[r];
 }

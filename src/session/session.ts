@@ -19,14 +19,10 @@ import type { MppeMode } from '../ppp/ccp/mppe-option.js';
 import { formatPrefix6, parseAddress6, type Prefix6 } from '../ip/ipv6-addr.js';
 import { Ipv6Services } from '../ipv6/services.js';
 import type { PrefixSource } from '../ipv6/dhcpv6.js';
-
-export const PROTO_IPV4 = 0x0021;
-export const PROTO_IPV6 = 0x0057;
-const PROTO_MPPE = 0x00fd;
-/** An SSTP packet's 12-bit length field caps a frame (header included) at 4095 bytes. */
-const MAX_SSTP_PACKET = 4095;
-/** SSTP header (4) + FF 03 + protocol (4): the headroom the TUN leaves in front of each packet. */
-const FRAME_HEADROOM = 8;
+import { SourceFilter } from '../ip/source-filter.js';
+import type { DropCounters } from '../ppp/data-gate.js';
+import { PPP_IPV4, PPP_IPV6 } from '../ppp/protocols.js';
+import { fastLaneIn, frameOutbound, frameOutboundCopy } from './data-path.js';
 
 /** IPv6 for sessions of this generation (present when `client-ipv6-pool prefix` is configured). */
 export interface Ipv6Policy {
@@ -44,6 +40,8 @@ export interface SessionAddresses {
   readonly delegation?: PrefixSource;
   /** Replaces the configured IPv4 name servers for this session (RADIUS), slot by slot. */
   readonly dns?: readonly (string | undefined)[];
+  /** IPv4 networks routed to the client ("a.b.c.d/len", RADIUS Framed-Route): it may send from them. */
+  readonly routes?: readonly string[];
 }
 
 /** Everything a session needs from its configuration generation, frozen at accept time. */
@@ -103,6 +101,8 @@ export class Session {
   private closeEmitted = false;
   private endCause: { cause: string; reason: string } | undefined;
   private ipSink: ((packet: Buffer) => void) | undefined;
+  /** What the client may send from (BCP 38); the PPP link's data gate asks it for every packet. */
+  private readonly sources = new SourceFilter();
   username: string | undefined;
 
   constructor(
@@ -122,7 +122,14 @@ export class Session {
       random,
       ipv6: policy.ipv6 !== undefined,
       mppe: policy.mppe ?? 'deny',
+      awaitLowerVerification: true,
     });
+    this.ppp.gate.sources = this.sources;
+  }
+
+  /** Data packets dropped by the data gate, by reason. */
+  get drops(): Readonly<DropCounters> {
+    return this.ppp.gate.drops;
   }
 
   get closed(): boolean {
@@ -160,19 +167,17 @@ export class Session {
   }
 
   /**
-   * Data fast lane: while forwarding, IPv4 from the client goes straight to `sink` (a view, valid
-   * during the call) instead of becoming an 'ip' action: no objects per packet. Set before the first
-   * bytes arrive; frames in other shapes (PFC, ACFC) still take the action path.
+   * Data fast lane: while forwarding, clear IPv4 from the client that the data gate admits goes
+   * straight to `sink` (a view, valid during the call) instead of becoming an 'ip' action: no
+   * objects per packet. Set before the first bytes arrive; other frames take the action path.
    */
   setIpSink(sink: (packet: Buffer) => void): void {
     this.ipSink = sink;
   }
 
   private fastIp(now: Millis, frame: Buffer): boolean {
-    if (!this.ipUp || frame.length <= 4 || frame[0] !== 0xff || frame[1] !== 0x03 || frame[2] !== 0x00 || frame[3] !== 0x21) return false;
     this.ppp.activity(now);
-    this.ipSink!(frame.subarray(4));
-    return true;
+    return fastLaneIn(this.ppp.gate, frame, this.ipSink!);
   }
 
   private httpFail(status: number, reason: string): void {
@@ -198,6 +203,9 @@ export class Session {
     if (this.phase !== 'sstp') return;
     this.prefix = a.ipv6Prefix;
     this.delegation = a.delegation;
+    this.sources.setIpv4(a.ipv4);
+    this.sources.setIpv4Routes(a.routes ?? []);
+    if (a.ipv6Prefix) this.sources.addIpv6Prefix(a.ipv6Prefix);
     const ipv4 = a.ipv4 !== undefined ? { local: this.policy.gateway, peer: a.ipv4 } : undefined;
     this.ppp.startNetwork(now, { ...(ipv4 ? { ipv4 } : {}), ipv6: a.ipv6Prefix !== undefined, ...(a.dns ? { dns: a.dns } : {}) });
     this.pump(now);
@@ -205,7 +213,7 @@ export class Session {
 
   /** IPv4 may flow to the client: IPCP is opened and the SSTP crypto binding was verified. */
   get forwardingIp(): boolean {
-    return this.ipUp && this.sstp !== undefined && this.sstp.connected;
+    return this.ppp.gate.protocolOut(4) !== 0;
   }
 
   /** The prefix delegated by DHCPv6 and bound, if any. */
@@ -216,29 +224,12 @@ export class Session {
   /**
    * The data fast lane, host → client: `frame` is one packet from the TUN with 8 bytes of headroom
    * in front. Returns the SSTP packet to write (a copy: the TUN slab is reused), or undefined when
-   * the packet may not go (its NCP is not open, no verified binding, MPPE required but not up).
-   * Without MPPE the headers go into the headroom; with MPPE the packet is encrypted into a new buffer.
+   * the data gate does not let it go (its NCP is not open, no verified binding, MPPE required but
+   * not up, too large).
    */
   encodeOutbound(frame: Buffer): Buffer | undefined {
-    if (frame.length <= FRAME_HEADROOM || !this.sstp?.connected || !this.ppp.dataAllowed) return undefined;
-    const version = frame[FRAME_HEADROOM]! >> 4;
-    const protocol = version === 4 && this.ipUp ? PROTO_IPV4 : version === 6 && this.ipv6Up ? PROTO_IPV6 : 0;
-    if (protocol === 0) return undefined;
-    const enc = this.ppp.mppeTx;
-    if (!enc) {
-      if (frame.length > MAX_SSTP_PACKET) return undefined;
-      frame.writeUInt32BE(0x10000000 | frame.length, 0);
-      frame.writeUInt32BE((0xff030000 | protocol) >>> 0, 4);
-      return Buffer.from(frame);
-    }
-    const packet = frame.subarray(FRAME_HEADROOM);
-    const total = 8 + 4 + packet.length;
-    if (total > MAX_SSTP_PACKET) return undefined;
-    const out = Buffer.allocUnsafe(total);
-    out.writeUInt32BE(0x10000000 | total, 0);
-    out.writeUInt32BE((0xff030000 | PROTO_MPPE) >>> 0, 4);
-    enc.encryptInto(protocol, packet, out, 8);
-    return out;
+    const out = frameOutbound(this.ppp.gate, frame);
+    return out === frame ? Buffer.from(frame) : out;
   }
 
   /** Operator or policy ends the session: PPP Terminate, then SSTP Call Disconnect. */
@@ -283,6 +274,8 @@ export class Session {
   }
 
   poll(): SessionAction[] {
+    // Drops are logged once per reason per session: the first one says what happened, the counters the rest.
+    for (const d of this.ppp.gate.takeFirstDrops()) this.log('warn', 'data-dropped', d.source !== undefined ? { reason: d.reason, source: d.source } : { reason: d.reason });
     return this.out.splice(0, this.out.length);
   }
 
@@ -321,6 +314,8 @@ export class Session {
         this.ppp.receive(now, ev.frame);
         return;
       case 'connected':
+        // The binding is verified (or waived for a zero-key method): data may move.
+        this.ppp.gate.lowerVerified = true;
         this.log('info', 'sstp-connected');
         return;
       case 'close':
@@ -373,13 +368,13 @@ export class Session {
       case 'ipv6-stopped':
         this.v6?.close();
         this.v6 = undefined;
+        if (this.prefix) this.sources.removeIpv6Prefix(this.prefix);
         this.prefix = undefined;
         this.out.push({ type: 'ipv6-released' });
         return;
       case 'data':
-        if (!this.sstp?.connected) return;
-        if (ev.protocol === PROTO_IPV4 && this.ipUp) this.out.push({ type: 'ip', packet: ev.payload });
-        else if (ev.protocol === PROTO_IPV6 && this.ipv6Up && !this.v6?.intercept(now, ev.payload)) {
+        // The link's data gate already admitted it; IPv6 first passes our RS/DHCPv6 services.
+        if (ev.protocol === PPP_IPV4 || (ev.protocol === PPP_IPV6 && !this.v6?.intercept(now, ev.payload))) {
           this.out.push({ type: 'ip', packet: ev.payload });
         }
         return;
@@ -410,6 +405,7 @@ export class Session {
     if (this.sstp && !this.sstp.connected) this.sstp.waiveZeroKeyBinding(now);
     const mtu = this.linkMtu(peerMru);
     const local = linkLocal(localIid);
+    this.sources.setIpv6LinkLocal(peerIid ? linkLocal(peerIid) : undefined);
     this.v6?.close();
     this.v6 = new Ipv6Services(
       {
@@ -429,15 +425,17 @@ export class Session {
   private onV6(ev: ReturnType<Ipv6Services['poll']>[number]): void {
     switch (ev.type) {
       case 'packet': {
-        if (!this.sstp?.connected || this.sstp.closed || !this.ipv6Up) return;
-        const frame = this.ppp.encodeData(PROTO_IPV6, ev.packet);
-        if (frame) this.out.push({ type: 'send', bytes: this.sstp.encodeData(frame) });
+        if (!this.sstp || this.sstp.closed) return;
+        const bytes = frameOutboundCopy(this.ppp.gate, ev.packet);
+        if (bytes) this.out.push({ type: 'send', bytes });
         return;
       }
       case 'pd-bound':
+        this.sources.addIpv6Prefix(ev.prefix);
         this.out.push({ type: 'route6', op: 'add', prefix: formatPrefix6(ev.prefix) });
         return;
       case 'pd-released':
+        this.sources.removeIpv6Prefix(ev.prefix);
         this.out.push({ type: 'route6', op: 'del', prefix: formatPrefix6(ev.prefix) });
         return;
       case 'log':

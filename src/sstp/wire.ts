@@ -5,6 +5,7 @@
  */
 import { Reader } from '../common/bytes.js';
 import { DecodeError, SstpdError } from '../common/errors.js';
+import { PPP_HEADER_LEN, writePppHeader } from '../ppp/frame.js';
 
 export const SSTP_VERSION = 0x10;
 export const HEADER_LEN = 4;
@@ -179,6 +180,23 @@ export function encodeControl(type: number, attributes: readonly Attribute[] = [
     off += ATTRIBUTE_HEADER_LEN + a.value.length;
   }
   return buf;
+}
+
+/** SSTP data header + our PPP header: what precedes every packet on the data path. */
+export const DATA_HEADERS_LEN = HEADER_LEN + PPP_HEADER_LEN;
+/** The largest PPP information field one SSTP data packet carries (4095 − 8). */
+export const MAX_DATA_PAYLOAD = MAX_PACKET_LEN - DATA_HEADERS_LEN;
+
+/**
+ * The one writer of a data packet's headers, used by both roles and both paths: SSTP data header
+ * (length = 8 + `payloadLen`) and PPP `FF 03 protocol` at `buf[off]`, in front of a payload the
+ * caller puts (or already has) at `off + 8`. The caller checks `payloadLen <= MAX_DATA_PAYLOAD`.
+ */
+export function writeDataHeaders(buf: Buffer, off: number, protocol: number, payloadLen: number): void {
+  buf[off] = SSTP_VERSION;
+  buf[off + 1] = 0;
+  buf.writeUInt16BE(DATA_HEADERS_LEN + payloadLen, off + 2);
+  writePppHeader(buf, off + HEADER_LEN, protocol);
 }
 
 /** One PPP frame in a data packet. Throws (caller bug) for a frame longer than 4091 bytes. */

@@ -113,7 +113,7 @@ function recordClientFrames(): Buffer[] {
     }
     if (!moved) break;
   }
-  for (const p of ['450000140000000040010000', '60000000000011ff' + '00'.repeat(32)]) {
+  for (const p of ['4500001400000000400100000a0000010a000002', '60000000000011ff' + '00'.repeat(32)]) {
     const f = client.encodeIp(Buffer.from(p, 'hex'));
     assert.ok(f, 'the recorded client is up with MPPE');
     frames.push(f);

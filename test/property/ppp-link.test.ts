@@ -108,7 +108,7 @@ function recordClientFrames(): Buffer[] {
     }
     if (!moved) break;
   }
-  frames.push(Buffer.from('ff030021450000140000000040010000', 'hex')); // an IPv4 packet
+  frames.push(Buffer.from('ff0300214500001400000000400100000a0000010a000002', 'hex')); // an IPv4 packet
   return frames;
 }
 

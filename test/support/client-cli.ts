@@ -2,7 +2,10 @@
  * A line-driven wrapper around TestClient, run inside a test's network namespace
  * (`ip netns exec NS node dist/test/support/client-cli.js --port P --user U --password W [--auth m]`).
  * Prints one JSON object per line: {"event":"up",...} | {"event":"failed",...} | {"event":"pong",...}
- * | {"event":"closed",...}. Reads commands from stdin: `ping ADDRESS`, `close`, `exit`.
+ * | {"event":"closed",...}. Reads commands from stdin: `ping ADDRESS`, `close`, `exit`, and as a
+ * hostile peer `raw-ping ADDRESS` (a clear IPv4 frame around our data gate, even with MPPE on) and
+ * `forged-ping SOURCE ADDRESS` (an echo request from a source that is not ours).
+ * `--mppe` requires 128-bit stateless MPPE, as pppd's require-mppe-128.
  * With `--tun` it also bridges the tunnel to a TUN device in its namespace (local = our address,
  * peer = the gateway), so ordinary programs (iperf3) there talk through the tunnel, like ppp0.
  */
@@ -13,6 +16,9 @@ import { TestClient } from './client.js';
 import { icmpEchoRequest, parseIcmpEchoReply } from './icmp.js';
 import { batchPacket, openTun, type TunDevice } from '../../src/dataplane/tun.js';
 import { configureInterface } from '../../src/dataplane/iface.js';
+
+/** CCP option 18 bits: H (stateless) | S (128-bit), what pppd's require-mppe-128 asks for. */
+const MPPE_128_STATELESS = 0x01000040;
 
 const emit = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + '\n');
 
@@ -26,6 +32,7 @@ async function main(): Promise<void> {
       auth: { type: 'string' },
       'corrupt-binding': { type: 'boolean', default: false },
       tun: { type: 'boolean', default: false },
+      mppe: { type: 'boolean', default: false },
     },
   });
   let client: TestClient;
@@ -38,6 +45,7 @@ async function main(): Promise<void> {
       password: values.password ?? '',
       ...(values.auth ? { auth: values.auth.split(',') as AuthProtocol[] } : {}),
       corruptBinding: values['corrupt-binding'],
+      ...(values.mppe ? { mppe: { bits: MPPE_128_STATELESS } } : {}),
       ...(values.tun ? { onIp: (p: Buffer) => void tun?.write(p) } : {}),
     });
     if (values.tun) {
@@ -52,12 +60,14 @@ async function main(): Promise<void> {
   let seq = 0;
   const rl = createInterface({ input: process.stdin });
   for await (const line of rl) {
-    const [cmd, arg] = line.trim().split(/\s+/);
-    if (cmd === 'ping' && arg) {
+    const [cmd, arg, arg2] = line.trim().split(/\s+/);
+    if ((cmd === 'ping' || cmd === 'raw-ping' || cmd === 'forged-ping') && arg) {
       const id = 0x5354;
       const s = ++seq;
       const before = client.received.length;
-      const sent = client.sendIp(icmpEchoRequest(client.info!.ipv4, arg, id, s, Buffer.alloc(56, s)));
+      const [src, dst] = cmd === 'forged-ping' ? [arg, arg2 ?? ''] : [client.info!.ipv4, arg];
+      const echo = icmpEchoRequest(src, dst, id, s, Buffer.alloc(56, s));
+      const sent = cmd === 'raw-ping' ? client.sendRawFrame(0x0021, echo) || client.info !== undefined : client.sendIp(echo);
       try {
         if (!sent) throw new Error('link not up');
         await client.waitFor(() => client.received.slice(before).some((p) => parseIcmpEchoReply(p)?.seq === s), 3000, 'echo reply');

@@ -34,13 +34,14 @@ export class ClientProc {
 
   static start(
     ns: Netns,
-    o: { port: number; user: string; password: string; auth?: string; corruptBinding?: boolean; host?: string; tun?: boolean },
+    o: { port: number; user: string; password: string; auth?: string; corruptBinding?: boolean; host?: string; tun?: boolean; mppe?: boolean },
   ): ClientProc {
     const args = [join(distDir(), 'test', 'support', 'client-cli.js'), '--port', String(o.port), '--user', o.user, '--password', o.password];
     if (o.auth) args.push('--auth', o.auth);
     if (o.corruptBinding) args.push('--corrupt-binding');
     if (o.host) args.push('--host', o.host);
     if (o.tun) args.push('--tun');
+    if (o.mppe) args.push('--mppe');
     return new ClientProc(ns.spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] }));
   }
 
@@ -72,9 +73,15 @@ export class ClientProc {
     return mark;
   }
 
-  async ping(dst: string): Promise<boolean> {
-    const mark = this.send(`ping ${dst}`);
+  async ping(dst: string, how: 'ping' | 'raw-ping' = 'ping'): Promise<boolean> {
+    const mark = this.send(`${how} ${dst}`);
     return (await this.next(['pong', 'no-pong'], mark)).event === 'pong';
+  }
+
+  /** An echo request from `src` (not ours) to `dst`; resolves once it was sent (its reply is not ours to see). */
+  async forgedPing(src: string, dst: string): Promise<void> {
+    const mark = this.send(`forged-ping ${src} ${dst}`);
+    await this.next(['pong', 'no-pong'], mark);
   }
 
   async close(): Promise<ClientEvent> {

@@ -15,6 +15,8 @@ export interface TestClientOptions {
   readonly password: string;
   readonly auth?: readonly AuthProtocol[];
   readonly corruptBinding?: boolean;
+  /** Require MPPE with these CCP bits (pppd's require-mppe-128). */
+  readonly mppe?: { readonly bits: number };
   readonly timeoutMs?: number;
   /** Every IP packet from the tunnel, as it arrives (a TUN bridge writes it to the kernel). */
   readonly onIp?: (packet: Buffer) => void;
@@ -44,6 +46,7 @@ export class TestClient {
         auth: opts.auth ?? ['mschap-v2', 'mschap', 'chap', 'pap'],
         setupTimeoutMs: opts.timeoutMs ?? 10_000,
         ...(opts.corruptBinding ? { corruptBinding: true } : {}),
+        ...(opts.mppe ? { mppe: opts.mppe } : {}),
         onIp: (p) => {
           opts.onIp?.(p);
           if (!t.keepPackets) return;
@@ -94,6 +97,11 @@ export class TestClient {
     if (!this.c.up) return false;
     this.c.sendIp(packet);
     return true;
+  }
+
+  /** A clear data frame around our data gate (hostile-peer tests): see SstpConnection.sendRawFrame. */
+  sendRawFrame(protocol: number, payload: Buffer): boolean {
+    return this.c.sendRawFrame(protocol, payload);
   }
 
   /** Like sendIp, but reports TCP back-pressure: false means wait for `drained()`. */

@@ -17,6 +17,7 @@ import type { AuthProtocol } from '../../config/model.js';
 import { monotonicNow, type Millis } from '../../common/time.js';
 import type { EchoPolicy } from '../../ppp/lcp/lcp.js';
 import { ClientConnection, IP_FRAME_OVERHEAD, type ClientAction, type UpInfo } from '../connection.js';
+import { writeDataHeaders } from '../../sstp/wire.js';
 import { ClientError, ClientErrorCode, classifyClose, type ClientStage } from '../errors.js';
 
 /**
@@ -51,6 +52,10 @@ export interface SstpConnectOptions {
   readonly setupTimeoutMs?: number;
   readonly localAddress?: string;
   readonly corruptBinding?: boolean;
+  /** Require MPPE with these CCP bits (pppd's require-mppe-128 = 128-bit stateless: 0x01000040). */
+  readonly mppe?: { readonly bits: number };
+  /** Run IPV6CP too. */
+  readonly ipv6?: boolean;
   /** IPv4 packets from the tunnel: views into the received chunk, valid during the call. */
   readonly onIp?: (packet: Buffer) => void;
   /** Protocol events (for --verbose); never per data packet. */
@@ -146,13 +151,10 @@ export class SstpConnection {
     return new Promise((r) => this.endWaiters.push(r));
   }
 
-  /** One IPv4 packet into the tunnel. False: link down, packet too big, or TCP back-pressure. */
+  /** One IP packet into the tunnel. False: link down, packet too big, or TCP back-pressure. */
   sendIp(packet: Buffer): boolean {
-    const conn = this.conn;
-    if (!conn) return false;
-    const buf = Buffer.allocUnsafe(packet.length + IP_FRAME_OVERHEAD);
-    if (!conn.ipHeader(buf, 0, packet.length)) return false;
-    packet.copy(buf, IP_FRAME_OVERHEAD);
+    const buf = this.conn?.encodeIp(packet);
+    if (!buf) return false;
     this.stats.txPackets++;
     this.stats.txBytes += packet.length;
     return this.socket.write(buf);
@@ -171,26 +173,41 @@ export class SstpConnection {
   }
 
   /**
-   * Packets as the TUN delivers them (views with 8 bytes of headroom): framed into one buffer and
-   * written at once, so a batch costs one TLS write instead of one per packet. False = back-pressure.
+   * One data packet exactly as given (`FF 03 protocol` + payload, no MPPE), around our own data gate.
+   * For hostile-peer tests and the soak run, which must send what a well-behaved client never would
+   * (clear IP while MPPE is on, forged source addresses). False once the link is not up.
+   */
+  sendRawFrame(protocol: number, payload: Buffer): boolean {
+    if (!this.conn?.up || this.socket.destroyed) return false;
+    const buf = Buffer.allocUnsafe(IP_FRAME_OVERHEAD + payload.length);
+    writeDataHeaders(buf, 0, protocol, payload.length);
+    payload.copy(buf, IP_FRAME_OVERHEAD);
+    return this.socket.write(buf);
+  }
+
+  /**
+   * Packets as the TUN delivers them (views with 8 bytes of headroom): each framed in its headroom
+   * (or encrypted, with MPPE), then joined and written at once, so a batch costs one TLS write
+   * instead of one per packet. False = back-pressure.
    */
   sendBatch(slab: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number): boolean {
     const conn = this.conn;
     if (!conn || !conn.up) return true;
+    const framed: Buffer[] = [];
     let total = 0;
-    for (let i = 0; i < count; i++) total += lengths[i]! + IP_FRAME_OVERHEAD;
-    const out = Buffer.allocUnsafe(total);
-    let pos = 0;
     for (let i = 0; i < count; i++) {
       const len = lengths[i]!;
-      if (!conn.ipHeader(out, pos, len)) continue;
-      slab.copy(out, pos + IP_FRAME_OVERHEAD, offsets[i]!, offsets[i]! + len);
-      pos += len + IP_FRAME_OVERHEAD;
+      const off = offsets[i]!;
+      const bytes = conn.frameOutbound(slab.subarray(off - IP_FRAME_OVERHEAD, off + len));
+      if (!bytes) continue;
+      framed.push(bytes);
+      total += bytes.length;
       this.stats.txPackets++;
       this.stats.txBytes += len;
     }
-    if (pos === 0) return true;
-    this.socket.write(pos === total ? out : out.subarray(0, pos));
+    if (framed.length === 0) return true;
+    // One copy out of the slab, which the TUN reuses for its next batch.
+    this.socket.write(Buffer.concat(framed, total));
     return this.socket.writableLength < SEND_BUFFER_LIMIT;
   }
 
@@ -284,6 +301,8 @@ export class SstpConnection {
         ...(o.requestDns !== undefined ? { requestDns: o.requestDns } : {}),
         ...(o.lcpEcho ? { lcpEcho: o.lcpEcho } : {}),
         ...(o.corruptBinding ? { corruptBinding: true } : {}),
+        ...(o.mppe ? { mppe: o.mppe } : {}),
+        ...(o.ipv6 ? { ipv6: true } : {}),
         onIp: (p) => {
           this.stats.rxPackets++;
           this.stats.rxBytes += p.length;
