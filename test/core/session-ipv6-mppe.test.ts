@@ -567,3 +567,63 @@ test('IPv6 over MPPE: RS answered with an encrypted RA', () => {
   assert.equal(ra?.prefix?.prefix, '2001:db8:1:7::');
   assert.equal(p.wire.at(-1)!.readUInt16BE(6), 0x00fd);
 });
+
+// ---------------------------------------------------------------------------------------------
+// The data gate: source addresses (BCP 38) and the fast lane the daemon installs
+
+test('IPv6 sources: the prefix, a delegated prefix and the client link-local pass; a forged one is dropped, counted, logged once', () => {
+  const pool = new Ipv6PrefixPool('d', [{ prefix: '2001:db8:100::/40', childLen: 56 }]);
+  const p = new Pair({ ipv6: true, clientIpv6: true, delegate: pool });
+  p.drive();
+  const ll = clientLinkLocal(p);
+  const fromPrefix = icmp6EchoRequest('2001:db8:1:7::5', '2001:db8:ffff::1', 7, 1);
+  const fromLinkLocal = icmp6EchoRequest(ll, '2001:db8:ffff::1', 7, 2);
+  const forged = icmp6EchoRequest('2001:db8:dead::1', '2001:db8:ffff::1', 7, 3);
+  const fromDelegated = icmp6EchoRequest('2001:db8:100::1', '2001:db8:ffff::1', 7, 4);
+  p.send(fromPrefix);
+  p.send(fromLinkLocal);
+  p.send(forged);
+  p.send(forged);
+  p.send(fromDelegated);
+  assert.deepEqual(p.serverIp(), [fromPrefix, fromLinkLocal], 'nothing from outside the session, not even the prefix it was not delegated yet');
+  assert.equal(p.server.drops.source, 3);
+  assert.deepEqual(p.logs('data-dropped').map((l) => l.fields), [{ reason: 'source', source: '2001:db8:dead::1' }]);
+  // DHCPv6-PD binds 2001:db8:100::/56: the client may now send from it, until it releases it.
+  p.send(dhcpv6Client(MSG.SOLICIT, ll, { hintLen: 56 }));
+  const adv = parseDhcpv6Reply(p.clientIp().at(-1)!)!;
+  p.send(dhcpv6Client(MSG.REQUEST, ll, { serverDuid: adv.serverDuid! }));
+  p.send(fromDelegated);
+  assert.deepEqual(p.serverIp().at(-1), fromDelegated);
+  p.send(dhcpv6Client(MSG.RELEASE, ll, { serverDuid: adv.serverDuid! }));
+  p.send(fromDelegated);
+  assert.equal(p.server.drops.source, 4, 'released: its prefix is no longer the client\'s');
+});
+
+test('IPv4 sources: the session address and its Framed-Routes pass; others are dropped', () => {
+  const p = new Pair({});
+  p.drive();
+  // Framed-Routes arrive with the addresses (RADIUS); re-assign as the driver would on LCP renegotiation.
+  p.server.networkAssigned(p.now, { ipv4: '192.0.2.1', routes: ['10.20.0.0/16'] });
+  for (const src of ['192.0.2.1', '10.20.3.4', '10.21.0.1', '192.0.2.2']) p.send(icmpEchoRequest(src, '192.0.2.254', 1, 1, Buffer.alloc(8)));
+  assert.deepEqual(
+    p.serverIp().map((x) => [...x.subarray(12, 16)].join('.')),
+    ['192.0.2.1', '10.20.3.4'],
+  );
+  assert.equal(p.server.drops.source, 2);
+});
+
+test('MPPE on, with the fast lane installed as the daemon runs it: clear IPv4 is dropped, encrypted IPv4 passes', () => {
+  const p = new Pair({ mppe: 'require', clientMppe: MPPE_128_STATELESS });
+  const sunk: Buffer[] = [];
+  p.server.setIpSink((x) => sunk.push(Buffer.from(x)));
+  p.drive();
+  const ping = icmpEchoRequest('192.0.2.1', '192.0.2.254', 1, 1, Buffer.alloc(8));
+  const clear = Buffer.concat([Buffer.from([0x10, 0x00, 0x00, 0x00, 0xff, 0x03, 0x00, 0x21]), ping]);
+  clear.writeUInt16BE(clear.length, 2);
+  p.server.receive(p.now, clear);
+  p.drive();
+  assert.deepEqual([...sunk, ...p.serverIp()], [], 'the clear packet reached nobody');
+  assert.equal(p.server.drops.mppe, 1);
+  p.send(ping);
+  assert.deepEqual(p.serverIp(), [ping], 'encrypted IPv4 takes the event path (decryption) and passes');
+});
