@@ -156,10 +156,14 @@ function buildSsl(r: Reader, resolve: (p: string) => string): SslConfig {
     const v = r.str(['ssl', p]);
     return v === undefined ? undefined : resolve(v);
   };
+  const hash = (p: string): string | undefined => r.str(['ssl', p])?.replace(/:/g, '').toLowerCase();
   return defined<SslConfig>({
     certFile: file('cert-file') ?? '',
     keyFile: file('key-file') ?? '',
     caCertFile: file('ca-cert-file'),
+    offload: r.has(['ssl', 'offload']),
+    certHashSha1: hash('cert-hash-sha1'),
+    certHashSha256: hash('cert-hash-sha256'),
   });
 }
 
@@ -173,6 +177,7 @@ export function buildConfig(tree: ConfigTree, opts: BuildOptions = {}): SstpConf
     port: r.num(['port']),
     gatewayAddress: r.str(['gateway-address']),
     ssl: buildSsl(r, opts.resolvePath ?? ((p) => p)),
+    proxyProtocol: r.has(['proxy-protocol']) ? { trusted: r.list(['proxy-protocol', 'trusted']) } : undefined,
     authMode: r.str(['authentication', 'mode']) as 'local' | 'radius',
     authProtocols: protocols.length > 0 ? protocols : [...ALL_AUTH_PROTOCOLS],
     localUsers: new Map(r.keys(USERS).map((name) => [name, buildUser(r, name)])),

@@ -74,15 +74,28 @@ export interface PppOptions {
 }
 
 export interface SslConfig {
+  /** Empty when not configured (allowed with `offload` and both hashes). */
   readonly certFile: string;
   readonly keyFile: string;
   readonly caCertFile?: string;
+  /** TLS is terminated by a proxy in front: this listener takes plain HTTP (sstpd extension). */
+  readonly offload: boolean;
+  /** With `offload`: the presented certificate's hashes, lower-case hex without colons. */
+  readonly certHashSha1?: string;
+  readonly certHashSha256?: string;
+}
+
+/** PROXY protocol on the listener (sstpd extension). */
+export interface ProxyProtocolConfig {
+  /** Addresses and prefixes a PROXY header is accepted from; empty = any. */
+  readonly trusted: readonly string[];
 }
 
 export interface SstpConfig {
   readonly port: number;
   readonly gatewayAddress?: string;
   readonly ssl: SslConfig;
+  readonly proxyProtocol?: ProxyProtocolConfig;
   readonly authMode: 'local' | 'radius';
   /** In the order configured (VyOS `multi` keeps insertion order). */
   readonly authProtocols: readonly AuthProtocol[];

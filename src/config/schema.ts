@@ -6,7 +6,9 @@
  */
 import {
   asciiText,
+  hexDigest,
   ipAddress,
+  ipAddressOrPrefix,
   ipv4Address,
   ipv4Prefix,
   ipv6Prefix,
@@ -121,7 +123,14 @@ export const SSTP_SCHEMA: ContainerNode = node({
     'ca-cert-file': leaf(nonEmptyText),
     'cert-file': leaf(nonEmptyText),
     'key-file': leaf(nonEmptyText),
+    // sstpd extensions (accel-ppp's ssl=0 / cert-hash-*): TLS is terminated by a proxy in front, which
+    // forwards plain HTTP; the crypto binding needs the hash of the certificate the client saw.
+    offload: valueless,
+    'cert-hash-sha1': leaf(hexDigest(20, 'SHA-1')),
+    'cert-hash-sha256': leaf(hexDigest(32, 'SHA-256')),
   }),
+  // sstpd extension (accel-ppp's proxy-protocol=1): every connection starts with a PROXY v1/v2 header.
+  'proxy-protocol': node({ trusted: leaf(ipAddressOrPrefix, { multi: true }) }),
   'ppp-options': node({
     'lcp-echo-failure': leaf(positive(), { default: '3' }),
     'lcp-echo-interval': leaf(positive(), { default: '30' }),

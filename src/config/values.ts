@@ -170,6 +170,21 @@ export const ipAddress: ValueType = {
       : undefined,
 };
 
+/** An address or a prefix of either family (a host or a network a proxy may connect from). */
+export const ipAddressOrPrefix: ValueType = {
+  name: 'ip-address|ip-prefix',
+  check: (v) =>
+    parseIpv4(v) === undefined && parseIpv6(v) === undefined && splitIpv4Prefix(v) === undefined && splitIpv6Prefix(v) === undefined
+      ? `"${v}" is not a valid IPv4 or IPv6 address or prefix`
+      : undefined,
+};
+
+/** A hexadecimal digest of `bytes` bytes (colons between octets allowed, as openssl prints them). */
+export function hexDigest(bytes: number, what: string): ValueType {
+  const re = new RegExp(`^[0-9a-fA-F]{${2 * bytes}}$`);
+  return { name: `hex${bytes * 8}`, check: (v) => (re.test(v.replace(/:/g, '')) ? undefined : `"${v}" is not a ${what} fingerprint (${bytes} bytes in hex)`) };
+}
+
 const CIDR_MESSAGE = 'Not a valid CIDR formatted prefix';
 
 /** IPv4 prefix with host bits zero; the reason names the prefix the operator probably meant. */

@@ -243,8 +243,15 @@ function checkSslFiles(c: SstpConfig, files: FileChecker, now: Date, out: Issues
 }
 
 function checkSsl(t: ConfigTree, c: SstpConfig, opts: VerifyOptions, out: Issues): void {
-  if (!t.has(['ssl', 'cert-file'])) out.add(['ssl', 'cert-file'], 'SSL public key file required!');
-  if (!t.has(['ssl', 'key-file'])) out.add(['ssl', 'key-file'], 'SSL private key file required!');
+  const hashes = t.has(['ssl', 'cert-hash-sha1']) || t.has(['ssl', 'cert-hash-sha256']);
+  if (!c.ssl.offload) {
+    if (!t.has(['ssl', 'cert-file'])) out.add(['ssl', 'cert-file'], 'SSL public key file required!');
+    if (!t.has(['ssl', 'key-file'])) out.add(['ssl', 'key-file'], 'SSL private key file required!');
+    if (hashes) out.add(['ssl', t.has(['ssl', 'cert-hash-sha256']) ? 'cert-hash-sha256' : 'cert-hash-sha1'], 'certificate hashes are only used with "ssl offload" (otherwise they come from cert-file)');
+  } else if (!t.has(['ssl', 'cert-file']) && !(t.has(['ssl', 'cert-hash-sha1']) && t.has(['ssl', 'cert-hash-sha256']))) {
+    // The crypto binding hashes the certificate the client saw: the proxy's. SHA-1 and SHA-256 are both offered.
+    out.add(['ssl', 'offload'], 'with TLS offloaded, the crypto binding needs the certificate the proxy presents: set "ssl cert-file", or both "ssl cert-hash-sha1" and "ssl cert-hash-sha256"');
+  }
   if (opts.files !== undefined) checkSslFiles(c, opts.files, opts.now, out);
 }
 

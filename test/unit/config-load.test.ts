@@ -42,7 +42,7 @@ describe('config load: the seed example', () => {
     const expected: SstpConfig = {
       port: 443,
       gatewayAddress: '192.0.2.254',
-      ssl: { certFile: certs.serverCert, keyFile: certs.serverKey, caCertFile: certs.caCert },
+      ssl: { certFile: certs.serverCert, keyFile: certs.serverKey, caCertFile: certs.caCert, offload: false },
       authMode: 'local',
       authProtocols: ['pap', 'chap', 'mschap', 'mschap-v2'],
       localUsers: new Map([['vyos', { name: 'vyos', password: 'vyos', disabled: false }]]),

@@ -1,0 +1,182 @@
+/**
+ * The TCP listener and what happens to a connection before it is a session:
+ *   1. the PROXY protocol header, when configured: only from a trusted proxy, within a timeout,
+ *      bounded (src/proxy/header.ts); the client's real address replaces the proxy's;
+ *   2. TLS, unless a proxy in front terminates it (`ssl offload`: plain HTTP arrives here);
+ *   3. the connection goes to `onConnection` with the peer it stands for.
+ * A connection that fails a step is closed before any session exists, and logged once. The policy
+ * (certificates, proxy settings) is swapped per configuration generation: connections already
+ * accepted keep theirs, new ones get the new one (certificate renewal without dropping sessions).
+ */
+import { BlockList, createServer, isIPv6, type Server, type Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Logger } from './log.js';
+import { ProxyHeaderReader } from '../proxy/header.js';
+
+/** The TLS handshake must finish within this; the SSTP negotiation timer takes over after it. */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
+/** A proxy sends its header at once; a connection that does not is not from one. */
+export const PROXY_HEADER_TIMEOUT_MS = 5_000;
+
+export interface ListenerPolicy {
+  /** The TLS context for new connections; absent = TLS is terminated in front (plain HTTP here). */
+  readonly tls?: SecureContext;
+  /** PROXY protocol v1/v2 required on every connection; `trusted` empty = from any address. */
+  readonly proxy?: { readonly trusted: readonly string[] };
+}
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** A connection ready for SSTP: TLS done (or offloaded), the client's real address known. */
+export interface AcceptedConnection {
+  /** A TLSSocket, or the plain socket when TLS is offloaded. */
+  readonly socket: Socket;
+  /** The client: from the PROXY header when one was required, else the TCP peer. */
+  readonly peer: Endpoint;
+  /** The address the client connected to (the proxy's destination, or ours). */
+  readonly local: Endpoint;
+  /** TLS SNI the client sent (or the PROXY v2 AUTHORITY when TLS is offloaded), if any. */
+  readonly serverName?: string;
+}
+
+export interface ListenerCounters {
+  accepted: number;
+  tlsFailed: number;
+  proxyRefused: number;
+}
+
+const plain = (a: string | undefined): string => (a ?? '').replace(/^::ffff:/, '');
+
+/** The trusted proxies: addresses and prefixes (both families), as node's BlockList matches them. */
+class AddressMatcher {
+  private readonly list = new BlockList();
+  readonly empty: boolean;
+
+  constructor(entries: readonly string[]) {
+    this.empty = entries.length === 0;
+    for (const e of entries) {
+      const [addr, len] = e.split('/') as [string, string | undefined];
+      const type = isIPv6(addr) ? 'ipv6' : 'ipv4';
+      if (len === undefined) this.list.addAddress(addr, type);
+      else this.list.addSubnet(addr, Number(len), type);
+    }
+  }
+
+  matches(address: string): boolean {
+    return this.list.check(address, isIPv6(address) ? 'ipv6' : 'ipv4');
+  }
+}
+
+export class Listener {
+  private server: Server | undefined;
+  private policy: ListenerPolicy;
+  private trusted: AddressMatcher;
+  private closed = false;
+
+  constructor(
+    policy: ListenerPolicy,
+    private readonly log: Logger,
+    private readonly counters: ListenerCounters,
+    private readonly onConnection: (c: AcceptedConnection) => void,
+    private readonly maxConnections: number,
+  ) {
+    this.policy = policy;
+    this.trusted = new AddressMatcher(policy.proxy?.trusted ?? []);
+  }
+
+  /** New connections use this from now on; connections already accepted keep theirs. */
+  setPolicy(policy: ListenerPolicy): void {
+    this.policy = policy;
+    this.trusted = new AddressMatcher(policy.proxy?.trusted ?? []);
+  }
+
+  listen(port: number, host: string | undefined): Promise<void> {
+    const server = createServer({ noDelay: true }, (socket) => this.connection(socket));
+    server.maxConnections = this.maxConnections;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port, host }, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.log.error({ err: err.message }, 'listener-error'));
+        this.server = server;
+        resolve();
+      });
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.server?.close();
+  }
+
+  private connection(socket: Socket): void {
+    if (this.closed) return void socket.destroy();
+    socket.on('error', () => socket.destroy());
+    const policy = this.policy;
+    const tcpPeer = { address: plain(socket.remoteAddress), port: socket.remotePort ?? 0 };
+    const tcpLocal = { address: plain(socket.localAddress), port: socket.localPort ?? 0 };
+    if (!policy.proxy) return this.secure(socket, policy, tcpPeer, tcpLocal, undefined);
+    if (!this.trusted.empty && !this.trusted.matches(tcpPeer.address)) {
+      return this.refuseProxy(socket, tcpPeer, 'proxy-untrusted', `${tcpPeer.address} is not a trusted proxy`);
+    }
+    this.readProxyHeader(socket, policy, tcpPeer, tcpLocal);
+  }
+
+  /** Reads the PROXY header off the socket, then hands the rest of the stream on. */
+  private readProxyHeader(socket: Socket, policy: ListenerPolicy, tcpPeer: Endpoint, tcpLocal: Endpoint): void {
+    const reader = new ProxyHeaderReader();
+    const timer = setTimeout(() => this.refuseProxy(socket, tcpPeer, 'proxy-header-invalid', 'no PROXY header in time'), PROXY_HEADER_TIMEOUT_MS);
+    const onData = (chunk: Buffer): void => {
+      const r = reader.feed(chunk);
+      if (r.kind === 'need-more') return;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.pause();
+      if (r.kind === 'error') return this.refuseProxy(socket, tcpPeer, 'proxy-header-invalid', r.reason);
+      const h = r.header;
+      // LOCAL (the proxy's health check) and families without addresses keep the TCP endpoints.
+      const peer = h.command === 'proxy' && h.source ? h.source : tcpPeer;
+      const local = h.command === 'proxy' && h.destination ? h.destination : tcpLocal;
+      if (r.rest.length > 0) socket.unshift(r.rest);
+      this.secure(socket, policy, peer, local, h.authority);
+    };
+    socket.on('data', onData);
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  private refuseProxy(socket: Socket, peer: Endpoint, event: string, reason: string): void {
+    this.counters.proxyRefused++;
+    this.log.info({ proxy: peer.address, reason }, event);
+    socket.destroy();
+  }
+
+  /** TLS on the (possibly already read-from) socket, or straight on with plain HTTP when offloaded. */
+  private secure(socket: Socket, policy: ListenerPolicy, peer: Endpoint, local: Endpoint, authority: string | undefined): void {
+    if (!policy.tls) {
+      socket.resume();
+      this.counters.accepted++;
+      return this.onConnection({ socket, peer, local, ...(authority !== undefined ? { serverName: authority } : {}) });
+    }
+    const tls = new TLSSocket(socket, { isServer: true, secureContext: policy.tls, requestCert: false });
+    const timer = setTimeout(() => fail(new Error('TLS handshake timed out')), TLS_HANDSHAKE_TIMEOUT_MS);
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      this.counters.tlsFailed++;
+      this.log.info({ callingSid: peer.address, reason: err.message }, 'tls-failed');
+      tls.destroy();
+      socket.destroy();
+    };
+    tls.once('error', fail);
+    tls.once('secure', () => {
+      clearTimeout(timer);
+      tls.off('error', fail);
+      this.counters.accepted++;
+      const sni = (tls as TLSSocket & { servername?: string | false }).servername;
+      this.onConnection({ socket: tls, peer, local, ...(typeof sni === 'string' ? { serverName: sni } : {}) });
+    });
+    socket.resume();
+  }
+}
