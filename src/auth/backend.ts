@@ -56,6 +56,23 @@ export interface MppeKeys {
   readonly recv: Buffer;
 }
 
+/**
+ * How an HLAK was built (logged with `binding-verified` as `hlak`):
+ * - `zero`: PAP, CHAP-MD5 (no keys);
+ * - `ms-sstp`: MS-CHAPv2, the form MS-SSTP defines (RFC 3079 master keys);
+ * - `sstpc`: MS-CHAPv1 as plain `sstpc --user/--password` computes it (the MS-CHAPv2 formula over
+ *   the v1 NT-Response);
+ * - `mppe-keys`: MS-CHAPv1 from pppd's MPPE keys (sstpc with its pppd plugin, as NetworkManager-sstp
+ *   runs it; accel-ppp): the one RFC 3079 v1 start key twice.
+ */
+export type HlakForm = 'zero' | 'ms-sstp' | 'sstpc' | 'mppe-keys';
+
+export interface Hlak {
+  readonly label: HlakForm;
+  /** 32 bytes. */
+  readonly key: Buffer;
+}
+
 /** A route the backend asks for through the session (RADIUS Framed-Route). */
 export interface FramedRoute {
   /** "a.b.c.d/len". */
@@ -91,10 +108,11 @@ export interface AuthAccept extends Authorization {
   /** MS-CHAPv2: the 42-char "S=<40 hex>" authenticator response. */
   readonly authenticatorResponse?: string;
   /**
-   * The SSTP Higher-Layer Authentication Key (32 bytes) for crypto binding: MS-CHAPv2 server
-   * MasterReceiveKey ‖ MasterSendKey; zeros for PAP and CHAP-MD5 (MS-SSTP §3.3.5.2.3).
+   * The SSTP Higher-Layer Authentication Keys (32 bytes each) a client may bind with, tried in
+   * order (at least one): MS-CHAPv2 server MasterReceiveKey ‖ MasterSendKey (MS-SSTP §3.3.5.2.3);
+   * MS-CHAPv1 both forms clients use (see `HlakForm`); zeros for PAP and CHAP-MD5.
    */
-  readonly hlak: Buffer;
+  readonly hlaks: readonly Hlak[];
   /** MS-CHAP(v2) only; absent = MPPE impossible on this session (PAP, CHAP-MD5). */
   readonly mppeKeys?: MppeKeys;
   /** Address the backend assigns (local static-ip, RADIUS Framed-IP-Address). */

@@ -8,7 +8,7 @@ import {
   challengeResponse,
   generateAuthenticatorResponse,
   generateNtResponse,
-  hlakFor,
+  hlaksFor,
   mschapV1MppeKeys,
   mschapV2ServerMppeKeys,
   ntPasswordHash,
@@ -73,7 +73,7 @@ function accept(req: AuthRequest, user: LocalUser): AuthAccept {
   const result: AuthAccept = {
     ok: true,
     username: user.name,
-    hlak: hlakFor(req.kind, user.password, req),
+    hlaks: hlaksFor(user.password, req),
     ...(user.staticIp !== undefined && { staticIp: user.staticIp }),
     ...(user.rateLimit !== undefined && { rateLimit: user.rateLimit }),
   };

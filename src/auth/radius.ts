@@ -5,7 +5,7 @@
  *
  * - Access-Accept: MS-CHAP2-Success is the client's authenticator response unchanged;
  *   MS-MPPE-Recv-Key ‖ MS-MPPE-Send-Key is the SSTP HLAK (MS-CHAPv2); MS-CHAP-MPPE-Keys gives
- *   PasswordHashHash, from which the MS-CHAPv1 HLAK is derived as sstpc derives it; the
+ *   PasswordHashHash, from which both MS-CHAPv1 HLAK forms clients use are derived; the
  *   authorization attributes (Framed-IP-Address, Framed-Pool, timeouts, Class, DNS, routes, rate
  *   limit) become `Authorization` fields.
  * - Access-Reject: only its Reply-Message and MS-CHAP-Error are read (for the log and the PPP
@@ -43,9 +43,9 @@ import {
   type RadiusPacket,
 } from '../radius/packet.js';
 import { parseRateLimit, formatRateLimit } from '../radius/rate-limit.js';
-import { HLAK_LEN, hlakFromHashHash } from '../ppp/auth/mschap-crypto.js';
+import { HLAK_LEN, mschapV1Hlaks } from '../ppp/auth/mschap-crypto.js';
 import { DecodeError } from '../common/errors.js';
-import type { AuthAccept, AuthBackend, AuthContext, AuthReject, AuthRequest, AuthResult, Authorization, FramedRoute, MppeKeys } from './backend.js';
+import type { AuthAccept, AuthBackend, AuthContext, AuthReject, AuthRequest, AuthResult, Authorization, FramedRoute, Hlak, MppeKeys } from './backend.js';
 import { MSCHAP_ERROR_AUTH_FAILURE } from './local.js';
 
 export type { NasIdentity };
@@ -125,7 +125,7 @@ export class RadiusAuthBackend implements AuthBackend {
       const msg = textValue(first(reply, ATTR.REPLY_MESSAGE));
       return reject(req.username, `RADIUS Access-Challenge ${from} cannot be answered over PPP${msg ? `: ${msg}` : ''}`);
     }
-    let keys: { hlak: Buffer; mppeKeys?: MppeKeys };
+    let keys: { hlaks: Hlak[]; mppeKeys?: MppeKeys };
     try {
       keys = this.keys(req, outcome);
     } catch (e) {
@@ -153,11 +153,11 @@ export class RadiusAuthBackend implements AuthBackend {
   }
 
   /**
-   * The SSTP binding key and, for MS-CHAPv2, the MPPE start keys: MS-MPPE-Send-Key encrypts
+   * The SSTP binding keys and, for MS-CHAPv2, the MPPE start keys: MS-MPPE-Send-Key encrypts
    * towards the client (RFC 2548), so it is our send key, and the HLAK is Recv ‖ Send.
    */
-  private keys(req: AuthRequest, o: Extract<RadiusOutcome, { ok: true }>): { hlak: Buffer; mppeKeys?: MppeKeys } {
-    const zeros = { hlak: Buffer.alloc(HLAK_LEN) };
+  private keys(req: AuthRequest, o: Extract<RadiusOutcome, { ok: true }>): { hlaks: Hlak[]; mppeKeys?: MppeKeys } {
+    const zeros = { hlaks: [{ label: 'zero', key: Buffer.alloc(HLAK_LEN) } satisfies Hlak] };
     if (req.kind === 'mschap-v2') {
       const recv = vendorAttributes(o.reply, VENDOR_MICROSOFT, MS.MPPE_RECV_KEY)[0]?.value;
       const send = vendorAttributes(o.reply, VENDOR_MICROSOFT, MS.MPPE_SEND_KEY)[0]?.value;
@@ -168,7 +168,7 @@ export class RadiusAuthBackend implements AuthBackend {
       const r = decryptMppeKey(recv, o.secret, o.requestAuthenticator);
       const s = decryptMppeKey(send, o.secret, o.requestAuthenticator);
       if (r.length !== 16 || s.length !== 16) throw new DecodeError(`MPPE keys of ${r.length}/${s.length} bytes (16 expected)`, 'E_RADIUS_DECODE');
-      return { hlak: Buffer.concat([r, s]), mppeKeys: { send: s, recv: r } };
+      return { hlaks: [{ label: 'ms-sstp', key: Buffer.concat([r, s]) }], mppeKeys: { send: s, recv: r } };
     }
     if (req.kind === 'mschap-v1') {
       const keys = vendorAttributes(o.reply, VENDOR_MICROSOFT, MS.CHAP_MPPE_KEYS)[0]?.value;
@@ -176,7 +176,8 @@ export class RadiusAuthBackend implements AuthBackend {
         this.log('warn', 'radius-no-mppe-keys', { username: req.username, server: o.server });
         return zeros;
       }
-      return { hlak: hlakFromHashHash(revealMsChapMppeKeys(keys, o.secret, o.requestAuthenticator).ntKey, req.ntResponse) };
+      const hashHash = revealMsChapMppeKeys(keys, o.secret, o.requestAuthenticator).ntKey;
+      return { hlaks: mschapV1Hlaks(hashHash, req.challenge, req.ntResponse) };
     }
     return zeros;
   }

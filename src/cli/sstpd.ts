@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { loadConfigFile, formatIssues } from '../config/load.js';
+import { loadConfigFile, formatIssues, formatNotes } from '../config/load.js';
 import { ensureSelfSignedCert } from '../config/certs.js';
 import { demoConfigText } from '../config/demo.js';
 import { ConfigError } from '../common/errors.js';
@@ -72,13 +72,15 @@ async function main(): Promise<number> {
   return 0;
 }
 
+/** Exit 0 when valid (notes are printed but change nothing), 1 with every issue otherwise. */
 async function check(file: string): Promise<number> {
   const res = await loadConfigFile(resolve(file));
+  const notes = res.notes.length > 0 ? `${formatNotes(res.notes)}\n` : '';
   if (res.ok) {
-    process.stdout.write(`${file}: configuration is valid\n`);
+    process.stdout.write(`${file}: configuration is valid\n${notes}`);
     return 0;
   }
-  process.stderr.write(`${file}: configuration is not valid:\n${formatIssues(res.issues)}\n`);
+  process.stderr.write(`${file}: configuration is not valid:\n${formatIssues(res.issues)}\n${notes}`);
   return 1;
 }
 

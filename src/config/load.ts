@@ -11,13 +11,14 @@ import { buildConfig } from './build.js';
 import { lex } from './lexer.js';
 import type { SstpConfig } from './model.js';
 import { buildTree } from './tree.js';
-import { verifyConfig, type FileChecker, type FileRead } from './verify.js';
+import { verifyConfig, type ConfigNote, type FileChecker, type FileRead } from './verify.js';
 
-export type { FileChecker, FileRead } from './verify.js';
+export type { ConfigNote, FileChecker, FileRead } from './verify.js';
 
+/** `notes`: accepted as is but worth saying (sstpd --check prints them); none after syntax errors. */
 export type LoadResult =
-  | { readonly ok: true; readonly config: SstpConfig }
-  | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
+  | { readonly ok: true; readonly config: SstpConfig; readonly notes: readonly ConfigNote[] }
+  | { readonly ok: false; readonly issues: readonly ConfigIssue[]; readonly notes: readonly ConfigNote[] };
 
 export interface LoadOptions {
   /** Checks the ssl files' contents; without it only their presence in the config is checked. */
@@ -59,11 +60,11 @@ export function loadConfigText(text: string, opts: LoadOptions = {}): LoadResult
   const lexed = lex(text);
   const { tree, issues: treeIssues } = buildTree(lexed.commands);
   const syntax = [...lexed.issues, ...treeIssues].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-  if (syntax.length > 0) return { ok: false, issues: syntax };
+  if (syntax.length > 0) return { ok: false, issues: syntax, notes: [] };
   const baseDir = opts.baseDir;
   const config = buildConfig(tree, baseDir === undefined ? {} : { resolvePath: (p) => resolve(baseDir, p) });
-  const issues = verifyConfig(tree, config, opts.files ? { files: opts.files, now: opts.now ?? new Date() } : {});
-  return issues.length > 0 ? { ok: false, issues } : { ok: true, config };
+  const { issues, notes } = verifyConfig(tree, config, opts.files ? { files: opts.files, now: opts.now ?? new Date() } : {});
+  return issues.length > 0 ? { ok: false, issues, notes } : { ok: true, config, notes };
 }
 
 /** Loads a config file; ssl files are checked on disk unless `opts.files` says otherwise. */
@@ -72,7 +73,7 @@ export async function loadConfigFile(path: string, opts: LoadOptions = {}): Prom
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    return { ok: false, issues: [{ path, message: `configuration file ${describeFsError(e)}` }] };
+    return { ok: false, issues: [{ path, message: `configuration file ${describeFsError(e)}` }], notes: [] };
   }
   return loadConfigText(text, { files: nodeFileChecker, baseDir: dirname(resolve(path)), ...opts });
 }
@@ -82,4 +83,9 @@ export function formatIssues(issues: readonly ConfigIssue[]): string {
   return issues
     .map((i) => (i.path === '' ? `${i.line !== undefined ? `line ${i.line}: ` : ''}${i.message}` : formatConfigIssue(i)))
     .join('\n');
+}
+
+/** One line per note: `line 3: vpn sstp gateway-address: note: …`. */
+export function formatNotes(notes: readonly ConfigNote[]): string {
+  return formatIssues(notes.map((n) => ({ ...n, message: `note: ${n.message}` })));
 }

@@ -31,7 +31,19 @@ export type VerifyOptions =
 const USERS = ['authentication', 'local-users', 'username'];
 const RADIUS = ['authentication', 'radius'];
 
-/** Collects issues, taking the line from the tree node the issue is about (or `linePath`). */
+/**
+ * Something worth telling the operator that is not an error: the configuration is accepted as is
+ * (VyOS accepts it too). Same shape as an issue; printed with `note:` (see load.ts `formatNotes`).
+ */
+export type ConfigNote = ConfigIssue;
+
+/** What the commit checks found: issues refuse the configuration, notes do not. */
+export interface VerifyResult {
+  readonly issues: readonly ConfigIssue[];
+  readonly notes: readonly ConfigNote[];
+}
+
+/** Collects issues (or notes), taking the line from the tree node they are about (or `linePath`). */
 class Issues {
   readonly list: ConfigIssue[] = [];
   constructor(private readonly tree: ConfigTree) {}
@@ -103,21 +115,27 @@ function checkAuthentication(t: ConfigTree, c: SstpConfig, opts: VerifyOptions, 
 // ---------------------------------------------------------------------------------------------
 // Gateway and client addresses
 
+/**
+ * The gateway inside a pool subnet is fine (VyOS accepts it; its own smoketests use gateway
+ * 192.0.2.1 with pool 192.0.2.0/24): the pool excludes the gateway, so it is never handed out.
+ */
+function noteGatewayInPool(c: SstpConfig, notes: Issues): void {
+  const gw = c.gatewayAddress;
+  if (gw === undefined) return;
+  const gwNum = parseIpv4(gw)!;
+  for (const s of c.ipv4Pools.flatMap((p) => p.subnets)) {
+    if (ipv4InPrefix(gwNum, parseIpv4Prefix(s)!)) {
+      notes.add(['gateway-address'], `${gw} lies inside client-ip-pool subnet ${s}; it is never handed out`);
+    }
+  }
+}
+
 function checkGatewayAndStaticIps(c: SstpConfig, out: Issues): void {
   const subnets = c.ipv4Pools.flatMap((p) => p.subnets);
   const users = [...c.localUsers.values()];
   const handsOutIpv4 = subnets.length > 0 || users.some((u) => u.staticIp !== undefined) || c.authMode === 'radius';
   const gw = c.gatewayAddress;
-  if (gw === undefined) {
-    if (handsOutIpv4) out.add(['gateway-address'], 'Server requires gateway-address to be configured!');
-  } else {
-    const gwNum = parseIpv4(gw)!;
-    for (const s of subnets) {
-      if (ipv4InPrefix(gwNum, parseIpv4Prefix(s)!)) {
-        out.add(['gateway-address'], `gateway-address ${gw} is inside client-ip-pool subnet ${s}: it would be handed out to a client`);
-      }
-    }
-  }
+  if (gw === undefined && handsOutIpv4) out.add(['gateway-address'], 'Server requires gateway-address to be configured!');
   const owner = new Map<string, string>();
   for (const u of users) {
     if (u.staticIp === undefined) continue;
@@ -269,11 +287,12 @@ export function unsupportedYet(t: ConfigTree): ConfigIssue[] {
 
 // ---------------------------------------------------------------------------------------------
 
-export function verifyConfig(t: ConfigTree, c: SstpConfig, opts: VerifyOptions = {}): ConfigIssue[] {
+export function verifyConfig(t: ConfigTree, c: SstpConfig, opts: VerifyOptions = {}): VerifyResult {
   const out = new Issues(t);
+  const notes = new Issues(t);
   if (t.isEmpty) {
     out.addAt([], 'the configuration is empty: no "set vpn sstp ..." settings found', undefined);
-    return out.list;
+    return { issues: out.list, notes: [] };
   }
   checkAuthentication(t, c, opts, out);
   checkGatewayAndStaticIps(c, out);
@@ -281,5 +300,6 @@ export function verifyConfig(t: ConfigTree, c: SstpConfig, opts: VerifyOptions =
   checkIpv6Pools(t, out);
   checkClientPools(t, c, out);
   checkSsl(t, c, opts, out);
-  return [...out.list, ...unsupportedYet(t)];
+  noteGatewayInPool(c, notes);
+  return { issues: [...out.list, ...unsupportedYet(t)], notes: notes.list };
 }

@@ -1,7 +1,9 @@
 /**
  * IPv4 address pool: a bitmap over one or more CIDR ranges. Pure and synchronous; allocation is
  * first-free in configuration order, so a restarted daemon hands out addresses predictably.
- * Network and broadcast addresses of prefixes shorter than /31 are never handed out.
+ * Network and broadcast addresses of prefixes shorter than /31 are never handed out, nor the
+ * excluded ones (the daemon excludes the gateway-address, which may lie inside a subnet as VyOS
+ * allows, and every user's static-ip).
  */
 export function ipv4ToInt(ip: string): number {
   const parts = ip.split('.');
@@ -38,11 +40,15 @@ export function cidrToRange(cidr: string): Range {
 export class Ipv4Pool {
   private readonly ranges: Range[];
   private readonly used: Set<number> = new Set();
+  private readonly excluded: ReadonlySet<number>;
+  /** Addresses this pool can hand out (excluded ones inside its ranges not counted). */
   readonly size: number;
 
-  constructor(readonly name: string, subnets: readonly string[], private readonly exclude: ReadonlySet<string> = new Set()) {
+  constructor(readonly name: string, subnets: readonly string[], exclude: ReadonlySet<string> = new Set()) {
     this.ranges = subnets.map(cidrToRange);
-    this.size = this.ranges.reduce((n, r) => n + (r.last - r.first + 1), 0);
+    this.excluded = new Set([...exclude].map(ipv4ToInt));
+    const inRanges = [...this.excluded].filter((v) => this.ranges.some((r) => v >= r.first && v <= r.last)).length;
+    this.size = this.ranges.reduce((n, r) => n + (r.last - r.first + 1), 0) - inRanges;
   }
 
   contains(ip: string): boolean {
@@ -54,11 +60,9 @@ export class Ipv4Pool {
   allocate(): string | undefined {
     for (const r of this.ranges) {
       for (let v = r.first; v <= r.last; v++) {
-        if (this.used.has(v)) continue;
-        const ip = intToIpv4(v);
-        if (this.exclude.has(ip)) continue;
+        if (this.used.has(v) || this.excluded.has(v)) continue;
         this.used.add(v);
-        return ip;
+        return intToIpv4(v);
       }
     }
     return undefined;

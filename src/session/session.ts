@@ -342,7 +342,7 @@ export class Session {
         return;
       case 'authenticated':
         this.username = ev.result.username;
-        this.sstp?.setHlak(now, ev.result.hlak);
+        this.sstp?.setHlaks(now, ev.result.hlaks);
         this.out.push({ type: 'authenticated', result: ev.result });
         return;
       case 'auth-failed':

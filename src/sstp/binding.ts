@@ -82,7 +82,19 @@ declare const verifiedBrand: unique symbol;
 /** Proof that a Call Connected passed every check; only verifyCallConnected mints it. */
 export interface BindingVerified {
   readonly hashProtocol: HashProtocolValue;
+  /** The label of the HLAK whose Compound MAC matched. */
+  readonly hlak: string;
   readonly [verifiedBrand]: true;
+}
+
+/**
+ * One HLAK the client may have used, with a label for the log. MS-SSTP defines the HLAK for
+ * MS-CHAPv2 only; for MS-CHAPv1 clients differ, so the server may accept more than one.
+ */
+export interface BindingKey {
+  readonly label: string;
+  /** 32 bytes (zeros for PAP/CHAP/no auth). */
+  readonly key: Buffer;
 }
 
 export interface BindingExpectation {
@@ -91,8 +103,8 @@ export interface BindingExpectation {
   /** The hash bitmask offered in the Ack. */
   readonly bitmask: number;
   readonly certHashes: CertHashes;
-  /** 32 bytes (zeros for PAP/CHAP/no auth). */
-  readonly hlak: Buffer;
+  /** Acceptable HLAKs, at least one; the first that matches names the proof. */
+  readonly hlaks: readonly BindingKey[];
 }
 
 export type BindingCheck = { readonly ok: true; readonly proof: BindingVerified } | { readonly ok: false; readonly reason: string };
@@ -142,9 +154,16 @@ export function verifyCallConnected(msg: Buffer, expected: BindingExpectation): 
   valueAt += ATTRIBUTE_HEADER_LEN;
   const zeroed = Buffer.from(msg);
   zeroed.fill(0, valueAt + MAC_IN_VALUE, valueAt + MAC_IN_VALUE + MAC_FIELD_LEN);
-  const mac = computeCompoundMac(expected.hlak, hp, zeroed);
-  if (!sameBytes(b.mac.subarray(0, len), mac)) return fail('mac-mismatch');
-  return { ok: true, proof: { hashProtocol: hp } as BindingVerified };
+  const got = b.mac.subarray(0, len);
+  // Every candidate is computed and compared, whichever matches: the time taken does not tell
+  // an observer which HLAK form (if any) was right.
+  let matched: string | undefined;
+  for (const k of expected.hlaks) {
+    const same = sameBytes(got, computeCompoundMac(k.key, hp, zeroed));
+    if (same && matched === undefined) matched = k.label;
+  }
+  if (matched === undefined) return fail('mac-mismatch');
+  return { ok: true, proof: { hashProtocol: hp, hlak: matched } as BindingVerified };
 }
 
 /** Client side: the 112-byte Call Connected with its Compound MAC (certHash: 20 or 32 bytes). */

@@ -96,15 +96,24 @@ class HeaderBlockReader {
 const stripCr = (line: string): string => (line.endsWith('\r') ? line.slice(0, -1) : line);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const VERSION = /^HTTP\/\d\.\d$/;
+/**
+ * Control characters other than HTAB: never valid in a field value (RFC 9110 §5.5). A NUL or a lone
+ * CR is what request smuggling and header injection are made of, so such a request is refused
+ * rather than cleaned up. (Bytes ≥ 0x80, obs-text, stay allowed.)
+ */
+const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** The request target: no controls and no spaces (RFC 9112 §3.2). */
+const BAD_TARGET = /[\x00-\x20\x7f]/;
 
-/** Header lines → map; undefined if a line is malformed (no colon, bad name, obsolete folding). */
-function parseHeaders(lines: readonly string[]): Map<string, string> | undefined {
+/** Header lines → map, or why a line is malformed (no colon, bad name, obsolete folding, control bytes). */
+function parseHeaders(lines: readonly string[]): Map<string, string> | string {
   const headers = new Map<string, string>();
   for (const line of lines) {
     const colon = line.indexOf(':');
-    if (colon <= 0) return undefined;
+    if (colon <= 0) return 'malformed header line';
     const name = line.slice(0, colon);
-    if (!TOKEN.test(name)) return undefined;
+    if (!TOKEN.test(name)) return 'malformed header line';
+    if (CTL.test(line)) return 'control character in a header line';
     const key = name.toLowerCase();
     const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
     const prev = headers.get(key);
@@ -125,11 +134,11 @@ export class HttpRequestReader {
     const parts = requestLine.split(' ');
     if (parts.length !== 3) return { kind: 'error', status: 400, reason: 'malformed request line' };
     const [method = '', uri = '', version = ''] = parts;
-    if (!TOKEN.test(method) || uri === '' || !VERSION.test(version)) {
+    if (!TOKEN.test(method) || uri === '' || BAD_TARGET.test(uri) || !VERSION.test(version)) {
       return { kind: 'error', status: 400, reason: 'malformed request line' };
     }
     const headers = parseHeaders(headerLines);
-    if (!headers) return { kind: 'error', status: 400, reason: 'malformed header line' };
+    if (typeof headers === 'string') return { kind: 'error', status: 400, reason: headers };
     return { kind: 'request', request: { method, uri, version, headers }, rest: b.rest };
   }
 }
@@ -137,15 +146,22 @@ export class HttpRequestReader {
 export type SstpRequestCheck = { readonly ok: true } | { readonly ok: false; readonly status: number; readonly reason: string };
 
 /**
- * Is this an SSTP request? Errors follow accel-ppp: not HTTP/1.x → 400; GET → 404; any other
- * method → 501; wrong URI → 404. Method and URI compare case-insensitively; a `?query` (e.g.
- * tenantid, §3.2.4.1) is ignored.
+ * Is this an SSTP request? Not HTTP/1.1 → 400 (MS-SSTP §2.2.1 requires 1.1; Windows, sstpc and
+ * Open-SSTP-Client all send it); GET → 404; `SSTP_DUPLEX_POST` or `GET` in another letter case →
+ * 400 (methods are case-sensitive, RFC 9110 §9.1: that is a broken client, not another method);
+ * any other method → 501; wrong URI → 404. The URI compares case-insensitively (the GUID's hex
+ * digits come in either case); a `?query` (e.g. tenantid, §3.2.4.1) is ignored.
  */
 export function checkSstpRequest(req: HttpRequest): SstpRequestCheck {
-  if (!/^HTTP\/1\.\d$/.test(req.version)) return { ok: false, status: 400, reason: `unsupported version ${req.version}` };
-  const method = req.method.toUpperCase();
-  if (method === 'GET') return { ok: false, status: 404, reason: 'GET is not served' };
-  if (method !== SSTP_METHOD) return { ok: false, status: 501, reason: `method ${req.method} not implemented` };
+  if (req.version !== 'HTTP/1.1') return { ok: false, status: 400, reason: `unsupported version ${req.version}` };
+  if (req.method === 'GET') return { ok: false, status: 404, reason: 'GET is not served' };
+  if (req.method !== SSTP_METHOD) {
+    const upper = req.method.toUpperCase();
+    if (upper === SSTP_METHOD || upper === 'GET') {
+      return { ok: false, status: 400, reason: `method ${req.method}: method names are case-sensitive` };
+    }
+    return { ok: false, status: 501, reason: `method ${req.method} not implemented` };
+  }
   const q = req.uri.indexOf('?');
   const path = q < 0 ? req.uri : req.uri.slice(0, q);
   if (path.toLowerCase() !== SSTP_URI.toLowerCase()) return { ok: false, status: 404, reason: 'not the SSTP URI' };
@@ -214,7 +230,7 @@ export class HttpResponseReader {
     const m = /^(HTTP\/\d\.\d) (\d{3})(?: (.*))?$/.exec(statusLine);
     if (!m) return { kind: 'error', reason: 'malformed status line' };
     const headers = parseHeaders(headerLines);
-    if (!headers) return { kind: 'error', reason: 'malformed header line' };
+    if (typeof headers === 'string') return { kind: 'error', reason: headers };
     const response = { version: m[1]!, status: Number(m[2]), reason: m[3] ?? '', headers };
     return { kind: 'response', response, rest: b.rest };
   }

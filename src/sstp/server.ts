@@ -6,7 +6,7 @@
  */
 import { DecodeError, SstpdError } from '../common/errors.js';
 import { TimerTable, type Millis } from '../common/time.js';
-import { type BindingVerified, type CertHashes, verifyCallConnected } from './binding.js';
+import { type BindingKey, type BindingVerified, type CertHashes, verifyCallConnected } from './binding.js';
 import { SstpFramer } from './framer.js';
 import {
   AttributeId,
@@ -125,7 +125,8 @@ export class SstpServer {
   private readonly maxNaks: number;
   private naks = 0;
   private nonce: Buffer | undefined;
-  private hlak: Buffer | undefined;
+  /** Acceptable HLAKs (copies, wiped when no longer needed); undefined until PPP auth finished. */
+  private hlaks: BindingKey[] | undefined;
   /** A Call Connected that arrived before PPP auth finished (sstpc sends it early). */
   private deferred: Buffer | undefined;
   /** Entered Call_Connected without a Call Connected (zero-key auth); a late one is still checked. */
@@ -177,11 +178,22 @@ export class SstpServer {
     }
   }
 
-  /** PPP authentication finished (zeros for PAP/CHAP); verifies a deferred Call Connected. */
-  setHlak(now: Millis, hlak: Buffer): void {
-    if (hlak.length !== HLAK_LEN) throw new SstpdError('E_SSTP_HLAK', `sstp: HLAK of ${hlak.length} bytes, need 32`);
+  /** PPP authentication finished with one HLAK (zeros for PAP/CHAP); see setHlaks. */
+  setHlak(now: Millis, hlak: Buffer, label = 'hlak'): void {
+    this.setHlaks(now, [{ label, key: hlak }]);
+  }
+
+  /**
+   * PPP authentication finished: the HLAKs a client may have computed (MS-CHAPv1 has two forms in
+   * the wild), tried in order; verifies a deferred Call Connected.
+   */
+  setHlaks(now: Millis, hlaks: readonly BindingKey[]): void {
+    if (hlaks.length === 0) throw new SstpdError('E_SSTP_HLAK', 'sstp: no HLAK given');
+    for (const h of hlaks) {
+      if (h.key.length !== HLAK_LEN) throw new SstpdError('E_SSTP_HLAK', `sstp: HLAK of ${h.key.length} bytes, need 32`);
+    }
     if (this.st !== 'Server_Connect_Request_Pending' && this.st !== 'Server_Call_Connected_Pending') return;
-    this.hlak = Buffer.from(hlak);
+    this.hlaks = hlaks.map((h) => ({ label: h.label, key: Buffer.from(h.key) }));
     const early = this.deferred;
     this.deferred = undefined;
     if (early && this.st === 'Server_Call_Connected_Pending') this.verifyBinding(now, early);
@@ -197,7 +209,8 @@ export class SstpServer {
    * Returns false (and changes nothing) when the HLAK is not zero: MS-CHAP keys make binding mandatory.
    */
   waiveZeroKeyBinding(now: Millis): boolean {
-    if (this.st !== 'Server_Call_Connected_Pending' || !this.hlak || this.hlak.some((b) => b !== 0)) return false;
+    const zeroOnly = this.hlaks?.every((h) => h.key.every((b) => b === 0)) === true;
+    if (this.st !== 'Server_Call_Connected_Pending' || !zeroOnly) return false;
     this.bindingWaived = true;
     this.timers.clear('negotiation');
     this.st = 'Server_Call_Connected';
@@ -331,7 +344,7 @@ export class SstpServer {
 
   private onCallConnected(now: Millis, raw: Buffer): void {
     if (this.bindingWaived) return this.verifyLateBinding(now, raw);
-    if (this.hlak) return this.verifyBinding(now, raw);
+    if (this.hlaks) return this.verifyBinding(now, raw);
     if (this.deferred) {
       this.abortWith(now, Status.UNACCEPTED_FRAME_RECEIVED, AttributeId.CRYPTO_BINDING, SstpCloseCode.UNEXPECTED_MESSAGE,
         'second Call Connected before authentication finished');
@@ -352,7 +365,7 @@ export class SstpServer {
     const proof = this.checkBinding(now, raw);
     if (!proof) return;
     this.forgetSecrets();
-    this.log('info', 'binding-verified', { hashProtocol: proof.hashProtocol, late: 1 });
+    this.log('info', 'binding-verified', { hashProtocol: proof.hashProtocol, hlak: proof.hlak, late: 1 });
   }
 
   /** §3.3.5.2.3 checks; on failure the call is aborted and undefined returned. */
@@ -361,10 +374,10 @@ export class SstpServer {
       nonce: this.nonce!,
       bitmask: this.bitmask,
       certHashes: this.opts.certHashes,
-      hlak: this.hlak!,
+      hlaks: this.hlaks!,
     });
     if (check.ok) return check.proof;
-    this.log('warn', 'binding-failed', { reason: check.reason });
+    this.log('warn', 'binding-failed', { reason: check.reason, hlaks: this.hlaks!.map((h) => h.label).join(',') });
     this.abortWith(now, Status.INVALID_FRAME_RECEIVED, AttributeId.CRYPTO_BINDING, SstpCloseCode.BINDING_FAILED,
       `crypto binding: ${check.reason}`);
     return undefined;
@@ -376,7 +389,7 @@ export class SstpServer {
     this.timers.clear('negotiation');
     this.st = 'Server_Call_Connected';
     this.heard(now);
-    this.log('info', 'binding-verified', { hashProtocol: proof.hashProtocol });
+    this.log('info', 'binding-verified', { hashProtocol: proof.hashProtocol, hlak: proof.hlak });
     this.events.push({ type: 'connected' });
   }
 
@@ -467,8 +480,8 @@ export class SstpServer {
   }
 
   private forgetSecrets(): void {
-    this.hlak?.fill(0);
-    this.hlak = undefined;
+    for (const h of this.hlaks ?? []) h.key.fill(0);
+    this.hlaks = undefined;
     this.nonce = undefined;
     this.deferred = undefined;
   }

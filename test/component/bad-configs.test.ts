@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execFile } from 'node:child_process';
 import { generateTestCertificates, type TestCertificates } from '../../src/config/certs.js';
-import { formatIssues, loadConfigText, nodeFileChecker } from '../../src/config/load.js';
+import { formatIssues, formatNotes, loadConfigText, nodeFileChecker } from '../../src/config/load.js';
 
 interface Ctx extends TestCertificates {
   readonly dir: string;
@@ -202,10 +202,6 @@ const cases: readonly Case[] = [
   ]),
   // --- commit checks: addresses
   c('no gateway-address', remove(3), ['vpn sstp gateway-address: Server requires gateway-address to be configured!']),
-  c('gateway inside the pool', replace(3, 'set vpn sstp gateway-address 192.0.2.1'), [
-    'line 3: vpn sstp gateway-address: gateway-address 192.0.2.1 is inside client-ip-pool subnet 192.0.2.0/25: ' +
-      'it would be handed out to a client',
-  ]),
   c('static-ip equal to the gateway', add(`set ${U} vyos static-ip 192.0.2.254`), [
     `line 10: ${U} vyos static-ip: static-ip 192.0.2.254 of user "vyos" is the gateway-address`,
   ]),
@@ -284,6 +280,22 @@ describe('bad configs: exact messages', () => {
   it('the unedited seed example is fine (the cases fail for their edit only)', () => {
     const r = loadConfigText(seedLines(ctx).join('\n'), { files: nodeFileChecker });
     assert.equal(r.ok ? '' : formatIssues(r.issues), '');
+    assert.deepEqual(r.notes, []);
+  });
+  it('accepted with a note: the gateway inside the pool (VyOS allows it; the pool skips it)', () => {
+    const r = loadConfigText(replace(3, 'set vpn sstp gateway-address 192.0.2.1')(seedLines(ctx), ctx).join('\n'), { files: nodeFileChecker });
+    assert.equal(r.ok ? '' : formatIssues(r.issues), '');
+    assert.equal(
+      formatNotes(r.notes),
+      'line 3: vpn sstp gateway-address: note: 192.0.2.1 lies inside client-ip-pool subnet 192.0.2.0/25; it is never handed out',
+    );
+    // Notes do not hide errors, and errors do not hide notes.
+    const bad = loadConfigText(
+      [...replace(3, 'set vpn sstp gateway-address 192.0.2.1')(seedLines(ctx), ctx), 'set vpn sstp name-server 10.0.0.3'].join('\n'),
+      { files: nodeFileChecker },
+    );
+    assert.equal(bad.ok, false);
+    assert.equal(bad.notes.length, 1);
   });
   // Features of issue 5, refused by earlier builds as "not supported yet", are now accepted.
   for (const [name, lines] of [
@@ -332,5 +344,18 @@ describe('bad configs: sstpd --check exits 1 with the message, 0 on the seed exa
     const r = await check(file);
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /configuration is valid/);
+    assert.doesNotMatch(r.out, /note:/);
+  });
+  it('the gateway inside the pool (VyOS smoketest layout): exit 0, one note naming the line', async () => {
+    const file = join(ctx.dir, 'gateway-in-pool.conf');
+    const lines = replace(4, 'set vpn sstp client-ip-pool subnet 192.0.2.0/24')(replace(3, 'set vpn sstp gateway-address 192.0.2.1')(seedLines(ctx), ctx), ctx);
+    await writeFile(file, lines.join('\n') + '\n');
+    const r = await check(file);
+    assert.equal(r.code, 0, r.out);
+    assert.equal(
+      r.out,
+      `${file}: configuration is valid\n` +
+        'line 3: vpn sstp gateway-address: note: 192.0.2.1 lies inside client-ip-pool subnet 192.0.2.0/24; it is never handed out\n',
+    );
   });
 });

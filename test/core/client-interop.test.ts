@@ -213,7 +213,7 @@ for (const [bitmask, hp, name] of [[2, 2, 'sha256'], [1, 1, 'sha1'], [3, 2, 'sha
     lcp(s, 'mschap-v2');
     const hlak = mschapV2(s)!;
     const cc = s.nextControl(MessageType.CALL_CONNECTED);
-    const check = verifyCallConnected(cc, { nonce: NONCE, bitmask, certHashes: certHashes(CERT), hlak });
+    const check = verifyCallConnected(cc, { nonce: NONCE, bitmask, certHashes: certHashes(CERT), hlaks: [{ label: 'ms-sstp', key: hlak }] });
     assert.equal(check.ok, true, JSON.stringify(check));
     assert.equal(check.ok && check.proof.hashProtocol, hp);
     ipcp(s);
@@ -281,7 +281,7 @@ test('scripted server: PAP, with the client allowing only PAP (require-pap)', ()
   assert.equal(pap.data.subarray(pwAt + 1, pwAt + 1 + pap.data[pwAt]!).toString(), 'vyos');
   s.sendPpp(PAP, encodeCp(2, pap.id, Buffer.from([0])));
   const cc = s.nextControl(MessageType.CALL_CONNECTED);
-  const check = verifyCallConnected(cc, { nonce: NONCE, bitmask: 2, certHashes: certHashes(CERT), hlak: Buffer.alloc(32) });
+  const check = verifyCallConnected(cc, { nonce: NONCE, bitmask: 2, certHashes: certHashes(CERT), hlaks: [{ label: 'zero', key: Buffer.alloc(32) }] });
   assert.equal(check.ok, true, 'PAP: binding over a zero HLAK');
   ipcp(s);
   assert.equal(s.ofType('up')[0]?.auth, 'pap');

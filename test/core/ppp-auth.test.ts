@@ -84,8 +84,8 @@ for (const method of ['pap', 'chap', 'mschap', 'mschap-v2'] as const) {
     const sa = s[1] as Extract<PppEvent, { type: 'authenticated' }>;
     const ca = c[0] as Extract<PppClientEvent, { type: 'authenticated' }>;
     assert.equal(sa.result.username, 'alice');
-    assert.deepEqual(ca.hlak, sa.result.hlak);
-    if (method === 'mschap-v2') assert.notDeepEqual(sa.result.hlak, Buffer.alloc(32), 'MS-CHAPv2 HLAK is keyed');
+    assert.deepEqual(ca.hlak, sa.result.hlaks[0]!.key);
+    if (method === 'mschap-v2') assert.notDeepEqual(sa.result.hlaks[0]!.key, Buffer.alloc(32), 'MS-CHAPv2 HLAK is keyed');
     assert.deepEqual(c[1], { type: 'ipcp-up', local: '10.0.0.2', peer: '10.0.0.1', dns: ['192.0.2.53'] });
   });
 

@@ -68,7 +68,7 @@ class FakePeer implements ClientAuthPeer {
   }
 }
 
-const ACCEPT = (username: string): AuthResult => ({ ok: true, username, hlak: ZERO_HLAK });
+const ACCEPT = (username: string): AuthResult => ({ ok: true, username, hlaks: [{ label: 'zero', key: ZERO_HLAK }] });
 const REJECT = (username: string): AuthResult => ({ ok: false, username, reason: 'wrong password', msChapError: 691, message: 'Authentication failed' });
 
 /** Deterministic randomness: a counter, so magic numbers differ between instances. */

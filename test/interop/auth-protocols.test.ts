@@ -4,7 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createInteropEnv, inSubnet, rootSkipReason, seedConfig, withDaemon, type InteropEnv } from '../support/daemon.js';
+import { createInteropEnv, inSubnet, isEvent, rootSkipReason, seedConfig, withDaemon, type InteropEnv } from '../support/daemon.js';
 import { assertUp, describeRun, startSstpc, waitSessionUp, type ClientAuth } from '../support/vm.js';
 
 const POOL = '192.0.2.0/25';
@@ -40,6 +40,11 @@ describe('interop: sstpc + pppd, one run per authentication protocol', { skip: r
           assert.equal(row.ip, up.ip);
           assert.ok(inSubnet(row.ip, POOL), `${row.ip} in ${POOL}`);
           assert.ok((await d.interfaceNames()).includes(row.ifname), `interface ${row.ifname} exists while up`);
+          if (proto === 'mschap' || proto === 'mschap-v2') {
+            // Plain sstpc binds with its own MS-CHAPv1 form; MS-CHAPv2 has the one MS-SSTP form.
+            const bound = await d.waitForLog(isEvent('binding-verified', { sid: up.sid }));
+            assert.equal(bound['hlak'], proto === 'mschap' ? 'sstpc' : 'ms-sstp');
+          }
 
           const r = await run.done;
           assertUp(r, proto);

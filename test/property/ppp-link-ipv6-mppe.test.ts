@@ -19,7 +19,7 @@ import { MPPE_BIT_H, MPPE_BIT_S } from '../../src/ppp/ccp/mppe-option.js';
 const HLAK = Buffer.alloc(32);
 const K1 = Buffer.alloc(16, 0x11);
 const K2 = Buffer.alloc(16, 0x22);
-const ACCEPT: AuthResult = { ok: true, username: 'alice', hlak: HLAK, mppeKeys: { send: K1, recv: K2 } };
+const ACCEPT: AuthResult = { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: HLAK }], mppeKeys: { send: K1, recv: K2 } };
 
 class FakeAuthenticator implements Authenticator {
   readonly protocol = 0xc023;

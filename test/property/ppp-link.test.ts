@@ -96,7 +96,7 @@ function recordClientFrames(): Buffer[] {
     for (const ev of server.poll()) {
       moved = true;
       if (ev.type === 'send') client.receive(0, ev.frame);
-      if (ev.type === 'verify') server.authResult(0, { ok: true, username: 'alice', hlak: HLAK });
+      if (ev.type === 'verify') server.authResult(0, { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: HLAK }] });
       if (ev.type === 'authenticated') server.setAddresses(0, '10.0.0.1', '10.0.0.2');
     }
     for (const ev of client.poll()) {
@@ -164,7 +164,7 @@ test('property: the recorded session really reaches ipcp-up (the replay base is 
   const pump = (): void => {
     for (const ev of link.poll()) {
       events.push(ev);
-      if (ev.type === 'verify') link.authResult(0, { ok: true, username: 'alice', hlak: HLAK });
+      if (ev.type === 'verify') link.authResult(0, { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: HLAK }] });
       if (ev.type === 'authenticated') link.setAddresses(0, '10.0.0.1', '10.0.0.2');
     }
   };
@@ -187,7 +187,7 @@ test('property: random, mutated, truncated and replayed frames never throw and n
       const pump = (): void => {
         for (const ev of link.poll()) {
           events.push(ev);
-          if (ev.type === 'verify' && answerAuth) link.authResult(now, { ok: true, username: 'alice', hlak: HLAK });
+          if (ev.type === 'verify' && answerAuth) link.authResult(now, { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: HLAK }] });
           if (ev.type === 'authenticated') link.setAddresses(now, '10.0.0.1', '10.0.0.2');
         }
       };

@@ -90,10 +90,12 @@ for (const method of ['pap', 'chap', 'mschap', 'mschap-v2'] as const) {
     const accept = successOf(o);
     assert.equal(accept.username, 'alice');
     assert.equal(accept.staticIp, '192.0.2.9');
-    assert.deepEqual(peerHlak(o), accept.hlak);
-    assert.equal(accept.hlak.length, 32);
+    // AuthPeer binds as plain sstpc does: the first form the server tries.
+    assert.deepEqual(peerHlak(o), accept.hlaks[0]!.key);
+    for (const h of accept.hlaks) assert.equal(h.key.length, 32);
     const zero = method === 'pap' || method === 'chap';
-    assert.equal(accept.hlak.equals(Buffer.alloc(32)), zero);
+    assert.equal(accept.hlaks[0]!.key.equals(Buffer.alloc(32)), zero);
+    assert.deepEqual(accept.hlaks.map((h) => h.label), zero ? ['zero'] : method === 'mschap' ? ['sstpc', 'mppe-keys'] : ['ms-sstp']);
     assert.equal(o.requests.length, 1);
     assert.deepEqual(types(o.server).filter((t) => t === 'success'), ['success']);
   });
@@ -189,7 +191,7 @@ test('mschapv2_rfc2759 vector: Response packet, verify request, Success packet b
   assert.deepEqual(success, encodePacket(3, 1, Buffer.from(`${vs(V2, 'authenticator_response')} M=Authentication succeeded`)));
   const accept = evs[1];
   assert.ok(accept?.type === 'success');
-  assert.equal(accept.result.hlak.toString('hex'), vs('sstp_binding_end_to_end', 'hlak_mschapv2'));
+  assert.equal(accept.result.hlaks[0]!.key.toString('hex'), vs('sstp_binding_end_to_end', 'hlak_mschapv2'));
   const [done] = peer.handle(success);
   assert.ok(done?.type === 'success');
   assert.equal(done.hlak.toString('hex'), vs('sstp_binding_end_to_end', 'hlak_mschapv2'));
@@ -310,7 +312,7 @@ test('MS-CHAPv2: an accept without an authenticator response cannot succeed', ()
   const peer = new AuthPeer('mschap-v2', { username: 'alice', password: 'x', random: scriptedRandom() });
   const [response] = sends(peer.handle(sends(auth.start(0))[0]!));
   auth.handle(0, response!);
-  const evs = auth.backendResult(0, { ok: true, username: 'alice', hlak: Buffer.alloc(32) });
+  const evs = auth.backendResult(0, { ok: true, username: 'alice', hlaks: [{ label: 'zero', key: Buffer.alloc(32) }] });
   assert.deepEqual(types(evs), ['send', 'failure']);
   assert.equal(sends(evs)[0]![0], 4);
 });

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { AuthAccept, AuthRequest, AuthResult } from '../../src/auth/backend.js';
 import { LocalAuthBackend } from '../../src/auth/local.js';
 import type { LocalUser } from '../../src/config/model.js';
-import { mschapV1NtResponse } from '../../src/ppp/auth/mschap-crypto.js';
+import { hashNtPasswordHash, mschapV1NtResponse } from '../../src/ppp/auth/mschap-crypto.js';
 import { vs, vx } from '../support/vectors.js';
 
 const V2 = 'mschapv2_rfc2759';
@@ -36,7 +36,7 @@ test('MS-CHAPv2 accept: authenticator response, HLAK, static IP and rate limit f
   const r = accepted(await backend.authenticate(v2('User'), CTX));
   assert.equal(r.username, 'User');
   assert.equal(r.authenticatorResponse, vs(V2, 'authenticator_response'));
-  assert.equal(r.hlak.toString('hex'), vs('sstp_binding_end_to_end', 'hlak_mschapv2'));
+  assert.deepEqual(r.hlaks.map((h) => [h.label, h.key.toString('hex')]), [['ms-sstp', vs('sstp_binding_end_to_end', 'hlak_mschapv2')]]);
   assert.equal(r.staticIp, '192.0.2.50');
   assert.deepEqual(r.rateLimit, { downloadKbit: 1000, uploadKbit: 500 });
 });
@@ -91,7 +91,7 @@ test('disabled: 647 only with the right password', () => {
 
 test('PAP: right and wrong password; zero HLAK; no authenticator response', () => {
   const r = accepted(backend.verify({ kind: 'pap', username: 'MyUser', password: 'MyPw' }));
-  assert.deepEqual(r.hlak, Buffer.alloc(32));
+  assert.deepEqual(r.hlaks, [{ label: 'zero', key: Buffer.alloc(32) }]);
   assert.equal(r.authenticatorResponse, undefined);
   assert.equal(r.staticIp, undefined);
   assert.equal(backend.verify({ kind: 'pap', username: 'MyUser', password: 'MyPw ' }).ok, false);
@@ -107,18 +107,25 @@ test('CHAP-MD5: the chap_md5 vector verifies; a different id does not', () => {
     challenge: vx(g, 'challenge'),
     response: vx(g, 'response'),
   });
-  assert.deepEqual(accepted(backend.verify(req(1))).hlak, Buffer.alloc(32));
+  assert.deepEqual(accepted(backend.verify(req(1))).hlaks, [{ label: 'zero', key: Buffer.alloc(32) }]);
   assert.equal(backend.verify(req(2)).ok, false);
   assert.equal(backend.verify({ ...req(1), response: Buffer.alloc(3) } as AuthRequest).ok, false);
   const expect = createHash('md5').update(Buffer.from([1])).update('secret').update(vx(g, 'challenge')).digest();
   assert.deepEqual(expect, vx(g, 'response'));
 });
 
-test('MS-CHAPv1: the RFC 2433 vector verifies; HLAK per sstpc', () => {
+test('MS-CHAPv1: the RFC 2433 vector verifies; both HLAK forms, sstpc first', () => {
   const g = 'mschapv1_rfc2433';
   const req: AuthRequest = { kind: 'mschap-v1', username: 'MyUser', challenge: vx(g, 'challenge'), ntResponse: vx(g, 'nt_challenge_response') };
   const r = accepted(backend.verify(req));
-  assert.equal(r.hlak.toString('hex'), '0d1f969fc1630ac1f7f1a9e11fc419a678a9d1d07e0d05a1298a2ffc8be79934');
+  assert.deepEqual(r.hlaks.map((h) => h.label), ['sstpc', 'mppe-keys']);
+  assert.equal(r.hlaks[0]!.key.toString('hex'), '0d1f969fc1630ac1f7f1a9e11fc419a678a9d1d07e0d05a1298a2ffc8be79934');
+  // pppd's MS-CHAPv1 keys (chap_ms.c mppe_set_keys): SHA1(hh ‖ hh ‖ challenge)[0:16] both ways; a
+  // plugin client binds with send ‖ recv of those, i.e. the start key twice.
+  const hh = hashNtPasswordHash(vx(g, 'nt_password_hash'));
+  const k = createHash('sha1').update(hh).update(hh).update(vx(g, 'challenge')).digest().subarray(0, 16);
+  assert.equal(r.hlaks[1]!.key.toString('hex'), Buffer.concat([k, k]).toString('hex'));
+  assert.deepEqual(r.mppeKeys, { send: k, recv: k }, 'the MPPE start keys are the same key');
   const wrong = { ...req, ntResponse: mschapV1NtResponse(vx(g, 'challenge'), 'MyPW') };
   assert.equal(backend.verify(wrong).ok, false);
   assert.equal(accepted(backend.verify({ ...req, username: 'DOM\\MyUser' })).username, 'MyUser');

@@ -60,10 +60,10 @@ for (const kind of ['pap', 'chap-md5', 'mschap-v1', 'mschap-v2'] as const) {
     const r = await b.authenticate(req, CTX);
     assert.ok(r.ok, JSON.stringify(r));
     const l = local.verify(req) as AuthAccept;
-    assert.deepEqual(r.hlak, l.hlak, 'HLAK from RADIUS keys = HLAK from the password');
+    assert.deepEqual(r.hlaks, l.hlaks, 'HLAKs (every form) from RADIUS keys = HLAKs from the password');
     assert.equal(r.authenticatorResponse, l.authenticatorResponse);
     assert.equal(r.accounting, true);
-    if (kind === 'mschap-v1' || kind === 'mschap-v2') assert.notDeepEqual(r.hlak, Buffer.alloc(32));
+    if (kind === 'mschap-v1' || kind === 'mschap-v2') for (const h of r.hlaks) assert.notDeepEqual(h.key, Buffer.alloc(32));
     // MS-MPPE-Send/Recv-Key become the MPPE start keys, the same a local user's password gives.
     if (kind === 'mschap-v2') assert.deepEqual(r.mppeKeys, l.mppeKeys);
     const bad = await b.authenticate(requestFor(kind, 'alice', 'wrong'), CTX);
@@ -194,7 +194,7 @@ test('MS-CHAPv2 Accept without a valid MS-CHAP2-Success is a failure; without MP
   );
   const r2 = await new RadiusAuthBackend({ transport: noKeys, nas: {}, log: (_l, e) => logs.push(e) }).authenticate(requestFor('mschap-v2', 'alice', 'x'), CTX);
   assert.ok(r2.ok);
-  assert.deepEqual(r2.hlak, Buffer.alloc(32));
+  assert.deepEqual(r2.hlaks, [{ label: 'zero', key: Buffer.alloc(32) }]);
   assert.deepEqual(logs, ['radius-no-mppe-keys']);
 });
 

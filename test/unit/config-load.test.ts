@@ -149,6 +149,7 @@ describe('config load: formatIssues and file errors', () => {
     assert.deepEqual(await loadConfigFile(file), {
       ok: false,
       issues: [{ path: file, message: 'configuration file does not exist' }],
+      notes: [],
     });
   });
 });

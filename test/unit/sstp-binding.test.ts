@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { SstpdError } from '../../src/common/errors.js';
 import {
   type BindingExpectation,
+  type BindingKey,
   buildCallConnected,
   certHashes,
   chooseHashProtocol,
@@ -55,11 +56,12 @@ test('end to end: cert hashes from DER, SHA-256 / SHA-1 / PAP zero HLAK messages
   assert.equal(hex(buildCallConnected(2, nonce, h.sha256, zero)), hex(e2e('pap_sha256', 'call_connected')));
 });
 
+const one = (key: Buffer): BindingKey[] => [{ label: 'only', key }];
 const expectE2e = (over: Partial<BindingExpectation> = {}): BindingExpectation => ({
   nonce: vx(E, 'nonce'),
   bitmask: 3,
   certHashes: certHashes(vx(E, 'cert_der')),
-  hlak: vx(E, 'hlak_mschapv2'),
+  hlaks: one(vx(E, 'hlak_mschapv2')),
   ...over,
 });
 const reason = (msg: Buffer, exp: BindingExpectation): string => {
@@ -70,9 +72,9 @@ const reason = (msg: Buffer, exp: BindingExpectation): string => {
 test('verifyCallConnected accepts the vectors (SHA-256, SHA-1, PAP, 4.7)', () => {
   assert.equal(reason(e2e('sha256', 'call_connected'), expectE2e()), 'ok:2');
   assert.equal(reason(e2e('sha1', 'call_connected'), expectE2e()), 'ok:1');
-  assert.equal(reason(e2e('pap_sha256', 'call_connected'), expectE2e({ hlak: Buffer.alloc(32) })), 'ok:2');
+  assert.equal(reason(e2e('pap_sha256', 'call_connected'), expectE2e({ hlaks: one(Buffer.alloc(32)) })), 'ok:2');
   const certHash = vx(A, 'cert_hash');
-  const exp47: BindingExpectation = { nonce: vx(A, 'nonce'), bitmask: 2, certHashes: { sha1: Buffer.alloc(20), sha256: certHash }, hlak: vx(A, 'hlak') };
+  const exp47: BindingExpectation = { nonce: vx(A, 'nonce'), bitmask: 2, certHashes: { sha1: Buffer.alloc(20), sha256: certHash }, hlaks: one(vx(A, 'hlak')) };
   assert.equal(reason(vx(A, 'call_connected'), exp47), 'ok:2');
 });
 
@@ -89,7 +91,7 @@ test('verifyCallConnected rejects each kind of mismatch', () => {
   assert.equal(reason(flip(111), expectE2e()), 'mac-mismatch');
   // reserved bytes are covered by the MAC (it is over the bytes as received)
   assert.equal(reason(flip(12), expectE2e()), 'mac-mismatch');
-  assert.equal(reason(good, expectE2e({ hlak: Buffer.alloc(32) })), 'mac-mismatch');
+  assert.equal(reason(good, expectE2e({ hlaks: one(Buffer.alloc(32)) })), 'mac-mismatch');
   assert.equal(reason(good, expectE2e({ nonce: Buffer.alloc(32) })), 'nonce-mismatch');
   assert.equal(reason(good, expectE2e({ bitmask: 1 })), 'hash-protocol-not-offered');
   assert.equal(reason(e2e('sha1', 'call_connected'), expectE2e({ bitmask: 2 })), 'hash-protocol-not-offered');
@@ -109,6 +111,22 @@ test('verifyCallConnected rejects each kind of mismatch', () => {
   // the SHA-1 MAC field: only the first 20 bytes count (padding is not part of the check)
   const sha1 = Buffer.from(e2e('sha1', 'call_connected'));
   assert.equal(reason(sha1, expectE2e()), 'ok:1');
+});
+
+test('several acceptable HLAKs (MS-CHAPv1 forms): any one verifies, the proof names it; none → mac-mismatch', () => {
+  const good = e2e('sha256', 'call_connected');
+  const right = vx(E, 'hlak_mschapv2');
+  const other = Buffer.alloc(32, 0x33);
+  const check = (hlaks: BindingKey[]): string => {
+    const r = verifyCallConnected(good, expectE2e({ hlaks }));
+    return r.ok ? `ok:${r.proof.hlak}` : r.reason;
+  };
+  assert.equal(check([{ label: 'first', key: right }, { label: 'second', key: other }]), 'ok:first');
+  assert.equal(check([{ label: 'first', key: other }, { label: 'second', key: right }]), 'ok:second');
+  // The same key twice: the first label wins (order is the caller's preference).
+  assert.equal(check([{ label: 'a', key: right }, { label: 'b', key: right }]), 'ok:a');
+  assert.equal(check([{ label: 'a', key: other }, { label: 'b', key: Buffer.alloc(32) }]), 'mac-mismatch');
+  assert.equal(check([]), 'mac-mismatch');
 });
 
 test('a binding after another attribute: the MAC field is located, not assumed at byte 80', () => {

@@ -75,6 +75,33 @@ test('malformed requests → 400', () => {
   }
 });
 
+test('control characters in a header or the request target → 400; HTAB and obs-text are fine', () => {
+  const line = (h: string): string => `SSTP_DUPLEX_POST ${URI} HTTP/1.1\r\nHost: vpn\r\n${h}\r\n\r\n`;
+  for (const bad of ['X: a\x00b', 'X: \x00', 'SSTPCORRELATIONID: {A}\x01', 'X: a\x1bb', 'X: a\x7fb', 'X: a\rb', 'Host\x00: x']) {
+    const r = read(line(bad));
+    assert.equal(r.kind === 'error' && r.status, 400, JSON.stringify(bad));
+  }
+  for (const uri of [`${URI}\x00`, `/sra_{BA195980-CD49-458b-9E23-C84EE0ADCD75}\x7f/`, `${URI}\t`]) {
+    const r = read(`SSTP_DUPLEX_POST ${uri} HTTP/1.1\r\nHost: vpn\r\n\r\n`);
+    assert.equal(r.kind === 'error' && r.status, 400, JSON.stringify(uri));
+  }
+  const ok = read(line('X: a\tb \xe9'));
+  assert.equal(ok.kind === 'request' && ok.request.headers.get('x'), 'a\tb \xe9');
+});
+
+test("Windows' request passes (Host, SSTPCORRELATIONID, Content-Length 2^64-1)", () => {
+  const r = read(
+    'SSTP_DUPLEX_POST /sra_{BA195980-CD49-458b-9E23-C84EE0ADCD75}/ HTTP/1.1\r\n' +
+      'Host: vpn.example.com\r\n' +
+      'SSTPCORRELATIONID: {6A5E6E2C-6E4C-4D8B-9A3B-2F1E0D9C8B7A}\r\n' +
+      'Content-Length: 18446744073709551615\r\n\r\n',
+  );
+  assert.equal(r.kind, 'request');
+  if (r.kind !== 'request') return;
+  assert.deepEqual(checkSstpRequest(r.request), { ok: true });
+  assert.equal(correlationId(r.request), '{6A5E6E2C-6E4C-4D8B-9A3B-2F1E0D9C8B7A}');
+});
+
 test('header block cap: 8192 bytes incl. the blank line ok, one more → 431', () => {
   const head = `SSTP_DUPLEX_POST ${URI} HTTP/1.1\r\nX: `;
   const fill = (n: number): string => head + 'a'.repeat(n - head.length - 4) + '\r\n\r\n';
@@ -89,17 +116,23 @@ test('header block cap: 8192 bytes incl. the blank line ok, one more → 431', (
 });
 
 test('checkSstpRequest: method, version and URI rules', () => {
-  assert.deepEqual(checkSstpRequest(req('sstp_duplex_post', URI.toLowerCase())), { ok: true });
+  assert.deepEqual(checkSstpRequest(req('SSTP_DUPLEX_POST', URI.toLowerCase())), { ok: true });
+  assert.deepEqual(checkSstpRequest(req('SSTP_DUPLEX_POST', URI.toUpperCase())), { ok: true });
   assert.deepEqual(checkSstpRequest(req('SSTP_DUPLEX_POST', `${URI}?tenantid=abc`)), { ok: true });
-  assert.deepEqual(checkSstpRequest(req('SSTP_DUPLEX_POST', URI, 'HTTP/1.0')), { ok: true });
   const status = (r: HttpRequest): number | undefined => {
     const c = checkSstpRequest(r);
     return c.ok ? undefined : c.status;
   };
+  // MS-SSTP requires HTTP/1.1, nothing older or newer.
+  assert.equal(status(req('SSTP_DUPLEX_POST', URI, 'HTTP/1.0')), 400);
+  assert.equal(status(req('SSTP_DUPLEX_POST', URI, 'HTTP/1.2')), 400);
   assert.equal(status(req('SSTP_DUPLEX_POST', URI, 'HTTP/2.0')), 400);
   assert.equal(status(req('SSTP_DUPLEX_POST', URI, 'HTTP/0.9')), 400);
+  // Methods are case-sensitive (RFC 9110 §9.1): a known method in another case is a bad request.
+  assert.equal(status(req('sstp_duplex_post', URI)), 400);
+  assert.equal(status(req('Sstp_Duplex_Post', URI)), 400);
+  assert.equal(status(req('get', '/')), 400);
   assert.equal(status(req('GET', URI)), 404);
-  assert.equal(status(req('get', '/')), 404);
   assert.equal(status(req('POST', URI)), 501);
   assert.equal(status(req('PUT', '/')), 501);
   assert.equal(status(req('SSTP_DUPLEX_POST', '/sra_{BA195980-CD49-458b-9E23-C84EE0ADCD75}')), 404);

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import md4lib from 'js-md4';
 import desjs from 'des.js';
-import type { AuthRequest } from '../../auth/backend.js';
+import type { AuthRequest, Hlak } from '../../auth/backend.js';
 import { SstpdError } from '../../common/errors.js';
 
 export const HLAK_LEN = 32;
@@ -161,8 +161,28 @@ export function hlakFromHashHash(passwordHashHash: Buffer, ntResponse: Buffer): 
 
 /** RFC 3079 §2 128-bit MS-CHAPv1 start key (same both directions): SHA1(hh ‖ hh ‖ challenge)[0:16]. */
 export function mschapV1StartKey(password: string, challenge8: Buffer): Buffer {
-  const hh = hashNtPasswordHash(ntPasswordHash(password));
-  return sha1(hh, hh, challenge8).subarray(0, 16);
+  return mschapV1StartKeyFromHashHash(hashNtPasswordHash(ntPasswordHash(password)), challenge8);
+}
+
+/** The same from PasswordHashHash (RADIUS MS-CHAP-MPPE-Keys gives it, as accel-ppp uses it). */
+export function mschapV1StartKeyFromHashHash(passwordHashHash: Buffer, challenge8: Buffer): Buffer {
+  return sha1(passwordHashHash, passwordHashHash, challenge8).subarray(0, 16);
+}
+
+/**
+ * Both MS-CHAPv1 HLAKs clients compute (MS-SSTP defines none for v1), from PasswordHashHash:
+ * - `sstpc`: plain sstpc (1.0.17/1.0.18, --user/--password) — see `hlakFor`;
+ * - `mppe-keys`: clients that take pppd's MPPE keys (sstpc's pppd plugin, i.e. NetworkManager-sstp;
+ *   accel-ppp on the server side): MasterSendKey ‖ MasterReceiveKey where pppd sets both to the one
+ *   RFC 3079 v1 start key, so K ‖ K (the order does not matter).
+ * Ordered by how common the client is.
+ */
+export function mschapV1Hlaks(passwordHashHash: Buffer, challenge8: Buffer, ntResponse: Buffer): Hlak[] {
+  const k = mschapV1StartKeyFromHashHash(passwordHashHash, challenge8);
+  return [
+    { label: 'sstpc', key: hlakFromHashHash(passwordHashHash, ntResponse) },
+    { label: 'mppe-keys', key: Buffer.concat([k, k]) },
+  ];
 }
 
 /**
@@ -180,6 +200,20 @@ export function hlakFor(
   const nt = 'ntResponse' in request ? request.ntResponse : undefined;
   if (nt?.length !== 24) throw new SstpdError('E_AUTH_HLAK_INPUT', `${kind}: HLAK needs the 24-byte NT-Response`);
   return mschapV2ServerHlak(password, nt);
+}
+
+/** Every HLAK a client may bind with after this authentication, in the order to try (see `HlakForm`). */
+export function hlaksFor(password: string, request: AuthRequest): Hlak[] {
+  switch (request.kind) {
+    case 'pap':
+    case 'chap-md5':
+      return [{ label: 'zero', key: Buffer.alloc(HLAK_LEN) }];
+    case 'mschap-v2':
+      return [{ label: 'ms-sstp', key: hlakFor(request.kind, password, request) }];
+    case 'mschap-v1':
+      if (request.ntResponse.length !== 24) throw new SstpdError('E_AUTH_HLAK_INPUT', 'mschap-v1: HLAK needs the 24-byte NT-Response');
+      return mschapV1Hlaks(hashNtPasswordHash(ntPasswordHash(password)), request.challenge, request.ntResponse);
+  }
 }
 
 /** RFC 3079 §3 server start keys for MS-CHAPv2: send = Magic3 key, receive = Magic2 key (16 bytes). */
