@@ -8,10 +8,10 @@ set -euo pipefail
 
 # iproute2: netns, links · openssl: certificates · iputils-ping, procps, psmisc: test plumbing ·
 # kmod: modprobe tun · qemu-system-x86: the sstpc VM · freeradius + freeradius-utils (radclient):
-# RADIUS tests · python3, make, g++: node-gyp for the native addon · iperf3: rate-limit tests and
-# the benchmarks.
+# RADIUS tests · haproxy: the proxy tests · python3, make, g++: node-gyp for the native addon ·
+# iperf3: rate-limit tests and the benchmarks.
 PACKAGES=(
-    iproute2 openssl iputils-ping procps psmisc kmod ca-certificates iperf3
+    iproute2 openssl iputils-ping procps psmisc kmod ca-certificates iperf3 haproxy
     qemu-system-x86
     freeradius freeradius-utils
     python3 make g++
@@ -43,10 +43,12 @@ fi
 
 if [ "$(id -u)" = 0 ]; then
     # A freeradius started by an earlier install must not occupy the RADIUS ports.
-    if pidof freeradius >/dev/null 2>&1; then
-        echo "system-deps: stopping the system freeradius service (the tests run their own)"
-        service freeradius stop >/dev/null 2>&1 || pkill -x freeradius || true
-    fi
+    for svc in freeradius haproxy; do
+        if pidof "$svc" >/dev/null 2>&1; then
+            echo "system-deps: stopping the system $svc service (the tests run their own)"
+            service "$svc" stop >/dev/null 2>&1 || pkill -x "$svc" || true
+        fi
+    done
     if [ ! -c /dev/net/tun ]; then
         modprobe tun 2>/dev/null || true
         if [ ! -c /dev/net/tun ]; then mkdir -p /dev/net && mknod /dev/net/tun c 10 200 && chmod 666 /dev/net/tun; fi

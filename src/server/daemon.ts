@@ -1,9 +1,9 @@
 /**
- * The daemon: one TLS listener, the configuration generations, the session registry, the
- * address book, the control socket and the signals (SIGHUP reload, SIGTERM drain).
+ * The daemon: one listener (PROXY protocol, TLS or TLS offload: listener.ts), the configuration
+ * generations, the session registry, the address book, the control socket and the signals
+ * (SIGHUP reload, SIGTERM drain).
  */
-import { createServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import type { Server as NetServer } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import { AddressBook } from '../ip/pool.js';
 import { Ipv6PrefixBook } from '../ip/pool6.js';
 import { TcShaper, cleanupStaleShapers } from '../dataplane/shaper.js';
@@ -17,6 +17,7 @@ import { startControl, type ControlReply, type ControlRequest } from './control.
 import { ConfigError } from '../common/errors.js';
 import type { SessionEnv } from '../session/driver.js';
 import { RadiusService } from './radius.js';
+import { Listener, type AcceptedConnection } from './listener.js';
 
 export interface DaemonOptions {
   readonly source: { file: string } | { text: string; baseDir: string };
@@ -30,8 +31,6 @@ export interface DaemonOptions {
   readonly sessionIo?: Pick<SessionEnv, 'openTun' | 'configureInterface' | 'addRoute'>;
 }
 
-/** TLS handshake must finish within this; the SSTP negotiation timer takes over after it. */
-const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
 /** A hard cap on simultaneous connections (each costs memory before it authenticates). */
 const MAX_CONNECTIONS = 20_000;
 /** How long SIGTERM waits for clients to acknowledge the goodbye before exiting anyway. */
@@ -41,15 +40,15 @@ const MAX_ACCT_DRAIN_MS = 65_000;
 
 export class Daemon {
   private runtime!: Runtime;
-  private listener: TlsServer | undefined;
+  private listener: Listener | undefined;
   private control: NetServer | undefined;
   private readonly registry = new SessionRegistry();
   private addresses!: AddressBook;
   private prefixes!: Ipv6PrefixBook;
   private readonly shaper: Shaper = new TcShaper();
   private readonly startedAt = Date.now();
-  private readonly sockets = new Set<TLSSocket>();
-  private readonly counters = { accepted: 0, tlsFailed: 0, sessionsEnded: 0 };
+  private readonly sockets = new Set<Socket>();
+  private readonly counters = { accepted: 0, tlsFailed: 0, proxyRefused: 0, sessionsEnded: 0 };
   private stopping = false;
   private readonly radius: RadiusService;
 
@@ -77,36 +76,16 @@ export class Daemon {
     );
   }
 
-  private listen(rt: Runtime): Promise<void> {
-    const server = createServer({
-      ...rt.tls,
-      minVersion: 'TLSv1.2',
-      maxVersion: 'TLSv1.3',
-      handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
-      // Renegotiation is a known attack surface and SSTP never needs it.
-      honorCipherOrder: true,
-    });
-    server.maxConnections = MAX_CONNECTIONS;
-    server.on('secureConnection', (socket) => this.accept(socket));
-    server.on('tlsClientError', (err, socket) => {
-      this.counters.tlsFailed++;
-      this.log.info({ callingSid: socket.remoteAddress?.replace(/^::ffff:/, ''), reason: err.message }, 'tls-failed');
-    });
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ port: rt.config.port, host: this.opts.host }, () => {
-        server.off('error', reject);
-        server.on('error', (err) => this.log.error({ err: err.message }, 'listener-error'));
-        this.listener?.close();
-        this.listener = server;
-        resolve();
-      });
-    });
+  private async listen(rt: Runtime): Promise<void> {
+    const listener = new Listener(rt.listener, this.log, this.counters, (c) => this.accept(c), MAX_CONNECTIONS);
+    await listener.listen(rt.config.port, this.opts.host);
+    this.listener?.close();
+    this.listener = listener;
   }
 
-  private accept(socket: TLSSocket): void {
+  private accept(c: AcceptedConnection): void {
+    const socket = c.socket;
     if (this.stopping) return void socket.destroy();
-    this.counters.accepted++;
     this.sockets.add(socket);
     socket.once('close', () => {
       this.sockets.delete(socket);
@@ -125,7 +104,7 @@ export class Daemon {
       ...(this.opts.shaper ? { shaper: this.opts.shaper } : {}),
       ...(rt.radius ? { accounting: this.radius.accountingFor(rt.radius) } : {}),
       ...this.opts.sessionIo,
-    });
+    }, c);
   }
 
   /** SIGHUP: build the next generation beside the current one; keep the current one on error. */
@@ -141,7 +120,8 @@ export class Daemon {
     }
     try {
       if (next.config.port !== this.runtime.config.port) await this.listen(next);
-      else this.listener?.setSecureContext({ ...next.tls, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' });
+      // New connections get the new certificate and PROXY settings; live sessions keep theirs.
+      else this.listener?.setPolicy(next.listener);
     } catch (err) {
       this.log.error({ reason: `cannot apply: ${String(err)}` }, 'config-reload-failed');
       return false;
@@ -241,7 +221,7 @@ export class Daemon {
         active: all.filter((s) => s.state === 'active').length,
         finishing: all.filter((s) => s.state === 'finishing').length,
       },
-      connections: { open: this.sockets.size, accepted: this.counters.accepted, tlsFailed: this.counters.tlsFailed },
+      connections: { open: this.sockets.size, accepted: this.counters.accepted, tlsFailed: this.counters.tlsFailed, proxyRefused: this.counters.proxyRefused },
       /** Data packets dropped by the sessions' data gates since start (forged source, MPPE rules, …). */
       drops: this.registry.dropTotals(),
     };

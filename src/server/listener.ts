@@ -177,6 +177,7 @@ export class Listener {
       const sni = (tls as TLSSocket & { servername?: string | false }).servername;
       this.onConnection({ socket: tls, peer, local, ...(typeof sni === 'string' ? { serverName: sni } : {}) });
     });
-    socket.resume();
+    // No resume() of the raw socket here: the TLS layer reads from its handle now, and takes over
+    // whatever the PROXY reader pushed back (`unshift`) as its first bytes.
   }
 }

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { X509Certificate, randomBytes } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
 import type { AuthProtocol, SstpConfig } from '../config/model.js';
 import { loadConfigFile, loadConfigText, nodeFileChecker, type LoadResult } from '../config/load.js';
 import { LocalAuthBackend } from '../auth/local.js';
@@ -19,6 +20,8 @@ import { Ipv6PrefixPool } from '../ip/pool6.js';
 import { certHashes } from '../sstp/binding.js';
 import type { SessionPolicy } from '../session/session.js';
 import { ConfigError } from '../common/errors.js';
+import type { ListenerPolicy } from './listener.js';
+import type { CertHashes } from '../sstp/binding.js';
 
 /** accel-ppp's SSTP `ppp-max-mtu`: the MRU we ask for and the most we accept (the seed shows mtu 1452). */
 export const MAX_MTU = 1452;
@@ -28,7 +31,8 @@ const OFFER_ORDER: readonly AuthProtocol[] = ['mschap-v2', 'mschap', 'chap', 'pa
 export interface Runtime {
   readonly generation: number;
   readonly config: SstpConfig;
-  readonly tls: { readonly key: Buffer; readonly cert: Buffer; readonly ca?: Buffer };
+  /** What the listener does with new connections: TLS context (absent when offloaded), PROXY protocol. */
+  readonly listener: ListenerPolicy;
   readonly policy: SessionPolicy;
   readonly auth: AuthBackend;
   readonly pools: Map<string, Ipv4Pool>;
@@ -142,14 +146,34 @@ function radiusBackend(radius: RadiusRuntime, deps: RuntimeDeps): AuthBackend {
   });
 }
 
-async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runtime> {
-  const radius = buildRadiusRuntime(config);
+/** The TLS context new connections get; undefined when a proxy in front terminates TLS. */
+async function buildTls(config: SstpConfig): Promise<ListenerPolicy['tls']> {
+  if (config.ssl.offload) return undefined;
   const key = await readFile(config.ssl.keyFile);
   const certPem = await readFile(config.ssl.certFile);
   const ca = config.ssl.caCertFile !== undefined ? await readFile(config.ssl.caCertFile) : undefined;
   // The chain we send: the cert file (leaf + any intermediates), then the CA file.
   const cert = ca ? Buffer.concat([certPem, Buffer.from('\n'), ca]) : certPem;
-  const leaf = new X509Certificate(certPem);
+  // Renegotiation is a known attack surface and SSTP never needs it: TLS 1.2 and 1.3 only.
+  return createSecureContext({ key, cert, ...(ca ? { ca } : {}), minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', honorCipherOrder: true });
+}
+
+/**
+ * The hashes the crypto binding compares: of the certificate the client saw. Ours, or with TLS
+ * offloaded the proxy's (its cert-file, or the configured hashes).
+ */
+async function bindingHashes(config: SstpConfig): Promise<CertHashes> {
+  const s = config.ssl;
+  if (s.offload && s.certHashSha1 !== undefined && s.certHashSha256 !== undefined) {
+    return { sha1: Buffer.from(s.certHashSha1, 'hex'), sha256: Buffer.from(s.certHashSha256, 'hex') };
+  }
+  return certHashes(new X509Certificate(await readFile(s.certFile)).raw);
+}
+
+async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runtime> {
+  const radius = buildRadiusRuntime(config);
+  const tls = await buildTls(config);
+  const hashes = await bindingHashes(config);
   const gateway = config.gatewayAddress ?? '0.0.0.0';
   // The gateway and every user's static-ip are reserved: a pool never hands them to anyone else.
   const exclude = new Set([gateway, ...[...config.localUsers.values()].flatMap((u) => (u.staticIp ? [u.staticIp] : []))]);
@@ -163,7 +187,7 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     dns: config.nameServers.ipv4,
     mru: MAX_MTU,
     echo: { intervalS: config.ppp.lcpEchoInterval, failure: config.ppp.lcpEchoFailure, timeoutS: config.ppp.lcpEchoTimeout },
-    certHashes: certHashes(leaf.raw),
+    certHashes: hashes,
     serverName: 'sstpd',
     negotiationTimeoutMs: 60_000,
     helloIntervalMs: 60_000,
@@ -174,7 +198,7 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
   return {
     generation: ++generations,
     config,
-    tls: ca ? { key, cert, ca } : { key, cert },
+    listener: { ...(tls ? { tls } : {}), ...(config.proxyProtocol ? { proxy: { trusted: config.proxyProtocol.trusted } } : {}) },
     policy,
     auth: radius ? radiusBackend(radius, deps) : new LocalAuthBackend(config.localUsers),
     pools,

@@ -4,7 +4,7 @@
  * way a session can end funnels into `teardown()`, which runs exactly once.
  */
 import { randomBytes } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
 import type { AuthBackend, AuthAccept } from '../auth/backend.js';
 import type { AddressBook } from '../ip/pool.js';
 import { monotonicNow } from '../common/time.js';
@@ -90,14 +90,22 @@ export class SessionDriver implements SessionHandle {
   /** The cause an operator, DAE or a limit gave, for accounting (the PPP cause is coarser). */
   private requestedCause: TerminateCause | undefined;
 
-  constructor(private readonly socket: TLSSocket, private readonly env: SessionEnv) {
-    this.callingSid = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    this.calledSid = (socket.localAddress ?? '').replace(/^::ffff:/, '');
+  /**
+   * `socket` is TLS, or plain HTTP when a proxy in front terminates TLS; `peer`/`local` are the
+   * client's real endpoints (from a PROXY header when one was required), not the proxy's.
+   */
+  constructor(
+    private readonly socket: Socket,
+    private readonly env: SessionEnv,
+    conn: { readonly peer: { readonly address: string; readonly port: number }; readonly local: { readonly address: string } },
+  ) {
+    this.callingSid = conn.peer.address;
+    this.calledSid = conn.local.address;
     this.log = env.log.child({ sid: this.sid });
     this.core = new Session(env.policy, randomBytes, monotonicNow(), () => new Date());
     this.core.setIpSink((packet) => this.writeTun(packet));
     env.registry.add(this);
-    this.log.info({ callingSid: this.callingSid, port: socket.remotePort }, 'session-start');
+    this.log.info({ callingSid: this.callingSid, port: conn.peer.port }, 'session-start');
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.input(() => this.core.receive(monotonicNow(), chunk)));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket-error'));

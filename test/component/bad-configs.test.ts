@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { execFile } from 'node:child_process';
 import { generateTestCertificates, type TestCertificates } from '../../src/config/certs.js';
 import { formatIssues, formatNotes, loadConfigText, nodeFileChecker } from '../../src/config/load.js';
+import { sstpdPath } from '../support/daemon.js';
 
 interface Ctx extends TestCertificates {
   readonly dir: string;
@@ -317,7 +318,7 @@ describe('bad configs: exact messages', () => {
 
 /** The real CLI: each case written to a file and given to `sstpd --check`. */
 describe('bad configs: sstpd --check exits 1 with the message, 0 on the seed example', () => {
-  const sstpd = join(process.cwd(), 'dist', 'src', 'cli', 'sstpd.js');
+  const sstpd = sstpdPath();
   const check = (file: string): Promise<{ code: number | null; out: string }> =>
     new Promise((resolve) => {
       execFile(process.execPath, [sstpd, '--check', file], (err, stdout, stderr) =>

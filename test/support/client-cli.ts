@@ -33,6 +33,8 @@ async function main(): Promise<void> {
       'corrupt-binding': { type: 'boolean', default: false },
       tun: { type: 'boolean', default: false },
       mppe: { type: 'boolean', default: false },
+      servername: { type: 'string' },
+      'local-address': { type: 'string' },
     },
   });
   let client: TestClient;
@@ -46,6 +48,8 @@ async function main(): Promise<void> {
       ...(values.auth ? { auth: values.auth.split(',') as AuthProtocol[] } : {}),
       corruptBinding: values['corrupt-binding'],
       ...(values.mppe ? { mppe: { bits: MPPE_128_STATELESS } } : {}),
+      ...(values.servername ? { servername: values.servername } : {}),
+      ...(values['local-address'] ? { localAddress: values['local-address'] } : {}),
       ...(values.tun ? { onIp: (p: Buffer) => void tun?.write(p) } : {}),
     });
     if (values.tun) {

@@ -11,6 +11,10 @@ import { ClientError } from '../../src/client/errors.js';
 export interface TestClientOptions {
   readonly host?: string;
   readonly port: number;
+  /** TLS SNI; default "localhost". */
+  readonly servername?: string;
+  /** Connect from this local address (e.g. another 127.x to look like another client). */
+  readonly localAddress?: string;
   readonly username: string;
   readonly password: string;
   readonly auth?: readonly AuthProtocol[];
@@ -39,7 +43,8 @@ export class TestClient {
       t.c = await SstpConnection.connect({
         host: opts.host ?? '127.0.0.1',
         port: opts.port,
-        servername: 'localhost',
+        servername: opts.servername ?? 'localhost',
+        ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
         insecure: true,
         username: opts.username,
         password: opts.password,

@@ -60,7 +60,7 @@ describe('config load: the seed example', () => {
     const file = join(dir, 'sstpd.conf');
     await writeFile(file, text);
     const c = config(await loadConfigFile(file));
-    assert.deepEqual(c.ssl, { certFile: certs.serverCert, keyFile: certs.serverKey, caCertFile: certs.caCert });
+    assert.deepEqual(c.ssl, { certFile: certs.serverCert, keyFile: certs.serverKey, caCertFile: certs.caCert, offload: false });
   });
 });
 
@@ -122,7 +122,7 @@ describe('config load: demo config', () => {
     assert.equal(c.port, 4433);
     assert.equal(c.gatewayAddress, '192.0.2.254');
     assert.deepEqual([...c.localUsers.keys()], ['vyos']);
-    assert.deepEqual(c.ssl, { certFile: certs.serverCert, keyFile: certs.serverKey });
+    assert.deepEqual(c.ssl, { certFile: certs.serverCert, keyFile: certs.serverKey, offload: false });
   });
   it('takes the port as a parameter and quotes awkward paths', () => {
     const text = demoConfigText("/tmp/my certs/it's.crt", '/k', 8443);
