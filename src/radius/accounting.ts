@@ -144,6 +144,21 @@ export function accountingAttributes(
   return a;
 }
 
+/**
+ * Accounting-On (7) when the NAS starts, Accounting-Off (8) when it stops cleanly (RFC 2866 §5.1,
+ * as accel-ppp sends them): a back end (FreeRADIUS's SQL `accounting_onoff_query`) then closes
+ * every session it still holds open for this NAS, so a crash never leaves ghosts. They carry the
+ * NAS identity and no user; Acct-Session-Id is a fresh id, as these events belong to no session.
+ */
+export function accountingOnOffAttributes(on: boolean, nas: NasIdentity, sessionId: string, eventTimestamp: number): RequestAttribute[] {
+  const a: RequestAttribute[] = [intAttr(ATTR.ACCT_STATUS_TYPE, on ? ACCT_STATUS.ACCOUNTING_ON : ACCT_STATUS.ACCOUNTING_OFF)];
+  if (nas.identifier !== undefined) a.push(textAttr(ATTR.NAS_IDENTIFIER, nas.identifier));
+  if (nas.ipAddress !== undefined) a.push(ipAttr(ATTR.NAS_IP_ADDRESS, nas.ipAddress));
+  a.push(textAttr(ATTR.ACCT_SESSION_ID, sessionId), intAttr(ATTR.EVENT_TIMESTAMP, eventTimestamp));
+  if (!on) a.push(intAttr(ATTR.ACCT_TERMINATE_CAUSE, terminateCauseCode('nas-reboot')));
+  return a;
+}
+
 /** What the session driver supplies; the daemon binds transport, NAS identity, timers and clock. */
 export interface SessionAccountingHooks {
   readonly counters: () => AcctCounters;

@@ -77,7 +77,7 @@ export const FRAMED_PROTOCOL_PPP = 1;
 export const NAS_PORT_TYPE_VIRTUAL = 5;
 
 /** Acct-Status-Type values (RFC 2866 §5.1). */
-export const ACCT_STATUS = { START: 1, STOP: 2, INTERIM_UPDATE: 3 } as const;
+export const ACCT_STATUS = { START: 1, STOP: 2, INTERIM_UPDATE: 3, ACCOUNTING_ON: 7, ACCOUNTING_OFF: 8 } as const;
 /** Acct-Authentic (RFC 2866 §5.6). */
 export const ACCT_AUTHENTIC_RADIUS = 1;
 

@@ -35,6 +35,8 @@ export interface DaemonOptions {
 const MAX_CONNECTIONS = 20_000;
 /** How long SIGTERM waits for clients to acknowledge the goodbye before exiting anyway. */
 const DRAIN_MS = 3_000;
+/** How long SIGTERM waits for the Accounting-Off after the Stops (a dead server must not hold the exit). */
+const ACCT_OFF_MS = 5_000;
 /** The most SIGTERM waits for Accounting-Stops beyond every server's timeout × max-try. */
 const MAX_ACCT_DRAIN_MS = 65_000;
 
@@ -70,6 +72,8 @@ export class Daemon {
     if (removed.length > 0) this.log.info({ removed }, 'stale-interfaces-removed');
     this.control = await startControl(this.opts.stateDir, (req) => this.handleControl(req));
     await this.listen(this.runtime);
+    // The back end may still hold sessions of an earlier run that ended without Stops (a crash).
+    if (this.runtime.radius) void this.radius.accountingOnOff(this.runtime.radius, true);
     this.log.info(
       { port: this.runtime.config.port, generation: this.runtime.generation, auth: this.runtime.config.authMode, users: this.runtime.config.localUsers.size },
       'listening',
@@ -149,6 +153,8 @@ export class Daemon {
     const budget = r ? Math.min(MAX_ACCT_DRAIN_MS, r.timeoutMs * r.maxTry * Math.max(1, r.servers.length) + 1000) : 10_000;
     const unanswered = await this.radius.drainStops(budget);
     if (unanswered > 0) this.log.warn({ unanswered }, 'acct-stops-lost');
+    // After the Stops: the NAS is going away cleanly, nothing of it is left open.
+    if (this.runtime.radius) await this.radius.accountingOnOff(this.runtime.radius, false, ACCT_OFF_MS);
     this.radius.close();
     this.control?.close();
     this.log.info({ sessions: live.length }, 'stopped');

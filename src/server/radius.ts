@@ -8,7 +8,9 @@ import type { Logger } from './log.js';
 import type { RadiusRuntime } from './runtime.js';
 import type { RadiusOutcome, RadiusRequest, RadiusTransport } from '../radius/client.js';
 import { RadiusUdpClient, DaeListener } from '../radius/udp.js';
-import { SessionAccounting, type AccountingFactory } from '../radius/accounting.js';
+import { SessionAccounting, accountingOnOffAttributes, type AccountingFactory } from '../radius/accounting.js';
+import { CODE } from '../radius/packet.js';
+import { randomBytes } from 'node:crypto';
 import { DaeReplyCache, decideDae, type DaeSession } from '../radius/dae.js';
 import { ERROR_CAUSE } from '../radius/attributes.js';
 import type { SessionRegistry } from '../session/registry.js';
@@ -75,6 +77,24 @@ export class RadiusService implements RadiusTransport {
       });
       return acct;
     };
+  }
+
+  /**
+   * Accounting-On (`on`, at start) or Accounting-Off (at a clean stop) for this NAS, through the
+   * same retries and failover as every accounting request. Never fails the caller: logged.
+   */
+  async accountingOnOff(rt: RadiusRuntime, on: boolean, withinMs?: number): Promise<boolean> {
+    const id = randomBytes(8).toString('hex');
+    const outcome = await this.request({
+      role: 'acct',
+      code: CODE.ACCOUNTING_REQUEST,
+      attributes: accountingOnOffAttributes(on, rt.nas, id, Math.floor(Date.now() / 1000)),
+      ...(withinMs !== undefined ? { deadline: monotonicNow() + withinMs } : {}),
+    });
+    const event = on ? 'acct-on' : 'acct-off';
+    if (outcome.ok) this.log.info({ server: outcome.server }, event);
+    else this.log.warn({ reason: outcome.reason }, `${event}-failed`);
+    return outcome.ok;
   }
 
   /** Waits for outstanding Accounting-Stops, at most `ms`; returns how many were still out. */

@@ -316,6 +316,41 @@ describe('RADIUS: sstpd + FreeRADIUS + our client in a network namespace', { ski
       await d.stop();
     }
   });
+
+  it('Accounting-On at start and Accounting-Off after the Stops at a clean stop (RFC 2866 7/8), with the NAS identity', async () => {
+    const port = env.nextPort();
+    const onOff = async (): Promise<Record<string, string>[]> =>
+      (await fr.detail()).filter((r) => r['Acct-Status-Type'] === 'Accounting-On' || r['Acct-Status-Type'] === 'Accounting-Off');
+    const before = (await onOff()).length;
+    const { startDaemon } = await import('../support/daemon.js');
+    const d = await startDaemon({ configText: radiusConfig(env, { port, authPort, acctPort, radius: ['nas-identifier onoff-nas'] }), netns: env.ns });
+    try {
+      await eventually(async () => (await onOff()).length === before + 1, 10_000, 'Accounting-On in the detail file');
+      const on = (await onOff())[before]!;
+      assert.equal(on['Acct-Status-Type'], 'Accounting-On');
+      assert.equal(on['NAS-Identifier'], 'onoff-nas');
+      assert.equal(on['User-Name'], undefined, 'no user: it is about the NAS');
+      await d.waitForLog(isEvent('acct-on'));
+      const c = ClientProc.start(env.ns, { port, user: 'bob', password: 'bob-pw' });
+      try {
+        await up(c);
+        const sid = (await sessionUp(d, 'bob')).sid!;
+        await waitRecord(fr, sid, 'Start');
+        assert.equal(await d.stop(), 0, d.dump());
+        const all = await fr.detail();
+        const stopAt = all.findIndex((r) => r['Acct-Session-Id'] === sid && r['Acct-Status-Type'] === 'Stop');
+        const offAt = all.map((r) => r['Acct-Status-Type']).lastIndexOf('Accounting-Off');
+        assert.equal(d.findLogs(isEvent('acct-off')).length, 1, d.dump());
+        assert.ok(stopAt >= 0 && offAt > stopAt, 'the Off follows the session\'s Stop');
+        assert.equal(all[offAt]!['NAS-Identifier'], 'onoff-nas');
+        assert.equal(all[offAt]!['Acct-Terminate-Cause'], 'NAS-Reboot');
+      } finally {
+        c.kill();
+      }
+    } finally {
+      await d.stop();
+    }
+  });
 });
 
 describe('RADIUS servers: failover, fail-time, disable, source-address, NAS identity, BlastRADIUS', { skip }, () => {
