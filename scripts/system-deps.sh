@@ -8,10 +8,10 @@ set -euo pipefail
 
 # iproute2: netns, links · openssl: certificates · iputils-ping, procps, psmisc: test plumbing ·
 # kmod: modprobe tun · qemu-system-x86: the sstpc VM · freeradius + freeradius-utils (radclient):
-# RADIUS tests · haproxy: the proxy tests · python3, make, g++: node-gyp for the native addon ·
+# RADIUS tests · haproxy: the proxy tests · systemd: systemd-analyze verify of the unit · python3, make, g++: node-gyp for the native addon ·
 # iperf3: rate-limit tests and the benchmarks.
 PACKAGES=(
-    iproute2 openssl iputils-ping procps psmisc kmod ca-certificates iperf3 haproxy
+    iproute2 openssl iputils-ping procps psmisc kmod ca-certificates iperf3 haproxy systemd
     qemu-system-x86
     freeradius freeradius-utils
     python3 make g++

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { controlSocketPath, type ControlReply } from '../server/control.js';
 import type { SessionInfo } from '../session/registry.js';
 import { formatUptime, sessionRow, sessionsTable } from './format.js';
+import { isParseArgsError, usageError } from './usage.js';
 
 const USAGE = `usage: sstpctl [--state-dir DIR] show sessions [--json]
        sstpctl [--state-dir DIR] show statistics [--json]
@@ -37,15 +38,21 @@ function request(stateDir: string, cmd: string, args: string[]): Promise<Control
   });
 }
 
+const OPTIONS = {
+  'state-dir': { type: 'string', default: process.env['SSTPD_STATE_DIR'] ?? '/run/sstpd' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      'state-dir': { type: 'string', default: process.env['SSTPD_STATE_DIR'] ?? '/run/sstpd' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({ allowPositionals: true, options: OPTIONS });
+  } catch (err) {
+    if (isParseArgsError(err)) return usageError('sstpctl', err.message, USAGE);
+    throw err;
+  }
+  const { values, positionals } = parsed;
   const stateDir = values['state-dir'];
   const [verb, what, ...rest] = positionals;
   if (values.help || verb === undefined) {
@@ -64,8 +71,7 @@ async function main(): Promise<number> {
     args = rest;
   } else if (verb === 'reload') cmd = 'reload';
   else {
-    process.stderr.write(USAGE + '\n');
-    return 2;
+    return usageError('sstpctl', `unknown command "${positionals.join(' ')}"`, USAGE);
   }
   const reply = await request(stateDir, cmd, args);
   if (!reply.ok) {

@@ -13,23 +13,39 @@ import { demoConfigText } from '../config/demo.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../server/log.js';
 import { Daemon } from '../server/daemon.js';
+import { isParseArgsError, usageError } from './usage.js';
 
 const USAGE = `usage: sstpd [--config FILE] [--state-dir DIR] [--listen ADDRESS] [--port PORT]
        sstpd --check FILE
+       sstpd --help
+  --config, -c FILE   the configuration: VyOS "set vpn sstp ..." commands
+  --check FILE        validate FILE, print every problem and note, exit 1 if it has problems
+  --state-dir DIR     control socket and demo certificate (default /run/sstpd, or $SSTPD_STATE_DIR)
+  --listen ADDRESS    bind to this address only (default: all)
+  --port PORT         the demo configuration's port (default 4433)
 Without --config, sstpd runs the embedded demo configuration (self-signed certificate in the
-state dir, user vyos/vyos, pool 192.0.2.0/25) on port 4433.`;
+state dir, user vyos/vyos, pool 192.0.2.0/25) on port 4433. Logs are JSON lines on stdout
+($SSTPD_LOG_LEVEL=debug for protocol detail). SIGHUP reloads, SIGTERM stops with clean goodbyes.`;
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  check: { type: 'string' },
+  'state-dir': { type: 'string', default: process.env['SSTPD_STATE_DIR'] ?? '/run/sstpd' },
+  listen: { type: 'string' },
+  port: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      config: { type: 'string', short: 'c' },
-      check: { type: 'string' },
-      'state-dir': { type: 'string', default: process.env['SSTPD_STATE_DIR'] ?? '/run/sstpd' },
-      listen: { type: 'string' },
-      port: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({ options: OPTIONS });
+  } catch (err) {
+    if (isParseArgsError(err)) return usageError('sstpd', err.message, USAGE);
+    throw err;
+  }
+  const { values } = parsed;
+  if (values.port !== undefined && !/^[1-9][0-9]{0,4}$/.test(values.port)) return usageError('sstpd', `--port "${values.port}" is not a port number`, USAGE);
   if (values.help) {
     process.stdout.write(USAGE + '\n');
     return 0;

@@ -205,6 +205,8 @@ export interface DaemonOptions {
   /** How long to wait for the `listening` line; default 30 s. */
   readonly startTimeoutMs?: number;
   readonly env?: NodeJS.ProcessEnv;
+  /** The sstpd entry point to run (an installed package's); default this build's. */
+  readonly bin?: string;
 }
 
 interface Waiter {
@@ -462,7 +464,7 @@ function parseLogLine(line: string): LogEntry {
  * "server did not start" and carries the daemon's output; nothing is left behind.
  */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
-  const bin = sstpdPath();
+  const bin = opts.bin ?? sstpdPath();
   if (!existsSync(bin)) throw new Error(`server did not start: ${bin} does not exist (build first: npm run build:ts)`);
   installExitHook();
   const dir = await mkdtemp(join(tmpdir(), 'sstpd-it-'));
