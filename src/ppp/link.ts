@@ -11,10 +11,10 @@
  * we do not run (IPCP without an IPv4 address, IPV6CP without IPv6, CCP with MPPE denied or
  * impossible) are Protocol-Rejected; IPv4/IPv6 flow only while their NCP is Opened.
  *
- * MPPE (RFC 3078) lives here too: CCP negotiates it, and data frames are decrypted on the way in
- * (0x00FD → the inner IPv4/IPv6 packet) and encrypted by `encodeData` / the session's fast lane on
- * the way out. Whether a data packet may pass is decided by the link's DataGate (data-gate.ts), the
- * same gate the session's fast lanes ask: NCP open, binding verified, MPPE rules, source address.
+ * MPPE (RFC 3078) runs in ccp/mppe-link.ts under the configured policy; data frames are decrypted
+ * there on the way in and encrypted by the session's data path on the way out. Whether a data packet
+ * may pass is decided by the link's DataGate (data-gate.ts), the same gate the session's fast lanes
+ * ask: NCP open, binding verified, MPPE rules, source address.
  */
 import type { AuthAccept, AuthRequest, AuthResult, MppeKeys } from '../auth/backend.js';
 import { DecodeError, SstpdError } from '../common/errors.js';
@@ -27,9 +27,9 @@ import type { FinishReason } from './fsm.js';
 import { Ipcp, serverIpcpOptions } from './ipcp/ipcp.js';
 import { serverIpv6cp, type Ipv6cp } from './ipv6cp/ipv6cp.js';
 import type { ServerIidOption } from './ipv6cp/iid.js';
-import { Ccp } from './ccp/ccp.js';
-import { describeMppe, bitsFor, ServerMppeOption, type MppeMode } from './ccp/mppe-option.js';
-import { MPPE_OVERHEAD, MppeDecryptor, MppeEncryptor, type MppeDirection, type MppeStrength } from './ccp/mppe-cipher.js';
+import { ServerMppeOption, type MppeMode } from './ccp/mppe-option.js';
+import { MPPE_OVERHEAD } from './ccp/mppe-cipher.js';
+import { MppeLink } from './ccp/mppe-link.js';
 import { DataGate } from './data-gate.js';
 import type { ServerAddressOption } from './ipcp/address.js';
 import type { ServerDnsOption } from './ipcp/dns.js';
@@ -143,7 +143,7 @@ export class PppLink {
   private readonly address: ServerAddressOption;
   private readonly dnsOptions: readonly ServerDnsOption[];
   private readonly ipv6cp: Ipv6cp<ServerIidOption>;
-  private readonly ccp: Ccp<ServerMppeOption> | undefined;
+  private readonly mppe: MppeLink | undefined;
   private readonly rejectProtocols: ReadonlySet<number>;
   private readonly authTimeoutMs: number;
   private ph: PppPhase = 'dead';
@@ -152,7 +152,6 @@ export class PppLink {
   private authenticated = false;
   private addresses: { readonly local: string; readonly peer: string } | undefined;
   private ipv6Enabled = false;
-  private ccpActive = false;
   /** Latest Configure-Request per NCP received before the network phase, replayed when it starts. */
   private readonly held = new Map<number, Buffer>();
   /** NCPs whose peer has sent a Configure-Request. */
@@ -224,18 +223,11 @@ export class PppLink {
 
     const mode = opts.mppe ?? 'deny';
     if (mode !== 'deny') {
-      this.ccp = new Ccp(
-        new ServerMppeOption(mode),
-        {
-          send: (p) => this.send(PPP_CCP, p),
-          up: (now) => this.ccpUp(now),
-          down: () => this.mppeOff(),
-          finished: (now, why) => this.ccpGone(now, `CCP finished (${why})`),
-          failed: (now, reason) => this.ccpGone(now, reason),
-          resetRequested: () => this.gate.encryptor?.resetRequested(),
-          log,
-        },
-        { ...fsm, peerMru: () => this.lcp.peerMru, silent: mode === 'accept' },
+      this.mppe = new MppeLink(
+        { option: new ServerMppeOption(mode), required: mode === 'require', silent: mode === 'accept', peer: 'client' },
+        this.gate,
+        { send: (p) => this.send(PPP_CCP, p), up: () => this.mppeUp(), close: (now, reason) => this.close(now, 'nas-error', reason), log },
+        { ...fsm, peerMru: () => this.lcp.peerMru },
       );
     }
   }
@@ -261,7 +253,7 @@ export class PppLink {
   }
   /** MPPE may be negotiated on this link: the session leaves room for its 4 bytes in the MTU. */
   get mppeOverhead(): number {
-    return this.ccp ? MPPE_OVERHEAD : 0;
+    return this.mppe ? MPPE_OVERHEAD : 0;
   }
 
   // ---- inputs ----
@@ -327,35 +319,16 @@ export class PppLink {
     }
     this.ipv6Enabled = (params.ipv6 ?? false) && (this.opts.ipv6 ?? false);
     if (!this.addresses && !this.ipv6Enabled) return this.close(now, 'nas-error', 'no IPv4 address and no IPv6 prefix for this session');
-    if (!this.prepareMppe(now)) return;
+    if (this.mppe && !this.mppe.start(now, this.mppeKeys, this.authOption.method)) return;
     this.ph = 'network';
     if (this.addresses) this.openNcp(now, PPP_IPCP);
     if (this.ipv6Enabled) this.openNcp(now, PPP_IPV6CP);
-    if (this.ccpActive) this.openNcp(now, PPP_CCP);
+    if (this.mppe?.running) this.openNcp(now, PPP_CCP);
     this.held.clear();
   }
 
-  /** Key lengths our keys allow; false when `require` cannot be met (the link is closing). */
-  private prepareMppe(now: Millis): boolean {
-    const ccp = this.ccp;
-    if (!ccp) return true;
-    const keys = this.mppeKeys;
-    const method = this.authOption.method;
-    // MS-CHAPv1 keys for 40/56 bits come from the LM hash, which we never use: 128 only.
-    const strengths: MppeStrength[] = !keys ? [] : method === 'mschap' ? [128] : [128, 56, 40];
-    ccp.mppe.configure(strengths);
-    this.ccpActive = strengths.length > 0;
-    if (!this.ccpActive && this.opts.mppe === 'require') {
-      const reason = `MPPE required but authentication by ${method ?? 'none'} gives no MPPE keys (use mschap or mschap-v2)`;
-      this.log('warn', 'mppe-required-failed', { reason });
-      this.close(now, 'nas-error', reason);
-      return false;
-    }
-    return true;
-  }
-
   private openNcp(now: Millis, protocol: number): void {
-    const ncp = protocol === PPP_IPCP ? this.ipcp : protocol === PPP_IPV6CP ? this.ipv6cp : this.ccp!;
+    const ncp = protocol === PPP_IPCP ? this.ipcp : protocol === PPP_IPV6CP ? this.ipv6cp : this.mppe!.ccp;
     ncp.fsm.open(now);
     ncp.fsm.up(now);
     const held = this.held.get(protocol);
@@ -388,7 +361,7 @@ export class PppLink {
     this.lcp.handleTimeout(now);
     if (!this.done) this.ipcp.fsm.handleTimeout(now);
     if (!this.done) this.ipv6cp.fsm.handleTimeout(now);
-    if (!this.done) this.ccp?.handleTimeout(now);
+    if (!this.done) this.mppe?.ccp.handleTimeout(now);
     if (!this.done && this.auth) this.authEvents(now, this.auth, this.auth.handleTimeout(now));
     if (!this.done && !this.authenticated && this.authDeadline !== undefined && now >= this.authDeadline) {
       this.authDeadline = undefined;
@@ -404,7 +377,7 @@ export class PppLink {
       this.lcp.nextDeadline(),
       this.ipcp.fsm.nextDeadline(),
       this.ipv6cp.fsm.nextDeadline(),
-      this.ccp?.nextDeadline(),
+      this.mppe?.ccp.nextDeadline(),
       this.auth?.nextDeadline(),
       this.authDeadline,
     );
@@ -430,9 +403,11 @@ export class PppLink {
         // A protocol we do not run at all is rejected; one not open yet is dropped (RFC 1661 §3.5).
         if (!this.opts.ipv6 || (this.ph === 'network' && !this.ipv6Enabled)) return this.lcp.protocolReject(protocol, info);
         return this.deliver(protocol, info, false);
-      case PPP_MPPE:
-        if (!this.ccp) return this.lcp.protocolReject(protocol, info);
-        return this.decrypt(now, info);
+      case PPP_MPPE: {
+        if (!this.mppe) return this.lcp.protocolReject(protocol, info);
+        const inner = this.mppe.decrypt(now, info);
+        return inner && this.deliver(inner.protocol, inner.payload, true);
+      }
       case PPP_IPCP:
       case PPP_IPV6CP:
       case PPP_CCP:
@@ -447,14 +422,14 @@ export class PppLink {
 
   /** A control packet of an NCP: run, held until the network phase, or Protocol-Rejected. */
   private ncpPacket(now: Millis, protocol: number, info: Buffer): void {
-    const runs = protocol === PPP_IPCP ? true : protocol === PPP_IPV6CP ? this.opts.ipv6 === true : this.ccp !== undefined;
+    const runs = protocol === PPP_IPCP ? true : protocol === PPP_IPV6CP ? this.opts.ipv6 === true : this.mppe !== undefined;
     if (!runs) return this.lcp.protocolReject(protocol, info);
     if (this.ph !== 'network') {
       // Authenticated, network not started yet: keep the latest request for replay.
       if (info[0] === CODE.CONF_REQ) this.held.set(protocol, Buffer.from(info));
       return;
     }
-    const ncp = protocol === PPP_IPCP ? (this.addresses ? this.ipcp : undefined) : protocol === PPP_IPV6CP ? (this.ipv6Enabled ? this.ipv6cp : undefined) : this.ccpActive ? this.ccp : undefined;
+    const ncp = protocol === PPP_IPCP ? (this.addresses ? this.ipcp : undefined) : protocol === PPP_IPV6CP ? (this.ipv6Enabled ? this.ipv6cp : undefined) : this.mppe?.running ? this.mppe.ccp : undefined;
     if (!ncp) return this.lcp.protocolReject(protocol, info);
     if (info[0] === CODE.CONF_REQ && !this.peerSpoke.has(protocol)) {
       this.peerSpoke.add(protocol);
@@ -466,23 +441,6 @@ export class PppLink {
   /** An IP packet from the peer: passed up only if the data gate admits it. */
   private deliver(protocol: number, payload: Buffer, encrypted: boolean): void {
     if (this.gate.admitIn(protocol, payload, encrypted)) this.out.push({ type: 'data', protocol, payload });
-  }
-
-  private decrypt(now: Millis, info: Buffer): void {
-    const dec = this.gate.decryptor;
-    if (!dec) {
-      this.gate.drop('mppe');
-      return;
-    }
-    const r = dec.decrypt(info);
-    if (r.ok) {
-      this.ccp?.resynced();
-      return this.deliver(r.protocol, r.payload, true);
-    }
-    this.gate.drop('mppe');
-    this.log('debug', 'mppe-drop', { reason: r.reason });
-    if (r.resetRequest) this.ccp?.requestReset(now);
-    if (r.fatal) this.close(now, 'nas-error', `MPPE: ${r.reason}`);
   }
 
   private receiveSafely(fn: () => void): void {
@@ -511,8 +469,7 @@ export class PppLink {
   private lcpDown(now: Millis): void {
     this.ipcp.stop(now);
     this.ipv6cp.stop(now);
-    this.ccp?.stop(now);
-    this.mppeOff();
+    this.mppe?.stop(now);
     this.auth = undefined;
     this.authDeadline = undefined;
     this.authenticated = false;
@@ -594,46 +551,12 @@ export class PppLink {
   private protocolRejected(now: Millis, protocol: number): void {
     if (protocol === PPP_IPCP) return this.ncpGone(now, PPP_IPCP, 'peer rejected IPCP');
     if (protocol === PPP_IPV6CP) return this.ncpGone(now, PPP_IPV6CP, 'peer rejected IPV6CP');
-    if (protocol === PPP_CCP) return this.ccpGone(now, 'client rejected CCP');
+    if (protocol === PPP_CCP) this.mppe?.gone(now, 'client rejected CCP');
   }
 
-  // ---- MPPE ----
-
-  private ccpUp(now: Millis): void {
-    const opt = this.ccp!.mppe;
-    const keys = this.mppeKeys;
-    const rx = opt.rx;
-    const tx = opt.tx;
-    if (this.opts.mppe === 'require' && (!rx || !tx)) {
-      return this.ccpGone(now, 'MPPE required but the client did not agree to MPPE in both directions');
-    }
-    if (!keys || (!rx && !tx)) {
-      this.log('info', 'mppe-off', { reason: opt.refusal ?? 'MPPE not negotiated' });
-      return;
-    }
-    this.gate.encryptor = tx ? new MppeEncryptor(keys.send, tx) : undefined;
-    this.gate.decryptor = rx ? new MppeDecryptor(keys.recv, rx) : undefined;
+  /** MPPE is on: a peer that requires it (pppd) starts its other NCPs only now (see ncpPacket). */
+  private mppeUp(): void {
     for (const p of [PPP_IPCP, PPP_IPV6CP]) if (!this.peerSpoke.has(p)) this.nudgeOnFirstRequest.add(p);
-    this.log('info', 'mppe-up', { send: dirText(tx), receive: dirText(rx) });
-  }
-
-  private mppeOff(): void {
-    this.gate.encryptor = undefined;
-    this.gate.decryptor = undefined;
-  }
-
-  /** CCP is over (rejected, refused, finished): `require` ends the link, otherwise data goes clear. */
-  private ccpGone(now: Millis, reason: string): void {
-    if (!this.ccp || this.done) return;
-    const hadMppe = this.gate.encryptor !== undefined || this.gate.decryptor !== undefined;
-    this.ccp.stop(now);
-    this.ccpActive = false;
-    this.mppeOff();
-    if (this.opts.mppe === 'require') {
-      this.log('warn', 'mppe-required-failed', { reason });
-      return this.close(now, 'nas-error', reason);
-    }
-    this.log(hadMppe ? 'warn' : 'info', 'mppe-off', { reason });
   }
 
   // ---- endings ----
@@ -655,7 +578,7 @@ export class PppLink {
     this.done = true;
     this.ipcpDown();
     this.ipv6cpDown();
-    this.mppeOff();
+    this.gate.close();
     this.ph = 'dead';
     this.auth = undefined;
     this.authDeadline = undefined;
@@ -670,8 +593,4 @@ export class PppLink {
   private log(level: LogLevel, event: string, fields?: LogFields): void {
     this.out.push(fields ? { type: 'log', level, event, fields } : { type: 'log', level, event });
   }
-}
-
-function dirText(d: MppeDirection | undefined): string {
-  return d ? describeMppe(bitsFor([d.strength], d.stateless)) : 'clear';
 }
