@@ -128,6 +128,11 @@ export class MppeLink {
     this.upper.log(hadMppe ? 'warn' : 'info', 'mppe-off', { reason });
   }
 
+  /** The peer Protocol-Rejected CCP. */
+  rejected(now: Millis): void {
+    this.gone(now, `${this.policy.peer} rejected CCP`);
+  }
+
   /** LCP left Opened: CCP stops without a word, the ciphers go. */
   stop(now: Millis): void {
     this.active = false;
