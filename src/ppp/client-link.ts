@@ -20,7 +20,7 @@ import { ClientIidOption, linkLocal } from './ipv6cp/iid.js';
 import { ClientAuthOption } from './lcp/auth-proto.js';
 import type { EchoPolicy } from './lcp/lcp.js';
 import { MAX_SSTP_MRU } from './lcp/mru.js';
-import { PppLinkCore, type AuthRun, type LinkEvent, type LinkParts } from './link-core.js';
+import { PppLinkCore, type AuthRun, type LinkEvent } from './link-core.js';
 import { PPP_CCP, PPP_CHAP, PPP_IPCP, PPP_IPV6CP, PPP_MPPE, PPP_PAP, type TerminateCause } from './protocols.js';
 
 /** Events of the client auth peer (the shape of `AuthPeer` in src/ppp/auth/peer.ts). */
@@ -77,8 +77,21 @@ export class PppClientLink extends PppLinkCore<ClientEvent> {
   private mppeKeys: { readonly send: Buffer; readonly recv: Buffer } | undefined;
 
   constructor(opts: PppClientOptions) {
-    const { parts, ipcp, makeAuthPeer } = clientParts(opts);
-    super(parts);
+    const creds = opts.credentials;
+    const makeAuthPeer = opts.makeAuthPeer ?? (creds ? (m: AuthProtocol) => new AuthPeer(m, { ...creds, random: opts.random }) : undefined);
+    if (!makeAuthPeer) throw new SstpdError('E_PPP_CONFIG', 'PPP client needs credentials or an auth peer factory');
+    const ipcp = clientIpcpOptions(opts.requestDns ?? true);
+    super({
+      random: opts.random,
+      mru: { request: opts.mru, min: 64, max: MAX_SSTP_MRU },
+      auth: new ClientAuthOption(opts.authMethods),
+      echo: opts.echo,
+      fsm: { restartMs: opts.restartMs ?? 3000, maxConfigure: opts.maxConfigure ?? 10 },
+      ipcp: ipcp.handlers,
+      ipv6cp: opts.ipv6 ? new ClientIidOption(opts.random) : undefined,
+      mppe: opts.mppe && { option: new ClientMppeOption(opts.mppe.bits), required: true, peer: 'server' },
+      awaitLowerVerification: opts.awaitLowerVerification,
+    });
     this.ipcpTable = ipcp;
     this.makeAuthPeer = makeAuthPeer;
   }
@@ -174,26 +187,3 @@ export class PppClientLink extends PppLinkCore<ClientEvent> {
   }
 }
 
-/** The client's option tables and policies for the core, plus the handles it reads later. */
-function clientParts(opts: PppClientOptions): {
-  parts: LinkParts;
-  ipcp: ClientIpcpTable;
-  makeAuthPeer: (method: AuthProtocol) => ClientAuthPeer;
-} {
-  const creds = opts.credentials;
-  const makeAuthPeer = opts.makeAuthPeer ?? (creds ? (m: AuthProtocol) => new AuthPeer(m, { ...creds, random: opts.random }) : undefined);
-  if (!makeAuthPeer) throw new SstpdError('E_PPP_CONFIG', 'PPP client needs credentials or an auth peer factory');
-  const ipcp = clientIpcpOptions(opts.requestDns ?? true);
-  const parts: LinkParts = {
-    random: opts.random,
-    mru: { min: 64, max: MAX_SSTP_MRU, ...(opts.mru !== undefined ? { request: opts.mru } : {}) },
-    auth: new ClientAuthOption(opts.authMethods),
-    ...(opts.echo ? { echo: opts.echo } : {}),
-    fsm: { restartMs: opts.restartMs ?? 3000, maxConfigure: opts.maxConfigure ?? 10 },
-    ipcp: ipcp.handlers,
-    ...(opts.ipv6 ? { ipv6cp: new ClientIidOption(opts.random) } : {}),
-    ...(opts.mppe ? { mppe: { option: new ClientMppeOption(opts.mppe.bits), required: true, peer: 'server' } } : {}),
-    ...(opts.awaitLowerVerification !== undefined ? { awaitLowerVerification: opts.awaitLowerVerification } : {}),
-  };
-  return { parts, ipcp, makeAuthPeer };
-}

@@ -39,7 +39,21 @@ import { MruOption, type MruPolicy } from './lcp/mru.js';
 import { REJECTED_LCP_OPTIONS } from './lcp/reject.js';
 import type { Ncp, NcpUpper } from './ncp.js';
 import type { OptionHandler } from './negotiate.js';
-import * as P from './protocols.js';
+import {
+  PPP_CCP,
+  PPP_CHAP,
+  PPP_IPCP,
+  PPP_IPV4,
+  PPP_IPV6,
+  PPP_IPV6CP,
+  PPP_LCP,
+  PPP_MPPE,
+  PPP_PAP,
+  protocolName,
+  type LogFields,
+  type LogLevel,
+  type TerminateCause,
+} from './protocols.js';
 
 export type PppPhase = 'dead' | 'establish' | 'authenticate' | 'network' | 'terminate';
 
@@ -54,9 +68,9 @@ export type LinkEvent =
   | { readonly type: 'data'; readonly protocol: number; readonly payload: Buffer }
   | { readonly type: 'ipcp-down' }
   | { readonly type: 'ipv6cp-down' }
-  /** IPv6 is over for this link (IPV6CP rejected or failed); the link lives on with IPv4. */
+  /** IPv6 is over for this link (IPV6CP rejected, finished or failed): its prefix can go back. */
   | { readonly type: 'ipv6-stopped' }
-  | { readonly type: 'log'; readonly level: P.LogLevel; readonly event: string; readonly fields?: P.LogFields };
+  | { readonly type: 'log'; readonly level: LogLevel; readonly event: string; readonly fields?: LogFields };
 
 /** What a role builds the link from. */
 export interface LinkParts {
@@ -89,7 +103,7 @@ export interface AuthRun {
   nextDeadline?(): Millis | undefined;
 }
 
-const LCP_FINISH: Readonly<Record<FinishReason, readonly [P.TerminateCause, string]>> = {
+const LCP_FINISH: Readonly<Record<FinishReason, readonly [TerminateCause, string]>> = {
   timeout: ['lost-carrier', 'LCP negotiation timed out'],
   rejected: ['nas-error', 'peer rejected LCP'],
   'peer-terminated': ['user-request', 'peer terminated the link'],
@@ -112,7 +126,7 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   private authed = false;
   /** The IP NCPs (IPCP, IPV6CP) that run in this network phase. */
   private readonly enabled = new Set<number>();
-  private ending: { readonly cause: P.TerminateCause; readonly reason: string } | undefined;
+  private ending: { readonly cause: TerminateCause; readonly reason: string } | undefined;
   private done = false;
 
   constructor(parts: LinkParts) {
@@ -123,9 +137,9 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
     const mru = new MruOption(parts.mru);
     const magic = new MagicOption(parts.random);
     this.lcp = new Lcp(
-      { handlers: [mru, parts.auth, magic, ...REJECTED_LCP_OPTIONS], mru, magic, fsm: parts.fsm, ...(parts.echo ? { echo: parts.echo } : {}) },
+      { handlers: [mru, parts.auth, magic, ...REJECTED_LCP_OPTIONS], mru, magic, fsm: parts.fsm, echo: parts.echo },
       {
-        send: (p) => this.send(P.PPP_LCP, p),
+        send: (p) => this.send(PPP_LCP, p),
         up: (now) => this.lcpUp(now),
         down: (now) => this.lcpDown(now),
         finished: (_now, why) => this.lcpFinished(why),
@@ -139,11 +153,11 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
     );
     const fsm = { ...parts.fsm, peerMru: () => this.lcp.peerMru };
     // IPCP failing ends the link; IPV6CP failing only ends IPv6 (ncpGone).
-    this.ipcp = new Ipcp(parts.ipcp, this.ncpUpper(P.PPP_IPCP, (now, reason, why) => this.terminate(now, why === 'peer-terminated' ? 'user-request' : 'nas-error', reason)), fsm);
-    this.ipv6cp = parts.ipv6cp && new Ipv6cp(parts.ipv6cp, this.ncpUpper(P.PPP_IPV6CP, (now, reason) => this.ncpGone(now, P.PPP_IPV6CP, reason)), fsm);
+    this.ipcp = new Ipcp(parts.ipcp, this.ncpUpper(PPP_IPCP, (now, reason, why) => this.terminate(now, why === 'peer-terminated' ? 'user-request' : 'nas-error', reason)), fsm);
+    this.ipv6cp = parts.ipv6cp && new Ipv6cp(parts.ipv6cp, this.ncpUpper(PPP_IPV6CP, (now, reason) => this.ncpGone(now, PPP_IPV6CP, reason)), fsm);
     this.mppe =
       parts.mppe &&
-      new MppeLink(parts.mppe, this.gate, { send: (p) => this.send(P.PPP_CCP, p), up: (now) => this.mppeUp(now), close: (now, reason) => this.terminate(now, 'nas-error', reason), log }, fsm);
+      new MppeLink(parts.mppe, this.gate, { send: (p) => this.send(PPP_CCP, p), up: (now) => this.mppeUp(now), close: (now, reason) => this.terminate(now, 'nas-error', reason), log }, fsm);
   }
 
   get phase(): PppPhase {
@@ -156,14 +170,6 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   /** The negotiated authentication method (once LCP is Opened); undefined = none. */
   get authMethod(): AuthProtocol | undefined {
     return this.authOption.method;
-  }
-  /** IPv4 may flow (IPCP Opened). */
-  get ipOpen(): boolean {
-    return this.gate.ipv4Open;
-  }
-  /** IPv6 may flow (IPV6CP Opened). */
-  get ipv6Open(): boolean {
-    return this.gate.ipv6Open;
   }
   /** Data may pass as far as MPPE goes: always, except with MPPE required before it is up both ways. */
   get dataAllowed(): boolean {
@@ -200,7 +206,7 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   }
 
   /** The transport is gone. A close already under way keeps its cause. */
-  lowerDown(now: Millis, cause: P.TerminateCause = 'lost-carrier', reason = 'transport closed'): void {
+  lowerDown(now: Millis, cause: TerminateCause = 'lost-carrier', reason = 'transport closed'): void {
     if (this.done) return;
     this.abort(now, this.ending?.cause ?? cause, this.ending?.reason ?? reason);
   }
@@ -229,7 +235,7 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   protected abstract startAuth(now: Millis, method: AuthProtocol | undefined): AuthRun | undefined;
   protected abstract ipcpUpEvent(): R;
   protected abstract ipv6cpUpEvent(localIid: Buffer, peerIid: Buffer | undefined): R;
-  protected abstract finishedEvent(cause: P.TerminateCause, reason: string): R;
+  protected abstract finishedEvent(cause: TerminateCause, reason: string): R;
   /** MPPE came up (at least one direction). */
   protected abstract mppeUp(now: Millis): void;
   /** An NCP packet after authentication, before the network phase; dropped unless the role keeps it. */
@@ -262,8 +268,8 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
 
   /** Starts an NCP that runs in this network phase and has not started yet; false = nothing to start. */
   protected openNcp(now: Millis, protocol: number): boolean {
-    const ncp = this.ncpOf(protocol);
-    if (!ncp || !this.running(protocol) || ncp.fsm.state !== 'initial') return false;
+    const ncp = this.ph === 'network' ? this.ncpFor(protocol) : undefined;
+    if (!ncp || ncp.fsm.state !== 'initial') return false;
     ncp.fsm.open(now);
     ncp.fsm.up(now);
     return true;
@@ -275,7 +281,7 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   }
 
   /** End the link: LCP Terminate-Request (restart timer, Max-Terminate), then 'finished'. */
-  protected terminate(now: Millis, cause: P.TerminateCause, reason: string): void {
+  protected terminate(now: Millis, cause: TerminateCause, reason: string): void {
     if (this.done || this.ending) return;
     this.ending = { cause, reason };
     this.log('info', 'ppp-close', { cause, reason });
@@ -290,36 +296,36 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
     this.out.push({ type: 'send', frame: encodeFrame(protocol, packet) });
   }
 
-  protected log(level: P.LogLevel, event: string, fields?: P.LogFields): void {
+  protected log(level: LogLevel, event: string, fields?: LogFields): void {
     this.out.push(fields ? { type: 'log', level, event, fields } : { type: 'log', level, event });
   }
 
   // ---- demultiplexing ----
 
   private dispatch(now: Millis, protocol: number, info: Buffer): void {
-    if (protocol === P.PPP_LCP) return this.lcp.receive(now, info);
+    if (protocol === PPP_LCP) return this.lcp.receive(now, info);
     if (!this.lcp.opened || this.ph === 'terminate') return;
     const auth = this.auth;
     if (auth && protocol === auth.protocol) return auth.handle(now, info);
     if (!this.authed) return; // Authenticate phase: everything else is silently discarded
     if (this.rejectProtocols.has(protocol)) return this.lcp.protocolReject(protocol, info);
     switch (protocol) {
-      case P.PPP_IPV4:
-      case P.PPP_IPV6:
+      case PPP_IPV4:
+      case PPP_IPV6:
         // A protocol we do not run is rejected; one not open yet is dropped by the gate.
-        if (!this.runs(protocol === P.PPP_IPV4 ? P.PPP_IPCP : P.PPP_IPV6CP)) return this.lcp.protocolReject(protocol, info);
+        if (!this.ncpFor(protocol === PPP_IPV4 ? PPP_IPCP : PPP_IPV6CP)) return this.lcp.protocolReject(protocol, info);
         return this.deliver(protocol, info, false);
-      case P.PPP_MPPE: {
+      case PPP_MPPE: {
         if (!this.mppe) return this.lcp.protocolReject(protocol, info);
         const inner = this.mppe.decrypt(now, info);
         return inner && this.deliver(inner.protocol, inner.payload, true);
       }
-      case P.PPP_IPCP:
-      case P.PPP_IPV6CP:
-      case P.PPP_CCP:
+      case PPP_IPCP:
+      case PPP_IPV6CP:
+      case PPP_CCP:
         return this.control(now, protocol, info);
-      case P.PPP_PAP:
-      case P.PPP_CHAP:
+      case PPP_PAP:
+      case PPP_CHAP:
         return; // an auth protocol we did not negotiate: stray, not unknown
       default:
         return this.lcp.protocolReject(protocol, info);
@@ -328,8 +334,8 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
 
   /** A control packet of an NCP: to the role before the network phase, then to the NCP, or Protocol-Rejected. */
   private control(now: Millis, protocol: number, info: Buffer): void {
-    const ncp = this.ncpOf(protocol);
-    if (!ncp || !this.runs(protocol)) return this.lcp.protocolReject(protocol, info);
+    const ncp = this.ncpFor(protocol);
+    if (!ncp) return this.lcp.protocolReject(protocol, info);
     if (this.ph !== 'network') return this.beforeNetwork(protocol, info);
     if (info[0] === CODE.CONF_REQ) this.configureRequest(now, protocol, ncp);
     ncp.receive(now, info);
@@ -340,18 +346,11 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
     if (this.gate.admitIn(protocol, payload, encrypted)) this.out.push({ type: 'data', protocol, payload });
   }
 
-  private ncpOf(protocol: number): Ncp | undefined {
-    return protocol === P.PPP_IPCP ? this.ipcp : protocol === P.PPP_IPV6CP ? this.ipv6cp : protocol === P.PPP_CCP ? this.mppe?.ccp : undefined;
-  }
-
-  /** Runs in this network phase (CCP: while MPPE is not given up). */
-  private running(protocol: number): boolean {
-    return protocol === P.PPP_CCP ? this.mppe?.running === true : this.enabled.has(protocol);
-  }
-
-  /** Configured on this link and, once the network phase started, running in it. */
-  private runs(protocol: number): boolean {
-    return this.ncpOf(protocol) !== undefined && (this.ph !== 'network' || this.running(protocol));
+  /** The NCP of a control protocol if it is configured and, in the network phase, runs in it (CCP: MPPE not given up). */
+  private ncpFor(protocol: number): Ncp | undefined {
+    const ncp = protocol === PPP_IPCP ? this.ipcp : protocol === PPP_IPV6CP ? this.ipv6cp : protocol === PPP_CCP ? this.mppe?.ccp : undefined;
+    const running = protocol === PPP_CCP ? this.mppe?.running === true : this.enabled.has(protocol);
+    return this.ph !== 'network' || running ? ncp : undefined;
   }
 
   private safely(fn: () => void): void {
@@ -390,7 +389,7 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
       send: (p) => this.send(protocol, p),
       up: () => this.ncpUp(protocol),
       down: () => this.ncpDown(protocol),
-      finished: (now, why) => gone(now, `${P.protocolName(protocol)} finished (${why})`, why),
+      finished: (now, why) => gone(now, `${protocolName(protocol)} finished (${why})`, why),
       failed: (now, reason) => gone(now, reason),
       log: this.log.bind(this),
     };
@@ -398,7 +397,7 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
 
   private ncpUp(protocol: number): void {
     if (!this.enabled.has(protocol)) return; // cannot happen: an IP NCP opens only in the network phase
-    if (protocol === P.PPP_IPCP) {
+    if (protocol === PPP_IPCP) {
       this.gate.ipv4Open = true;
       this.out.push(this.ipcpUpEvent());
     } else if (this.ipv6cp) {
@@ -408,10 +407,10 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   }
 
   private ncpDown(protocol: number): void {
-    if (protocol === P.PPP_IPCP && this.gate.ipv4Open) {
+    if (protocol === PPP_IPCP && this.gate.ipv4Open) {
       this.gate.ipv4Open = false;
       this.out.push({ type: 'ipcp-down' });
-    } else if (protocol === P.PPP_IPV6CP && this.gate.ipv6Open) {
+    } else if (protocol === PPP_IPV6CP && this.gate.ipv6Open) {
       this.gate.ipv6Open = false;
       this.out.push({ type: 'ipv6cp-down' });
     }
@@ -419,16 +418,16 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
 
   /** An IP NCP finished or was rejected for good: the link lives on while the other one runs. */
   private ncpGone(now: Millis, protocol: number, reason: string): void {
-    this.ncpOf(protocol)?.stop(now);
+    (protocol === PPP_IPCP ? this.ipcp : this.ipv6cp)?.stop(now);
     this.enabled.delete(protocol);
-    if (protocol === P.PPP_IPV6CP) this.out.push({ type: 'ipv6-stopped' });
+    if (protocol === PPP_IPV6CP) this.out.push({ type: 'ipv6-stopped' });
     if (this.enabled.size === 0) return this.terminate(now, 'nas-error', reason);
-    this.log('info', 'ncp-stopped', { protocol: P.protocolName(protocol), reason });
+    this.log('info', 'ncp-stopped', { protocol: protocolName(protocol), reason });
   }
 
   private protocolRejected(now: Millis, protocol: number): void {
-    if (protocol === P.PPP_IPCP || protocol === P.PPP_IPV6CP) return this.ncpGone(now, protocol, `peer rejected ${P.protocolName(protocol)}`);
-    if (protocol === P.PPP_CCP) this.mppe?.rejected(now);
+    if (protocol === PPP_IPCP || protocol === PPP_IPV6CP) return this.ncpGone(now, protocol, `peer rejected ${protocolName(protocol)}`);
+    if (protocol === PPP_CCP) this.mppe?.rejected(now);
   }
 
   // ---- endings ----
@@ -439,17 +438,17 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   }
 
   /** End without a Terminate exchange (peer gone, or it terminated itself). */
-  private abort(now: Millis, cause: P.TerminateCause, reason: string): void {
+  private abort(now: Millis, cause: TerminateCause, reason: string): void {
     if (this.done) return;
     this.lcp.fsm.down(now);
     this.finish(cause, reason);
   }
 
-  private finish(cause: P.TerminateCause, reason: string): void {
+  private finish(cause: TerminateCause, reason: string): void {
     if (this.done) return;
     this.done = true;
-    this.ncpDown(P.PPP_IPCP);
-    this.ncpDown(P.PPP_IPV6CP);
+    this.ncpDown(PPP_IPCP);
+    this.ncpDown(PPP_IPV6CP);
     this.gate.close();
     this.ph = 'dead';
     this.auth = undefined;

@@ -22,7 +22,7 @@ import { serverIpcpOptions } from './ipcp/ipcp.js';
 import { ServerIidOption } from './ipv6cp/iid.js';
 import { ServerAuthOption } from './lcp/auth-proto.js';
 import type { EchoPolicy } from './lcp/lcp.js';
-import { PppLinkCore, type AuthRun, type LinkEvent, type LinkParts } from './link-core.js';
+import { PppLinkCore, type AuthRun, type LinkEvent } from './link-core.js';
 import type { Ncp } from './ncp.js';
 import { PPP_IPCP, PPP_IPV6CP, PPP_CCP, type TerminateCause } from './protocols.js';
 import { CODE } from './cp.js';
@@ -106,10 +106,24 @@ export class PppLink extends PppLinkCore<ServerEvent> {
   private readonly nudgeOnFirstRequest = new Set<number>();
 
   constructor(private readonly opts: PppLinkOptions) {
-    const { parts, address, dns } = serverParts(opts);
-    super(parts);
-    this.address = address;
-    this.dnsOptions = dns;
+    if (opts.authProtocols.length === 0) throw new SstpdError('E_PPP_CONFIG', 'PPP link needs at least one authentication protocol');
+    const fsm = { restartMs: opts.restartMs ?? 3000, maxConfigure: opts.maxConfigure ?? 10, maxFailure: opts.maxFailure ?? 5 };
+    const ipcp = serverIpcpOptions(opts.dns, fsm.maxFailure);
+    const mppe = opts.mppe ?? 'deny';
+    super({
+      random: opts.random,
+      mru: { request: Math.min(opts.mru, MAX_PEER_MRU), min: MIN_PEER_MRU, max: MAX_PEER_MRU },
+      auth: new ServerAuthOption(opts.authProtocols),
+      echo: opts.echo,
+      fsm,
+      ipcp: ipcp.handlers,
+      ipv6cp: opts.ipv6 ? new ServerIidOption(opts.random, fsm.maxFailure) : undefined,
+      mppe: mppe === 'deny' ? undefined : { option: new ServerMppeOption(mppe), required: mppe === 'require', silent: mppe === 'accept', peer: 'client' },
+      awaitLowerVerification: opts.awaitLowerVerification,
+      rejectProtocols: opts.rejectProtocols,
+    });
+    this.address = ipcp.address;
+    this.dnsOptions = ipcp.dns;
   }
 
   /** The backend's answer to the last 'verify'. */
@@ -239,23 +253,3 @@ export class PppLink extends PppLinkCore<ServerEvent> {
   }
 }
 
-/** The server's option tables and policies for the core, plus the handles it configures later. */
-function serverParts(opts: PppLinkOptions): { parts: LinkParts; address: ServerAddressOption; dns: readonly ServerDnsOption[] } {
-  if (opts.authProtocols.length === 0) throw new SstpdError('E_PPP_CONFIG', 'PPP link needs at least one authentication protocol');
-  const fsm = { restartMs: opts.restartMs ?? 3000, maxConfigure: opts.maxConfigure ?? 10, maxFailure: opts.maxFailure ?? 5 };
-  const ipcp = serverIpcpOptions(opts.dns, fsm.maxFailure);
-  const mode = opts.mppe ?? 'deny';
-  const parts: LinkParts = {
-    random: opts.random,
-    mru: { request: Math.min(opts.mru, MAX_PEER_MRU), min: MIN_PEER_MRU, max: MAX_PEER_MRU },
-    auth: new ServerAuthOption(opts.authProtocols),
-    echo: opts.echo,
-    fsm,
-    ipcp: ipcp.handlers,
-    ...(opts.ipv6 ? { ipv6cp: new ServerIidOption(opts.random, fsm.maxFailure) } : {}),
-    ...(mode !== 'deny' ? { mppe: { option: new ServerMppeOption(mode), required: mode === 'require', silent: mode === 'accept', peer: 'client' } } : {}),
-    ...(opts.awaitLowerVerification !== undefined ? { awaitLowerVerification: opts.awaitLowerVerification } : {}),
-    ...(opts.rejectProtocols ? { rejectProtocols: opts.rejectProtocols } : {}),
-  };
-  return { parts, address: ipcp.address, dns: ipcp.dns };
-}
