@@ -63,6 +63,8 @@ function pair(serverSink: boolean, clientSink: boolean): { server: Session; clie
 /** N packets as SSTP bytes, cut into 16 KiB chunks as TLS records arrive. */
 function chunks(encode: (p: Buffer) => Buffer): Buffer[] {
   const packet = Buffer.alloc(SIZE, 0x45);
+  // From the client's address: the server's data gate drops any other source (BCP 38).
+  Buffer.from([192, 0, 2, 1]).copy(packet, 12);
   const frame = encode(packet);
   const all = Buffer.alloc(frame.length * Math.min(N, 20000));
   for (let o = 0; o < all.length; o += frame.length) frame.copy(all, o);
