@@ -9,6 +9,7 @@
  * - it answers echoes; with `echo` it also sends them (pppd's lcp-echo-interval / lcp-echo-failure),
  *   and `probe()` sends one for an RTT sample ('echo-reply').
  */
+import type { MppeKeys } from '../auth/backend.js';
 import { SstpdError } from '../common/errors.js';
 import type { Millis } from '../common/time.js';
 import type { AuthProtocol } from '../config/model.js';
@@ -74,7 +75,7 @@ type ClientEvent = Exclude<PppClientEvent, LinkEvent>;
 export class PppClientLink extends PppLinkCore<ClientEvent> {
   private readonly ipcpTable: ClientIpcpTable;
   private readonly makeAuthPeer: (method: AuthProtocol) => ClientAuthPeer;
-  private mppeKeys: { readonly send: Buffer; readonly recv: Buffer } | undefined;
+  private mppeKeys: MppeKeys | undefined;
 
   constructor(opts: PppClientOptions) {
     const creds = opts.credentials;

@@ -114,7 +114,7 @@ const LCP_FINISH: Readonly<Record<FinishReason, readonly [TerminateCause, string
 export abstract class PppLinkCore<R extends { readonly type: string }> {
   protected readonly out: (LinkEvent | R)[] = [];
   protected readonly lcp: Lcp;
-  protected readonly ipcp: Ipcp;
+  private readonly ipcp: Ipcp;
   protected readonly ipv6cp: Ipv6cp<ServerIidOption | ClientIidOption> | undefined;
   protected readonly mppe: MppeLink | undefined;
   /** Whether data may pass, in both directions (the owners' fast lanes ask the same gate). */
