@@ -1,24 +1,18 @@
 /**
- * PppLinkCore: the one PPP link both roles run (RFC 1661 §3). It owns the phases, LCP, frame
- * dispatch, the NCPs (IPCP, IPV6CP, CCP through ccp/mppe-link.ts), the data gate, close / abort /
- * finish and every timer. A role — the server (link.ts) or the peer (client-link.ts) — extends it
- * with only what differs: its option tables, how authentication runs, when and with what the
- * network phase starts, and the shape of its up/finished events. Sans-I/O: frames and `now` go
- * in; events come out of `poll()`.
+ * PppLinkCore: the one PPP link both roles run (RFC 1661 §3): phases, LCP, frame dispatch, the NCPs
+ * (IPCP, IPV6CP, CCP via ccp/mppe-link.ts), the data gate, close / abort / finish and every timer.
+ * A role — server (link.ts) or peer (client-link.ts) — adds only what differs: option tables, how
+ * authentication runs, when and with what the network phase starts, its up/finished events.
+ * Sans-I/O: frames and `now` go in; events come out of `poll()`. Every way the link ends gives
+ * exactly one 'finished', after an 'ipcp-down' / 'ipv6cp-down' for each '-up'.
  *
- * Phases: dead → establish (lowerUp: LCP negotiates) → authenticate (LCP Opened: the negotiated
- * protocol runs) → network (the role starts it) → terminate (close: LCP Terminate-Request) → dead.
- * Every way the link can end produces exactly one 'finished', preceded by 'ipcp-down' /
- * 'ipv6cp-down' for each '-up' that was emitted.
- *
- * What is processed when (RFC 1661 §3.5):
- * - before LCP is Opened, and while terminating: only LCP;
- * - until authentication succeeds: LCP and the negotiated auth protocol, all else silently dropped;
- * - authenticated, network not started: NCP packets go to the role (the server keeps them to replay);
- * - network: NCP packets to their NCP; IPv4/IPv6 (after MPPE decryption) only through the data gate
- *   (data-gate.ts), the same gate the owners' fast lanes ask;
- * - a protocol we do not run on this link (not configured, or refused for this session) and any
- *   unknown protocol are Protocol-Rejected.
+ * What each phase processes (RFC 1661 §3.5):
+ * - establish (lowerUp) and terminate (close: Terminate-Request): only LCP;
+ * - authenticate (LCP Opened): LCP and the negotiated auth protocol, all else silently dropped;
+ *   once authenticated, NCP packets go to the role (the server keeps them to replay);
+ * - network (the role starts it): NCPs; IPv4/IPv6 (after MPPE decryption) only through the data
+ *   gate (data-gate.ts), which the owners' fast lanes ask too;
+ * - a protocol we do not run here (not configured, or refused for this session): Protocol-Reject.
  */
 import { DecodeError } from '../common/errors.js';
 import { minDeadline, type Millis } from '../common/time.js';
@@ -61,10 +55,7 @@ export type PppPhase = 'dead' | 'establish' | 'authenticate' | 'network' | 'term
 export type LinkEvent =
   /** A full frame: FF 03 protocol(2) information. */
   | { readonly type: 'send'; readonly frame: Buffer }
-  /**
-   * 0x0021 / 0x0057: an IP packet the data gate admitted. A view into the received frame, or a
-   * fresh buffer when it was decrypted.
-   */
+  /** 0x0021 / 0x0057 the data gate admitted: a view into the received frame, or decrypted into a new buffer. */
   | { readonly type: 'data'; readonly protocol: number; readonly payload: Buffer }
   | { readonly type: 'ipcp-down' }
   | { readonly type: 'ipv6cp-down' }
@@ -81,7 +72,6 @@ export interface LinkParts {
   readonly echo?: EchoPolicy;
   /** Restart timer and counters of every automaton on the link. */
   readonly fsm: FsmOptions;
-  /** IPCP's option table. */
   readonly ipcp: readonly OptionHandler[];
   /** IPV6CP's Interface-Identifier option; absent = IPV6CP is not run (Protocol-Rejected). */
   readonly ipv6cp?: ServerIidOption | ClientIidOption;

@@ -1,12 +1,9 @@
 /**
  * MPPE on one PPP link, for either role: CCP's lifecycle (RFC 1962), the keys from authentication
- * turned into the data gate's encryptor and decryptor (RFC 3078), and the receive path (0x00FD →
- * the inner packet, a CCP Reset-Request after loss in stateful mode).
- *
- * The role configures it: the server with its `ppp-options mppe` policy (require / prefer / accept;
- * with deny there is no MppeLink and CCP is Protocol-Rejected), the client with pppd's
- * `require-mppe` bits (always required). Whether a data packet may pass stays the gate's decision
- * (data-gate.ts); this module only sets the ciphers the gate reports on.
+ * turned into the data gate's ciphers (RFC 3078), the receive path (0x00FD → the inner packet, a
+ * Reset-Request after stateful loss). The role configures it: the server with `ppp-options mppe`
+ * (require / prefer / accept; deny = no MppeLink, CCP Protocol-Rejected), the client with pppd's
+ * `require-mppe` bits. Whether a packet may pass stays the gate's decision (data-gate.ts).
  */
 import type { MppeKeys } from '../../auth/backend.js';
 import type { Millis } from '../../common/time.js';
