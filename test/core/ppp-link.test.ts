@@ -593,6 +593,14 @@ test('pair: the peer Protocol-Rejecting IPCP ends the link', () => {
   assert.equal((p.finished() as { reason: string }).reason, 'peer rejected IPCP');
 });
 
+test('pair: one NCP rule on both sides: the server rejecting the client\'s IPV6CP ends IPv6 only, IPv4 stays up', () => {
+  const p = new Pair({}, { ipv6: true }).start();
+  assert.deepEqual(p.types('c'), ['authenticated', 'ipv6-stopped', 'ipcp-up']);
+  assert.equal(p.client.phase, 'network');
+  assert.equal(p.client.gate.ipv4Open, true);
+  assert.equal(p.finished(), undefined);
+});
+
 test('lowerDown: ipcp-down then exactly one finished, and the link ignores everything afterwards', () => {
   const p = new Pair().start();
   p.server.lowerDown(p.now);

@@ -6,7 +6,7 @@
 import type { FsmOptions } from '../fsm.js';
 import { Ncp, type NcpUpper } from '../ncp.js';
 import { rejectOption } from '../negotiate.js';
-import { ClientIidOption, ServerIidOption } from './iid.js';
+import type { ClientIidOption, ServerIidOption } from './iid.js';
 
 export const IPV6CP_COMPRESSION = 2;
 
@@ -14,12 +14,4 @@ export class Ipv6cp<T extends ServerIidOption | ClientIidOption> extends Ncp {
   constructor(readonly iid: T, upper: NcpUpper, fsmOpts: FsmOptions = {}) {
     super('ipv6cp', [iid, rejectOption(IPV6CP_COMPRESSION, 'ipv6-compression')], upper, fsmOpts);
   }
-}
-
-export function serverIpv6cp(random: (n: number) => Buffer, upper: NcpUpper, fsmOpts: FsmOptions & { maxFailure: number }): Ipv6cp<ServerIidOption> {
-  return new Ipv6cp(new ServerIidOption(random, fsmOpts.maxFailure), upper, fsmOpts);
-}
-
-export function clientIpv6cp(random: (n: number) => Buffer, upper: NcpUpper, fsmOpts: FsmOptions = {}): Ipv6cp<ClientIidOption> {
-  return new Ipv6cp(new ClientIidOption(random), upper, fsmOpts);
 }
