@@ -8,8 +8,8 @@ set -euo pipefail
 
 # iproute2: netns, links · openssl: certificates · iputils-ping, procps, psmisc: test plumbing ·
 # kmod: modprobe tun · qemu-system-x86: the sstpc VM · freeradius + freeradius-utils (radclient):
-# RADIUS tests · haproxy: the proxy tests · systemd: systemd-analyze verify of the unit · python3, make, g++: node-gyp for the native addon ·
-# iperf3: rate-limit tests and the benchmarks.
+# RADIUS tests · haproxy: the proxy tests · systemd: systemd-analyze verify of the unit ·
+# python3, make, g++: node-gyp for the native addon · iperf3: rate-limit tests and the benchmarks.
 PACKAGES=(
     iproute2 openssl iputils-ping procps psmisc kmod ca-certificates iperf3 haproxy systemd
     qemu-system-x86
