@@ -76,8 +76,8 @@ export interface AccountingDeps {
   /** Accounting cannot be kept: the owner ends the session (NAS-Error). */
   readonly onFailure: (reason: string) => void;
   readonly log: AcctLog;
-  /** Told about every Stop under way, so a shutdown can wait for them. */
-  readonly trackStop?: (stop: Promise<void>) => void;
+  /** Told about every Stop under way, so a shutdown can wait for them; true = answered (or none was due). */
+  readonly trackStop?: (stop: Promise<boolean>) => void;
 }
 
 /** Acct-Terminate-Cause (RFC 2866 §5.10) for the daemon's end causes. */
@@ -178,7 +178,7 @@ export class SessionAccounting {
   private interimBusy = false;
   private interimsOff = false;
   private started: Promise<void> = Promise.resolve();
-  private stopped: Promise<void> | undefined;
+  private stopped: Promise<boolean> | undefined;
 
   constructor(private readonly deps: AccountingDeps) {}
 
@@ -218,10 +218,11 @@ export class SessionAccounting {
       this.stopped = this.doStop(cause);
       this.deps.trackStop?.(this.stopped);
     }
-    return this.stopped;
+    return this.stopped.then(() => undefined);
   }
 
-  private async doStop(cause: string): Promise<void> {
+  /** True when the Stop was answered or none was due; false when it was given up. */
+  private async doStop(cause: string): Promise<boolean> {
     const wasStarting = this.phase === 'starting';
     this.cancelTimer?.();
     this.cancelTimer = undefined;
@@ -229,13 +230,13 @@ export class SessionAccounting {
       this.phase = 'stopped';
       await this.started;
       // The Start's outcome is in `started`; a Stop follows only an answered Start.
-      if (!this.startAnswered) return;
+      if (!this.startAnswered) return true;
     } else {
       const up = this.phase === 'up';
       this.phase = 'stopped';
-      if (!up) return;
+      if (!up) return true;
     }
-    await this.send(ACCT_STATUS.STOP, cause);
+    return this.send(ACCT_STATUS.STOP, cause);
   }
 
   private startAnswered = false;

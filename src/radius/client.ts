@@ -97,6 +97,21 @@ interface ServerState {
   maSeen: boolean;
 }
 
+/** What happened with one server since start (metrics): counts only ever grow. */
+export interface RadiusServerStats {
+  /** First transmissions (a request's first try on this server). */
+  requests: number;
+  retransmits: number;
+  /** Valid replies taken. */
+  replies: number;
+  /** A request ran out of max-try on this server. */
+  timeouts: number;
+  /** A request moved from this server to the next one after a timeout. */
+  failovers: number;
+  /** Replies dropped (forged, wrong secret, unknown Identifier, missing Message-Authenticator). */
+  dropped: number;
+}
+
 /** 8-bit Identifiers of one destination (RFC 2865 §3: unique per source, destination). */
 class IdSpace {
   private readonly used = new Set<number>();
@@ -145,6 +160,8 @@ const key = (address: string, port: number): string => `${address}:${port}`;
 export class RadiusClientCore {
   private config: RadiusClientConfig;
   private readonly state = new Map<string, ServerState>();
+  /** Per server address, for metrics; kept across reconfigurations (counters never go back). */
+  readonly stats = new Map<string, RadiusServerStats>();
   private readonly ids = new Map<string, IdSpace>();
   private readonly pending = new Map<number, Pending>();
   /** By destination and Identifier, for replies. */
@@ -215,6 +232,7 @@ export class RadiusClientCore {
       }
     }
     st.deadUntil = 0;
+    this.serverStats(a.server.address).replies++;
     this.finish(p, { ok: true, reply, requestAuthenticator: a.authenticator, secret: a.server.secret, server: a.server.address });
   }
 
@@ -259,6 +277,12 @@ export class RadiusClientCore {
     return left.find((s) => this.serverState(s).deadUntil <= now) ?? left[0];
   }
 
+  private serverStats(address: string): RadiusServerStats {
+    let s = this.stats.get(address);
+    if (!s) this.stats.set(address, (s = { requests: 0, retransmits: 0, replies: 0, timeouts: 0, failovers: 0, dropped: 0 }));
+    return s;
+  }
+
   private portOf(s: RadiusServer, role: RadiusRole): number {
     return role === 'auth' ? s.authPort : s.acctPort;
   }
@@ -299,6 +323,9 @@ export class RadiusClientCore {
     const a = p.attempt!;
     p.tries++;
     p.retryAt = now + this.config.timeoutMs;
+    const stats = this.serverStats(a.server.address);
+    if (p.tries > 1) stats.retransmits++;
+    else stats.requests++;
     this.out.push({ type: 'send', address: a.server.address, port: a.port, bytes: a.bytes });
     this.log('debug', p.tries > 1 ? 'radius-retransmit' : 'radius-send', { server: a.server.address, port: a.port, code: p.req.code, id: a.id, try: p.tries });
   }
@@ -320,6 +347,9 @@ export class RadiusClientCore {
     const a = p.attempt!;
     const st = this.serverState(a.server);
     if (a.server.failTimeS > 0) st.deadUntil = now + a.server.failTimeS * 1000;
+    const stats = this.serverStats(a.server.address);
+    stats.timeouts++;
+    if (this.pickServer(now, p) !== undefined) stats.failovers++;
     this.log('warn', 'radius-server-timeout', {
       server: a.server.address,
       port: a.port,
@@ -366,6 +396,8 @@ export class RadiusClientCore {
   }
 
   private drop(from: { address: string; port: number }, reason: string, id: number, level: 'debug' | 'warn' = 'warn'): void {
+    // Only configured servers get a row: anyone can send UDP from any address (bounded labels).
+    if (this.config.servers.some((sv) => sv.address === from.address)) this.serverStats(from.address).dropped++;
     this.log(level, 'radius-reply-dropped', { from: key(from.address, from.port), id, reason });
   }
 

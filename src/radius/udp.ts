@@ -6,7 +6,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { monotonicNow } from '../common/time.js';
 import type { Logger } from '../server/log.js';
-import { RadiusClientCore, type ClientOutput, type RadiusClientConfig, type RadiusOutcome, type RadiusRequest, type RadiusTransport } from './client.js';
+import { RadiusClientCore, type RadiusServerStats, type ClientOutput, type RadiusClientConfig, type RadiusOutcome, type RadiusRequest, type RadiusTransport } from './client.js';
 import { randomBytes } from 'node:crypto';
 
 function bindUdp(address: string | undefined, port: number): Promise<Socket> {
@@ -22,6 +22,10 @@ function bindUdp(address: string | undefined, port: number): Promise<Socket> {
 
 export class RadiusUdpClient implements RadiusTransport {
   private readonly core: RadiusClientCore;
+  /** Per-server counts since this client was opened (metrics). */
+  get stats(): ReadonlyMap<string, Readonly<RadiusServerStats>> {
+    return this.core.stats;
+  }
   private readonly waiters = new Map<number, (o: RadiusOutcome) => void>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt: number | undefined;

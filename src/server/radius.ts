@@ -14,6 +14,12 @@ import { randomBytes } from 'node:crypto';
 import { DaeReplyCache, decideDae, type DaeSession } from '../radius/dae.js';
 import { ERROR_CAUSE } from '../radius/attributes.js';
 import type { SessionRegistry } from '../session/registry.js';
+import type { RadiusServerStats } from '../radius/client.js';
+
+/** What happened to Disconnect/CoA requests since start, by kind and verdict (metrics). */
+export type DaeVerdict = 'ack' | 'nak' | 'dropped';
+const DAE_KINDS = ['disconnect', 'coa', 'unknown'] as const;
+export type DaeKind = (typeof DAE_KINDS)[number];
 
 export class RadiusService implements RadiusTransport {
   private client: RadiusUdpClient | undefined;
@@ -21,7 +27,17 @@ export class RadiusService implements RadiusTransport {
   private daeKey = '';
   private daeConfig: RadiusRuntime | undefined;
   private readonly replies = new DaeReplyCache();
-  private readonly stops = new Set<Promise<void>>();
+  private readonly stops = new Set<Promise<boolean>>();
+  /** Per-server counts of clients replaced by a source-address change, so totals never go back. */
+  private readonly carried = new Map<string, RadiusServerStats>();
+  /** DAE requests by kind and verdict. */
+  readonly daeVerdicts: Record<DaeKind, Record<DaeVerdict, number>> = {
+    disconnect: { ack: 0, nak: 0, dropped: 0 },
+    coa: { ack: 0, nak: 0, dropped: 0 },
+    unknown: { ack: 0, nak: 0, dropped: 0 },
+  };
+  /** Accounting-Stops given up (no server answered in time, or still out at shutdown). */
+  stopsLost = 0;
 
   constructor(private readonly registry: SessionRegistry, private readonly log: Logger) {}
 
@@ -34,6 +50,7 @@ export class RadiusService implements RadiusTransport {
   private async configureClient(rt: RadiusRuntime): Promise<void> {
     if (this.client && this.client.sourceAddress === rt.sourceAddress) return this.client.reconfigure(rt.client);
     const next = await RadiusUdpClient.open(rt.client, rt.sourceAddress, this.log);
+    if (this.client) this.carry(this.client.stats);
     this.client?.closeWhenIdle();
     this.client = next;
   }
@@ -49,6 +66,31 @@ export class RadiusService implements RadiusTransport {
     if (!want) return;
     this.dae = await DaeListener.open(want.address, want.port, (msg, from) => this.onDae(msg, from), this.log);
     this.daeKey = key;
+  }
+
+  private carry(stats: ReadonlyMap<string, Readonly<RadiusServerStats>>): void {
+    for (const [server, s] of stats) {
+      const c = this.carried.get(server) ?? { requests: 0, retransmits: 0, replies: 0, timeouts: 0, failovers: 0, dropped: 0 };
+      for (const k of Object.keys(c) as (keyof RadiusServerStats)[]) c[k] += s[k];
+      this.carried.set(server, c);
+    }
+  }
+
+  /** Per RADIUS server, counts since start (metrics). */
+  serverStats(): Map<string, RadiusServerStats> {
+    const out = new Map<string, RadiusServerStats>();
+    for (const [k, v] of this.carried) out.set(k, { ...v });
+    for (const [server, s] of this.client?.stats ?? []) {
+      const c = out.get(server) ?? { requests: 0, retransmits: 0, replies: 0, timeouts: 0, failovers: 0, dropped: 0 };
+      for (const k of Object.keys(c) as (keyof RadiusServerStats)[]) c[k] += s[k];
+      out.set(server, c);
+    }
+    return out;
+  }
+
+  /** Accounting-Stops under way (a clean shutdown waits for them). */
+  get stopsPending(): number {
+    return this.stops.size;
   }
 
   request(req: RadiusRequest): Promise<RadiusOutcome> {
@@ -71,7 +113,10 @@ export class RadiusService implements RadiusTransport {
         acctTimeoutS: rt.acctTimeoutS,
         trackStop: (p) => {
           this.stops.add(p);
-          void p.finally(() => this.stops.delete(p));
+          void p.then((ok) => {
+            this.stops.delete(p);
+            if (!ok) this.stopsLost++;
+          });
         },
         ...hooks,
       });
