@@ -221,10 +221,11 @@ export class Dhcpv6Server {
   }
 
   private release(msg: Dhcpv6Message, clientId: Buffer): Dhcpv6Event[] {
-    const b = this.binding;
     const options: Buffer[] = [statusOption(STATUS.SUCCESS, 'released')];
     const events: Dhcpv6Event[] = [];
     for (const ia of ias(msg)) {
+      // Read per IA: a Release naming the same IA_PD twice must give the prefix back only once.
+      const b = this.binding;
       if (ia.code === OPT.IA_PD && b && b.iaid === ia.iaid && b.duid?.equals(clientId)) {
         this.cfg.prefixes?.release(b.prefix);
         this.binding = undefined;

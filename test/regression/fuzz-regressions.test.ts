@@ -12,6 +12,8 @@ import { TARGETS } from '../../bench/fuzz/targets/index.js';
 import { ATTR } from '../../src/radius/attributes.js';
 import { RadiusClientCore, type RadiusRequest } from '../../src/radius/client.js';
 import { CODE, attr, textAttr } from '../../src/radius/packet.js';
+import { MSG, OPT, Dhcpv6Server, encodeMessage, encodeOption, type PrefixSource } from '../../src/ipv6/dhcpv6.js';
+import { parsePrefix6, type Prefix6 } from '../../src/ip/ipv6-addr.js';
 
 /** Replays a stored reproducer through its target: undefined = no failure any more. */
 function replay(name: string): string | undefined {
@@ -46,4 +48,25 @@ test('RADIUS client: a request RADIUS cannot carry fails as a request instead of
   assert.ok(core.poll().some((o) => o.type === 'send'));
   assert.equal(replay('radius-client-pap-password-over-128.json'), undefined);
   assert.equal(replay('radius-client-acct-user-name-over-253.json'), undefined);
+});
+
+const DUID = Buffer.from('0003000102aabbccddee', 'hex');
+const CLIENT = Buffer.from('000300010211223344ff', 'hex');
+const iaPd = (iaid: number): Buffer => {
+  const b = Buffer.alloc(12);
+  b.writeUInt32BE(iaid, 0);
+  return encodeOption(OPT.IA_PD, b);
+};
+const xid = Buffer.from('123456', 'hex');
+
+test('DHCPv6: a Release naming the same IA_PD twice gives the prefix back once (fuzz ipv6-services)', () => {
+  const released: Prefix6[] = [];
+  const pool: PrefixSource = { acquire: () => parsePrefix6('2001:db8:100::/56'), release: (p) => void released.push(p) };
+  const server = new Dhcpv6Server({ serverDuid: DUID, dns: [], prefixes: pool });
+  const bound = server.handle(encodeMessage(MSG.SOLICIT, xid, [encodeOption(OPT.CLIENTID, CLIENT), encodeOption(OPT.RAPID_COMMIT, Buffer.alloc(0)), iaPd(1)]));
+  assert.ok(bound.some((e) => e.type === 'bound'));
+  const evs = server.handle(encodeMessage(MSG.RELEASE, xid, [encodeOption(OPT.CLIENTID, CLIENT), encodeOption(OPT.SERVERID, DUID), iaPd(1), iaPd(1)]));
+  assert.equal(released.length, 1);
+  assert.equal(evs.filter((e) => e.type === 'released').length, 1);
+  assert.equal(replay('dhcpv6-release-same-ia-twice.json'), undefined);
 });
