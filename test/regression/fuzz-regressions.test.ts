@@ -14,6 +14,11 @@ import { RadiusClientCore, type RadiusRequest } from '../../src/radius/client.js
 import { CODE, attr, textAttr } from '../../src/radius/packet.js';
 import { MSG, OPT, Dhcpv6Server, encodeMessage, encodeOption, type PrefixSource } from '../../src/ipv6/dhcpv6.js';
 import { parsePrefix6, type Prefix6 } from '../../src/ip/ipv6-addr.js';
+import { ALL_DHCP, NH_UDP, buildIpv6Packet, buildUdp } from '../../src/ipv6/packet.js';
+import { Session } from '../../src/session/session.js';
+import { ClientConnection } from '../../src/client/connection.js';
+import { LocalAuthBackend } from '../../src/auth/local.js';
+import { certHashes } from '../../src/sstp/binding.js';
 
 /** Replays a stored reproducer through its target: undefined = no failure any more. */
 function replay(name: string): string | undefined {
@@ -69,4 +74,52 @@ test('DHCPv6: a Release naming the same IA_PD twice gives the prefix back once (
   assert.equal(released.length, 1);
   assert.equal(evs.filter((e) => e.type === 'released').length, 1);
   assert.equal(replay('dhcpv6-release-same-ia-twice.json'), undefined);
+});
+
+test('DHCPv6: a CLIENTID longer than a DUID is ignored, so no answer outgrows the link MTU (fuzz ipv6-services)', () => {
+  const server = new Dhcpv6Server({ serverDuid: DUID, dns: [], prefixes: { acquire: () => parsePrefix6('2001:db8:100::/56'), release: () => undefined } });
+  const huge = Buffer.concat([Buffer.from('0003', 'hex'), Buffer.alloc(1658, 0x5a)]);
+  for (const type of [MSG.SOLICIT, MSG.INFORMATION_REQUEST]) {
+    const evs = server.handle(encodeMessage(type, xid, [encodeOption(OPT.CLIENTID, huge), iaPd(1)]));
+    assert.deepEqual(evs.map((e) => e.type), ['ignored']);
+  }
+  // A DUID of the largest legal size (130 bytes) is still answered.
+  const legal = server.handle(encodeMessage(MSG.SOLICIT, xid, [encodeOption(OPT.CLIENTID, huge.subarray(0, 130)), iaPd(1)]));
+  assert.equal(legal[0]?.type, 'reply');
+  assert.equal(replay('dhcpv6-huge-clientid-reply-over-mtu.json'), undefined);
+});
+
+test('Session: a Solicit with a 3850-byte CLIENTID no longer makes the session throw (its answer was a 4289-byte frame)', () => {
+  const cert = Buffer.alloc(64, 0x30);
+  const random = (seed: number) => (n: number): Buffer => Buffer.alloc(n, seed++ & 0xff || 1);
+  const backend = new LocalAuthBackend(new Map([['vyos', { name: 'vyos', password: 'vyos', disabled: false }]]));
+  const s = new Session(
+    { authProtocols: ['pap'], gateway: '192.0.2.254', dns: [], mru: 1452, echo: { intervalS: 30, failure: 3, timeoutS: 0 }, certHashes: certHashes(cert), serverName: 's', negotiationTimeoutMs: 60_000, helloIntervalMs: 60_000, ipv6: { dns: [], serverDuid: DUID } },
+    random(1),
+    0,
+    () => new Date(0),
+  );
+  const c = new ClientConnection({ host: 'v', username: 'vyos', password: 'vyos', authMethods: ['pap'], serverCertDer: cert, random: random(101), ipv6: true }, 0);
+  c.start(0);
+  let v6 = false;
+  for (let i = 0; i < 100; i++) {
+    for (const a of c.poll()) if (a.type === 'send') s.receive(0, a.bytes);
+    for (const a of s.poll()) {
+      if (a.type === 'send') c.receive(0, a.bytes);
+      if (a.type === 'authenticate') s.authResult(0, backend.verify(a.request));
+      if (a.type === 'authenticated') s.networkAssigned(0, { ipv4: '192.0.2.10', ipv6Prefix: parsePrefix6('2001:db8:1::/64')! });
+      if (a.type === 'ipv6-up') v6 = true;
+    }
+  }
+  assert.ok(v6, 'IPV6CP is up');
+  const iaNa = (iaid: number): Buffer => {
+    const b = Buffer.alloc(12);
+    b.writeUInt32BE(iaid, 0);
+    return encodeOption(OPT.IA_NA, b);
+  };
+  const solicit = encodeMessage(MSG.SOLICIT, xid, [encodeOption(OPT.CLIENTID, Buffer.alloc(3850, 7)), ...[1, 2, 3, 4, 5, 6, 7, 8].map(iaNa)]);
+  const bytes = c.encodeIp(buildIpv6Packet(Buffer.from('fe800000000000000000000000000002', 'hex'), ALL_DHCP, NH_UDP, 1, buildUdp(546, 547, solicit)));
+  assert.ok(bytes);
+  s.receive(0, bytes);
+  assert.ok(s.poll().every((a) => a.type !== 'send' || a.bytes.length <= 1452 + 8));
 });
