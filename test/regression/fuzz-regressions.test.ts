@@ -19,6 +19,9 @@ import { Session } from '../../src/session/session.js';
 import { ClientConnection } from '../../src/client/connection.js';
 import { LocalAuthBackend } from '../../src/auth/local.js';
 import { certHashes } from '../../src/sstp/binding.js';
+import { SstpClient } from '../../src/sstp/client.js';
+import { http200 } from '../../src/sstp/http.js';
+import { callConnectAck } from '../../src/sstp/wire.js';
 
 /** Replays a stored reproducer through its target: undefined = no failure any more. */
 function replay(name: string): string | undefined {
@@ -122,4 +125,37 @@ test('Session: a Solicit with a 3850-byte CLIENTID no longer makes the session t
   assert.ok(bytes);
   s.receive(0, bytes);
   assert.ok(s.poll().every((a) => a.type !== 'send' || a.bytes.length <= 1452 + 8));
+});
+
+test('SSTP client: PPP authenticated after the call ended (or again) sends nothing and does not throw (fuzz client-connection)', () => {
+  const connect = (): SstpClient => {
+    const c = new SstpClient({ random: (n) => Buffer.alloc(n, 1) }, 0);
+    c.httpRequest(0, 'vpn');
+    c.receive(0, Buffer.concat([http200(new Date(0)), callConnectAck(3, Buffer.alloc(32, 2))]));
+    c.poll();
+    return c;
+  };
+  const hlak = Buffer.alloc(32, 3);
+  const cert = Buffer.alloc(40, 4);
+  // The chunk that carried the CHAP Success also carried a packet that is not SSTP: framing error, closed.
+  const closed = connect();
+  closed.receive(0, Buffer.from('81000008', 'hex'));
+  assert.equal(closed.state, 'Client_Call_Disconnected');
+  closed.poll();
+  assert.equal(closed.sendCallConnected(0, hlak, cert), undefined);
+  assert.deepEqual(closed.poll(), []);
+  // A bad control packet: the call is being aborted.
+  const aborting = connect();
+  aborting.receive(0, Buffer.from('1001000800ff0000', 'hex'));
+  assert.equal(aborting.state, 'Call_Abort_Pending');
+  aborting.poll();
+  assert.equal(aborting.sendCallConnected(0, hlak, cert), undefined);
+  assert.deepEqual(aborting.poll(), []);
+  // Re-authentication after the binding was sent: no second Call Connected.
+  const connected = connect();
+  assert.equal(connected.sendCallConnected(0, hlak, cert), 2);
+  connected.poll();
+  assert.equal(connected.sendCallConnected(0, hlak, cert), undefined);
+  assert.deepEqual(connected.poll(), []);
+  assert.equal(replay('sstp-client-call-connected-after-close.json'), undefined);
 });
