@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { Rng, runEpisode, stepsOf, toReproducer, type Reproducer } from './engine.js';
+import { Rng, runEpisode, stepsOf, toReproducer, type Reproducer, type Target } from './engine.js';
 import { HB, type Job, type WorkerMessage } from './jobs.js';
 import { TARGETS, selectTargets } from './targets/index.js';
 
@@ -89,8 +89,9 @@ interface TargetState {
   inputs: number;
   episodes: number;
   ms: number;
-  nextEpisode: number;
-  busy: boolean;
+  jobs: number;
+  /** Jobs of this target running now. */
+  busy: number;
   failures: number;
   readonly distinct: Set<string>;
 }
@@ -105,7 +106,7 @@ interface Slot {
   lastBeatAt: number;
 }
 
-let selected;
+let selected: Target[];
 try {
   selected = selectTargets(values.target);
 } catch (e) {
@@ -120,7 +121,7 @@ const OUT = resolve(values.out ?? 'fuzz-out');
 const QUOTA = INPUTS > 0 ? Math.ceil(INPUTS / selected.length) : Number.POSITIVE_INFINITY;
 
 mkdirSync(OUT, { recursive: true });
-const states: TargetState[] = selected.map((t) => ({ index: TARGETS.indexOf(t), name: t.name, inputs: 0, episodes: 0, ms: 0, nextEpisode: 0, busy: false, failures: 0, distinct: new Set() }));
+const states: TargetState[] = selected.map((t) => ({ index: TARGETS.indexOf(t), name: t.name, inputs: 0, episodes: 0, ms: 0, jobs: 0, busy: 0, failures: 0, distinct: new Set() }));
 const byIndex = new Map(states.map((s) => [s.index, s]));
 const written = new Map<string, string>();
 const t0 = performance.now();
@@ -168,21 +169,24 @@ function onMessage(slot: Slot, m: WorkerMessage): void {
   st.inputs += m.inputs;
   st.episodes += m.episodes;
   st.ms += m.ms;
-  st.nextEpisode += m.episodes;
-  st.busy = false;
+  st.busy--;
   slot.job = undefined;
   dispatch(slot);
   maybeFinish();
 }
 
-/** The next job: the idle target that has had the least time and has not reached its share of inputs. */
+/**
+ * The next job: the target that has had the least time and has not reached its share of inputs,
+ * preferring one that no other worker is running.
+ */
 function dispatch(slot: Slot): void {
   const left = deadline - performance.now();
   if (finished || left <= 0) return;
-  const st = states.filter((s) => !s.busy && s.inputs < QUOTA).sort((a, b) => a.ms - b.ms)[0];
+  const st = states.filter((s) => s.inputs < QUOTA).sort((a, b) => a.busy - b.busy || a.ms - b.ms)[0];
   if (!st) return;
-  st.busy = true;
-  const job: Job = { target: st.index, seed: SEED, firstEpisode: st.nextEpisode, maxMs: Math.min(SLICE_MS, left), maxInputs: QUOTA - st.inputs, hangMs: HANG_MS };
+  const share = Math.max(1, Math.ceil((QUOTA - st.inputs) / (st.busy + 1)));
+  st.busy++;
+  const job: Job = { target: st.index, seed: SEED, job: st.jobs++, maxMs: Math.min(SLICE_MS, left), maxInputs: share, hangMs: HANG_MS };
   slot.job = job;
   slot.jobAt = performance.now();
   slot.lastBeat = Atomics.load(slot.hb, HB.BEAT);
@@ -215,8 +219,7 @@ function watchdog(): void {
     st.inputs += Atomics.load(slot.hb, HB.INPUTS);
     st.episodes += episodes + 1;
     st.ms += now - slot.jobAt;
-    st.nextEpisode += episodes + 1;
-    st.busy = false;
+    st.busy--;
     slot.job = undefined;
     Atomics.store(slot.hb, HB.BEAT, 0);
     start(slot);

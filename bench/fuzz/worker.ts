@@ -31,7 +31,7 @@ function main(): void {
     Atomics.store(hb, HB.EPISODES, 0);
     Atomics.store(hb, HB.INPUTS, 0);
     while (inputs < job.maxInputs && performance.now() < until) {
-      const es = episodeSeed(job.seed, t.name, job.firstEpisode + episodes);
+      const es = episodeSeed(job.seed, t.name, job.job, episodes);
       Atomics.store(hb, HB.EPISODE_SEED, es);
       beat(-1);
       let steps: readonly Step[] = [];
