@@ -260,7 +260,7 @@ function report(): void {
   const elapsed = (performance.now() - t0) / 1000;
   const t = totals();
   log('');
-  log(`${'target'.padEnd(20)} ${'inputs'.padStart(11)} ${'episodes'.padStart(9)} ${'cpu s'.padStart(7)} ${'inputs/s'.padStart(9)} ${'failures'.padStart(9)} ${'distinct'.padStart(8)}`);
+  log(`${'target'.padEnd(20)} ${'inputs'.padStart(11)} ${'episodes'.padStart(9)} ${'time s'.padStart(7)} ${'inputs/s'.padStart(9)} ${'failures'.padStart(9)} ${'distinct'.padStart(8)}`);
   for (const s of states) {
     const secs = s.ms / 1000;
     log(`${s.name.padEnd(20)} ${fmt(s.inputs).padStart(11)} ${fmt(s.episodes).padStart(9)} ${secs.toFixed(1).padStart(7)} ${fmt(s.inputs / Math.max(secs, 0.001)).padStart(9)} ${String(s.failures).padStart(9)} ${String(s.distinct.size).padStart(8)}`);
@@ -274,7 +274,7 @@ function report(): void {
     inputs: t.inputs,
     failures: t.failures,
     distinct: [...written.values()],
-    targets: states.map((s) => ({ name: s.name, inputs: s.inputs, episodes: s.episodes, cpuSeconds: s.ms / 1000, failures: s.failures, distinct: s.distinct.size })),
+    targets: states.map((s) => ({ name: s.name, inputs: s.inputs, episodes: s.episodes, workerSeconds: s.ms / 1000, failures: s.failures, distinct: s.distinct.size })),
   };
   writeFileSync(join(OUT, 'summary.json'), `${JSON.stringify(summary, null, 1)}\n`);
 }
