@@ -53,6 +53,8 @@ export interface Dhcpv6Message {
 
 /** Bounds what a client can make us parse: options per message / per IA. */
 const MAX_OPTIONS = 64;
+/** RFC 8415 §11.1: a DUID is at most 130 bytes, its 2-byte type included. */
+const MAX_DUID_LEN = 130;
 
 export function decodeOptions(data: Buffer): Dhcpv6Option[] {
   const r = new Reader(data, 'dhcpv6 options');
@@ -171,6 +173,8 @@ export class Dhcpv6Server {
     }
     const clientId = find(msg, OPT.CLIENTID);
     const serverId = find(msg, OPT.SERVERID);
+    // Echoed in every answer: a longer one could push the answer past the link MTU (RFC 8415 §11.1).
+    if (clientId && clientId.length > MAX_DUID_LEN) return ignore(`CLIENTID of ${clientId.length} bytes (a DUID has at most ${MAX_DUID_LEN})`);
     const forUs = serverId !== undefined && serverId.equals(this.cfg.serverDuid);
     switch (msg.type) {
       case MSG.SOLICIT:
@@ -221,10 +225,11 @@ export class Dhcpv6Server {
   }
 
   private release(msg: Dhcpv6Message, clientId: Buffer): Dhcpv6Event[] {
-    const b = this.binding;
     const options: Buffer[] = [statusOption(STATUS.SUCCESS, 'released')];
     const events: Dhcpv6Event[] = [];
     for (const ia of ias(msg)) {
+      // Read per IA: a Release naming the same IA_PD twice must give the prefix back only once.
+      const b = this.binding;
       if (ia.code === OPT.IA_PD && b && b.iaid === ia.iaid && b.duid?.equals(clientId)) {
         this.cfg.prefixes?.release(b.prefix);
         this.binding = undefined;

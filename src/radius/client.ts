@@ -31,7 +31,7 @@ import {
   type RadiusAttribute,
   type RadiusPacket,
 } from './packet.js';
-import { DecodeError } from '../common/errors.js';
+import { DecodeError, SstpdError } from '../common/errors.js';
 import type { Millis } from '../common/time.js';
 
 export type RadiusRole = 'auth' | 'acct';
@@ -313,7 +313,18 @@ export class RadiusClientCore {
       return;
     }
     const delayS = Math.floor((now - p.firstAt) / 1000);
-    const { bytes, authenticator } = this.encode(p.req, server.secret, id, delayS);
+    let encoded: { bytes: Buffer; authenticator: Buffer };
+    try {
+      encoded = this.encode(p.req, server.secret, id, delayS);
+    } catch (e) {
+      // A value the peer chose that RADIUS cannot carry (a 300-byte user name, a 200-byte PAP
+      // password): no server could answer it, so the request fails rather than throwing at the caller.
+      if (!(e instanceof SstpdError) || e.code !== 'E_RADIUS_ENCODE') throw e;
+      space.free(id);
+      this.finish(p, { ok: false, reason: `request cannot be encoded: ${e.message}` });
+      return this.wakeWaiting();
+    }
+    const { bytes, authenticator } = encoded;
     p.attempt = { server, port, id, bytes, authenticator, delayS };
     this.inFlight.set(`${dest}#${id}`, p);
     this.transmit(now, p);

@@ -156,9 +156,12 @@ export class SstpClient {
    * PPP authentication done: send Call Connected with the strongest offered hash (SHA-256 when the
    * bitmask has it, SHA-1 when only that is offered). `certDer` is the server certificate seen in
    * TLS. Returns the hash protocol used (1 SHA-1, 2 SHA-256), undefined if none could be.
+   * Once the binding was sent or the call is ending it is a no-op (undefined): PPP may finish
+   * authenticating in the very chunk whose bad SSTP packet aborted the call, or re-authenticate later.
    */
   sendCallConnected(now: Millis, hlak: Buffer, certDer: Buffer): number | undefined {
     if (this.st !== 'Client_Connect_Ack_Received' || !this.ack) {
+      if (this.st === 'Client_Call_Connected' || this.closed || QUIET.has(this.st)) return undefined;
       throw new SstpdError('E_SSTP_STATE', `sstp client: Call Connected in ${this.st}`);
     }
     const hp = chooseHashProtocol(this.ack.bitmask);
