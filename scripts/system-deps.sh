@@ -9,9 +9,10 @@ set -euo pipefail
 # iproute2: netns, links · openssl: certificates · iputils-ping, procps, psmisc: test plumbing ·
 # kmod: modprobe tun · qemu-system-x86: the sstpc VM · freeradius + freeradius-utils (radclient):
 # RADIUS tests · haproxy: the proxy tests · systemd: systemd-analyze verify of the unit ·
+# prometheus: promtool checks the metrics endpoint ·
 # python3, make, g++: node-gyp for the native addon · iperf3: rate-limit tests and the benchmarks.
 PACKAGES=(
-    iproute2 openssl iputils-ping procps psmisc kmod ca-certificates iperf3 haproxy systemd
+    iproute2 openssl iputils-ping procps psmisc kmod ca-certificates iperf3 haproxy systemd prometheus
     qemu-system-x86
     freeradius freeradius-utils
     python3 make g++
@@ -43,7 +44,7 @@ fi
 
 if [ "$(id -u)" = 0 ]; then
     # A freeradius started by an earlier install must not occupy the RADIUS ports.
-    for svc in freeradius haproxy; do
+    for svc in freeradius haproxy prometheus; do
         if pidof "$svc" >/dev/null 2>&1; then
             echo "system-deps: stopping the system $svc service (the tests run their own)"
             service "$svc" stop >/dev/null 2>&1 || pkill -x "$svc" || true

@@ -178,6 +178,7 @@ export function buildConfig(tree: ConfigTree, opts: BuildOptions = {}): SstpConf
     gatewayAddress: r.str(['gateway-address']),
     ssl: buildSsl(r, opts.resolvePath ?? ((p) => p)),
     proxyProtocol: r.has(['proxy-protocol']) ? { trusted: r.list(['proxy-protocol', 'trusted']) } : undefined,
+    metrics: r.has(['metrics']) ? { address: r.str(['metrics', 'listen-address']) ?? '127.0.0.1', port: r.num(['metrics', 'port']) } : undefined,
     authMode: r.str(['authentication', 'mode']) as 'local' | 'radius',
     authProtocols: protocols.length > 0 ? protocols : [...ALL_AUTH_PROTOCOLS],
     localUsers: new Map(r.keys(USERS).map((name) => [name, buildUser(r, name)])),

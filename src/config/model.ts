@@ -96,6 +96,8 @@ export interface SstpConfig {
   readonly gatewayAddress?: string;
   readonly ssl: SslConfig;
   readonly proxyProtocol?: ProxyProtocolConfig;
+  /** The Prometheus endpoint (sstpd extension); absent = off. */
+  readonly metrics?: { readonly address: string; readonly port: number };
   readonly authMode: 'local' | 'radius';
   /** In the order configured (VyOS `multi` keeps insertion order). */
   readonly authProtocols: readonly AuthProtocol[];

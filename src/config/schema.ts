@@ -129,6 +129,8 @@ export const SSTP_SCHEMA: ContainerNode = node({
     'cert-hash-sha1': leaf(hexDigest(20, 'SHA-1')),
     'cert-hash-sha256': leaf(hexDigest(32, 'SHA-256')),
   }),
+  // sstpd extension: the Prometheus endpoint (off unless this node exists).
+  metrics: node({ 'listen-address': leaf(ipAddress, { default: '127.0.0.1' }), port: port('9474') }),
   // sstpd extension (accel-ppp's proxy-protocol=1): every connection starts with a PROXY v1/v2 header.
   'proxy-protocol': node({ trusted: leaf(ipAddressOrPrefix, { multi: true }) }),
   'ppp-options': node({

@@ -93,6 +93,11 @@ export class AddressBook {
   private readonly leases = new Map<string, string>(); // ip → session id
   constructor(private pools: Map<string, Ipv4Pool>, private defaultPool: string | undefined) {}
 
+  /** Each pool's size (addresses it can hand out) and how many are leased (metrics). */
+  poolStats(): { readonly name: string; readonly size: number; readonly used: number }[] {
+    return [...this.pools.values()].map((p) => ({ name: p.name, size: p.size, used: p.inUse }));
+  }
+
   /** Swap in pools of a new configuration generation; live leases stay valid (re-claimed). */
   reconfigure(pools: Map<string, Ipv4Pool>, defaultPool: string | undefined): void {
     this.pools = pools;

@@ -51,6 +51,11 @@ export class Ipv6PrefixPool {
     return this.ranges.reduce((n, r) => n + r.used.size, 0);
   }
 
+  /** Child prefixes this pool holds (a float for huge pools: metrics only). */
+  get size(): number {
+    return this.ranges.reduce((n, r) => n + Number(r.count), 0);
+  }
+
   /** First free child prefix (skipping those `blocked` rejects), or undefined when exhausted. */
   allocate(blocked: (p: Prefix6) => boolean = () => false): Prefix6 | undefined {
     for (const r of this.ranges) {
@@ -119,6 +124,14 @@ export class Ipv6PrefixBook {
 
   constructor(private pools: { prefix?: Ipv6PrefixPool; delegate?: Ipv6PrefixPool }) {
     this.overlapping = poolsOverlap(pools);
+  }
+
+  /** The prefix and delegate pools' sizes and use (metrics). */
+  poolStats(): { readonly name: string; readonly size: number; readonly used: number }[] {
+    return (['prefix', 'delegate'] as const).flatMap((k) => {
+      const p = this.pools[k];
+      return p ? [{ name: p.name, size: p.size, used: p.inUse }] : [];
+    });
   }
 
   get hasPrefixPool(): boolean {

@@ -65,6 +65,11 @@ export interface RadiusRequest {
   readonly attributes: readonly RequestAttribute[];
   /** Give up at this time even if servers are left (accounting's acct-timeout). */
   readonly deadline?: Millis;
+  /**
+   * Only this server (address), no failover, and its silence does not start its fail-time: for
+   * NAS-wide notices every server must get on its own (Accounting-On/Off).
+   */
+  readonly server?: string;
 }
 
 export type RadiusOutcome =
@@ -193,7 +198,8 @@ export class RadiusClientCore {
       this.out.push({ type: 'done', handle, outcome: { ok: false, reason: 'too many RADIUS requests outstanding' } });
       return handle;
     }
-    const p: Pending = { handle, req, servers: this.config.servers, firstAt: now, tried: new Set(), attempt: undefined, tries: 0, retryAt: undefined };
+    const servers = req.server === undefined ? this.config.servers : this.config.servers.filter((s) => s.address === req.server);
+    const p: Pending = { handle, req, servers, firstAt: now, tried: new Set(), attempt: undefined, tries: 0, retryAt: undefined };
     this.pending.set(handle, p);
     this.moveOn(now, p, undefined);
     return handle;
@@ -357,7 +363,7 @@ export class RadiusClientCore {
   private serverFailed(now: Millis, p: Pending): void {
     const a = p.attempt!;
     const st = this.serverState(a.server);
-    if (a.server.failTimeS > 0) st.deadUntil = now + a.server.failTimeS * 1000;
+    if (a.server.failTimeS > 0 && p.req.server === undefined) st.deadUntil = now + a.server.failTimeS * 1000;
     const stats = this.serverStats(a.server.address);
     stats.timeouts++;
     if (this.pickServer(now, p) !== undefined) stats.failovers++;

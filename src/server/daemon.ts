@@ -18,6 +18,8 @@ import { ConfigError } from '../common/errors.js';
 import type { SessionEnv } from '../session/driver.js';
 import { RadiusService } from './radius.js';
 import { Listener, type AcceptedConnection } from './listener.js';
+import { Metrics } from './metrics.js';
+import { VERSION } from './version.js';
 
 export interface DaemonOptions {
   readonly source: { file: string } | { text: string; baseDir: string };
@@ -54,8 +56,26 @@ export class Daemon {
   private stopping = false;
   private readonly radius: RadiusService;
 
+  /** Prometheus metrics; the endpoint serves only when the configuration asks for it. */
+  readonly metrics: Metrics;
+
   constructor(private readonly opts: DaemonOptions) {
     this.radius = new RadiusService(this.registry, opts.log);
+    this.metrics = new Metrics(
+      {
+        version: VERSION,
+        sessions: () => this.sessions(),
+        endedTraffic: () => this.registry.endedTraffic(),
+        drops: () => this.registry.dropTotals(),
+        connections: () => ({ open: this.sockets.size, accepted: this.counters.accepted, tlsFailed: this.counters.tlsFailed, proxyRefused: this.counters.proxyRefused }),
+        pools: () => [
+          ...(this.addresses?.poolStats() ?? []).map((p) => ({ family: 'ipv4' as const, ...p })),
+          ...(this.prefixes?.poolStats() ?? []).map((p) => ({ family: 'ipv6' as const, ...p })),
+        ],
+        radius: () => (this.runtime?.radius ? this.radius : undefined),
+      },
+      opts.log,
+    );
   }
 
   get log(): Logger {
@@ -72,6 +92,7 @@ export class Daemon {
     if (removed.length > 0) this.log.info({ removed }, 'stale-interfaces-removed');
     this.control = await startControl(this.opts.stateDir, (req) => this.handleControl(req));
     await this.listen(this.runtime);
+    await this.metrics.serve(this.runtime.config.metrics);
     // The back end may still hold sessions of an earlier run that ended without Stops (a crash).
     if (this.runtime.radius) void this.radius.accountingOnOff(this.runtime.radius, true);
     this.log.info(
@@ -130,6 +151,12 @@ export class Daemon {
       this.log.error({ reason: `cannot apply: ${String(err)}` }, 'config-reload-failed');
       return false;
     }
+    try {
+      await this.metrics.serve(next.config.metrics);
+    } catch (err) {
+      // The VPN itself is reconfigured; only the metrics endpoint could not move.
+      this.log.error({ reason: `metrics endpoint: ${String(err)}` }, 'metrics-error');
+    }
     this.addresses.reconfigure(next.pools, next.config.defaultIpv4Pool);
     this.prefixes.reconfigure(next.ipv6Pools);
     this.runtime = next;
@@ -157,6 +184,7 @@ export class Daemon {
     if (this.runtime.radius) await this.radius.accountingOnOff(this.runtime.radius, false, ACCT_OFF_MS);
     this.radius.close();
     this.control?.close();
+    await this.metrics.close();
     this.log.info({ sessions: live.length }, 'stopped');
   }
 

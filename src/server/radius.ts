@@ -125,21 +125,26 @@ export class RadiusService implements RadiusTransport {
   }
 
   /**
-   * Accounting-On (`on`, at start) or Accounting-Off (at a clean stop) for this NAS, through the
-   * same retries and failover as every accounting request. Never fails the caller: logged.
+   * Accounting-On (`on`, at start) or Accounting-Off (at a clean stop) for this NAS, to every
+   * accounting server on its own (each back end must learn it; as accel-ppp does), with the usual
+   * retries. A silent server is only logged: this notice does not start its fail-time. Never
+   * fails the caller; true when every server answered.
    */
   async accountingOnOff(rt: RadiusRuntime, on: boolean, withinMs?: number): Promise<boolean> {
     const id = randomBytes(8).toString('hex');
-    const outcome = await this.request({
-      role: 'acct',
-      code: CODE.ACCOUNTING_REQUEST,
-      attributes: accountingOnOffAttributes(on, rt.nas, id, Math.floor(Date.now() / 1000)),
-      ...(withinMs !== undefined ? { deadline: monotonicNow() + withinMs } : {}),
-    });
+    const attributes = accountingOnOffAttributes(on, rt.nas, id, Math.floor(Date.now() / 1000));
+    const deadline = withinMs !== undefined ? { deadline: monotonicNow() + withinMs } : {};
     const event = on ? 'acct-on' : 'acct-off';
-    if (outcome.ok) this.log.info({ server: outcome.server }, event);
-    else this.log.warn({ reason: outcome.reason }, `${event}-failed`);
-    return outcome.ok;
+    const servers = rt.client.servers.filter((s) => s.acctPort > 0);
+    const results = await Promise.all(
+      servers.map(async (s) => {
+        const outcome = await this.request({ role: 'acct', code: CODE.ACCOUNTING_REQUEST, attributes, server: s.address, ...deadline });
+        if (outcome.ok) this.log.info({ server: s.address }, event);
+        else this.log.warn({ server: s.address, reason: outcome.reason }, `${event}-failed`);
+        return outcome.ok;
+      }),
+    );
+    return results.every(Boolean);
   }
 
   /** Waits for outstanding Accounting-Stops, at most `ms`; returns how many were still out. */
@@ -167,22 +172,26 @@ export class RadiusService implements RadiusTransport {
     const cached = this.replies.get(monotonicNow(), cacheKey);
     if (cached) return cached;
     const d = decideDae(msg, { secret: rt.dae.secret, nas: rt.nas, ...(rt.rateLimit ? { rateLimit: rt.rateLimit } : {}) }, () => this.daeSessions());
-    const remember = (reply: Buffer): Buffer => {
+    // RFC 5176 codes: 40 Disconnect-Request, 43 CoA-Request; anything else is counted as unknown.
+    const kind: DaeKind = msg[0] === 40 ? 'disconnect' : msg[0] === 43 ? 'coa' : 'unknown';
+    const remember = (reply: Buffer, verdict: DaeVerdict): Buffer => {
+      this.daeVerdicts[kind][verdict]++;
       this.replies.set(monotonicNow(), cacheKey, reply);
       return reply;
     };
     switch (d.kind) {
       case 'drop':
+        this.daeVerdicts[kind].dropped++;
         this.log.warn({ from: src, reason: d.reason }, 'dae-dropped');
         return undefined;
       case 'reply':
         this.log.info({ from: src, reason: d.log }, 'dae-nak');
-        return remember(d.reply);
+        return remember(d.reply, 'nak');
       case 'disconnect': {
         const s = this.registry.get(d.session.sid);
         this.log.info({ from: src, sid: d.session.sid, username: d.session.username }, 'dae-disconnect');
         void s?.terminate('admin-reset', `Disconnect-Request from ${from.address}`);
-        return remember(d.ack);
+        return remember(d.ack, 'ack');
       }
       case 'coa': {
         const s = this.registry.get(d.session.sid);
@@ -190,10 +199,10 @@ export class RadiusService implements RadiusTransport {
           if (!s?.reauthorize) throw new Error('session cannot be changed');
           await s.reauthorize(d.changes);
           this.log.info({ from: src, sid: d.session.sid, username: d.session.username }, 'dae-coa');
-          return remember(d.ack);
+          return remember(d.ack, 'ack');
         } catch (err) {
           this.log.warn({ from: src, sid: d.session.sid, username: d.session.username, reason: String(err) }, 'dae-coa-failed');
-          return remember(d.nak(ERROR_CAUSE.RESOURCES_UNAVAILABLE));
+          return remember(d.nak(ERROR_CAUSE.RESOURCES_UNAVAILABLE), 'nak');
         }
       }
     }

@@ -58,8 +58,9 @@ export interface SessionHandle {
 export class SessionRegistry {
   private readonly bySid = new Map<string, SessionHandle>();
   private readonly byUser = new Map<string, Set<string>>();
-  /** Drops of sessions that are gone, so the daemon's totals never go backwards. */
+  /** Drops and traffic of sessions that are gone, so the daemon's totals never go backwards. */
   private readonly endedDrops = zeroDrops();
+  private readonly ended = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 };
 
   add(s: SessionHandle): void {
     this.bySid.set(s.sid, s);
@@ -75,8 +76,14 @@ export class SessionRegistry {
   }
 
   remove(sid: string, username: string | undefined): void {
-    const gone = this.bySid.get(sid)?.info().drops;
-    if (gone) addDrops(this.endedDrops, gone);
+    const gone = this.bySid.get(sid)?.info();
+    if (gone) {
+      if (gone.drops) addDrops(this.endedDrops, gone.drops);
+      this.ended.rxBytes += gone.rxBytes;
+      this.ended.txBytes += gone.txBytes;
+      this.ended.rxPackets += gone.rxPackets;
+      this.ended.txPackets += gone.txPackets;
+    }
     this.bySid.delete(sid);
     if (username !== undefined) {
       const set = this.byUser.get(username);
@@ -95,6 +102,14 @@ export class SessionRegistry {
 
   get size(): number {
     return this.bySid.size;
+  }
+
+  /**
+   * Traffic of sessions already removed, counted when they left the registry. A session's last
+   * packets after its resources went (the goodbye) are not in it: the figures are for metrics.
+   */
+  endedTraffic(): Readonly<{ rxBytes: number; txBytes: number; rxPackets: number; txPackets: number }> {
+    return this.ended;
   }
 
   /** Data-gate drops since start, by reason: sessions that ended plus the live ones. */
