@@ -6,6 +6,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createInteropEnv, eventually, isEvent, rootSkipReason, runCommand, seedConfig, withDaemon, type InteropEnv } from '../support/daemon.js';
 import { ClientProc } from '../support/client-proc.js';
 
@@ -91,6 +93,11 @@ describe('metrics: a real scrape, promtool, counters that move', { skip: rootSki
         const text = await scrape(mport);
         assert.doesNotMatch(text, /vyos|username|sid=/, 'no per-user or per-session labels');
         assert.equal((await promtool(text)).code, 0);
+        // The Grafana dashboard in examples/ asks only for metrics that exist.
+        const dash = JSON.parse(await readFile(join(process.cwd(), 'examples', 'grafana', 'sstpd-dashboard.json'), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+        const asked = new Set(dash.panels.flatMap((pn) => pn.targets.flatMap((t) => t.expr.match(/sstpd_[a-z_]+/g) ?? [])));
+        assert.ok(asked.size >= 15, `${asked.size} metrics in the dashboard`);
+        for (const m of asked) assert.match(text, new RegExp(`^${m}[{ ]`, 'm'), `dashboard metric ${m} is served`);
       } finally {
         c.kill();
         bad.kill();
