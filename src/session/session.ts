@@ -318,7 +318,7 @@ export class Session {
         this.ppp.gate.lowerVerified = true;
         this.log('info', 'sstp-connected');
         return;
-      case 'close':
+      case 'closed':
         if (this.phase !== 'closed') {
           this.ppp.lowerDown(now);
           for (const p of this.ppp.poll()) if (p.type === 'log') this.out.push(p);

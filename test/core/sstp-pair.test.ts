@@ -115,8 +115,8 @@ class Pair {
     return this.serverEvents.filter((e) => e.type !== 'log' && e.type !== 'send').map((e) => e.type);
   }
   serverClose(): string | undefined {
-    const c = this.serverEvents.find((e) => e.type === 'close');
-    return c?.type === 'close' ? c.code : undefined;
+    const c = this.serverEvents.find((e) => e.type === 'closed');
+    return c?.type === 'closed' ? c.code : undefined;
   }
   clientClose(): string | undefined {
     const c = this.clientEvents.find((e) => e.type === 'closed');
