@@ -95,7 +95,7 @@ export class ClientConnection {
       awaitLowerVerification: true,
     });
     const onIp = opts.onIp;
-    if (onIp) this.sstp.dataSink = (frame) => fastLaneIn(this.ppp.gate, frame, onIp);
+    if (onIp) this.sstp.dataSink = (_now, frame) => fastLaneIn(this.ppp.gate, frame, onIp);
   }
 
   start(now: Millis): void {
@@ -204,9 +204,12 @@ export class ClientConnection {
       case 'send':
         this.out.push({ type: 'send', bytes: ev.bytes });
         return;
-      case 'connect-ack':
+      case 'lower-up':
         this.reached = 'lcp';
         this.ppp.lowerUp(now);
+        return;
+      case 'connected':
+        this.ppp.gate.lowerVerified = true;
         return;
       case 'ppp':
         this.ppp.receive(now, ev.frame);
@@ -231,7 +234,6 @@ export class ClientConnection {
         const hlak = this.opts.corruptBinding ? Buffer.alloc(32, 0x5a) : ev.hlak;
         const hp = this.sstp.sendCallConnected(now, hlak, this.opts.serverCertDer);
         if (hp !== undefined) this.bindingHash = hp === 2 ? 'sha256' : 'sha1';
-        this.ppp.gate.lowerVerified = this.sstp.connected;
         // Call Connected goes out before the IPCP request queued behind this event (MS-SSTP order).
         for (const e of this.sstp.poll()) this.onSstp(now, e);
         return;
@@ -246,7 +248,6 @@ export class ClientConnection {
         if (!this.sstp.connected && this.sstp.state === 'Client_Connect_Ack_Received') {
           // The server ran no authentication: no keys, so the binding is over a zero HLAK.
           this.sstp.sendCallConnected(now, Buffer.alloc(32), this.opts.serverCertDer);
-          this.ppp.gate.lowerVerified = this.sstp.connected;
         }
         this.upInfo = {
           ipv4: ev.local,

@@ -121,7 +121,7 @@ export class BindingClient {
 
   private onSstp(now: Millis, ev: ReturnType<SstpClient['poll']>[number]): void {
     if (ev.type === 'send') this.out.push({ type: 'send', bytes: ev.bytes });
-    else if (ev.type === 'connect-ack') this.ppp.lowerUp(now);
+    else if (ev.type === 'lower-up') this.ppp.lowerUp(now);
     else if (ev.type === 'ppp') this.ppp.receive(now, ev.frame);
     else if (ev.type === 'closed') this.finish(ev.code, ev.reason);
   }
