@@ -29,8 +29,6 @@ import {
   decodeStatusInfo,
 } from './wire.js';
 
-export { SSTP_TEARDOWN_MS, SstpCloseCode } from './call.js';
-
 export type SstpServerEvent = SstpCallEvent;
 
 export interface SstpServerOptions {
