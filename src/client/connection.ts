@@ -1,7 +1,10 @@
 /**
  * The client side of one SSTP connection as a sans-I/O core: HTTP request, SSTP client, PPP client
  * link and the auth peer, composed the same way the server's Session composes its layers. Used by
- * the `sstp-connect` CLI, the load generator and the test suite's loopback client.
+ * the `sstp-connect` CLI, the load generator and the test suite's loopback client. The SSTP↔PPP
+ * wiring is the server's too (session/pump.ts); what only the client adds: the HTTP request, Call
+ * Connected once PPP authenticated (over a zero HLAK when the server ran no authentication), and
+ * how far the connection got (`stage`).
  *
  * Control traffic comes out of `poll()` as actions. IPv4 data has a fast lane both ways: received
  * packets go straight to `onIp` (a view, valid during the call), and `frameOutbound()` frames a
@@ -10,10 +13,11 @@
 import type { AuthProtocol } from '../config/model.js';
 import { minDeadline, type Millis } from '../common/time.js';
 import { SstpClient } from '../sstp/client.js';
-import { PppClientLink } from '../ppp/client-link.js';
+import { PppClientLink, type PppClientEvent } from '../ppp/client-link.js';
 import { AuthPeer } from '../ppp/auth/peer.js';
 import type { EchoPolicy } from '../ppp/lcp/lcp.js';
-import { DATA_HEADROOM, fastLaneIn, frameOutbound, frameOutboundCopy, MAX_IP_PACKET } from '../session/data-path.js';
+import { DATA_HEADROOM, MAX_IP_PACKET } from '../session/data-path.js';
+import { CallPump } from '../session/pump.js';
 import type { ClientStage } from './errors.js';
 
 export interface ClientConnectionOptions {
@@ -70,6 +74,7 @@ export { MAX_IP_PACKET };
 export class ClientConnection {
   private readonly sstp: SstpClient;
   private readonly ppp: PppClientLink;
+  private readonly pump: CallPump<PppClientEvent>;
   private readonly out: ClientAction[] = [];
   private ipUp = false;
   private ipv6Up = false;
@@ -94,8 +99,15 @@ export class ClientConnection {
       ...(opts.mppe ? { mppe: opts.mppe } : {}),
       awaitLowerVerification: true,
     });
-    const onIp = opts.onIp;
-    if (onIp) this.sstp.dataSink = (frame) => fastLaneIn(this.ppp.gate, frame, onIp);
+    this.pump = new CallPump(this.ppp, {
+      send: (bytes) => this.out.push({ type: 'send', bytes }),
+      log: (ev) => this.out.push(ev.fields ? { type: 'log', event: ev.event, fields: ev.fields } : { type: 'log', event: ev.event }),
+      linkEvent: (t, ev) => this.onPpp(t, ev),
+      callClosed: (_t, code, reason) => this.finish(code, reason),
+      settled: () => this.track(),
+    });
+    this.pump.attach(this.sstp);
+    if (opts.onIp) this.pump.setIpSink(opts.onIp);
   }
 
   start(now: Millis): void {
@@ -104,7 +116,7 @@ export class ClientConnection {
 
   receive(now: Millis, chunk: Buffer): void {
     this.sstp.receive(now, chunk);
-    this.pump(now);
+    this.pump.run(now);
   }
 
   /** IPCP is open and the crypto binding was sent: IPv4 may flow. */
@@ -126,7 +138,7 @@ export class ClientConnection {
    * the data gate holds it (its NCP not open, Call Connected not sent, MPPE not up, too large).
    */
   encodeIp(packet: Buffer): Buffer | undefined {
-    return this.sstp.closed ? undefined : frameOutboundCopy(this.ppp.gate, packet);
+    return this.pump.frameOutCopy(packet);
   }
 
   /**
@@ -134,13 +146,13 @@ export class ClientConnection {
    * into a new buffer with MPPE; undefined while the data gate holds it. See session/data-path.ts.
    */
   frameOutbound(frame: Buffer): Buffer | undefined {
-    return this.sstp.closed ? undefined : frameOutbound(this.ppp.gate, frame);
+    return this.pump.frameOut(frame);
   }
 
   /** One LCP Echo-Request for an RTT sample; the reply comes out as 'echo-reply' with this id. */
   probe(now: Millis): number | undefined {
     const id = this.ppp.probe();
-    this.pump(now);
+    this.pump.run(now);
     return id;
   }
 
@@ -152,14 +164,14 @@ export class ClientConnection {
   /** Clean goodbye: LCP Terminate, then SSTP Call Disconnect. */
   close(now: Millis): void {
     this.ppp.close(now, 'user request');
-    this.pump(now);
+    this.pump.run(now);
   }
 
   /** TLS/TCP closed under us: reported as such, whatever the layers above make of it. */
   transportClosed(now: Millis): void {
     this.finish('E_TRANSPORT', 'the server closed the connection');
     this.ppp.lowerDown(now);
-    this.pump(now);
+    this.pump.run(now);
   }
 
   nextDeadline(): Millis | undefined {
@@ -169,22 +181,11 @@ export class ClientConnection {
   handleTimeout(now: Millis): void {
     this.sstp.handleTimeout(now);
     this.ppp.handleTimeout(now);
-    this.pump(now);
+    this.pump.run(now);
   }
 
   poll(): ClientAction[] {
     return this.out.splice(0, this.out.length);
-  }
-
-  private pump(now: Millis): void {
-    for (let guard = 0; guard < 1000; guard++) {
-      const s = this.sstp.poll();
-      const p = this.ppp.poll();
-      if (s.length === 0 && p.length === 0) return this.track();
-      for (const ev of s) this.onSstp(now, ev);
-      for (const ev of p) this.onPpp(now, ev);
-    }
-    throw new Error('client: SSTP/PPP event loop did not settle');
   }
 
   /** Remembers the furthest stage reached; a failure is reported against it. */
@@ -199,41 +200,14 @@ export class ClientConnection {
     else if (ph === 'network') this.reached = 'ipcp';
   }
 
-  private onSstp(now: Millis, ev: ReturnType<SstpClient['poll']>[number]): void {
+  /** The PPP events beyond the shared wiring (session/pump.ts). */
+  private onPpp(now: Millis, ev: PppClientEvent): void {
     switch (ev.type) {
-      case 'send':
-        this.out.push({ type: 'send', bytes: ev.bytes });
-        return;
-      case 'connect-ack':
-        this.reached = 'lcp';
-        this.ppp.lowerUp(now);
-        return;
-      case 'ppp':
-        this.ppp.receive(now, ev.frame);
-        return;
-      case 'closed':
-        this.ppp.lowerDown(now);
-        this.finish(ev.code, ev.reason);
-        return;
-      case 'log':
-        this.out.push(ev.fields ? { type: 'log', event: ev.event, fields: ev.fields } : { type: 'log', event: ev.event });
-        return;
-    }
-  }
-
-  private onPpp(now: Millis, ev: ReturnType<PppClientLink['poll']>[number]): void {
-    switch (ev.type) {
-      case 'send':
-        if (!this.sstp.closed) this.out.push({ type: 'send', bytes: this.sstp.encodeData(ev.frame) });
-        return;
       case 'authenticated': {
         this.reached = 'ipcp';
         const hlak = this.opts.corruptBinding ? Buffer.alloc(32, 0x5a) : ev.hlak;
         const hp = this.sstp.sendCallConnected(now, hlak, this.opts.serverCertDer);
         if (hp !== undefined) this.bindingHash = hp === 2 ? 'sha256' : 'sha1';
-        this.ppp.gate.lowerVerified = this.sstp.connected;
-        // Call Connected goes out before the IPCP request queued behind this event (MS-SSTP order).
-        for (const e of this.sstp.poll()) this.onSstp(now, e);
         return;
       }
       case 'auth-failed':
@@ -246,7 +220,6 @@ export class ClientConnection {
         if (!this.sstp.connected && this.sstp.state === 'Client_Connect_Ack_Received') {
           // The server ran no authentication: no keys, so the binding is over a zero HLAK.
           this.sstp.sendCallConnected(now, Buffer.alloc(32), this.opts.serverCertDer);
-          this.ppp.gate.lowerVerified = this.sstp.connected;
         }
         this.upInfo = {
           ipv4: ev.local,
@@ -278,12 +251,9 @@ export class ClientConnection {
         this.out.push({ type: 'echo-reply', id: ev.id });
         return;
       case 'finished':
+        // The pump then sends Call Disconnect.
         this.ipUp = false;
         this.ipv6Up = false;
-        if (!this.sstp.closed) this.sstp.disconnect(now);
-        return;
-      case 'log':
-        this.out.push(ev.fields ? { type: 'log', event: ev.event, fields: ev.fields } : { type: 'log', event: ev.event });
         return;
     }
   }

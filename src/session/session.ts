@@ -3,16 +3,18 @@
  * Bytes, backend answers and timeouts go in; actions come out of `poll()`. The driver
  * (session/driver.ts) owns the socket, the TUN device, the timer and the auth backend.
  *
- * Cross-layer signals are values, not calls: SSTP accepted the call → PPP lower-up; PPP
- * authenticated → SSTP gets the HLAK (and checks a deferred Call Connected); binding verified →
- * data may flow; PPP finished → SSTP disconnect; SSTP closed → PPP lower-down.
+ * The SSTP↔PPP wiring both roles share is session/pump.ts (lower-up, frames, the data gate's
+ * binding flag, finished → disconnect, closed → lower-down, the fast lanes). What only the server
+ * adds: the HTTP handshake, PPP authenticated → SSTP gets the HLAKs (and checks a deferred Call
+ * Connected), the zero-key waiver when a network protocol opens, address assignment, the IPv6
+ * services (RS/DHCPv6) and the interface's up/down.
  */
 import type { AuthAccept, AuthRequest, AuthResult } from '../auth/backend.js';
 import type { AuthProtocol } from '../config/model.js';
 import { minDeadline, type Millis } from '../common/time.js';
 import { checkSstpRequest, HttpRequestReader, http200, httpError } from '../sstp/http.js';
 import { SstpServer } from '../sstp/server.js';
-import { PppLink, type TerminateCause as PppTerminateCause } from '../ppp/link.js';
+import { PppLink, type PppEvent, type TerminateCause as PppTerminateCause } from '../ppp/link.js';
 import { createAuthenticator } from '../ppp/auth/index.js';
 import { linkLocal } from '../ppp/ipv6cp/iid.js';
 import type { MppeMode } from '../ppp/ccp/mppe-option.js';
@@ -22,7 +24,7 @@ import type { PrefixSource } from '../ipv6/dhcpv6.js';
 import { SourceFilter } from '../ip/source-filter.js';
 import type { DropCounters } from '../ppp/data-gate.js';
 import { PPP_IPV4, PPP_IPV6 } from '../ppp/protocols.js';
-import { fastLaneIn, frameOutbound, frameOutboundCopy } from './data-path.js';
+import { CallPump } from './pump.js';
 
 /** IPv6 for sessions of this generation (present when `client-ipv6-pool prefix` is configured). */
 export interface Ipv6Policy {
@@ -89,6 +91,7 @@ export class Session {
   private readonly http = new HttpRequestReader();
   private sstp: SstpServer | undefined;
   private readonly ppp: PppLink;
+  private readonly pump: CallPump<PppEvent>;
   private readonly out: SessionAction[] = [];
   private readonly httpDeadline: Millis;
   private ipUp = false;
@@ -100,7 +103,6 @@ export class Session {
   private endedEmitted = false;
   private closeEmitted = false;
   private endCause: { cause: string; reason: string } | undefined;
-  private ipSink: ((packet: Buffer) => void) | undefined;
   /** What the client may send from (BCP 38); the PPP link's data gate asks it for every packet. */
   private readonly sources = new SourceFilter();
   username: string | undefined;
@@ -125,6 +127,15 @@ export class Session {
       awaitLowerVerification: true,
     });
     this.ppp.gate.sources = this.sources;
+    this.pump = new CallPump(this.ppp, {
+      send: (bytes) => this.out.push({ type: 'send', bytes }),
+      log: (ev) => this.log(ev.level, ev.event, ev.fields),
+      linkEvent: (t, ev) => this.onPpp(t, ev),
+      callClosed: (_t, code, reason) => {
+        if (this.phase !== 'closed') this.finish(this.endCause?.cause ?? 'port-error', this.endCause?.reason ?? `${code}: ${reason}`);
+      },
+      drainOthers: () => this.drainV6(),
+    });
   }
 
   /** Data packets dropped by the data gate, by reason. */
@@ -140,7 +151,7 @@ export class Session {
   receive(now: Millis, chunk: Buffer): void {
     if (this.phase === 'http') this.receiveHttp(now, chunk);
     else if (this.phase === 'sstp') this.sstp!.receive(now, chunk);
-    this.pump(now);
+    this.pump.run(now);
   }
 
   private receiveHttp(now: Millis, chunk: Buffer): void {
@@ -162,7 +173,7 @@ export class Session {
       },
       now,
     );
-    if (this.ipSink) this.sstp.dataSink = (t, frame) => this.fastIp(t, frame);
+    this.pump.attach(this.sstp);
     if (r.rest.length > 0) this.sstp.receive(now, r.rest);
   }
 
@@ -172,12 +183,7 @@ export class Session {
    * objects per packet. Set before the first bytes arrive; other frames take the action path.
    */
   setIpSink(sink: (packet: Buffer) => void): void {
-    this.ipSink = sink;
-  }
-
-  private fastIp(now: Millis, frame: Buffer): boolean {
-    this.ppp.activity(now);
-    return fastLaneIn(this.ppp.gate, frame, this.ipSink!);
+    this.pump.setIpSink(sink);
   }
 
   private httpFail(status: number, reason: string): void {
@@ -190,7 +196,7 @@ export class Session {
   authResult(now: Millis, result: AuthResult): void {
     if (this.phase !== 'sstp') return;
     this.ppp.authResult(now, result);
-    this.pump(now);
+    this.pump.run(now);
   }
 
   /** The driver leased an address after 'authenticated'; `dns` overrides the policy's for this session. */
@@ -208,7 +214,7 @@ export class Session {
     if (a.ipv6Prefix) this.sources.addIpv6Prefix(a.ipv6Prefix);
     const ipv4 = a.ipv4 !== undefined ? { local: this.policy.gateway, peer: a.ipv4 } : undefined;
     this.ppp.startNetwork(now, { ...(ipv4 ? { ipv4 } : {}), ipv6: a.ipv6Prefix !== undefined, ...(a.dns ? { dns: a.dns } : {}) });
-    this.pump(now);
+    this.pump.run(now);
   }
 
   /** IPv4 may flow to the client: IPCP is opened and the SSTP crypto binding was verified. */
@@ -225,10 +231,10 @@ export class Session {
    * The data fast lane, host → client: `frame` is one packet from the TUN with 8 bytes of headroom
    * in front. Returns the SSTP packet to write (a copy: the TUN slab is reused), or undefined when
    * the data gate does not let it go (its NCP is not open, no verified binding, MPPE required but
-   * not up, too large).
+   * not up, too large) or the call is gone.
    */
   encodeOutbound(frame: Buffer): Buffer | undefined {
-    const out = frameOutbound(this.ppp.gate, frame);
+    const out = this.pump.frameOut(frame);
     return out === frame ? Buffer.from(frame) : out;
   }
 
@@ -241,14 +247,14 @@ export class Session {
     } else {
       this.ppp.close(now, cause, reason);
     }
-    this.pump(now);
+    this.pump.run(now);
   }
 
   /** TLS/TCP closed under us. */
   transportClosed(now: Millis): void {
     if (this.phase === 'closed') return;
     if (this.phase === 'sstp') this.ppp.lowerDown(now);
-    this.pump(now);
+    this.pump.run(now);
     this.finish(this.endCause?.cause ?? 'lost-carrier', this.endCause?.reason ?? 'connection closed by peer');
   }
 
@@ -270,7 +276,7 @@ export class Session {
     this.sstp!.handleTimeout(now);
     this.ppp.handleTimeout(now);
     if (this.ipv6Up) this.v6?.handleTimeout(now);
-    this.pump(now);
+    this.pump.run(now);
   }
 
   poll(): SessionAction[] {
@@ -279,63 +285,9 @@ export class Session {
     return this.out.splice(0, this.out.length);
   }
 
-  /** Drain both cores until neither has anything left: each may feed the other. */
-  private pump(now: Millis): void {
-    for (let guard = 0; guard < 1000; guard++) {
-      let moved = false;
-      if (this.sstp) {
-        for (const ev of this.sstp.poll()) {
-          moved = true;
-          this.onSstp(now, ev);
-        }
-      }
-      for (const ev of this.ppp.poll()) {
-        moved = true;
-        this.onPpp(now, ev);
-      }
-      for (const ev of this.v6?.poll() ?? []) {
-        moved = true;
-        this.onV6(ev);
-      }
-      if (!moved) return;
-    }
-    throw new Error('session: event loop between SSTP and PPP did not settle');
-  }
-
-  private onSstp(now: Millis, ev: ReturnType<SstpServer['poll']>[number]): void {
+  /** The PPP events beyond the shared wiring (pump.ts). */
+  private onPpp(now: Millis, ev: PppEvent): void {
     switch (ev.type) {
-      case 'send':
-        this.out.push({ type: 'send', bytes: ev.bytes });
-        return;
-      case 'lower-up':
-        this.ppp.lowerUp(now);
-        return;
-      case 'ppp':
-        this.ppp.receive(now, ev.frame);
-        return;
-      case 'connected':
-        // The binding is verified (or waived for a zero-key method): data may move.
-        this.ppp.gate.lowerVerified = true;
-        this.log('info', 'sstp-connected');
-        return;
-      case 'close':
-        if (this.phase !== 'closed') {
-          this.ppp.lowerDown(now);
-          for (const p of this.ppp.poll()) if (p.type === 'log') this.out.push(p);
-          this.finish(this.endCause?.cause ?? 'port-error', this.endCause?.reason ?? `${ev.code}: ${ev.reason}`);
-        }
-        return;
-      case 'log':
-        this.out.push(ev.fields ? { type: 'log', level: ev.level, event: ev.event, fields: ev.fields } : { type: 'log', level: ev.level, event: ev.event });
-        return;
-    }
-  }
-
-  private onPpp(now: Millis, ev: ReturnType<PppLink['poll']>[number]): void {
-    switch (ev.type) {
-      case 'send':
-        if (this.sstp && !this.sstp.closed) this.out.push({ type: 'send', bytes: this.sstp.encodeData(ev.frame) });
-        return;
       case 'verify':
         this.username = ev.request.username;
         this.out.push({ type: 'authenticate', request: ev.request });
@@ -381,12 +333,8 @@ export class Session {
       case 'finished':
         this.endCause ??= { cause: ev.cause, reason: ev.reason };
         this.allDown();
-        // PPP is over: tell the client at the SSTP level, then close once acknowledged or timed out.
-        if (this.sstp && !this.sstp.closed) this.sstp.disconnect(now);
-        else this.finish(this.endCause.cause, this.endCause.reason);
-        return;
-      case 'log':
-        this.out.push(ev.fields ? { type: 'log', level: ev.level, event: ev.event, fields: ev.fields } : { type: 'log', level: ev.level, event: ev.event });
+        // The pump disconnects an open call (the close then ends the session); without one we end here.
+        if (!this.pump.open) this.finish(this.endCause.cause, this.endCause.reason);
         return;
     }
   }
@@ -422,11 +370,16 @@ export class Session {
     this.out.push({ type: 'ipv6-up', local, peer: peerIid ? linkLocal(peerIid) : undefined, prefix: formatPrefix6(prefix), mtu });
   }
 
+  private drainV6(): boolean {
+    const events = this.v6?.poll() ?? [];
+    for (const ev of events) this.onV6(ev);
+    return events.length > 0;
+  }
+
   private onV6(ev: ReturnType<Ipv6Services['poll']>[number]): void {
     switch (ev.type) {
       case 'packet': {
-        if (!this.sstp || this.sstp.closed) return;
-        const bytes = frameOutboundCopy(this.ppp.gate, ev.packet);
+        const bytes = this.pump.frameOutCopy(ev.packet);
         if (bytes) this.out.push({ type: 'send', bytes });
         return;
       }

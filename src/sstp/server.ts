@@ -1,54 +1,35 @@
 /**
- * The MS-SSTP server state machine (§3.1.1, §3.3; the table is sstp.md §4), sans-I/O: bytes,
- * timeouts and the HLAK go in; packets to send, PPP frames and lifecycle signals come out of
- * `poll()`. The HTTP handshake is done by the caller; construction = "HTTP request valid, 200
- * sent" (state Server_Connect_Request_Pending).
+ * SstpServer: the server role (§3.3) on the shared call machine (call.ts, which holds framing,
+ * dispatch, echo and hello, abort, disconnect, close and the timers; the table is sstp.md §4).
+ * What only the server does:
+ * - Call Connect Request: accept with a Connect Ack carrying a fresh nonce and the hash bitmask, or
+ *   NAK what is wrong (at most `maxNaks` times, then abort);
+ * - before Call Connected only PPP control frames pass (§3.3.7.2);
+ * - the crypto binding: a Call Connected is checked against every HLAK PPP authentication allows
+ *   (`setHlaks`); one that comes before authentication finished is kept and checked then;
+ * - the zero-key waiver for authentication without keys (`waiveZeroKeyBinding`).
+ * The HTTP handshake is done by the caller; construction = "HTTP request valid, 200 sent" (state
+ * Server_Connect_Request_Pending); the negotiation timer runs from construction.
  */
-import { DecodeError, SstpdError } from '../common/errors.js';
-import { TimerTable, type Millis } from '../common/time.js';
+import { SstpdError } from '../common/errors.js';
+import type { Millis } from '../common/time.js';
 import { type BindingKey, type BindingVerified, type CertHashes, verifyCallConnected } from './binding.js';
-import { SstpFramer } from './framer.js';
+import { SstpCall, SstpCloseCode, type SstpCallEvent, type SstpTeardownState } from './call.js';
 import {
   AttributeId,
   type ControlPacket,
   ENCAPSULATED_PROTOCOL_PPP,
-  HEADER_LEN,
   MessageType,
   NONCE_LEN,
   Status,
   type StatusInfo,
-  callAbort,
   callConnectAck,
   callConnectNak,
-  callDisconnect,
-  callDisconnectAck,
-  dataPacket,
-  decodeControl,
   decodeEncapsulatedProtocol,
   decodeStatusInfo,
-  echoRequest,
-  echoResponse,
-  firstStatusInfo,
-  messageTypeName,
 } from './wire.js';
 
-export type SstpServerEvent =
-  /** One SSTP packet to write to TLS. */
-  | { readonly type: 'send'; readonly bytes: Buffer }
-  /** Call Connect Request accepted: start PPP (LCP). */
-  | { readonly type: 'lower-up' }
-  /** A PPP frame as carried (e.g. FF 03 C0 21 …) that passed the state gate; a view into the received chunk. */
-  | { readonly type: 'ppp'; readonly frame: Buffer }
-  /** Crypto binding verified: IP data may flow both ways now. */
-  | { readonly type: 'connected' }
-  /** Close TLS/TCP now (after flushing queued sends). Always the last event. */
-  | { readonly type: 'close'; readonly code: string; readonly reason: string }
-  | {
-      readonly type: 'log';
-      readonly level: 'debug' | 'info' | 'warn';
-      readonly event: string;
-      readonly fields?: Record<string, string | number>;
-    };
+export type SstpServerEvent = SstpCallEvent;
 
 export interface SstpServerOptions {
   /** Hashes of the certificate the client sees (ours, or a TLS-terminating proxy's). */
@@ -64,42 +45,9 @@ export interface SstpServerOptions {
   readonly maxNaks?: number;
 }
 
-export type SstpServerState =
-  | 'Server_Connect_Request_Pending'
-  | 'Server_Call_Connected_Pending'
-  | 'Server_Call_Connected'
-  | 'Call_Abort_Pending'
-  | 'Call_Abort_Timeout_Pending'
-  | 'Call_Disconnect_Ack_Pending'
-  | 'Call_Disconnect_Timeout_Pending'
-  | 'Server_Call_Disconnected';
+type ServerOwnState = 'Server_Connect_Request_Pending' | 'Server_Call_Connected_Pending' | 'Server_Call_Connected' | 'Server_Call_Disconnected';
+export type SstpServerState = ServerOwnState | SstpTeardownState;
 
-/** §3.1.2: abort T1/T2 and disconnect T1/T2. */
-export const SSTP_TEARDOWN_MS = { abortT1: 3000, abortT2: 1000, disconnectT1: 5000, disconnectT2: 1000 } as const;
-
-/** Close codes (stable). Orderly ends have no E_ prefix. */
-export const SstpCloseCode = {
-  NEGOTIATION_TIMEOUT: 'E_SSTP_NEGOTIATION_TIMEOUT',
-  HELLO_TIMEOUT: 'E_SSTP_HELLO_TIMEOUT',
-  BINDING_FAILED: 'E_SSTP_BINDING_FAILED',
-  BAD_CONTROL: 'E_SSTP_BAD_CONTROL',
-  UNEXPECTED_MESSAGE: 'E_SSTP_UNEXPECTED_MESSAGE',
-  CONNECT_RETRIES: 'E_SSTP_CONNECT_RETRIES',
-  PEER_ABORT: 'E_SSTP_PEER_ABORT',
-  LOCAL_ABORT: 'E_SSTP_LOCAL_ABORT',
-  DISCONNECT: 'SSTP_DISCONNECT',
-  PEER_DISCONNECT: 'SSTP_PEER_DISCONNECT',
-} as const;
-
-type TimerKind = 'negotiation' | 'hello' | 'teardown';
-type Log = Extract<SstpServerEvent, { type: 'log' }>;
-
-const QUIET: ReadonlySet<SstpServerState> = new Set<SstpServerState>([
-  'Call_Abort_Pending',
-  'Call_Abort_Timeout_Pending',
-  'Call_Disconnect_Ack_Pending',
-  'Call_Disconnect_Timeout_Pending',
-]);
 /** A NAK lists at most this many problems (keeps it far below 4095 bytes). */
 const MAX_NAK_ITEMS = 16;
 const HLAK_LEN = 32;
@@ -115,13 +63,8 @@ export function isPppControlFrame(frame: Buffer): boolean {
   return (hi & 0x01) === 0 && hi >= 0x80;
 }
 
-export class SstpServer {
-  private st: SstpServerState = 'Server_Connect_Request_Pending';
-  private readonly framer = new SstpFramer();
-  private readonly timers = new TimerTable<TimerKind>();
-  private events: SstpServerEvent[] = [];
+export class SstpServer extends SstpCall<ServerOwnState> {
   private readonly bitmask: number;
-  private readonly helloMs: number;
   private readonly maxNaks: number;
   private naks = 0;
   private nonce: Buffer | undefined;
@@ -131,51 +74,15 @@ export class SstpServer {
   private deferred: Buffer | undefined;
   /** Entered Call_Connected without a Call Connected (zero-key auth); a late one is still checked. */
   private bindingWaived = false;
-  private echoOutstanding = false;
-  /** Why we will close when the teardown timer fires. */
-  private closeReason: { code: string; reason: string } = { code: SstpCloseCode.LOCAL_ABORT, reason: '' };
 
   constructor(private readonly opts: SstpServerOptions, now: Millis) {
+    super({ initial: 'Server_Connect_Request_Pending', connected: 'Server_Call_Connected', closed: 'Server_Call_Disconnected' }, opts);
     this.bitmask = opts.hashBitmask ?? 3;
-    this.helloMs = opts.helloIntervalMs ?? 60_000;
     this.maxNaks = opts.maxNaks ?? 3;
     if (opts.certHashes.sha1.length !== 20 || opts.certHashes.sha256.length !== 32) {
       throw new SstpdError('E_SSTP_CERT_HASH', 'sstp: cert hashes must be 20 (SHA-1) and 32 (SHA-256) bytes');
     }
-    this.timers.set('negotiation', now + (opts.negotiationTimeoutMs ?? 60_000));
-  }
-
-  get state(): SstpServerState {
-    return this.st;
-  }
-  get connected(): boolean {
-    return this.st === 'Server_Call_Connected';
-  }
-  get closed(): boolean {
-    return this.st === 'Server_Call_Disconnected';
-  }
-
-  poll(): SstpServerEvent[] {
-    const out = this.events;
-    this.events = [];
-    return out;
-  }
-
-  nextDeadline(): Millis | undefined {
-    return this.timers.next();
-  }
-
-  /** SSTP stream bytes (after the HTTP header block), any chunking. Never throws on peer input. */
-  receive(now: Millis, chunk: Buffer): void {
-    if (this.closed) return;
-    try {
-      this.framer.push(chunk, (packet) => this.onPacket(now, packet));
-    } catch (e) {
-      if (!(e instanceof DecodeError) || this.closed) throw e;
-      // §3.1.5.1: delineation failed → close without sending anything.
-      this.log('warn', 'framing-error', { code: e.code, message: e.message });
-      this.close(e.code, `framing error: ${e.message}`);
-    }
+    this.armNegotiation(now);
   }
 
   /** PPP authentication finished with one HLAK (zeros for PAP/CHAP); see setHlaks. */
@@ -212,112 +119,34 @@ export class SstpServer {
     const zeroOnly = this.hlaks?.every((h) => h.key.every((b) => b === 0)) === true;
     if (this.st !== 'Server_Call_Connected_Pending' || !zeroOnly) return false;
     this.bindingWaived = true;
-    this.timers.clear('negotiation');
-    this.st = 'Server_Call_Connected';
-    this.heard(now);
     this.log('info', 'binding-waived', { reason: 'zero-key authentication and no Call Connected yet' });
-    this.events.push({ type: 'connected' });
+    this.enterConnected(now);
     return true;
   }
 
-  /** Orderly shutdown (PPP finished, admin): Call Disconnect, wait for the ack (T1 5 s), close. */
-  disconnect(now: Millis, status: number = Status.NO_ERROR): void {
-    if (this.closed || QUIET.has(this.st)) return;
-    this.log('info', 'disconnect-sent', { status });
-    this.send(callDisconnect(status));
-    this.enterTeardown(now, 'Call_Disconnect_Ack_Pending', SSTP_TEARDOWN_MS.disconnectT1, {
-      code: SstpCloseCode.DISCONNECT,
-      reason: 'local disconnect',
-    });
+  // ---- the role's part of the call --------------------------------------------------------------
+
+  protected roleControl(now: Millis, p: ControlPacket, raw: Buffer): boolean {
+    if (p.type === MessageType.CALL_CONNECT_REQUEST && this.st === 'Server_Connect_Request_Pending') this.onConnectRequest(now, p);
+    else if (p.type === MessageType.CALL_CONNECTED && (this.st === 'Server_Call_Connected_Pending' || this.bindingWaived)) this.onCallConnected(now, raw);
+    else return false; // Connect Ack/Nak (a server never expects them), unknown types, or the wrong state
+    return true;
   }
 
-  /** Abnormal shutdown: Call Abort, T1 3 s, close. */
-  abort(now: Millis, status: number, reason: string): void {
-    if (this.closed || QUIET.has(this.st)) return;
-    this.abortWith(now, status, AttributeId.NO_ERROR, SstpCloseCode.LOCAL_ABORT, reason);
+  protected passesBeforeConnected(frame: Buffer): boolean {
+    return this.st === 'Server_Call_Connected_Pending' && isPppControlFrame(frame);
   }
 
-  /** Data packet for a PPP frame; gating outbound IP before 'connected' is the caller's job. */
-  encodeData(frame: Buffer): Buffer {
-    return dataPacket(frame);
+  /** Echoes only on a connected call (§3.3.5.2: elsewhere they are invalid). */
+  protected takesEcho(): boolean {
+    return this.connected;
   }
 
-  handleTimeout(now: Millis): void {
-    for (const kind of this.timers.expired(now)) {
-      if (this.closed) return;
-      if (kind === 'negotiation') this.onNegotiationTimeout(now);
-      else if (kind === 'hello') this.onHelloTimeout(now);
-      else this.close(this.closeReason.code, this.closeReason.reason);
-    }
-  }
-
-  // ---- input ------------------------------------------------------------------------------------
-
-  private onPacket(now: Millis, packet: Buffer): void {
-    if (this.closed) return;
-    if (this.st === 'Server_Call_Connected') this.heard(now);
-    if ((packet[1]! & 0x01) === 0) {
-      this.onData(now, packet.subarray(HEADER_LEN));
-      return;
-    }
-    let p: ControlPacket;
-    try {
-      p = decodeControl(packet);
-    } catch (e) {
-      if (!(e instanceof DecodeError)) throw e;
-      if (QUIET.has(this.st)) return;
-      this.log('warn', 'bad-control-packet', { code: e.code, message: e.message });
-      this.abortWith(now, Status.INVALID_FRAME_RECEIVED, AttributeId.NO_ERROR, SstpCloseCode.BAD_CONTROL, e.message);
-      return;
-    }
-    this.onControl(now, p, packet);
-  }
-
-  /**
-   * Fast lane for data once the call is connected: each PPP frame (a view into the received chunk,
-   * valid during the call) goes here first; frames it returns false for take the 'ppp' event path.
-   */
-  dataSink: ((now: Millis, frame: Buffer) => boolean) | undefined;
-
-  private onData(now: Millis, frame: Buffer): void {
-    if (frame.length === 0) return;
-    if (this.st === 'Server_Call_Connected' && this.dataSink?.(now, frame)) return;
-    if (this.st === 'Server_Call_Connected' || (this.st === 'Server_Call_Connected_Pending' && isPppControlFrame(frame))) {
-      this.events.push({ type: 'ppp', frame });
-    }
-  }
-
-  private onControl(now: Millis, p: ControlPacket, raw: Buffer): void {
-    const quiet = QUIET.has(this.st);
-    switch (p.type) {
-      case MessageType.CALL_CONNECT_REQUEST:
-        if (quiet) return;
-        if (this.st === 'Server_Connect_Request_Pending') return this.onConnectRequest(now, p);
-        return this.unexpected(now, p);
-      case MessageType.CALL_CONNECTED:
-        if (quiet) return;
-        if (this.st === 'Server_Call_Connected_Pending' || this.bindingWaived) return this.onCallConnected(now, raw);
-        return this.unexpected(now, p);
-      case MessageType.ECHO_REQUEST:
-        if (quiet) return;
-        if (this.st === 'Server_Call_Connected') return this.send(echoResponse());
-        return this.unexpected(now, p);
-      case MessageType.ECHO_RESPONSE:
-        if (quiet || this.st === 'Server_Call_Connected') return;
-        return this.unexpected(now, p);
-      case MessageType.CALL_ABORT:
-        return this.onAbort(now, p);
-      case MessageType.CALL_DISCONNECT:
-        return this.onDisconnect(now, p);
-      case MessageType.CALL_DISCONNECT_ACK:
-        if (this.st === 'Call_Disconnect_Ack_Pending') return this.close(this.closeReason.code, this.closeReason.reason);
-        if (quiet) return;
-        return this.unexpected(now, p);
-      default:
-        // Connect Ack/Nak (server never expects them) and unknown types: invalid → abort (§3.1.5.1).
-        if (quiet) return;
-        return this.unexpected(now, p);
-    }
+  protected override forgetSecrets(): void {
+    for (const h of this.hlaks ?? []) h.key.fill(0);
+    this.hlaks = undefined;
+    this.nonce = undefined;
+    this.deferred = undefined;
   }
 
   private onConnectRequest(now: Millis, p: ControlPacket): void {
@@ -329,7 +158,7 @@ export class SstpServer {
       this.nonce = Buffer.from(nonce);
       this.send(callConnectAck(this.bitmask, this.nonce));
       this.st = 'Server_Call_Connected_Pending';
-      this.events.push({ type: 'lower-up' });
+      this.emit({ type: 'lower-up' });
       return;
     }
     if (this.naks >= this.maxNaks) {
@@ -354,9 +183,13 @@ export class SstpServer {
     this.log('info', 'call-connected-deferred');
   }
 
+  /** The only way into Server_Call_Connected with a binding: it takes the verifier's proof. */
   private verifyBinding(now: Millis, raw: Buffer): void {
     const proof = this.checkBinding(now, raw);
-    if (proof) this.enterConnected(now, proof);
+    if (!proof) return;
+    this.forgetSecrets();
+    this.log('info', 'binding-verified', { hashProtocol: proof.hashProtocol, hlak: proof.hlak });
+    this.enterConnected(now);
   }
 
   /** A Call Connected after the zero-key waiver: checked once; a second one is a protocol error. */
@@ -381,117 +214,6 @@ export class SstpServer {
     this.abortWith(now, Status.INVALID_FRAME_RECEIVED, AttributeId.CRYPTO_BINDING, SstpCloseCode.BINDING_FAILED,
       `crypto binding: ${check.reason}`);
     return undefined;
-  }
-
-  /** The only way into Server_Call_Connected: it takes the verifier's proof. */
-  private enterConnected(now: Millis, proof: BindingVerified): void {
-    this.forgetSecrets();
-    this.timers.clear('negotiation');
-    this.st = 'Server_Call_Connected';
-    this.heard(now);
-    this.log('info', 'binding-verified', { hashProtocol: proof.hashProtocol, hlak: proof.hlak });
-    this.events.push({ type: 'connected' });
-  }
-
-  private onAbort(now: Millis, p: ControlPacket): void {
-    const s = firstStatusInfo(p);
-    if (this.st === 'Call_Abort_Timeout_Pending' || this.st === 'Call_Disconnect_Timeout_Pending') return;
-    this.log('warn', 'abort-received', { status: s?.status ?? -1, attribId: s?.attribId ?? -1 });
-    if (this.st === 'Call_Abort_Pending') {
-      this.st = 'Call_Abort_Timeout_Pending';
-      this.timers.set('teardown', now + SSTP_TEARDOWN_MS.abortT2);
-      return;
-    }
-    this.send(callAbort(Status.NO_ERROR));
-    this.enterTeardown(now, 'Call_Abort_Timeout_Pending', SSTP_TEARDOWN_MS.abortT2, {
-      code: SstpCloseCode.PEER_ABORT,
-      reason: `peer aborted (status ${s?.status ?? 'none'})`,
-    });
-  }
-
-  private onDisconnect(now: Millis, p: ControlPacket): void {
-    if (this.st === 'Call_Abort_Pending' || this.st === 'Call_Abort_Timeout_Pending' || this.st === 'Call_Disconnect_Timeout_Pending') {
-      return;
-    }
-    const s = firstStatusInfo(p);
-    this.log('info', 'disconnect-received', { status: s?.status ?? -1 });
-    const ours = this.st === 'Call_Disconnect_Ack_Pending';
-    this.send(callDisconnectAck());
-    this.enterTeardown(now, 'Call_Disconnect_Timeout_Pending', SSTP_TEARDOWN_MS.disconnectT2,
-      ours ? this.closeReason : { code: SstpCloseCode.PEER_DISCONNECT, reason: 'peer disconnected' });
-  }
-
-  // ---- timers -----------------------------------------------------------------------------------
-
-  private onNegotiationTimeout(now: Millis): void {
-    if (this.st !== 'Server_Connect_Request_Pending' && this.st !== 'Server_Call_Connected_Pending') return;
-    this.log('warn', 'negotiation-timeout', { state: this.st });
-    this.abortWith(now, Status.NEGOTIATION_TIMEOUT, AttributeId.NO_ERROR, SstpCloseCode.NEGOTIATION_TIMEOUT,
-      'no verified Call Connected in time');
-  }
-
-  /** §3.1.2.3: an interval of silence → Echo Request; a second one → close without a message. */
-  private onHelloTimeout(now: Millis): void {
-    if (this.st !== 'Server_Call_Connected') return;
-    if (!this.echoOutstanding) {
-      this.echoOutstanding = true;
-      this.send(echoRequest());
-      this.timers.set('hello', now + this.helloMs);
-      return;
-    }
-    this.log('warn', 'hello-timeout');
-    this.close(SstpCloseCode.HELLO_TIMEOUT, 'nothing received for two hello intervals');
-  }
-
-  /** Any received packet restarts the hello timer. */
-  private heard(now: Millis): void {
-    this.echoOutstanding = false;
-    this.timers.set('hello', now + this.helloMs);
-  }
-
-  // ---- helpers ----------------------------------------------------------------------------------
-
-  private unexpected(now: Millis, p: ControlPacket): void {
-    const name = messageTypeName(p.type);
-    this.log('warn', 'unexpected-message', { message: name, state: this.st });
-    this.abortWith(now, Status.UNACCEPTED_FRAME_RECEIVED, AttributeId.NO_ERROR, SstpCloseCode.UNEXPECTED_MESSAGE,
-      `${name} in ${this.st}`);
-  }
-
-  private abortWith(now: Millis, status: number, attribId: number, code: string, reason: string): void {
-    this.log('warn', 'abort-sent', { status, code, reason });
-    this.send(callAbort(status, attribId));
-    this.enterTeardown(now, 'Call_Abort_Pending', SSTP_TEARDOWN_MS.abortT1, { code, reason });
-  }
-
-  private enterTeardown(now: Millis, st: SstpServerState, ms: number, why: { code: string; reason: string }): void {
-    this.st = st;
-    this.closeReason = why;
-    this.forgetSecrets();
-    this.timers.clearAll();
-    this.timers.set('teardown', now + ms);
-  }
-
-  private close(code: string, reason: string): void {
-    this.st = 'Server_Call_Disconnected';
-    this.forgetSecrets();
-    this.timers.clearAll();
-    this.events.push({ type: 'close', code, reason });
-  }
-
-  private forgetSecrets(): void {
-    for (const h of this.hlaks ?? []) h.key.fill(0);
-    this.hlaks = undefined;
-    this.nonce = undefined;
-    this.deferred = undefined;
-  }
-
-  private send(bytes: Buffer): void {
-    this.events.push({ type: 'send', bytes });
-  }
-
-  private log(level: Log['level'], event: string, fields?: Record<string, string | number>): void {
-    this.events.push(fields ? { type: 'log', level, event, fields } : { type: 'log', level, event });
   }
 }
 

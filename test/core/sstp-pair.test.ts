@@ -115,8 +115,8 @@ class Pair {
     return this.serverEvents.filter((e) => e.type !== 'log' && e.type !== 'send').map((e) => e.type);
   }
   serverClose(): string | undefined {
-    const c = this.serverEvents.find((e) => e.type === 'close');
-    return c?.type === 'close' ? c.code : undefined;
+    const c = this.serverEvents.find((e) => e.type === 'closed');
+    return c?.type === 'closed' ? c.code : undefined;
   }
   clientClose(): string | undefined {
     const c = this.clientEvents.find((e) => e.type === 'closed');
@@ -143,8 +143,9 @@ function negotiated(sopts: Partial<SstpServerOptions> = {}, copts: Partial<SstpC
 test('full handshake: HTTP, Connect Request/Ack, LCP, HLAK, Call Connected (SHA-256), data both ways', () => {
   const p = negotiated();
   assert.deepEqual(p.wire, ['C>S CALL_CONNECT_REQUEST', 'S>C CALL_CONNECT_ACK']);
-  const ack = p.clientEvents.find((e) => e.type === 'connect-ack');
-  assert.ok(ack?.type === 'connect-ack' && ack.bitmask === 3 && ack.nonce.length === 32);
+  assert.ok(p.clientEvents.some((e) => e.type === 'lower-up'));
+  const ack = p.client.bindingRequest;
+  assert.ok(ack !== undefined && ack.bitmask === 3 && ack.nonce.length === 32);
   assert.deepEqual(p.serverPpp(), [LCP_REQ.toString('hex')]);
   assert.deepEqual(p.clientPpp(), [LCP_ACK.toString('hex')]);
 
@@ -288,7 +289,7 @@ test('client: the 200 and the Connect Ack in one chunk; HTTP timeout without a r
   const ack = Buffer.from('10010030000200010004002800000003412b489aebd7ecc7d08966f26be7cd72b231a0e9210d7c91b308862b0344c435', 'hex');
   p.client.receive(p.now, Buffer.concat([http200(new Date(0)), ack]));
   const ev = p.client.poll();
-  assert.deepEqual(ev.filter((e) => e.type !== 'log').map((e) => e.type), ['send', 'connect-ack']);
+  assert.deepEqual(ev.filter((e) => e.type !== 'log').map((e) => e.type), ['send', 'lower-up']);
   assert.equal(p.client.state, 'Client_Connect_Ack_Received');
 
   const q = new Pair();

@@ -95,8 +95,8 @@ const sends = (ev: SstpServerEvent[]): string[] => ev.flatMap((e) => (e.type ===
 const types = (ev: SstpServerEvent[]): string[] => ev.filter((e) => e.type !== 'log').map((e) => e.type);
 const logs = (ev: SstpServerEvent[]): string[] => ev.flatMap((e) => (e.type === 'log' ? [e.event] : []));
 const closeOf = (ev: SstpServerEvent[]): { code: string } | undefined => {
-  const c = ev.find((e) => e.type === 'close');
-  return c && c.type === 'close' ? { code: c.code } : undefined;
+  const c = ev.find((e) => e.type === 'closed');
+  return c && c.type === 'closed' ? { code: c.code } : undefined;
 };
 const ppp = (ev: SstpServerEvent[]): string[] => ev.flatMap((e) => (e.type === 'ppp' ? [e.frame.toString('hex')] : []));
 /** The single abort sent: [status, attribId]. */
@@ -340,7 +340,7 @@ test('CALL_ABORT in Call_Abort_Pending → T2 (1 s) → close', () => {
   assert.deepEqual(sends(h.drain()), [hex(callAbort(7))]);
   assert.deepEqual(types(h.in(callAbort(7))), []);
   assert.equal(h.s.state, 'Call_Abort_Timeout_Pending');
-  assert.deepEqual(h.advance(999).filter((e) => e.type === 'close'), []);
+  assert.deepEqual(h.advance(999).filter((e) => e.type === 'closed'), []);
   assert.equal(closeOf(h.advance(1))?.code, 'E_SSTP_LOCAL_ABORT');
   assert.equal(h.s.closed, true);
 });
@@ -504,7 +504,7 @@ test('after close the machine is inert', () => {
   h.s.abort(h.now, 7, 'x');
   h.s.handleTimeout(h.now + 1e9);
   assert.deepEqual(h.in(echoRequest(), callConnectRequest()), []);
-  assert.equal(h.events.filter((e) => e.type === 'close').length, 1);
+  assert.equal(h.events.filter((e) => e.type === 'closed').length, 1);
 });
 
 test('packets in one chunk before a Disconnect Ack are processed; those after are not', () => {
@@ -512,7 +512,7 @@ test('packets in one chunk before a Disconnect Ack are processed; those after ar
   h.s.disconnect(h.now);
   h.drain();
   const ev = h.in(Buffer.concat([callDisconnectAck(), echoRequest()]));
-  assert.deepEqual(types(ev), ['close']);
+  assert.deepEqual(types(ev), ['closed']);
 });
 
 // --- Zero-key waiver (sstpc never sends Call Connected after CHAP-MD5) ---

@@ -90,7 +90,7 @@ test('server: random packet-level garbage after connecting never throws', () => 
       const stream = Buffer.concat([callConnectRequest(), CALL_CONNECTED, Buffer.from(junk)]);
       const ev = drive(split(stream, cuts), true);
       assert.ok(connected(ev));
-      assert.ok(ev.filter((e) => e.type === 'close').length <= 1);
+      assert.ok(ev.filter((e) => e.type === 'closed').length <= 1);
     }),
     { numRuns: 300 },
   );

@@ -13,7 +13,8 @@
 import type { Millis } from '../../src/common/time.js';
 import type { AuthProtocol } from '../../src/config/model.js';
 import { AuthPeer } from '../../src/ppp/auth/peer.js';
-import { PppClientLink, type ClientAuthEvent, type ClientAuthPeer } from '../../src/ppp/client-link.js';
+import { PppClientLink, type ClientAuthEvent, type ClientAuthPeer, type PppClientEvent } from '../../src/ppp/client-link.js';
+import { CallPump } from '../../src/session/pump.js';
 import { SstpClient } from '../../src/sstp/client.js';
 
 export type ClientHlakForm = 'sstpc' | 'mppe-keys' | 'zero';
@@ -45,6 +46,7 @@ function withForm(ev: ClientAuthEvent, form: ClientHlakForm): ClientAuthEvent {
 export class BindingClient {
   private readonly sstp: SstpClient;
   private readonly ppp: PppClientLink;
+  private readonly pump: CallPump<PppClientEvent>;
   private readonly out: BindingClientEvent[] = [];
   private done = false;
 
@@ -61,6 +63,13 @@ export class BindingClient {
         };
       },
     });
+    this.pump = new CallPump(this.ppp, {
+      send: (bytes) => this.out.push({ type: 'send', bytes }),
+      log: () => {},
+      linkEvent: (t, ev) => this.onPpp(t, ev),
+      callClosed: (_t, code, reason) => this.finish(code, reason),
+    });
+    this.pump.attach(this.sstp);
   }
 
   start(now: Millis, host: string): void {
@@ -69,13 +78,13 @@ export class BindingClient {
 
   receive(now: Millis, chunk: Buffer): void {
     this.sstp.receive(now, chunk);
-    this.pump(now);
+    this.pump.run(now);
   }
 
   handleTimeout(now: Millis): void {
     this.sstp.handleTimeout(now);
     this.ppp.handleTimeout(now);
-    this.pump(now);
+    this.pump.run(now);
   }
 
   nextDeadline(): Millis | undefined {
@@ -92,38 +101,17 @@ export class BindingClient {
 
   close(now: Millis): void {
     this.ppp.close(now, 'user request');
-    this.pump(now);
+    this.pump.run(now);
   }
 
   poll(): BindingClientEvent[] {
     return this.out.splice(0);
   }
 
-  private pump(now: Millis): void {
-    for (let guard = 0; guard < 1000; guard++) {
-      const s = this.sstp.poll();
-      const p = this.ppp.poll();
-      if (s.length === 0 && p.length === 0) return;
-      for (const ev of s) this.onSstp(now, ev);
-      for (const ev of p) {
-        if (ev.type === 'send' && !this.sstp.closed) this.out.push({ type: 'send', bytes: this.sstp.encodeData(ev.frame) });
-        else if (ev.type === 'authenticated') {
-          this.sstp.sendCallConnected(now, ev.hlak, this.opts.certDer);
-          // Call Connected goes out before the IPCP request queued behind this event (MS-SSTP order).
-          for (const e of this.sstp.poll()) this.onSstp(now, e);
-        } else if (ev.type === 'ipcp-up') this.out.push({ type: 'up', ipv4: ev.local, peer: ev.peer });
-        else if (ev.type === 'data' && ev.protocol === 0x0021) this.out.push({ type: 'ip', packet: Buffer.from(ev.payload) });
-        else if (ev.type === 'finished' && !this.sstp.closed) this.sstp.disconnect(now);
-      }
-    }
-    throw new Error('binding client: SSTP/PPP event loop did not settle');
-  }
-
-  private onSstp(now: Millis, ev: ReturnType<SstpClient['poll']>[number]): void {
-    if (ev.type === 'send') this.out.push({ type: 'send', bytes: ev.bytes });
-    else if (ev.type === 'connect-ack') this.ppp.lowerUp(now);
-    else if (ev.type === 'ppp') this.ppp.receive(now, ev.frame);
-    else if (ev.type === 'closed') this.finish(ev.code, ev.reason);
+  private onPpp(now: Millis, ev: PppClientEvent): void {
+    if (ev.type === 'authenticated') this.sstp.sendCallConnected(now, ev.hlak, this.opts.certDer);
+    else if (ev.type === 'ipcp-up') this.out.push({ type: 'up', ipv4: ev.local, peer: ev.peer });
+    else if (ev.type === 'data' && ev.protocol === 0x0021) this.out.push({ type: 'ip', packet: Buffer.from(ev.payload) });
   }
 
   private finish(code: string, reason: string): void {
