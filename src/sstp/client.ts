@@ -88,7 +88,7 @@ export class SstpClient extends SstpCall<ClientOwnState> {
    */
   sendCallConnected(now: Millis, hlak: Buffer, certDer: Buffer): number | undefined {
     if (this.st !== 'Client_Connect_Ack_Received' || !this.ack) {
-      if (this.st === 'Client_Call_Connected' || this.closed || QUIET.has(this.st)) return undefined;
+      if (this.st === 'Client_Call_Connected' || this.closed || this.quiet) return undefined;
       throw new SstpdError('E_SSTP_STATE', `sstp client: Call Connected in ${this.st}`);
     }
     const hp = chooseHashProtocol(this.ack.bitmask);

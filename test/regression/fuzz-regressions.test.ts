@@ -159,3 +159,9 @@ test('SSTP client: PPP authenticated after the call ended (or again) sends nothi
   assert.deepEqual(connected.poll(), []);
   assert.equal(replay('sstp-client-call-connected-after-close.json'), undefined);
 });
+
+test('ClientConnection: no "up" after "closed" when one chunk carries the last IPCP Ack and then bytes that are not SSTP (fuzz client-connection)', () => {
+  // Fixed by the shared pump (src/session/pump.ts): once the call closed, PPP is told and only its
+  // log lines pass on, so an IPCP that opens in the same chunk never becomes an 'up' action.
+  assert.equal(replay('client-connection-up-after-closed.json'), undefined);
+});

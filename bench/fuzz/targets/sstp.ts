@@ -334,7 +334,7 @@ class ServerEpisode implements Episode {
     for (const ev of evs) {
       if (ev.type === 'log') continue;
       check(!this.closed, `event ${ev.type} after close`);
-      if (ev.type === 'close') this.closed = true;
+      if (ev.type === 'closed') this.closed = true;
       if (ev.type === 'connected') {
         check(!this.connected, 'connected twice');
         this.connected = true;
@@ -413,7 +413,7 @@ class ClientEpisode implements Episode {
       if (ev.type === 'log') continue;
       check(!this.closed, `event ${ev.type} after closed`);
       if (ev.type === 'closed') this.closed = true;
-      if (ev.type === 'connect-ack') this.acked = true;
+      if (ev.type === 'lower-up') this.acked = true;
       if (ev.type === 'ppp') check(this.acked, 'PPP frame passed before the Call Connect Ack');
       if (ev.type === 'send' && this.acked === false) {
         const type = ev.bytes.length >= 6 && (ev.bytes[1]! & 1) === 1 ? ev.bytes.readUInt16BE(4) : -1;
