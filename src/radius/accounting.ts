@@ -179,6 +179,7 @@ export class SessionAccounting {
   private interimsOff = false;
   private started: Promise<void> = Promise.resolve();
   private stopped: Promise<boolean> | undefined;
+  private stopDone: Promise<void> | undefined;
 
   constructor(private readonly deps: AccountingDeps) {}
 
@@ -216,9 +217,10 @@ export class SessionAccounting {
   stop(cause: string): Promise<void> {
     if (!this.stopped) {
       this.stopped = this.doStop(cause);
+      this.stopDone = this.stopped.then(() => undefined);
       this.deps.trackStop?.(this.stopped);
     }
-    return this.stopped.then(() => undefined);
+    return this.stopDone!;
   }
 
   /** True when the Stop was answered or none was due; false when it was given up. */

@@ -56,6 +56,9 @@ export class Metrics {
   constructor(private readonly src: MetricsSources, private readonly log: Logger) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'sstpd_' });
+    // prom-client names these gauges `*_total`, which Prometheus reserves for counters (promtool
+    // rejects them); their per-type breakdowns (`sstpd_nodejs_active_handles` …) stay.
+    for (const m of ['active_handles_total', 'active_requests_total', 'active_resources_total']) r.removeSingleMetric(`sstpd_nodejs_${m}`);
     new Gauge({ name: 'sstpd_build_info', help: 'Build information (always 1).', labelNames: ['version', 'nodejs'], registers: [r] })
       .labels(src.version, process.version)
       .set(1);
