@@ -6,15 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { AuthBackend, AuthAccept } from '../auth/backend.js';
-import type { AddressBook } from '../ip/pool.js';
 import { monotonicNow } from '../common/time.js';
 import type { Logger } from '../server/log.js';
-import { batchFrame, openTun, TunError, TUN_HEADROOM, type PacketBatch, type TunDevice } from '../dataplane/tun.js';
-import { configureInterface, configureIpv6, prepareIpv6, route6, sessionInterfaceNames } from '../dataplane/iface.js';
-import type { Ipv6PrefixBook } from '../ip/pool6.js';
-import { formatPrefix6, type Prefix6 } from '../ip/ipv6-addr.js';
-import type { PrefixSource } from '../ipv6/dhcpv6.js';
-import { Session, type SessionAction, type SessionAddresses, type SessionPolicy } from './session.js';
+import { batchFrame, TUN_HEADROOM, type PacketBatch } from '../dataplane/tun.js';
+import { formatPrefix6 } from '../ip/ipv6-addr.js';
+import { Session, type SessionAction, type SessionPolicy } from './session.js';
+import { SessionNetwork, type NetworkEnv } from './network.js';
 import type { SessionHandle, SessionInfo, SessionRegistry, TerminateCause } from './registry.js';
 import { RecordWriter } from './record-writer.js';
 import type { Shaper } from '../dataplane/shaper-api.js';
@@ -26,26 +23,18 @@ import type { CoaChanges } from '../radius/dae.js';
 import { SessionLimits } from './limits.js';
 
 /** What a connection takes from the configuration generation it was accepted under. */
-export interface SessionEnv {
+export interface SessionEnv extends NetworkEnv {
   readonly generation: number;
   readonly policy: SessionPolicy;
   readonly auth: AuthBackend;
-  readonly addresses: AddressBook;
   readonly registry: SessionRegistry;
   readonly log: Logger;
-  /** Opens the session's TUN device (injectable for component tests). */
-  readonly openTun?: typeof openTun;
-  readonly configureInterface?: typeof configureInterface;
   /** Enforces rate limits on the session interface; without one, limits are refused. */
   readonly shaper?: Shaper;
   /** RADIUS accounting, for sessions a RADIUS server authorized (absent in local mode). */
   readonly accounting?: AccountingFactory;
   /** Adds a Framed-Route through the session interface (injectable for component tests). */
   readonly addRoute?: typeof addRoute;
-  /** IPv6 prefix leases (RA prefix, DHCPv6-PD); absent when no IPv6 pool is configured. */
-  readonly prefixes?: Ipv6PrefixBook;
-  /** IPv6 interface setup (injectable for component tests). */
-  readonly ipv6Interface?: { readonly prepare: typeof prepareIpv6; readonly configure: typeof configureIpv6; readonly route: typeof route6 };
 }
 
 let nextSid = 1;
@@ -62,13 +51,7 @@ export class SessionDriver implements SessionHandle {
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
   private timerAt: number | undefined;
-  private tun: TunDevice | undefined;
-  private ip: string | undefined;
-  private prefix: Prefix6 | undefined;
-  private delegated: Prefix6 | undefined;
-  private delegatedBound = false;
-  /** What the session was given after authentication (re-used if LCP renegotiates). */
-  private network: SessionAddresses | undefined;
+  private readonly network: SessionNetwork;
   /** The interface carries a shaper that must go before the interface does. */
   private shapedIfname: string | undefined;
   private readonly startedAt = Date.now();
@@ -77,8 +60,6 @@ export class SessionDriver implements SessionHandle {
   private tornDown = false;
   private authPending = false;
   private rateLimit: RateLimit | undefined;
-  private tunClosing: Promise<void> | undefined;
-  private released: Promise<void> | undefined;
   private readonly stats = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 };
   private readonly out: RecordWriter;
   readonly callingSid: string;
@@ -104,13 +85,18 @@ export class SessionDriver implements SessionHandle {
     this.log = env.log.child({ sid: this.sid });
     this.core = new Session(env.policy, randomBytes, monotonicNow(), () => new Date());
     this.core.setIpSink((packet) => this.writeTun(packet));
+    this.network = new SessionNetwork(this.sid, env, this.log, {
+      onPackets: (batch) => this.fromTun(batch),
+      beforeClose: (ifname) => this.unshape(ifname),
+      username: () => this.core.username,
+    });
     env.registry.add(this);
     this.log.info({ callingSid: this.callingSid, port: conn.peer.port }, 'session-start');
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.input(() => this.core.receive(monotonicNow(), chunk)));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket-error'));
     socket.on('close', () => this.input(() => this.core.transportClosed(monotonicNow())));
-    this.out = new RecordWriter(socket, (paused) => (paused ? this.tun?.pause() : this.tun?.resume()));
+    this.out = new RecordWriter(socket, (paused) => (paused ? this.network.tun?.pause() : this.network.tun?.resume()));
     socket.on('drain', () => this.out.drained());
     this.rearm();
   }
@@ -119,8 +105,8 @@ export class SessionDriver implements SessionHandle {
     return {
       sid: this.sid,
       username: this.core.username,
-      ifname: this.tun?.name,
-      ip: this.ip,
+      ifname: this.network.tun?.name,
+      ip: this.network.ipv4,
       callingSid: this.callingSid,
       state: this.state,
       startedAt: this.startedAt,
@@ -130,8 +116,8 @@ export class SessionDriver implements SessionHandle {
       rateLimit: this.rateLimit,
       nasPort: this.nasPort,
       calledSid: this.calledSid,
-      ip6: this.prefix ? formatPrefix6(this.prefix) : undefined,
-      ip6Dp: this.delegated && this.delegatedBound ? formatPrefix6(this.delegated) : undefined,
+      ip6: this.network.ipv6Prefix ? formatPrefix6(this.network.ipv6Prefix) : undefined,
+      ip6Dp: this.network.delegatedPrefix ? formatPrefix6(this.network.delegatedPrefix) : undefined,
       drops: { ...this.core.drops },
     };
   }
@@ -139,9 +125,10 @@ export class SessionDriver implements SessionHandle {
   async setRateLimit(limit: RateLimit | undefined): Promise<void> {
     if (!this.env.shaper) throw new Error('rate limits are not available: no shaper configured');
     this.rateLimit = limit;
-    if (this.tun) {
-      this.shapedIfname = this.tun.name;
-      await this.env.shaper.apply(this.tun.name, limit);
+    const tun = this.network.tun;
+    if (tun) {
+      this.shapedIfname = tun.name;
+      await this.env.shaper.apply(tun.name, limit);
     }
     this.log.info({ username: this.core.username, rateLimit: limit ? `${limit.downloadKbit}/${limit.uploadKbit}` : 'none' }, 'rate-limit');
   }
@@ -212,13 +199,13 @@ export class SessionDriver implements SessionHandle {
           this.ipv6Up(a.local, a.prefix, a.mtu);
           break;
         case 'route6':
-          this.route6(a.op, a.prefix);
+          this.network.route6(a.op, a.prefix);
           break;
         case 'ipv6-released':
-          this.releaseIpv6();
+          this.network.releaseIpv6();
           break;
         case 'link-down':
-          void this.closeTun();
+          void this.network.close();
           break;
         case 'close':
           this.out.write(sends.splice(0));
@@ -241,7 +228,7 @@ export class SessionDriver implements SessionHandle {
     this.authPending = true;
     const ctx = { sessionId: this.sid, callingStationId: this.callingSid, calledStationId: this.calledSid, nasPort: this.nasPort };
     this.env.auth
-      .authenticate(a.request, this.tun ? { ...ctx, nasPortId: this.tun.name } : ctx)
+      .authenticate(a.request, this.network.tun ? { ...ctx, nasPortId: this.network.tun.name } : ctx)
       .then(
         (result) => {
           this.authPending = false;
@@ -268,115 +255,35 @@ export class SessionDriver implements SessionHandle {
     });
   }
 
-  /**
-   * What the session gets: an IPv4 address when it can have one (static-ip or a pool), an IPv6
-   * prefix when IPv6 is configured. One of them is enough; a pool that is exhausted is logged, and
-   * the session runs with what is left (pppd goes on when one NCP is Protocol-Rejected).
-   */
   private assignAddress(result: AuthAccept): void {
     this.authz = result;
-    const dns = result.dns ? [result.dns.primary ?? this.env.policy.dns[0], result.dns.secondary ?? this.env.policy.dns[1]] : undefined;
     // LCP renegotiation re-runs authentication: keep what this session already holds.
-    if (this.network) return this.core.networkAssigned(monotonicNow(), this.network);
-    let ipv4: string | undefined;
-    if (this.env.addresses.offers(result.staticIp, result.poolName)) {
-      const lease = this.env.addresses.lease(this.sid, result.staticIp, result.poolName);
-      if ('error' in lease) this.log.warn({ username: result.username, reason: lease.error }, 'address-unavailable');
-      else ipv4 = lease.ip;
-    }
-    const book = this.env.prefixes;
-    if (this.env.policy.ipv6 && book?.hasPrefixPool) {
-      const lease = book.lease(this.sid, 'prefix');
-      if ('error' in lease) this.log.warn({ username: result.username, reason: lease.error }, 'ipv6-prefix-unavailable');
-      else this.prefix = lease.prefix;
-    }
-    if (ipv4 === undefined && this.prefix === undefined) {
-      const reason = 'no IPv4 address and no IPv6 prefix available for this session';
-      this.log.warn({ username: result.username, reason }, 'address-unavailable');
-      this.input(() => this.core.terminate(monotonicNow(), 'nas-error', reason));
+    const held = this.network.addresses;
+    if (held) return this.core.networkAssigned(monotonicNow(), held);
+    const given = this.network.lease(result);
+    if ('error' in given) {
+      this.input(() => this.core.terminate(monotonicNow(), 'nas-error', given.error));
       return;
     }
-    this.ip = ipv4;
     this.rateLimit = result.rateLimit;
-    const delegation = this.prefix && book?.hasDelegatePool ? this.delegationSource(book) : undefined;
-    this.network = {
-      ...(ipv4 !== undefined ? { ipv4 } : {}),
-      ...(this.prefix ? { ipv6Prefix: this.prefix } : {}),
-      ...(delegation ? { delegation } : {}),
-      ...(dns ? { dns } : {}),
-      ...(result.routes?.length ? { routes: result.routes.map((r) => r.prefix) } : {}),
-    };
-    const ip6 = this.prefix ? { ipv6Prefix: formatPrefix6(this.prefix) } : {};
-    this.log.info({ username: result.username, ip: ipv4, ...ip6 }, 'authenticated');
-    this.core.networkAssigned(monotonicNow(), this.network);
-  }
-
-  /** The delegate pool, bound to this session: DHCPv6 reserves at most one prefix through it. */
-  private delegationSource(book: Ipv6PrefixBook): PrefixSource {
-    return {
-      acquire: () => {
-        if (this.delegated) return this.delegated;
-        const lease = book.lease(this.sid, 'delegate');
-        if ('error' in lease) {
-          this.log.warn({ username: this.core.username, reason: lease.error }, 'ipv6-delegate-unavailable');
-          return undefined;
-        }
-        this.delegated = lease.prefix;
-        return lease.prefix;
-      },
-      release: (p) => {
-        book.release(this.sid, p);
-        if (this.delegated && formatPrefix6(this.delegated) === formatPrefix6(p)) {
-          this.delegated = undefined;
-          this.delegatedBound = false;
-        }
-      },
-    };
+    const ip6 = given.ipv6Prefix ? { ipv6Prefix: formatPrefix6(given.ipv6Prefix) } : {};
+    this.log.info({ username: result.username, ip: given.ipv4, ...ip6 }, 'authenticated');
+    this.core.networkAssigned(monotonicNow(), given);
   }
 
   private linkUp(local: string, peer: string, mtu: number): void {
-    const configure = this.env.configureInterface ?? configureInterface;
     if (!this.ensureTun(mtu)) return;
     try {
-      configure(this.tun!.name, { local, peer, mtu });
+      this.network.configureIpv4(local, peer, mtu);
     } catch (err) {
       this.interfaceFailed(err);
       return;
     }
-    this.authorizedUp(this.tun!.name, peer);
+    this.authorizedUp(this.network.tun!.name, peer);
   }
 
   private ipv6Up(linkLocal: string, prefix: string, mtu: number): void {
-    if (!this.ensureTun(mtu)) return;
-    try {
-      (this.env.ipv6Interface?.configure ?? configureIpv6)(this.tun!.name, { linkLocal, prefix });
-      this.log.info({ username: this.core.username, ifname: this.tun!.name, ipv6Prefix: prefix, linkLocal }, 'ipv6-up');
-    } catch (err) {
-      this.log.error({ username: this.core.username, err: String(err) }, 'ipv6-interface-failed');
-    }
-  }
-
-  /** The client wants no IPv6: its prefix (and any delegated one) go back to the pools now. */
-  private releaseIpv6(): void {
-    const book = this.env.prefixes;
-    if (this.prefix) book?.release(this.sid, this.prefix);
-    if (this.delegated) book?.release(this.sid, this.delegated);
-    this.prefix = undefined;
-    this.delegated = undefined;
-    this.delegatedBound = false;
-    if (this.network) this.network = { ...(this.network.ipv4 !== undefined ? { ipv4: this.network.ipv4 } : {}) };
-  }
-
-  private route6(op: 'add' | 'del', prefix: string): void {
-    if (op === 'add') this.delegatedBound = true;
-    const tun = this.tun;
-    if (!tun) return;
-    try {
-      (this.env.ipv6Interface?.route ?? route6)(tun.name, op, prefix);
-      this.log.info({ username: this.core.username, ifname: tun.name, prefix, op }, 'delegated-prefix-route');
-    } catch (err) {
-      this.log.error({ username: this.core.username, err: String(err) }, 'route6-failed');
-    }
+    if (this.ensureTun(mtu)) this.network.ipv6Up(linkLocal, prefix);
   }
 
   /**
@@ -384,25 +291,22 @@ export class SessionDriver implements SessionHandle {
    * IPv6 session the IPv6 settings first. False (and the session ends) when it cannot be made.
    */
   private ensureTun(mtu: number): boolean {
-    if (this.tun) return true;
-    const open = this.env.openTun ?? openTun;
-    const configure = this.env.configureInterface ?? configureInterface;
+    if (this.network.tun) return true;
+    let ifname: string;
     try {
-      this.tun = this.openNamed(open);
-      if (this.prefix) this.prepareIpv6(this.tun.name);
-      configure(this.tun.name, { mtu });
+      ifname = this.network.open(mtu).name;
     } catch (err) {
       this.interfaceFailed(err);
       return false;
     }
     this.state = 'active';
     this.upAt = Date.now();
-    if (this.rateLimit) this.applyRateLimit(this.tun.name, this.rateLimit);
-    const ip6 = this.prefix ? { ipv6Prefix: formatPrefix6(this.prefix) } : {};
-    this.log.info({ username: this.core.username, ifname: this.tun.name, ip: this.ip, ...ip6, gateway: this.env.policy.gateway, mtu }, 'session-up');
+    if (this.rateLimit) this.applyRateLimit(ifname, this.rateLimit);
+    const prefix = this.network.ipv6Prefix;
+    const ip6 = prefix ? { ipv6Prefix: formatPrefix6(prefix) } : {};
+    this.log.info({ username: this.core.username, ifname, ip: this.network.ipv4, ...ip6, gateway: this.env.policy.gateway, mtu }, 'session-up');
     return true;
   }
-
 
   /** What the backend's authorization asks for once the link is up: routes, limits, accounting. */
   private authorizedUp(ifname: string, peer: string): void {
@@ -456,15 +360,6 @@ export class SessionDriver implements SessionHandle {
     this.core.terminate(now, cause, cause === 'session-timeout' ? 'Session-Timeout reached' : 'Idle-Timeout reached');
   }
 
-  private prepareIpv6(ifname: string): void {
-    try {
-      (this.env.ipv6Interface?.prepare ?? prepareIpv6)(ifname);
-    } catch (err) {
-      // IPv4 still works; IPv6 on this interface will not.
-      this.log.error({ username: this.core.username, err: String(err) }, 'ipv6-interface-failed');
-    }
-  }
-
   private interfaceFailed(err: unknown): void {
     this.log.error({ username: this.core.username, err: String(err) }, 'interface-failed');
     this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'cannot create the session interface'));
@@ -499,10 +394,11 @@ export class SessionDriver implements SessionHandle {
   }
 
   private writeTun(packet: Buffer): void {
-    if (!this.tun) return;
+    const tun = this.network.tun;
+    if (!tun) return;
     this.stats.rxPackets++;
     this.stats.rxBytes += packet.length;
-    this.tun.write(packet);
+    tun.write(packet);
   }
 
   /** A limit the session was authorized with must hold before traffic flows; if it cannot, end it. */
@@ -520,49 +416,13 @@ export class SessionDriver implements SessionHandle {
     });
   }
 
-  /**
-   * Opens the session's TUN under the next free `sstpN` (see InterfaceNames). A name another device
-   * already holds (EBUSY for a TUN of another process, EINVAL for another device type) stays taken
-   * and the next one is tried; after a few, the kernel picks.
-   */
-  private openNamed(open: typeof openTun): TunDevice {
-    const onPackets = (batch: PacketBatch): void => this.fromTun(batch);
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const name = sessionInterfaceNames.take();
-      try {
-        return open(onPackets, { nameTemplate: name });
-      } catch (err) {
-        const inUse = err instanceof TunError && (err.errno === 'EBUSY' || err.errno === 'EINVAL' || err.errno === 'EEXIST');
-        if (!inUse) {
-          sessionInterfaceNames.release(name);
-          throw err;
-        }
-        this.log.warn({ ifname: name, errno: err.errno }, 'interface-name-in-use');
-      }
-    }
-    return open(onPackets);
-  }
-
-  private closeTun(): Promise<void> {
-    const tun = this.tun;
-    if (!tun) return this.tunClosing ?? Promise.resolve();
-    this.tun = undefined;
-    tun.pause();
-    // The shaper's helper device (ifb) goes first, while the interface name is still ours.
+  /** The shaper's helper device (ifb) goes first, while the interface name is still ours. */
+  private unshape(ifname: string): Promise<void> {
     const shaper = this.env.shaper;
-    const unshaped =
-      shaper && this.shapedIfname === tun.name
-        ? shaper.apply(tun.name, undefined).catch((err: unknown) => this.log.warn({ ifname: tun.name, err: String(err) }, 'rate-limit-remove-failed'))
-        : Promise.resolve();
+    const shaped = shaper && this.shapedIfname === ifname;
     this.shapedIfname = undefined;
-    this.tunClosing = unshaped.then(() => tun.close()).then(
-      () => {
-        sessionInterfaceNames.release(tun.name);
-        this.log.debug({ ifname: tun.name }, 'interface-removed');
-      },
-      (err: unknown) => this.log.warn({ ifname: tun.name, err: String(err) }, 'interface-remove-failed'),
-    );
-    return this.tunClosing;
+    if (!shaped) return Promise.resolve();
+    return shaper.apply(ifname, undefined).catch((err: unknown) => this.log.warn({ ifname, err: String(err) }, 'rate-limit-remove-failed'));
   }
 
   private closeSocket(): void {
@@ -575,12 +435,7 @@ export class SessionDriver implements SessionHandle {
   private releaseResources(): Promise<void> {
     this.state = 'finishing';
     this.env.registry.remove(this.sid, this.core.username);
-    this.released ??= this.closeTun().then(() => {
-      if (this.ip !== undefined) this.env.addresses.release(this.sid, this.ip);
-      if (this.prefix) this.env.prefixes?.release(this.sid, this.prefix);
-      if (this.delegated) this.env.prefixes?.release(this.sid, this.delegated);
-    });
-    return this.released;
+    return this.network.release();
   }
 
   private teardown(cause: string, reason: string): void {
@@ -591,7 +446,7 @@ export class SessionDriver implements SessionHandle {
     this.timer = undefined;
     const durationS = Math.round((Date.now() - this.startedAt) / 1000);
     const dropped = Object.values(this.core.drops).reduce((a, b) => a + b, 0);
-    this.log.info({ username: this.core.username, ip: this.ip, cause, reason, durationS, ...this.stats, ...(dropped > 0 ? { drops: { ...this.core.drops } } : {}) }, 'session-down');
+    this.log.info({ username: this.core.username, ip: this.network.ipv4, cause, reason, durationS, ...this.stats, ...(dropped > 0 ? { drops: { ...this.core.drops } } : {}) }, 'session-down');
     void this.acct?.stop(this.requestedCause ?? cause);
   }
 
