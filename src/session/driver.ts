@@ -1,7 +1,9 @@
 /**
- * Per-connection I/O around a sans-I/O Session: the TLS socket, the session's TUN device, one
- * timer re-armed to the core's next deadline, auth backend calls and the address lease. Every
- * way a session can end funnels into `teardown()`, which runs exactly once.
+ * Per-connection I/O around a sans-I/O Session: the client socket and its record writer, one timer
+ * re-armed to the core's next deadline, the TUN data path, auth backend calls, and the core's
+ * actions turned into calls on the session's network (src/session/network.ts) and lifecycle events
+ * for its features (src/session/lifecycle.ts). Every way a session can end funnels into
+ * `teardown()`, which runs exactly once.
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -10,17 +12,14 @@ import { monotonicNow } from '../common/time.js';
 import type { Logger } from '../server/log.js';
 import { batchFrame, TUN_HEADROOM, type PacketBatch } from '../dataplane/tun.js';
 import { formatPrefix6 } from '../ip/ipv6-addr.js';
+import { LiveFacts } from './facts.js';
 import { Session, type SessionAction, type SessionPolicy } from './session.js';
 import { SessionNetwork, type NetworkEnv } from './network.js';
+import { changeFields, SessionLifecycle, type SessionChange, type SessionContext, type SubscriberFactory } from './lifecycle.js';
 import type { SessionHandle, SessionInfo, SessionRegistry, TerminateCause } from './registry.js';
 import { RecordWriter } from './record-writer.js';
-import type { Shaper } from '../dataplane/shaper-api.js';
 import type { RateLimit } from '../config/model.js';
-import { minDeadline } from '../common/time.js';
-import { addRoute } from '../dataplane/routes.js';
-import type { AccountingFactory, SessionAccounting } from '../radius/accounting.js';
 import type { CoaChanges } from '../radius/dae.js';
-import { SessionLimits } from './limits.js';
 
 /** What a connection takes from the configuration generation it was accepted under. */
 export interface SessionEnv extends NetworkEnv {
@@ -29,12 +28,8 @@ export interface SessionEnv extends NetworkEnv {
   readonly auth: AuthBackend;
   readonly registry: SessionRegistry;
   readonly log: Logger;
-  /** Enforces rate limits on the session interface; without one, limits are refused. */
-  readonly shaper?: Shaper;
-  /** RADIUS accounting, for sessions a RADIUS server authorized (absent in local mode). */
-  readonly accounting?: AccountingFactory;
-  /** Adds a Framed-Route through the session interface (injectable for component tests). */
-  readonly addRoute?: typeof addRoute;
+  /** The features every session runs (rate limit, routes, timeouts, accounting, …), in call order. */
+  readonly features: readonly SubscriberFactory[];
 }
 
 let nextSid = 1;
@@ -49,25 +44,19 @@ export class SessionDriver implements SessionHandle {
   readonly sid = `${sidPrefix}${this.nasPort.toString(16).padStart(6, '0')}`;
   private readonly core: Session;
   private readonly log: Logger;
+  private readonly network: SessionNetwork;
+  private readonly lifecycle: SessionLifecycle;
+  private readonly out: RecordWriter;
   private timer: NodeJS.Timeout | undefined;
   private timerAt: number | undefined;
-  private readonly network: SessionNetwork;
-  /** The interface carries a shaper that must go before the interface does. */
-  private shapedIfname: string | undefined;
   private readonly startedAt = Date.now();
   private upAt: number | undefined;
   private state: SessionInfo['state'] = 'starting';
   private tornDown = false;
   private authPending = false;
-  private rateLimit: RateLimit | undefined;
-  private readonly stats = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 };
-  private readonly out: RecordWriter;
-  readonly callingSid: string;
-  readonly calledSid: string;
-  /** What the backend decided besides yes (RADIUS authorization). */
-  private authz: AuthAccept | undefined;
-  private limits: SessionLimits | undefined;
-  private acct: SessionAccounting | undefined;
+  /** What features and `show sessions` see; its counters are the data path's plain fields. */
+  private readonly facts: LiveFacts;
+  private readonly stats: LiveFacts['stats'];
   /** The cause an operator, DAE or a limit gave, for accounting (the PPP cause is coarser). */
   private requestedCause: TerminateCause | undefined;
 
@@ -80,18 +69,19 @@ export class SessionDriver implements SessionHandle {
     private readonly env: SessionEnv,
     conn: { readonly peer: { readonly address: string; readonly port: number }; readonly local: { readonly address: string } },
   ) {
-    this.callingSid = conn.peer.address;
-    this.calledSid = conn.local.address;
     this.log = env.log.child({ sid: this.sid });
     this.core = new Session(env.policy, randomBytes, monotonicNow(), () => new Date());
     this.core.setIpSink((packet) => this.writeTun(packet));
     this.network = new SessionNetwork(this.sid, env, this.log, {
       onPackets: (batch) => this.fromTun(batch),
-      beforeClose: (ifname) => this.unshape(ifname),
+      beforeClose: (ifname) => this.lifecycle.down(ifname),
       username: () => this.core.username,
     });
+    this.facts = new LiveFacts(this.sid, this.nasPort, conn.peer.address, conn.local.address, this.core, this.network);
+    this.stats = this.facts.stats;
+    this.lifecycle = SessionLifecycle.create(this.context(), env.features);
     env.registry.add(this);
-    this.log.info({ callingSid: this.callingSid, port: conn.peer.port }, 'session-start');
+    this.log.info({ callingSid: conn.peer.address, port: conn.peer.port }, 'session-start');
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.input(() => this.core.receive(monotonicNow(), chunk)));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket-error'));
@@ -102,61 +92,56 @@ export class SessionDriver implements SessionHandle {
   }
 
   info(): SessionInfo {
-    return {
-      sid: this.sid,
-      username: this.core.username,
-      ifname: this.network.tun?.name,
-      ip: this.network.ipv4,
-      callingSid: this.callingSid,
-      state: this.state,
-      startedAt: this.startedAt,
-      upAt: this.upAt,
-      ...this.stats,
-      generation: this.env.generation,
-      rateLimit: this.rateLimit,
-      nasPort: this.nasPort,
-      calledSid: this.calledSid,
-      ip6: this.network.ipv6Prefix ? formatPrefix6(this.network.ipv6Prefix) : undefined,
-      ip6Dp: this.network.delegatedPrefix ? formatPrefix6(this.network.delegatedPrefix) : undefined,
-      drops: { ...this.core.drops },
-    };
+    return this.facts.info({ state: this.state, startedAt: this.startedAt, upAt: this.upAt, generation: this.env.generation });
   }
 
-  async setRateLimit(limit: RateLimit | undefined): Promise<void> {
-    if (!this.env.shaper) throw new Error('rate limits are not available: no shaper configured');
-    this.rateLimit = limit;
-    const tun = this.network.tun;
-    if (tun) {
-      this.shapedIfname = tun.name;
-      await this.env.shaper.apply(tun.name, limit);
-    }
-    this.log.info({ username: this.core.username, rateLimit: limit ? `${limit.downloadKbit}/${limit.uploadKbit}` : 'none' }, 'rate-limit');
+  setRateLimit(limit: RateLimit | undefined): Promise<void> {
+    return this.change({ origin: 'operator', rateLimit: limit ?? null });
   }
 
-  /** RADIUS CoA: the rate limit first (it may fail), then the rest; nothing changes on failure. */
+  /** RADIUS CoA: the features in order (the rate limit, which may fail, first); a refusal stops the rest. */
   async reauthorize(c: CoaChanges): Promise<void> {
-    if (c.rateLimit !== undefined) await this.setRateLimit(c.rateLimit);
-    const now = monotonicNow();
-    if (c.sessionTimeoutS !== undefined || c.idleTimeoutS !== undefined) {
-      const limits = { ...(c.sessionTimeoutS !== undefined ? { sessionTimeoutS: c.sessionTimeoutS } : {}), ...(c.idleTimeoutS !== undefined ? { idleTimeoutS: c.idleTimeoutS } : {}) };
-      if (this.limits) this.limits.set(now, limits, this.dataPackets());
-      else this.limits = new SessionLimits(now, limits, this.dataPackets());
-      this.rearm();
-    }
-    if (c.interimIntervalS !== undefined) this.acct?.setInterim(c.interimIntervalS);
-    if (c.classes !== undefined) this.acct?.setClasses(c.classes);
-    this.log.info({ username: this.core.username, ...coaFields(c) }, 'coa-applied');
+    await this.change({ origin: 'coa', ...c });
+    this.log.info({ username: this.core.username, ...changeFields(c) }, 'coa-applied');
   }
 
   terminate(cause: TerminateCause, reason: string): Promise<void> {
-    this.requestedCause ??= cause;
-    const pppCause = cause === 'session-replaced' || cause === 'nas-reboot' ? 'admin-reset' : cause;
     this.log.info({ username: this.core.username, cause, reason }, 'session-terminate');
-    this.input(() => this.core.terminate(monotonicNow(), pppCause, reason));
+    this.end(cause, reason);
     // The Accounting-Stop goes now, not after the goodbye: a shutdown waits for it.
-    void this.acct?.stop(this.requestedCause);
+    this.lifecycle.ended({ cause: this.requestedCause ?? cause, reason });
     // Resources go now; the wire goodbye (LCP Terminate, Call Disconnect) finishes on its own.
     return this.releaseResources();
+  }
+
+  /** What the features see of this session, and the ways they may end it. */
+  private context(): SessionContext {
+    return {
+      facts: this.facts,
+      log: this.log,
+      now: monotonicNow,
+      after: (ms, fn) => {
+        const t = setTimeout(fn, ms);
+        return () => clearTimeout(t);
+      },
+      terminate: (cause, reason) => {
+        if (!this.tornDown) void this.terminate(cause, reason);
+      },
+      end: (cause, reason) => this.end(cause, reason),
+    };
+  }
+
+  /** PPP Terminate-Request, then SSTP Call Disconnect; `cause` is kept for accounting (PPP's is coarser). */
+  private end(cause: TerminateCause, reason: string): void {
+    if (this.tornDown) return;
+    this.requestedCause ??= cause;
+    const pppCause = cause === 'session-replaced' || cause === 'nas-reboot' ? 'admin-reset' : cause;
+    this.input(() => this.core.terminate(monotonicNow(), pppCause, reason));
+  }
+
+  private async change(c: SessionChange): Promise<void> {
+    await this.lifecycle.changed(c);
+    if (c.rateLimit !== undefined) this.facts.rateLimit = c.rateLimit ?? undefined;
   }
 
   /** Runs one input against the core, then executes what it asked for and re-arms the timer. */
@@ -166,9 +151,7 @@ export class SessionDriver implements SessionHandle {
       this.execute(this.core.poll());
     } catch (err) {
       // A bug, not a peer error (cores never throw for bad input): end this session only.
-      this.log.error({ err: err instanceof Error ? err.stack : String(err), username: this.core.username }, 'session-bug');
-      this.teardown('nas-error', 'internal error');
-      this.socket.destroy();
+      this.bug(err);
     }
     this.rearm();
   }
@@ -190,13 +173,13 @@ export class SessionDriver implements SessionHandle {
           this.onAuthenticated(a.result);
           break;
         case 'auth-failed':
-          this.log.warn({ username: a.username, reason: a.reason, callingSid: this.callingSid }, 'auth-failed');
+          this.log.warn({ username: a.username, reason: a.reason, callingSid: this.facts.callingSid }, 'auth-failed');
           break;
         case 'link-up':
-          this.linkUp(a.local, a.peer, a.mtu);
+          if (this.ensureTun(a.mtu) && this.configured(() => this.network.configureIpv4(a.local, a.peer, a.mtu))) this.lifecycle.up();
           break;
         case 'ipv6-up':
-          this.ipv6Up(a.local, a.prefix, a.mtu);
+          if (this.ensureTun(a.mtu)) this.network.ipv6Up(a.local, a.prefix);
           break;
         case 'route6':
           this.network.route6(a.op, a.prefix);
@@ -226,20 +209,19 @@ export class SessionDriver implements SessionHandle {
   private authenticate(a: Extract<SessionAction, { type: 'authenticate' }>): void {
     if (this.authPending) return;
     this.authPending = true;
-    const ctx = { sessionId: this.sid, callingStationId: this.callingSid, calledStationId: this.calledSid, nasPort: this.nasPort };
-    this.env.auth
-      .authenticate(a.request, this.network.tun ? { ...ctx, nasPortId: this.network.tun.name } : ctx)
-      .then(
-        (result) => {
-          this.authPending = false;
-          if (!this.tornDown) this.input(() => this.core.authResult(monotonicNow(), result));
-        },
-        (err: unknown) => {
-          this.authPending = false;
-          this.log.error({ err: String(err) }, 'auth-backend-error');
-          if (!this.tornDown) this.terminate('admin-reset', 'authentication backend error');
-        },
-      );
+    const ctx = { sessionId: this.sid, callingStationId: this.facts.callingSid, calledStationId: this.facts.calledSid, nasPort: this.nasPort };
+    const tun = this.network.tun;
+    this.env.auth.authenticate(a.request, tun ? { ...ctx, nasPortId: tun.name } : ctx).then(
+      (result) => {
+        this.authPending = false;
+        if (!this.tornDown) this.input(() => this.core.authResult(monotonicNow(), result));
+      },
+      (err: unknown) => {
+        this.authPending = false;
+        this.log.error({ err: String(err) }, 'auth-backend-error');
+        if (!this.tornDown) this.terminate('admin-reset', 'authentication backend error');
+      },
+    );
   }
 
   private onAuthenticated(result: AuthAccept): void {
@@ -249,120 +231,56 @@ export class SessionDriver implements SessionHandle {
     });
     // IPCP waits for the address; the old session's interface and lease must be gone first so the
     // same (static) address and its peer route can be reused without a clash.
-    if (replaced.length === 0) return this.assignAddress(result);
+    if (replaced.length === 0) return this.authorize(result);
     void Promise.all(replaced).then(() => {
-      if (!this.tornDown) this.input(() => this.assignAddress(result));
+      if (!this.tornDown) this.input(() => this.authorize(result));
     });
   }
 
-  private assignAddress(result: AuthAccept): void {
-    this.authz = result;
-    // LCP renegotiation re-runs authentication: keep what this session already holds.
-    const held = this.network.addresses;
-    if (held) return this.core.networkAssigned(monotonicNow(), held);
-    const given = this.network.lease(result);
-    if ('error' in given) {
-      this.input(() => this.core.terminate(monotonicNow(), 'nas-error', given.error));
-      return;
+  /** Leases what the session gets (kept if LCP renegotiates and authenticates again), then IPCP/IPV6CP may run. */
+  private authorize(result: AuthAccept): void {
+    this.facts.authorization = result;
+    let given = this.network.addresses;
+    if (!given) {
+      const leased = this.network.lease(result);
+      if ('error' in leased) return this.end('nas-error', leased.error);
+      given = leased;
+      this.facts.rateLimit = result.rateLimit;
+      const ip6 = given.ipv6Prefix ? { ipv6Prefix: formatPrefix6(given.ipv6Prefix) } : {};
+      this.log.info({ username: result.username, ip: given.ipv4, ...ip6 }, 'authenticated');
     }
-    this.rateLimit = result.rateLimit;
-    const ip6 = given.ipv6Prefix ? { ipv6Prefix: formatPrefix6(given.ipv6Prefix) } : {};
-    this.log.info({ username: result.username, ip: given.ipv4, ...ip6 }, 'authenticated');
+    this.lifecycle.authorized();
     this.core.networkAssigned(monotonicNow(), given);
   }
 
-  private linkUp(local: string, peer: string, mtu: number): void {
-    if (!this.ensureTun(mtu)) return;
-    try {
-      this.network.configureIpv4(local, peer, mtu);
-    } catch (err) {
-      this.interfaceFailed(err);
-      return;
-    }
-    this.authorizedUp(this.network.tun!.name, peer);
-  }
-
-  private ipv6Up(linkLocal: string, prefix: string, mtu: number): void {
-    if (this.ensureTun(mtu)) this.network.ipv6Up(linkLocal, prefix);
-  }
-
   /**
-   * The session interface, created when the first network protocol opens: MTU, up, and for an
-   * IPv6 session the IPv6 settings first. False (and the session ends) when it cannot be made.
+   * The session interface, created when the first network protocol opens (see SessionNetwork.open),
+   * then `preUp`: a feature that cannot do its part before traffic flows ends the session here.
+   * False when there is no interface to go on with.
    */
   private ensureTun(mtu: number): boolean {
     if (this.network.tun) return true;
-    let ifname: string;
-    try {
-      ifname = this.network.open(mtu).name;
-    } catch (err) {
-      this.interfaceFailed(err);
-      return false;
-    }
+    if (!this.configured(() => this.network.open(mtu))) return false;
     this.state = 'active';
     this.upAt = Date.now();
-    if (this.rateLimit) this.applyRateLimit(ifname, this.rateLimit);
+    const ifname = this.lifecycle.preUp() ? this.facts.ifname : undefined;
+    if (ifname === undefined) return false; // a feature ended the session
     const prefix = this.network.ipv6Prefix;
     const ip6 = prefix ? { ipv6Prefix: formatPrefix6(prefix) } : {};
     this.log.info({ username: this.core.username, ifname, ip: this.network.ipv4, ...ip6, gateway: this.env.policy.gateway, mtu }, 'session-up');
     return true;
   }
 
-  /** What the backend's authorization asks for once the link is up: routes, limits, accounting. */
-  private authorizedUp(ifname: string, peer: string): void {
-    const a = this.authz;
-    if (!a) return;
-    const add = this.env.addRoute ?? addRoute;
-    for (const r of a.routes ?? []) {
-      add(ifname, r).then(
-        () => this.log.info({ username: a.username, route: r.prefix, ifname }, 'route-added'),
-        (err: unknown) => this.log.warn({ username: a.username, route: r.prefix, err: String(err) }, 'route-failed'),
-      );
+  /** Runs an interface step; if it fails the session ends (nas-error) and the answer is false. */
+  private configured(step: () => void): boolean {
+    try {
+      step();
+      return true;
+    } catch (err) {
+      this.log.error({ username: this.core.username, err: String(err) }, 'interface-failed');
+      this.end('nas-error', 'cannot create the session interface');
+      return false;
     }
-    if (a.sessionTimeoutS !== undefined || a.idleTimeoutS !== undefined) {
-      this.limits = new SessionLimits(monotonicNow(), { ...(a.sessionTimeoutS ? { sessionTimeoutS: a.sessionTimeoutS } : {}), ...(a.idleTimeoutS ? { idleTimeoutS: a.idleTimeoutS } : {}) }, this.dataPackets());
-    }
-    if (a.accounting && this.env.accounting && !this.acct) {
-      this.acct = this.env.accounting({
-        counters: () => this.stats,
-        onFailure: (reason) => {
-          if (!this.tornDown) void this.terminate('nas-error', reason);
-        },
-        log: (level, event, fields) => this.log[level](fields, event),
-      });
-      this.acct.start(
-        {
-          sid: this.sid,
-          username: a.username,
-          nasPort: this.nasPort,
-          ifname,
-          framedIp: peer,
-          callingStationId: this.callingSid,
-          calledStationId: this.calledSid,
-          ...(a.classes ? { classes: a.classes } : {}),
-        },
-        a.interimIntervalS,
-      );
-    }
-  }
-
-  private dataPackets(): number {
-    return this.stats.rxPackets + this.stats.txPackets;
-  }
-
-  /** Session-/Idle-Timeout ran out: end the session with that cause. */
-  private checkLimits(now: number): void {
-    const cause = this.limits?.check(now, this.dataPackets());
-    if (!cause) return;
-    this.limits = undefined;
-    this.requestedCause ??= cause;
-    this.log.info({ username: this.core.username, cause }, 'session-limit');
-    this.core.terminate(now, cause, cause === 'session-timeout' ? 'Session-Timeout reached' : 'Idle-Timeout reached');
-  }
-
-  private interfaceFailed(err: unknown): void {
-    this.log.error({ username: this.core.username, err: String(err) }, 'interface-failed');
-    this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'cannot create the session interface'));
   }
 
   /**
@@ -385,10 +303,7 @@ export class SessionDriver implements SessionHandle {
       }
     } catch (err) {
       // Called from the TUN poller, outside input(): a bug here must end this session only.
-      this.log.error({ err: err instanceof Error ? err.stack : String(err), username: this.core.username }, 'session-bug');
-      this.teardown('nas-error', 'internal error');
-      this.socket.destroy();
-      return;
+      return this.bug(err);
     }
     if (packets.length > 0) this.out.write(packets);
   }
@@ -401,28 +316,10 @@ export class SessionDriver implements SessionHandle {
     tun.write(packet);
   }
 
-  /** A limit the session was authorized with must hold before traffic flows; if it cannot, end it. */
-  private applyRateLimit(ifname: string, limit: RateLimit): void {
-    const shaper = this.env.shaper;
-    if (!shaper) {
-      this.log.error({ username: this.core.username }, 'rate-limit-unavailable');
-      this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'rate limit cannot be enforced'));
-      return;
-    }
-    this.shapedIfname = ifname;
-    shaper.apply(ifname, limit).catch((err: unknown) => {
-      this.log.error({ username: this.core.username, err: String(err) }, 'rate-limit-failed');
-      if (!this.tornDown) this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'rate limit cannot be enforced'));
-    });
-  }
-
-  /** The shaper's helper device (ifb) goes first, while the interface name is still ours. */
-  private unshape(ifname: string): Promise<void> {
-    const shaper = this.env.shaper;
-    const shaped = shaper && this.shapedIfname === ifname;
-    this.shapedIfname = undefined;
-    if (!shaped) return Promise.resolve();
-    return shaper.apply(ifname, undefined).catch((err: unknown) => this.log.warn({ ifname, err: String(err) }, 'rate-limit-remove-failed'));
+  private bug(err: unknown): void {
+    this.log.error({ err: err instanceof Error ? err.stack : String(err), username: this.core.username }, 'session-bug');
+    this.teardown('nas-error', 'internal error');
+    this.socket.destroy();
   }
 
   private closeSocket(): void {
@@ -447,12 +344,12 @@ export class SessionDriver implements SessionHandle {
     const durationS = Math.round((Date.now() - this.startedAt) / 1000);
     const dropped = Object.values(this.core.drops).reduce((a, b) => a + b, 0);
     this.log.info({ username: this.core.username, ip: this.network.ipv4, cause, reason, durationS, ...this.stats, ...(dropped > 0 ? { drops: { ...this.core.drops } } : {}) }, 'session-down');
-    void this.acct?.stop(this.requestedCause ?? cause);
+    this.lifecycle.ended({ cause: this.requestedCause ?? cause, reason });
   }
 
   private rearm(): void {
     if (this.tornDown) return;
-    const at = minDeadline(this.core.nextDeadline(), this.limits?.nextDeadline());
+    const at = this.core.nextDeadline();
     // A later deadline (traffic pushed the hello/echo timers out) keeps the armed timer: it fires
     // early, finds nothing due and re-arms. Saves a clearTimeout + setTimeout per received chunk.
     if (at === this.timerAt || (at !== undefined && this.timerAt !== undefined && at > this.timerAt)) return;
@@ -463,20 +360,7 @@ export class SessionDriver implements SessionHandle {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.timerAt = undefined;
-      this.input(() => {
-        const now = monotonicNow();
-        this.core.handleTimeout(now);
-        this.checkLimits(now);
-      });
+      this.input(() => this.core.handleTimeout(monotonicNow()));
     }, Math.max(0, at - monotonicNow()));
   }
-}
-
-function coaFields(c: CoaChanges): Record<string, string | number> {
-  const f: Record<string, string | number> = {};
-  if (c.rateLimit) f['rateLimit'] = `${c.rateLimit.downloadKbit}/${c.rateLimit.uploadKbit}`;
-  if (c.sessionTimeoutS !== undefined) f['sessionTimeoutS'] = c.sessionTimeoutS;
-  if (c.idleTimeoutS !== undefined) f['idleTimeoutS'] = c.idleTimeoutS;
-  if (c.interimIntervalS !== undefined) f['interimIntervalS'] = c.interimIntervalS;
-  return f;
 }

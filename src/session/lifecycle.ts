@@ -73,6 +73,16 @@ export interface SessionChange {
   readonly classes?: readonly Buffer[];
 }
 
+/** A change's log fields (Class values aside): `rateLimit` as down/up kbit/s. */
+export function changeFields(c: Omit<SessionChange, 'origin'>): Record<string, string | number> {
+  const f: Record<string, string | number> = {};
+  if (c.rateLimit !== undefined) f['rateLimit'] = c.rateLimit ? `${c.rateLimit.downloadKbit}/${c.rateLimit.uploadKbit}` : 'none';
+  if (c.sessionTimeoutS !== undefined) f['sessionTimeoutS'] = c.sessionTimeoutS;
+  if (c.idleTimeoutS !== undefined) f['idleTimeoutS'] = c.idleTimeoutS;
+  if (c.interimIntervalS !== undefined) f['interimIntervalS'] = c.interimIntervalS;
+  return f;
+}
+
 /** What a subscriber gets with every hook: its session's facts, the session log, time, and the ways to end it. */
 export interface SessionContext {
   readonly facts: SessionFacts;
