@@ -141,7 +141,11 @@ export class SessionNetwork {
     this.prefix = undefined;
     this.delegated = undefined;
     this.delegatedBound = false;
-    if (this.given) this.given = { ...(this.given.ipv4 !== undefined ? { ipv4: this.given.ipv4 } : {}) };
+    if (this.given) {
+      // An LCP renegotiation re-uses the rest as it is: the address, DNS and Framed-Routes.
+      const { ipv6Prefix: _prefix, delegation: _delegation, ...rest } = this.given;
+      this.given = rest;
+    }
   }
 
   /** A delegated prefix was bound (route it through the interface) or released (remove the route). */

@@ -147,13 +147,16 @@ test('the interface: IPv6 prepared before it is up, IPv4 and IPv6 configured, th
 test('the client rejects IPV6CP: the prefix and the delegated prefix go back at once, IPv4 stays', () => {
   const w = world();
   const n = w.network();
-  const given = n.lease(accept());
+  const given = n.lease(accept({ dns: { primary: '10.9.9.9' }, routes: [{ prefix: '10.77.0.0/24' }] }));
   assert.ok(!('error' in given));
   given.delegation!.acquire();
   n.releaseIpv6();
   assert.equal(n.ipv6Prefix, undefined);
   assert.equal(n.addresses?.ipv6Prefix, undefined);
+  assert.equal(n.addresses?.delegation, undefined);
   assert.equal(n.addresses?.ipv4, '192.0.2.1');
+  assert.deepEqual(n.addresses?.dns, ['10.9.9.9', '10.0.0.2'], 'an LCP renegotiation keeps the DNS servers');
+  assert.deepEqual(n.addresses?.routes, ['10.77.0.0/24'], 'and the Framed-Routes the client may send from');
   assert.equal(w.prefixes.holderOf(given.ipv6Prefix!), undefined);
   const again = w.network('s2').lease(accept());
   assert.ok(!('error' in again));
