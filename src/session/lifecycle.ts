@@ -102,8 +102,9 @@ export interface SessionContext {
 }
 
 /**
- * One feature of one session. Every hook is optional. A hook that throws is a bug (the session
- * ends), except where a rejection is part of the contract: `preUp` and `changed`.
+ * One feature of one session. Every hook is optional. Refusing is part of the contract of `preUp`
+ * and `changed` only; any other throw is a bug, logged (`session-bug`): in `authorized` or `up` it
+ * ends the session, in `down` or `ended` the other subscribers still run.
  */
 export interface SessionSubscriber {
   /** Authenticated, and the addresses are leased (again after an LCP renegotiation). */
