@@ -20,6 +20,16 @@ import { RadiusService } from './radius.js';
 import { Listener, type AcceptedConnection } from './listener.js';
 import { Metrics } from './metrics.js';
 import { VERSION } from './version.js';
+import { addRoute } from '../dataplane/routes.js';
+import { rateLimitFeature } from '../session/features/rate-limit.js';
+import { framedRoutesFeature, type AddRoute } from '../session/features/framed-routes.js';
+import { timeoutsFeature } from '../session/features/timeouts.js';
+import { accountingFeature } from '../session/features/accounting.js';
+
+/** Component tests: fake TUN devices, interface calls and routes instead of the kernel's. */
+export interface SessionIo extends Pick<SessionEnv, 'openTun' | 'configureInterface' | 'ipv6Interface'> {
+  readonly addRoute?: AddRoute;
+}
 
 export interface DaemonOptions {
   readonly source: { file: string } | { text: string; baseDir: string };
@@ -30,7 +40,7 @@ export interface DaemonOptions {
   /** Enforces rate limits; without one, a session that must be limited is refused. */
   readonly shaper?: Shaper;
   /** Component tests: fake TUN devices and routes instead of the kernel's. */
-  readonly sessionIo?: Pick<SessionEnv, 'openTun' | 'configureInterface' | 'addRoute'>;
+  readonly sessionIo?: SessionIo;
 }
 
 /** A hard cap on simultaneous connections (each costs memory before it authenticates). */
@@ -44,6 +54,8 @@ const MAX_ACCT_DRAIN_MS = 65_000;
 
 export class Daemon {
   private runtime!: Runtime;
+  /** What sessions accepted now get: the current generation's policy, backend and features. */
+  private sessionEnv!: SessionEnv;
   private listener: Listener | undefined;
   private control: NetServer | undefined;
   private readonly registry = new SessionRegistry();
@@ -88,6 +100,7 @@ export class Daemon {
     await this.radius.configure(this.runtime.radius);
     this.addresses = new AddressBook(this.runtime.pools, this.runtime.config.defaultIpv4Pool);
     this.prefixes = new Ipv6PrefixBook(this.runtime.ipv6Pools);
+    this.sessionEnv = this.envFor(this.runtime);
     const removed = [...(await cleanupStaleInterfaces('sstp')), ...(await cleanupStaleShapers('sstp').catch(() => []))];
     if (removed.length > 0) this.log.info({ removed }, 'stale-interfaces-removed');
     this.control = await startControl(this.opts.stateDir, (req) => this.handleControl(req));
@@ -116,20 +129,32 @@ export class Daemon {
       this.sockets.delete(socket);
       this.counters.sessionsEnded++;
     });
-    const rt = this.runtime;
-    new SessionDriver(socket, {
+    new SessionDriver(socket, this.sessionEnv, c);
+  }
+
+  /**
+   * A generation's session environment. Its features are what every session runs, in this order:
+   * the rate limit first (a CoA it refuses changes nothing else; it must hold before traffic),
+   * then Framed-Route, Session-/Idle-Timeout, and RADIUS accounting for a RADIUS generation.
+   */
+  private envFor(rt: Runtime): SessionEnv {
+    const { addRoute: fakeRoute, ...io } = this.opts.sessionIo ?? {};
+    return {
       generation: rt.generation,
       policy: rt.policy,
       auth: rt.auth,
       addresses: this.addresses,
       prefixes: this.prefixes,
-      shaper: this.shaper,
       registry: this.registry,
       log: this.log,
-      ...(this.opts.shaper ? { shaper: this.opts.shaper } : {}),
-      ...(rt.radius ? { accounting: this.radius.accountingFor(rt.radius) } : {}),
-      ...this.opts.sessionIo,
-    }, c);
+      ...io,
+      features: [
+        rateLimitFeature(this.opts.shaper ?? this.shaper),
+        framedRoutesFeature(fakeRoute ?? addRoute),
+        timeoutsFeature(),
+        ...(rt.radius ? [accountingFeature(this.radius.accountingFor(rt.radius))] : []),
+      ],
+    };
   }
 
   /** SIGHUP: build the next generation beside the current one; keep the current one on error. */
@@ -160,6 +185,7 @@ export class Daemon {
     this.addresses.reconfigure(next.pools, next.config.defaultIpv4Pool);
     this.prefixes.reconfigure(next.ipv6Pools);
     this.runtime = next;
+    this.sessionEnv = this.envFor(next);
     this.log.info({ generation: next.generation, users: next.config.localUsers.size, port: next.config.port }, 'config-reloaded');
     return true;
   }

@@ -1,51 +1,35 @@
 /**
- * Per-connection I/O around a sans-I/O Session: the TLS socket, the session's TUN device, one
- * timer re-armed to the core's next deadline, auth backend calls and the address lease. Every
- * way a session can end funnels into `teardown()`, which runs exactly once.
+ * Per-connection I/O around a sans-I/O Session: the client socket and its record writer, one timer
+ * re-armed to the core's next deadline, the TUN data path, auth backend calls, and the core's
+ * actions turned into calls on the session's network (src/session/network.ts) and lifecycle events
+ * for its features (src/session/lifecycle.ts). Every way a session can end funnels into
+ * `teardown()`, which runs exactly once.
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { AuthBackend, AuthAccept } from '../auth/backend.js';
-import type { AddressBook } from '../ip/pool.js';
 import { monotonicNow } from '../common/time.js';
 import type { Logger } from '../server/log.js';
-import { batchFrame, openTun, TunError, TUN_HEADROOM, type PacketBatch, type TunDevice } from '../dataplane/tun.js';
-import { configureInterface, configureIpv6, prepareIpv6, route6, sessionInterfaceNames } from '../dataplane/iface.js';
-import type { Ipv6PrefixBook } from '../ip/pool6.js';
-import { formatPrefix6, type Prefix6 } from '../ip/ipv6-addr.js';
-import type { PrefixSource } from '../ipv6/dhcpv6.js';
-import { Session, type SessionAction, type SessionAddresses, type SessionPolicy } from './session.js';
+import { batchFrame, TUN_HEADROOM, type PacketBatch } from '../dataplane/tun.js';
+import { formatPrefix6 } from '../ip/ipv6-addr.js';
+import { LiveFacts } from './facts.js';
+import { Session, type SessionAction, type SessionPolicy } from './session.js';
+import { SessionNetwork, type NetworkEnv } from './network.js';
+import { changeFields, SessionLifecycle, type SessionChange, type SessionContext, type SubscriberFactory } from './lifecycle.js';
 import type { SessionHandle, SessionInfo, SessionRegistry, TerminateCause } from './registry.js';
 import { RecordWriter } from './record-writer.js';
-import type { Shaper } from '../dataplane/shaper-api.js';
 import type { RateLimit } from '../config/model.js';
-import { minDeadline } from '../common/time.js';
-import { addRoute } from '../dataplane/routes.js';
-import type { AccountingFactory, SessionAccounting } from '../radius/accounting.js';
 import type { CoaChanges } from '../radius/dae.js';
-import { SessionLimits } from './limits.js';
 
 /** What a connection takes from the configuration generation it was accepted under. */
-export interface SessionEnv {
+export interface SessionEnv extends NetworkEnv {
   readonly generation: number;
   readonly policy: SessionPolicy;
   readonly auth: AuthBackend;
-  readonly addresses: AddressBook;
   readonly registry: SessionRegistry;
   readonly log: Logger;
-  /** Opens the session's TUN device (injectable for component tests). */
-  readonly openTun?: typeof openTun;
-  readonly configureInterface?: typeof configureInterface;
-  /** Enforces rate limits on the session interface; without one, limits are refused. */
-  readonly shaper?: Shaper;
-  /** RADIUS accounting, for sessions a RADIUS server authorized (absent in local mode). */
-  readonly accounting?: AccountingFactory;
-  /** Adds a Framed-Route through the session interface (injectable for component tests). */
-  readonly addRoute?: typeof addRoute;
-  /** IPv6 prefix leases (RA prefix, DHCPv6-PD); absent when no IPv6 pool is configured. */
-  readonly prefixes?: Ipv6PrefixBook;
-  /** IPv6 interface setup (injectable for component tests). */
-  readonly ipv6Interface?: { readonly prepare: typeof prepareIpv6; readonly configure: typeof configureIpv6; readonly route: typeof route6 };
+  /** The features every session runs (rate limit, routes, timeouts, accounting, …), in call order. */
+  readonly features: readonly SubscriberFactory[];
 }
 
 let nextSid = 1;
@@ -60,33 +44,19 @@ export class SessionDriver implements SessionHandle {
   readonly sid = `${sidPrefix}${this.nasPort.toString(16).padStart(6, '0')}`;
   private readonly core: Session;
   private readonly log: Logger;
+  private readonly network: SessionNetwork;
+  private readonly lifecycle: SessionLifecycle;
+  private readonly out: RecordWriter;
   private timer: NodeJS.Timeout | undefined;
   private timerAt: number | undefined;
-  private tun: TunDevice | undefined;
-  private ip: string | undefined;
-  private prefix: Prefix6 | undefined;
-  private delegated: Prefix6 | undefined;
-  private delegatedBound = false;
-  /** What the session was given after authentication (re-used if LCP renegotiates). */
-  private network: SessionAddresses | undefined;
-  /** The interface carries a shaper that must go before the interface does. */
-  private shapedIfname: string | undefined;
   private readonly startedAt = Date.now();
   private upAt: number | undefined;
   private state: SessionInfo['state'] = 'starting';
   private tornDown = false;
   private authPending = false;
-  private rateLimit: RateLimit | undefined;
-  private tunClosing: Promise<void> | undefined;
-  private released: Promise<void> | undefined;
-  private readonly stats = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 };
-  private readonly out: RecordWriter;
-  readonly callingSid: string;
-  readonly calledSid: string;
-  /** What the backend decided besides yes (RADIUS authorization). */
-  private authz: AuthAccept | undefined;
-  private limits: SessionLimits | undefined;
-  private acct: SessionAccounting | undefined;
+  /** What features and `show sessions` see; its counters are the data path's plain fields. */
+  private readonly facts: LiveFacts;
+  private readonly stats: LiveFacts['stats'];
   /** The cause an operator, DAE or a limit gave, for accounting (the PPP cause is coarser). */
   private requestedCause: TerminateCause | undefined;
 
@@ -99,77 +69,79 @@ export class SessionDriver implements SessionHandle {
     private readonly env: SessionEnv,
     conn: { readonly peer: { readonly address: string; readonly port: number }; readonly local: { readonly address: string } },
   ) {
-    this.callingSid = conn.peer.address;
-    this.calledSid = conn.local.address;
     this.log = env.log.child({ sid: this.sid });
     this.core = new Session(env.policy, randomBytes, monotonicNow(), () => new Date());
     this.core.setIpSink((packet) => this.writeTun(packet));
+    this.network = new SessionNetwork(this.sid, env, this.log, {
+      onPackets: (batch) => this.fromTun(batch),
+      beforeClose: (ifname) => this.lifecycle.down(ifname),
+      username: () => this.core.username,
+    });
+    this.facts = new LiveFacts(this.sid, this.nasPort, conn.peer.address, conn.local.address, this.core, this.network);
+    this.stats = this.facts.stats;
+    this.lifecycle = SessionLifecycle.create(this.context(), env.features);
     env.registry.add(this);
-    this.log.info({ callingSid: this.callingSid, port: conn.peer.port }, 'session-start');
+    this.log.info({ callingSid: conn.peer.address, port: conn.peer.port }, 'session-start');
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.input(() => this.core.receive(monotonicNow(), chunk)));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket-error'));
     socket.on('close', () => this.input(() => this.core.transportClosed(monotonicNow())));
-    this.out = new RecordWriter(socket, (paused) => (paused ? this.tun?.pause() : this.tun?.resume()));
+    this.out = new RecordWriter(socket, (paused) => (paused ? this.network.tun?.pause() : this.network.tun?.resume()));
     socket.on('drain', () => this.out.drained());
     this.rearm();
   }
 
   info(): SessionInfo {
-    return {
-      sid: this.sid,
-      username: this.core.username,
-      ifname: this.tun?.name,
-      ip: this.ip,
-      callingSid: this.callingSid,
-      state: this.state,
-      startedAt: this.startedAt,
-      upAt: this.upAt,
-      ...this.stats,
-      generation: this.env.generation,
-      rateLimit: this.rateLimit,
-      nasPort: this.nasPort,
-      calledSid: this.calledSid,
-      ip6: this.prefix ? formatPrefix6(this.prefix) : undefined,
-      ip6Dp: this.delegated && this.delegatedBound ? formatPrefix6(this.delegated) : undefined,
-      drops: { ...this.core.drops },
-    };
+    return this.facts.info({ state: this.state, startedAt: this.startedAt, upAt: this.upAt, generation: this.env.generation });
   }
 
-  async setRateLimit(limit: RateLimit | undefined): Promise<void> {
-    if (!this.env.shaper) throw new Error('rate limits are not available: no shaper configured');
-    this.rateLimit = limit;
-    if (this.tun) {
-      this.shapedIfname = this.tun.name;
-      await this.env.shaper.apply(this.tun.name, limit);
-    }
-    this.log.info({ username: this.core.username, rateLimit: limit ? `${limit.downloadKbit}/${limit.uploadKbit}` : 'none' }, 'rate-limit');
+  setRateLimit(limit: RateLimit | undefined): Promise<void> {
+    return this.change({ origin: 'operator', rateLimit: limit ?? null });
   }
 
-  /** RADIUS CoA: the rate limit first (it may fail), then the rest; nothing changes on failure. */
+  /** RADIUS CoA: the features in order (the rate limit, which may fail, first); a refusal stops the rest. */
   async reauthorize(c: CoaChanges): Promise<void> {
-    if (c.rateLimit !== undefined) await this.setRateLimit(c.rateLimit);
-    const now = monotonicNow();
-    if (c.sessionTimeoutS !== undefined || c.idleTimeoutS !== undefined) {
-      const limits = { ...(c.sessionTimeoutS !== undefined ? { sessionTimeoutS: c.sessionTimeoutS } : {}), ...(c.idleTimeoutS !== undefined ? { idleTimeoutS: c.idleTimeoutS } : {}) };
-      if (this.limits) this.limits.set(now, limits, this.dataPackets());
-      else this.limits = new SessionLimits(now, limits, this.dataPackets());
-      this.rearm();
-    }
-    if (c.interimIntervalS !== undefined) this.acct?.setInterim(c.interimIntervalS);
-    if (c.classes !== undefined) this.acct?.setClasses(c.classes);
-    this.log.info({ username: this.core.username, ...coaFields(c) }, 'coa-applied');
+    await this.change({ origin: 'coa', ...c });
+    this.log.info({ username: this.core.username, ...changeFields(c) }, 'coa-applied');
   }
 
   terminate(cause: TerminateCause, reason: string): Promise<void> {
-    this.requestedCause ??= cause;
-    const pppCause = cause === 'session-replaced' || cause === 'nas-reboot' ? 'admin-reset' : cause;
     this.log.info({ username: this.core.username, cause, reason }, 'session-terminate');
-    this.input(() => this.core.terminate(monotonicNow(), pppCause, reason));
+    this.end(cause, reason);
     // The Accounting-Stop goes now, not after the goodbye: a shutdown waits for it.
-    void this.acct?.stop(this.requestedCause);
+    this.lifecycle.ended({ cause: this.requestedCause ?? cause, reason });
     // Resources go now; the wire goodbye (LCP Terminate, Call Disconnect) finishes on its own.
     return this.releaseResources();
+  }
+
+  /** What the features see of this session, and the ways they may end it. */
+  private context(): SessionContext {
+    return {
+      facts: this.facts,
+      log: this.log,
+      now: monotonicNow,
+      after: (ms, fn) => {
+        const t = setTimeout(fn, ms);
+        return () => clearTimeout(t);
+      },
+      terminate: (cause, reason) => {
+        if (!this.tornDown) void this.terminate(cause, reason);
+      },
+      end: (cause, reason) => this.end(cause, reason),
+    };
+  }
+
+  /** PPP Terminate-Request, then SSTP Call Disconnect; `cause` is kept for accounting (PPP's is coarser). */
+  private end(cause: TerminateCause, reason: string): void {
+    if (this.tornDown) return;
+    this.requestedCause ??= cause;
+    const pppCause = cause === 'session-replaced' || cause === 'nas-reboot' ? 'admin-reset' : cause;
+    this.input(() => this.core.terminate(monotonicNow(), pppCause, reason));
+  }
+
+  private async change(c: SessionChange): Promise<void> {
+    await this.lifecycle.changed(c);
+    if (c.rateLimit !== undefined) this.facts.rateLimit = c.rateLimit ?? undefined;
   }
 
   /** Runs one input against the core, then executes what it asked for and re-arms the timer. */
@@ -179,9 +151,7 @@ export class SessionDriver implements SessionHandle {
       this.execute(this.core.poll());
     } catch (err) {
       // A bug, not a peer error (cores never throw for bad input): end this session only.
-      this.log.error({ err: err instanceof Error ? err.stack : String(err), username: this.core.username }, 'session-bug');
-      this.teardown('nas-error', 'internal error');
-      this.socket.destroy();
+      this.bug(err);
     }
     this.rearm();
   }
@@ -203,22 +173,22 @@ export class SessionDriver implements SessionHandle {
           this.onAuthenticated(a.result);
           break;
         case 'auth-failed':
-          this.log.warn({ username: a.username, reason: a.reason, callingSid: this.callingSid }, 'auth-failed');
+          this.log.warn({ username: a.username, reason: a.reason, callingSid: this.facts.callingSid }, 'auth-failed');
           break;
         case 'link-up':
-          this.linkUp(a.local, a.peer, a.mtu);
+          if (this.ensureTun(a.mtu) && this.configured(() => this.network.configureIpv4(a.local, a.peer, a.mtu))) this.lifecycle.up();
           break;
         case 'ipv6-up':
-          this.ipv6Up(a.local, a.prefix, a.mtu);
+          if (this.ensureTun(a.mtu)) this.network.ipv6Up(a.local, a.prefix);
           break;
         case 'route6':
-          this.route6(a.op, a.prefix);
+          this.network.route6(a.op, a.prefix);
           break;
         case 'ipv6-released':
-          this.releaseIpv6();
+          this.network.releaseIpv6();
           break;
         case 'link-down':
-          void this.closeTun();
+          void this.network.close();
           break;
         case 'close':
           this.out.write(sends.splice(0));
@@ -239,20 +209,19 @@ export class SessionDriver implements SessionHandle {
   private authenticate(a: Extract<SessionAction, { type: 'authenticate' }>): void {
     if (this.authPending) return;
     this.authPending = true;
-    const ctx = { sessionId: this.sid, callingStationId: this.callingSid, calledStationId: this.calledSid, nasPort: this.nasPort };
-    this.env.auth
-      .authenticate(a.request, this.tun ? { ...ctx, nasPortId: this.tun.name } : ctx)
-      .then(
-        (result) => {
-          this.authPending = false;
-          if (!this.tornDown) this.input(() => this.core.authResult(monotonicNow(), result));
-        },
-        (err: unknown) => {
-          this.authPending = false;
-          this.log.error({ err: String(err) }, 'auth-backend-error');
-          if (!this.tornDown) this.terminate('admin-reset', 'authentication backend error');
-        },
-      );
+    const ctx = { sessionId: this.sid, callingStationId: this.facts.callingSid, calledStationId: this.facts.calledSid, nasPort: this.nasPort };
+    const tun = this.network.tun;
+    this.env.auth.authenticate(a.request, tun ? { ...ctx, nasPortId: tun.name } : ctx).then(
+      (result) => {
+        this.authPending = false;
+        if (!this.tornDown) this.input(() => this.core.authResult(monotonicNow(), result));
+      },
+      (err: unknown) => {
+        this.authPending = false;
+        this.log.error({ err: String(err) }, 'auth-backend-error');
+        if (!this.tornDown) this.terminate('admin-reset', 'authentication backend error');
+      },
+    );
   }
 
   private onAuthenticated(result: AuthAccept): void {
@@ -262,212 +231,56 @@ export class SessionDriver implements SessionHandle {
     });
     // IPCP waits for the address; the old session's interface and lease must be gone first so the
     // same (static) address and its peer route can be reused without a clash.
-    if (replaced.length === 0) return this.assignAddress(result);
+    if (replaced.length === 0) return this.authorize(result);
     void Promise.all(replaced).then(() => {
-      if (!this.tornDown) this.input(() => this.assignAddress(result));
+      if (!this.tornDown) this.input(() => this.authorize(result));
     });
   }
 
-  /**
-   * What the session gets: an IPv4 address when it can have one (static-ip or a pool), an IPv6
-   * prefix when IPv6 is configured. One of them is enough; a pool that is exhausted is logged, and
-   * the session runs with what is left (pppd goes on when one NCP is Protocol-Rejected).
-   */
-  private assignAddress(result: AuthAccept): void {
-    this.authz = result;
-    const dns = result.dns ? [result.dns.primary ?? this.env.policy.dns[0], result.dns.secondary ?? this.env.policy.dns[1]] : undefined;
-    // LCP renegotiation re-runs authentication: keep what this session already holds.
-    if (this.network) return this.core.networkAssigned(monotonicNow(), this.network);
-    let ipv4: string | undefined;
-    if (this.env.addresses.offers(result.staticIp, result.poolName)) {
-      const lease = this.env.addresses.lease(this.sid, result.staticIp, result.poolName);
-      if ('error' in lease) this.log.warn({ username: result.username, reason: lease.error }, 'address-unavailable');
-      else ipv4 = lease.ip;
+  /** Leases what the session gets (kept if LCP renegotiates and authenticates again), then IPCP/IPV6CP may run. */
+  private authorize(result: AuthAccept): void {
+    this.facts.authorization = result;
+    let given = this.network.addresses;
+    if (!given) {
+      const leased = this.network.lease(result);
+      if ('error' in leased) return this.end('nas-error', leased.error);
+      given = leased;
+      this.facts.rateLimit = result.rateLimit;
+      const ip6 = given.ipv6Prefix ? { ipv6Prefix: formatPrefix6(given.ipv6Prefix) } : {};
+      this.log.info({ username: result.username, ip: given.ipv4, ...ip6 }, 'authenticated');
     }
-    const book = this.env.prefixes;
-    if (this.env.policy.ipv6 && book?.hasPrefixPool) {
-      const lease = book.lease(this.sid, 'prefix');
-      if ('error' in lease) this.log.warn({ username: result.username, reason: lease.error }, 'ipv6-prefix-unavailable');
-      else this.prefix = lease.prefix;
-    }
-    if (ipv4 === undefined && this.prefix === undefined) {
-      const reason = 'no IPv4 address and no IPv6 prefix available for this session';
-      this.log.warn({ username: result.username, reason }, 'address-unavailable');
-      this.input(() => this.core.terminate(monotonicNow(), 'nas-error', reason));
-      return;
-    }
-    this.ip = ipv4;
-    this.rateLimit = result.rateLimit;
-    const delegation = this.prefix && book?.hasDelegatePool ? this.delegationSource(book) : undefined;
-    this.network = {
-      ...(ipv4 !== undefined ? { ipv4 } : {}),
-      ...(this.prefix ? { ipv6Prefix: this.prefix } : {}),
-      ...(delegation ? { delegation } : {}),
-      ...(dns ? { dns } : {}),
-      ...(result.routes?.length ? { routes: result.routes.map((r) => r.prefix) } : {}),
-    };
-    const ip6 = this.prefix ? { ipv6Prefix: formatPrefix6(this.prefix) } : {};
-    this.log.info({ username: result.username, ip: ipv4, ...ip6 }, 'authenticated');
-    this.core.networkAssigned(monotonicNow(), this.network);
-  }
-
-  /** The delegate pool, bound to this session: DHCPv6 reserves at most one prefix through it. */
-  private delegationSource(book: Ipv6PrefixBook): PrefixSource {
-    return {
-      acquire: () => {
-        if (this.delegated) return this.delegated;
-        const lease = book.lease(this.sid, 'delegate');
-        if ('error' in lease) {
-          this.log.warn({ username: this.core.username, reason: lease.error }, 'ipv6-delegate-unavailable');
-          return undefined;
-        }
-        this.delegated = lease.prefix;
-        return lease.prefix;
-      },
-      release: (p) => {
-        book.release(this.sid, p);
-        if (this.delegated && formatPrefix6(this.delegated) === formatPrefix6(p)) {
-          this.delegated = undefined;
-          this.delegatedBound = false;
-        }
-      },
-    };
-  }
-
-  private linkUp(local: string, peer: string, mtu: number): void {
-    const configure = this.env.configureInterface ?? configureInterface;
-    if (!this.ensureTun(mtu)) return;
-    try {
-      configure(this.tun!.name, { local, peer, mtu });
-    } catch (err) {
-      this.interfaceFailed(err);
-      return;
-    }
-    this.authorizedUp(this.tun!.name, peer);
-  }
-
-  private ipv6Up(linkLocal: string, prefix: string, mtu: number): void {
-    if (!this.ensureTun(mtu)) return;
-    try {
-      (this.env.ipv6Interface?.configure ?? configureIpv6)(this.tun!.name, { linkLocal, prefix });
-      this.log.info({ username: this.core.username, ifname: this.tun!.name, ipv6Prefix: prefix, linkLocal }, 'ipv6-up');
-    } catch (err) {
-      this.log.error({ username: this.core.username, err: String(err) }, 'ipv6-interface-failed');
-    }
-  }
-
-  /** The client wants no IPv6: its prefix (and any delegated one) go back to the pools now. */
-  private releaseIpv6(): void {
-    const book = this.env.prefixes;
-    if (this.prefix) book?.release(this.sid, this.prefix);
-    if (this.delegated) book?.release(this.sid, this.delegated);
-    this.prefix = undefined;
-    this.delegated = undefined;
-    this.delegatedBound = false;
-    if (this.network) this.network = { ...(this.network.ipv4 !== undefined ? { ipv4: this.network.ipv4 } : {}) };
-  }
-
-  private route6(op: 'add' | 'del', prefix: string): void {
-    if (op === 'add') this.delegatedBound = true;
-    const tun = this.tun;
-    if (!tun) return;
-    try {
-      (this.env.ipv6Interface?.route ?? route6)(tun.name, op, prefix);
-      this.log.info({ username: this.core.username, ifname: tun.name, prefix, op }, 'delegated-prefix-route');
-    } catch (err) {
-      this.log.error({ username: this.core.username, err: String(err) }, 'route6-failed');
-    }
+    this.lifecycle.authorized();
+    this.core.networkAssigned(monotonicNow(), given);
   }
 
   /**
-   * The session interface, created when the first network protocol opens: MTU, up, and for an
-   * IPv6 session the IPv6 settings first. False (and the session ends) when it cannot be made.
+   * The session interface, created when the first network protocol opens (see SessionNetwork.open),
+   * then `preUp`: a feature that cannot do its part before traffic flows ends the session here.
+   * False when there is no interface to go on with.
    */
   private ensureTun(mtu: number): boolean {
-    if (this.tun) return true;
-    const open = this.env.openTun ?? openTun;
-    const configure = this.env.configureInterface ?? configureInterface;
-    try {
-      this.tun = this.openNamed(open);
-      if (this.prefix) this.prepareIpv6(this.tun.name);
-      configure(this.tun.name, { mtu });
-    } catch (err) {
-      this.interfaceFailed(err);
-      return false;
-    }
+    if (this.network.tun) return true;
+    if (!this.configured(() => this.network.open(mtu))) return false;
     this.state = 'active';
     this.upAt = Date.now();
-    if (this.rateLimit) this.applyRateLimit(this.tun.name, this.rateLimit);
-    const ip6 = this.prefix ? { ipv6Prefix: formatPrefix6(this.prefix) } : {};
-    this.log.info({ username: this.core.username, ifname: this.tun.name, ip: this.ip, ...ip6, gateway: this.env.policy.gateway, mtu }, 'session-up');
+    const ifname = this.lifecycle.preUp() ? this.facts.ifname : undefined;
+    if (ifname === undefined) return false; // a feature ended the session
+    const prefix = this.network.ipv6Prefix;
+    const ip6 = prefix ? { ipv6Prefix: formatPrefix6(prefix) } : {};
+    this.log.info({ username: this.core.username, ifname, ip: this.network.ipv4, ...ip6, gateway: this.env.policy.gateway, mtu }, 'session-up');
     return true;
   }
 
-
-  /** What the backend's authorization asks for once the link is up: routes, limits, accounting. */
-  private authorizedUp(ifname: string, peer: string): void {
-    const a = this.authz;
-    if (!a) return;
-    const add = this.env.addRoute ?? addRoute;
-    for (const r of a.routes ?? []) {
-      add(ifname, r).then(
-        () => this.log.info({ username: a.username, route: r.prefix, ifname }, 'route-added'),
-        (err: unknown) => this.log.warn({ username: a.username, route: r.prefix, err: String(err) }, 'route-failed'),
-      );
-    }
-    if (a.sessionTimeoutS !== undefined || a.idleTimeoutS !== undefined) {
-      this.limits = new SessionLimits(monotonicNow(), { ...(a.sessionTimeoutS ? { sessionTimeoutS: a.sessionTimeoutS } : {}), ...(a.idleTimeoutS ? { idleTimeoutS: a.idleTimeoutS } : {}) }, this.dataPackets());
-    }
-    if (a.accounting && this.env.accounting && !this.acct) {
-      this.acct = this.env.accounting({
-        counters: () => this.stats,
-        onFailure: (reason) => {
-          if (!this.tornDown) void this.terminate('nas-error', reason);
-        },
-        log: (level, event, fields) => this.log[level](fields, event),
-      });
-      this.acct.start(
-        {
-          sid: this.sid,
-          username: a.username,
-          nasPort: this.nasPort,
-          ifname,
-          framedIp: peer,
-          callingStationId: this.callingSid,
-          calledStationId: this.calledSid,
-          ...(a.classes ? { classes: a.classes } : {}),
-        },
-        a.interimIntervalS,
-      );
-    }
-  }
-
-  private dataPackets(): number {
-    return this.stats.rxPackets + this.stats.txPackets;
-  }
-
-  /** Session-/Idle-Timeout ran out: end the session with that cause. */
-  private checkLimits(now: number): void {
-    const cause = this.limits?.check(now, this.dataPackets());
-    if (!cause) return;
-    this.limits = undefined;
-    this.requestedCause ??= cause;
-    this.log.info({ username: this.core.username, cause }, 'session-limit');
-    this.core.terminate(now, cause, cause === 'session-timeout' ? 'Session-Timeout reached' : 'Idle-Timeout reached');
-  }
-
-  private prepareIpv6(ifname: string): void {
+  /** Runs an interface step; if it fails the session ends (nas-error) and the answer is false. */
+  private configured(step: () => void): boolean {
     try {
-      (this.env.ipv6Interface?.prepare ?? prepareIpv6)(ifname);
+      step();
+      return true;
     } catch (err) {
-      // IPv4 still works; IPv6 on this interface will not.
-      this.log.error({ username: this.core.username, err: String(err) }, 'ipv6-interface-failed');
+      this.log.error({ username: this.core.username, err: String(err) }, 'interface-failed');
+      this.end('nas-error', 'cannot create the session interface');
+      return false;
     }
-  }
-
-  private interfaceFailed(err: unknown): void {
-    this.log.error({ username: this.core.username, err: String(err) }, 'interface-failed');
-    this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'cannot create the session interface'));
   }
 
   /**
@@ -490,79 +303,23 @@ export class SessionDriver implements SessionHandle {
       }
     } catch (err) {
       // Called from the TUN poller, outside input(): a bug here must end this session only.
-      this.log.error({ err: err instanceof Error ? err.stack : String(err), username: this.core.username }, 'session-bug');
-      this.teardown('nas-error', 'internal error');
-      this.socket.destroy();
-      return;
+      return this.bug(err);
     }
     if (packets.length > 0) this.out.write(packets);
   }
 
   private writeTun(packet: Buffer): void {
-    if (!this.tun) return;
+    const tun = this.network.tun;
+    if (!tun) return;
     this.stats.rxPackets++;
     this.stats.rxBytes += packet.length;
-    this.tun.write(packet);
+    tun.write(packet);
   }
 
-  /** A limit the session was authorized with must hold before traffic flows; if it cannot, end it. */
-  private applyRateLimit(ifname: string, limit: RateLimit): void {
-    const shaper = this.env.shaper;
-    if (!shaper) {
-      this.log.error({ username: this.core.username }, 'rate-limit-unavailable');
-      this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'rate limit cannot be enforced'));
-      return;
-    }
-    this.shapedIfname = ifname;
-    shaper.apply(ifname, limit).catch((err: unknown) => {
-      this.log.error({ username: this.core.username, err: String(err) }, 'rate-limit-failed');
-      if (!this.tornDown) this.input(() => this.core.terminate(monotonicNow(), 'nas-error', 'rate limit cannot be enforced'));
-    });
-  }
-
-  /**
-   * Opens the session's TUN under the next free `sstpN` (see InterfaceNames). A name another device
-   * already holds (EBUSY for a TUN of another process, EINVAL for another device type) stays taken
-   * and the next one is tried; after a few, the kernel picks.
-   */
-  private openNamed(open: typeof openTun): TunDevice {
-    const onPackets = (batch: PacketBatch): void => this.fromTun(batch);
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const name = sessionInterfaceNames.take();
-      try {
-        return open(onPackets, { nameTemplate: name });
-      } catch (err) {
-        const inUse = err instanceof TunError && (err.errno === 'EBUSY' || err.errno === 'EINVAL' || err.errno === 'EEXIST');
-        if (!inUse) {
-          sessionInterfaceNames.release(name);
-          throw err;
-        }
-        this.log.warn({ ifname: name, errno: err.errno }, 'interface-name-in-use');
-      }
-    }
-    return open(onPackets);
-  }
-
-  private closeTun(): Promise<void> {
-    const tun = this.tun;
-    if (!tun) return this.tunClosing ?? Promise.resolve();
-    this.tun = undefined;
-    tun.pause();
-    // The shaper's helper device (ifb) goes first, while the interface name is still ours.
-    const shaper = this.env.shaper;
-    const unshaped =
-      shaper && this.shapedIfname === tun.name
-        ? shaper.apply(tun.name, undefined).catch((err: unknown) => this.log.warn({ ifname: tun.name, err: String(err) }, 'rate-limit-remove-failed'))
-        : Promise.resolve();
-    this.shapedIfname = undefined;
-    this.tunClosing = unshaped.then(() => tun.close()).then(
-      () => {
-        sessionInterfaceNames.release(tun.name);
-        this.log.debug({ ifname: tun.name }, 'interface-removed');
-      },
-      (err: unknown) => this.log.warn({ ifname: tun.name, err: String(err) }, 'interface-remove-failed'),
-    );
-    return this.tunClosing;
+  private bug(err: unknown): void {
+    this.log.error({ err: err instanceof Error ? err.stack : String(err), username: this.core.username }, 'session-bug');
+    this.teardown('nas-error', 'internal error');
+    this.socket.destroy();
   }
 
   private closeSocket(): void {
@@ -575,12 +332,7 @@ export class SessionDriver implements SessionHandle {
   private releaseResources(): Promise<void> {
     this.state = 'finishing';
     this.env.registry.remove(this.sid, this.core.username);
-    this.released ??= this.closeTun().then(() => {
-      if (this.ip !== undefined) this.env.addresses.release(this.sid, this.ip);
-      if (this.prefix) this.env.prefixes?.release(this.sid, this.prefix);
-      if (this.delegated) this.env.prefixes?.release(this.sid, this.delegated);
-    });
-    return this.released;
+    return this.network.release();
   }
 
   private teardown(cause: string, reason: string): void {
@@ -591,13 +343,13 @@ export class SessionDriver implements SessionHandle {
     this.timer = undefined;
     const durationS = Math.round((Date.now() - this.startedAt) / 1000);
     const dropped = Object.values(this.core.drops).reduce((a, b) => a + b, 0);
-    this.log.info({ username: this.core.username, ip: this.ip, cause, reason, durationS, ...this.stats, ...(dropped > 0 ? { drops: { ...this.core.drops } } : {}) }, 'session-down');
-    void this.acct?.stop(this.requestedCause ?? cause);
+    this.log.info({ username: this.core.username, ip: this.network.ipv4, cause, reason, durationS, ...this.stats, ...(dropped > 0 ? { drops: { ...this.core.drops } } : {}) }, 'session-down');
+    this.lifecycle.ended({ cause: this.requestedCause ?? cause, reason });
   }
 
   private rearm(): void {
     if (this.tornDown) return;
-    const at = minDeadline(this.core.nextDeadline(), this.limits?.nextDeadline());
+    const at = this.core.nextDeadline();
     // A later deadline (traffic pushed the hello/echo timers out) keeps the armed timer: it fires
     // early, finds nothing due and re-arms. Saves a clearTimeout + setTimeout per received chunk.
     if (at === this.timerAt || (at !== undefined && this.timerAt !== undefined && at > this.timerAt)) return;
@@ -608,20 +360,7 @@ export class SessionDriver implements SessionHandle {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.timerAt = undefined;
-      this.input(() => {
-        const now = monotonicNow();
-        this.core.handleTimeout(now);
-        this.checkLimits(now);
-      });
+      this.input(() => this.core.handleTimeout(monotonicNow()));
     }, Math.max(0, at - monotonicNow()));
   }
-}
-
-function coaFields(c: CoaChanges): Record<string, string | number> {
-  const f: Record<string, string | number> = {};
-  if (c.rateLimit) f['rateLimit'] = `${c.rateLimit.downloadKbit}/${c.rateLimit.uploadKbit}`;
-  if (c.sessionTimeoutS !== undefined) f['sessionTimeoutS'] = c.sessionTimeoutS;
-  if (c.idleTimeoutS !== undefined) f['idleTimeoutS'] = c.idleTimeoutS;
-  if (c.interimIntervalS !== undefined) f['interimIntervalS'] = c.interimIntervalS;
-  return f;
 }

@@ -21,6 +21,8 @@ export interface TestClientOptions {
   readonly corruptBinding?: boolean;
   /** Require MPPE with these CCP bits (pppd's require-mppe-128). */
   readonly mppe?: { readonly bits: number };
+  /** Run IPV6CP too (without it the client Protocol-Rejects IPV6CP). */
+  readonly ipv6?: boolean;
   readonly timeoutMs?: number;
   /** Every IP packet from the tunnel, as it arrives (a TUN bridge writes it to the kernel). */
   readonly onIp?: (packet: Buffer) => void;
@@ -52,6 +54,7 @@ export class TestClient {
         setupTimeoutMs: opts.timeoutMs ?? 10_000,
         ...(opts.corruptBinding ? { corruptBinding: true } : {}),
         ...(opts.mppe ? { mppe: opts.mppe } : {}),
+        ...(opts.ipv6 ? { ipv6: true } : {}),
         onIp: (p) => {
           opts.onIp?.(p);
           if (!t.keepPackets) return;
