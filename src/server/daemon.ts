@@ -25,6 +25,7 @@ import { rateLimitFeature } from '../session/features/rate-limit.js';
 import { framedRoutesFeature, type AddRoute } from '../session/features/framed-routes.js';
 import { timeoutsFeature } from '../session/features/timeouts.js';
 import { accountingFeature } from '../session/features/accounting.js';
+import { metricsFeature } from '../session/features/metrics.js';
 
 /** Component tests: fake TUN devices, interface calls and routes instead of the kernel's. */
 export interface SessionIo extends Pick<SessionEnv, 'openTun' | 'configureInterface' | 'ipv6Interface'> {
@@ -135,7 +136,8 @@ export class Daemon {
   /**
    * A generation's session environment. Its features are what every session runs, in this order:
    * the rate limit first (a CoA it refuses changes nothing else; it must hold before traffic),
-   * then Framed-Route, Session-/Idle-Timeout, and RADIUS accounting for a RADIUS generation.
+   * then Framed-Route, Session-/Idle-Timeout, RADIUS accounting for a RADIUS generation, and the
+   * metrics' session events.
    */
   private envFor(rt: Runtime): SessionEnv {
     const { addRoute: fakeRoute, ...io } = this.opts.sessionIo ?? {};
@@ -153,6 +155,7 @@ export class Daemon {
         framedRoutesFeature(fakeRoute ?? addRoute),
         timeoutsFeature(),
         ...(rt.radius ? [accountingFeature(this.radius.accountingFor(rt.radius))] : []),
+        metricsFeature(this.metrics),
       ],
     };
   }

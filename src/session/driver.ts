@@ -170,10 +170,12 @@ export class SessionDriver implements SessionHandle {
           this.authenticate(a);
           break;
         case 'authenticated':
+          this.lifecycle.authResult({ method: this.core.authMethod ?? 'none', ok: true });
           this.onAuthenticated(a.result);
           break;
         case 'auth-failed':
           this.log.warn({ username: a.username, reason: a.reason, callingSid: this.facts.callingSid }, 'auth-failed');
+          this.lifecycle.authResult({ method: this.core.authMethod ?? 'none', ok: false, reason: a.reason });
           break;
         case 'link-up':
           if (this.ensureTun(a.mtu) && this.configured(() => this.network.configureIpv4(a.local, a.peer, a.mtu))) this.lifecycle.up();

@@ -5,7 +5,7 @@
  * configuration generation (SessionEnv.features); each session makes its own subscribers, so they
  * may keep per-session state. Adding a feature is adding a subscriber, not editing the driver.
  *
- *   accept → HTTP → SSTP → LCP → auth ─→ authorized ─→ preUp ─→ up ─→ … changed … ─→ down ─→ ended
+ *   accept → HTTP → SSTP → LCP → auth ─→ authResult ─→ authorized ─→ preUp ─→ up ─→ … changed … ─→ down ─→ ended
  *                                        (leases held)   (TUN exists,  (IPv4 up)             (exactly
  *                                                         no traffic)                          once)
  *
@@ -53,6 +53,13 @@ export interface SessionFacts {
   /** The bandwidth limit in force: the authorized one, then what CoA or the operator set. */
   readonly rateLimit: RateLimit | undefined;
   counters(): SessionCounters;
+}
+
+/** An authentication finished: the method LCP negotiated ('none' when it never got that far). */
+export interface AuthOutcome {
+  readonly method: string;
+  readonly ok: boolean;
+  readonly reason?: string;
 }
 
 /** How a session ended: `cause` is what accounting reports (Acct-Terminate-Cause). */
@@ -107,6 +114,8 @@ export interface SessionContext {
  * ends the session, in `down` or `ended` the other subscribers still run.
  */
 export interface SessionSubscriber {
+  /** The backend said yes or no (or authentication timed out); before the addresses are leased. */
+  authResult?(ctx: SessionContext, outcome: AuthOutcome): void;
   /** Authenticated, and the addresses are leased (again after an LCP renegotiation). */
   authorized?(ctx: SessionContext): void;
   /**
@@ -151,6 +160,11 @@ export class SessionLifecycle {
 
   get isEnded(): boolean {
     return this.endedWith !== undefined;
+  }
+
+  authResult(outcome: AuthOutcome): void {
+    if (this.isEnded) return;
+    for (const s of this.subscribers) s.authResult?.(this.ctx, outcome);
   }
 
   authorized(): void {

@@ -138,6 +138,11 @@ export class Session {
     });
   }
 
+  /** The authentication method LCP negotiated, once it did. */
+  get authMethod(): string | undefined {
+    return this.ppp.authMethod;
+  }
+
   /** Data packets dropped by the data gate, by reason. */
   get drops(): Readonly<DropCounters> {
     return this.ppp.gate.drops;
