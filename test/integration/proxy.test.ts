@@ -10,6 +10,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { X509Certificate, createHash } from 'node:crypto';
 import { createInteropEnv, isEvent, rootSkipReason, runCommand, seedConfig, withDaemon, type InteropEnv } from '../support/daemon.js';
 import { ClientProc } from '../support/client-proc.js';
 import { HAPROXY_HEAD, startHaproxy } from '../support/haproxy.js';
@@ -126,6 +127,33 @@ describe('behind HAProxy: PROXY protocol, SNI routing, TLS offload', { skip: roo
       try {
         await throughProxy(d, front);
         assert.equal(d.findLogs(isEvent('binding-verified')).length, 1, 'the crypto binding verified against the proxy\'s certificate');
+      } finally {
+        await hap.stop();
+      }
+    });
+  });
+
+  it('C2: the same with only the certificate hashes configured (accel-ppp cert-hash-sha1/sha256), no certificate file', async () => {
+    const port = env.nextPort();
+    const front = env.nextPort();
+    const pem = (await readFile(env.certs.serverCert, 'utf8')) + (await readFile(env.certs.serverKey, 'utf8'));
+    const der = new X509Certificate(await readFile(env.certs.serverCert)).raw;
+    const hex = (alg: string): string => createHash(alg).update(der).digest('hex').replace(/(..)(?!$)/g, '$1:');
+    const config = seedConfig({
+      port,
+      certs: env.certs,
+      lines: ['set vpn sstp ssl offload', `set vpn sstp ssl cert-hash-sha1 ${hex('sha1')}`, `set vpn sstp ssl cert-hash-sha256 ${hex('sha256')}`, 'set vpn sstp proxy-protocol trusted 127.0.0.1'],
+    })
+      .split('\n')
+      .filter((l) => !/ssl (key-file|ca-cert-file|cert-file)/.test(l))
+      .join('\n');
+    await withDaemon({ configText: config, netns: env.ns }, async (d) => {
+      const cfg = `${HAPROXY_HEAD}frontend f\n  bind 127.0.0.1:${front} ssl crt @DIR@/site.pem\n  default_backend b\nbackend b\n  server s 127.0.0.1:${port} send-proxy\n`;
+      const hap = await startHaproxy(env.ns, cfg, [front], { 'site.pem': pem });
+      try {
+        // send-proxy (v1) this time: both versions are read.
+        await throughProxy(d, front);
+        assert.equal(d.findLogs(isEvent('binding-verified')).length, 1, 'the binding verified against the configured hashes');
       } finally {
         await hap.stop();
       }
