@@ -86,7 +86,14 @@ describe('rate limits at 100/50 Mbit/s, own client through a TUN bridge', { skip
           process.stderr.write(`rate-limit (own client): attempt ${attempt - 1} measured ${l.down}/${l.up} kbit/s, again\n`);
           l = await measure('vyos', 'vyos');
         }
-        return { limited: l, free: await measure('fast', 'fast-pw') };
+        // The unlimited rate is bound by CPU, which other suites share: measure it again (at most 3
+        // times) when a busy moment kept it under 3x, as the limited one is re-measured above.
+        let f = await measure('fast', 'fast-pw');
+        for (let attempt = 2; attempt <= 3 && !(f.down >= 3 * l.down && f.up >= 3 * l.up); attempt++) {
+          process.stderr.write(`rate-limit (own client): unlimited attempt ${attempt - 1} measured ${f.down}/${f.up} kbit/s, again\n`);
+          f = await measure('fast', 'fast-pw');
+        }
+        return { limited: l, free: f };
       });
       const report = `limited ${limited.down}/${limited.up} kbit/s, unlimited ${free.down}/${free.up} kbit/s (down/up)`;
       process.stderr.write(`rate-limit (own client): ${report}\n`);
