@@ -45,6 +45,8 @@ export interface SessionRow {
   readonly ip6: string;
   readonly ip6Dp: string;
   readonly callingSid: string;
+  /** Our address the client connected to. */
+  readonly calledSid: string;
   readonly state: string;
   readonly uptimeS: number;
   readonly rxBytes: number;
@@ -67,6 +69,7 @@ export function sessionRow(s: SessionInfo, nowMs: number): SessionRow {
     ip6: s.ip6 ?? '',
     ip6Dp: s.ip6Dp ?? '',
     callingSid: s.callingSid,
+    calledSid: s.calledSid ?? '',
     state: s.state === 'starting' ? 'start' : s.state === 'active' ? 'active' : 'finish',
     uptimeS: Math.round((nowMs - (s.upAt ?? s.startedAt)) / 1000),
     rxBytes: s.rxBytes,
@@ -79,25 +82,72 @@ export function sessionRow(s: SessionInfo, nowMs: number): SessionRow {
   };
 }
 
-export function sessionsTable(rows: readonly SessionRow[]): string {
-  const headers = ['ifname', 'username', 'ip', 'ip6', 'ip6-dp', 'calling-sid', 'sid', 'rate-limit', 'state', 'uptime', 'rx-bytes', 'tx-bytes', 'rx-pkts', 'tx-pkts'];
-  return table(
-    headers,
-    rows.map((r) => [
-      r.ifname,
-      r.username,
-      r.ip,
-      r.ip6,
-      r.ip6Dp,
-      r.callingSid,
-      r.sid,
-      r.rateLimit,
-      r.state,
-      formatUptime(r.uptimeS),
-      formatBytes(r.rxBytes),
-      formatBytes(r.txBytes),
-      String(r.rxPackets),
-      String(r.txPackets),
-    ]),
-  );
+interface Column {
+  readonly text: (r: SessionRow) => string;
+  /** What `order` sorts by when it is not the text (accel-ppp compares the raw values). */
+  readonly key?: (r: SessionRow) => number;
+}
+
+/**
+ * accel-cmd's `show sessions` columns (accel-ppp cli/show_sessions.c, plus the shaper's
+ * `rate-limit`). Columns that mean nothing here (netns, vrf, inbound-if, service-name, comp) are
+ * kept so scripts that ask for them still work; they are empty.
+ */
+const COLUMNS: Readonly<Record<string, Column>> = {
+  ifname: { text: (r) => r.ifname },
+  username: { text: (r) => r.username },
+  ip: { text: (r) => r.ip || r.ip6.split('/')[0] || '' },
+  ip6: { text: (r) => r.ip6 },
+  'ip6-dp': { text: (r) => r.ip6Dp },
+  type: { text: () => 'sstp' },
+  state: { text: (r) => r.state },
+  uptime: { text: (r) => formatUptime(r.uptimeS), key: (r) => r.uptimeS },
+  'uptime-raw': { text: (r) => String(r.uptimeS), key: (r) => r.uptimeS },
+  'calling-sid': { text: (r) => r.callingSid },
+  'called-sid': { text: (r) => r.calledSid },
+  sid: { text: (r) => r.sid },
+  comp: { text: () => '' },
+  'rx-bytes': { text: (r) => formatBytes(r.rxBytes), key: (r) => r.rxBytes },
+  'tx-bytes': { text: (r) => formatBytes(r.txBytes), key: (r) => r.txBytes },
+  'rx-bytes-raw': { text: (r) => String(r.rxBytes), key: (r) => r.rxBytes },
+  'tx-bytes-raw': { text: (r) => String(r.txBytes), key: (r) => r.txBytes },
+  'rx-pkts': { text: (r) => String(r.rxPackets), key: (r) => r.rxPackets },
+  'tx-pkts': { text: (r) => String(r.txPackets), key: (r) => r.txPackets },
+  'rate-limit': { text: (r) => r.rateLimit },
+  netns: { text: () => '' },
+  vrf: { text: () => '' },
+  'inbound-if': { text: () => '' },
+  'service-name': { text: () => '' },
+};
+
+export const SESSION_COLUMNS: readonly string[] = Object.keys(COLUMNS);
+/** What VyOS's `show sstp-server sessions` asks accel-cmd for. */
+export const VYOS_COLUMNS: readonly string[] = ['ifname', 'username', 'ip', 'ip6', 'ip6-dp', 'calling-sid', 'rate-limit', 'state', 'uptime', 'rx-bytes', 'tx-bytes'];
+
+export interface TableOptions {
+  readonly columns?: readonly string[];
+  /** accel-cmd `order <column>`: ascending by that column. */
+  readonly order?: string;
+  /** accel-cmd `match <column> <regexp>`: only rows whose column text matches. */
+  readonly match?: { readonly column: string; readonly regex: RegExp };
+}
+
+/** An unknown column name, or undefined when every name is known. */
+export function unknownColumn(names: readonly string[]): string | undefined {
+  return names.find((n) => !Object.hasOwn(COLUMNS, n));
+}
+
+/** `show sessions` as accel-cmd prints it; VyOS's columns unless others are asked for. */
+export function sessionsTable(rows: readonly SessionRow[], opts: TableOptions = {}): string {
+  const names = opts.columns ?? VYOS_COLUMNS;
+  const cols = names.map((n) => COLUMNS[n]!);
+  let selected = [...rows];
+  const m = opts.match;
+  if (m) selected = selected.filter((r) => m.regex.test(COLUMNS[m.column]!.text(r)));
+  if (opts.order !== undefined) {
+    const c = COLUMNS[opts.order]!;
+    const key = c.key;
+    selected.sort(key ? (a, b) => key(a) - key(b) : (a, b) => c.text(a).localeCompare(c.text(b)));
+  }
+  return table(names, selected.map((r) => cols.map((c) => c.text(r))));
 }

@@ -4,6 +4,7 @@
  * (SIGHUP reload, SIGTERM drain).
  */
 import type { Server as NetServer, Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { AddressBook } from '../ip/pool.js';
 import { Ipv6PrefixBook } from '../ip/pool6.js';
 import { TcShaper, cleanupStaleShapers } from '../dataplane/shaper.js';
@@ -277,6 +278,7 @@ export class Daemon {
       uptimeS: Math.round(up),
       cpuPercent: Math.round(((cpu.user + cpu.system) / 1e6 / Math.max(up, 1)) * 1000) / 10,
       rssKiB: Math.round(mem.rss / 1024),
+      virtKiB: virtualKiB(),
       heapUsedKiB: Math.round(mem.heapUsed / 1024),
       generation: this.runtime.generation,
       sessions: {
@@ -291,3 +293,12 @@ export class Daemon {
   }
 }
 
+/** The process's virtual size (accel-cmd shows rss/virt), from /proc; 0 where there is none. */
+function virtualKiB(): number {
+  try {
+    const m = /^VmSize:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}

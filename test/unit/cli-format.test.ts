@@ -28,6 +28,23 @@ test('show sessions rows: rate-limit as down/up, IPv6 prefix and delegated prefi
   assert.equal(row.ip6, '2001:db8:1::/64');
   assert.equal(row.ip6Dp, '2001:db8:100::/56');
   const t = sessionsTable([row]).split('\n');
-  assert.deepEqual(t[0]!.split('|').map((h) => h.trim()).slice(0, 8), ['ifname', 'username', 'ip', 'ip6', 'ip6-dp', 'calling-sid', 'sid', 'rate-limit']);
+  // VyOS's `show sstp-server sessions` columns, in its order.
+  assert.deepEqual(t[0]!.split('|').map((h) => h.trim()), ['ifname', 'username', 'ip', 'ip6', 'ip6-dp', 'calling-sid', 'rate-limit', 'state', 'uptime', 'rx-bytes', 'tx-bytes']);
   assert.match(t[2]!, /2001:db8:1::\/64 \| 2001:db8:100::\/56 .*\| 2000\/1000/);
+});
+
+test('show sessions as accel-cmd: any columns, order by a column (raw values), match a column by regex', async () => {
+  const { sessionRow, sessionsTable, unknownColumn } = await import('../../src/cli/format.js');
+  const base = { callingSid: '10.0.0.9', state: 'active' as const, startedAt: 0, txBytes: 0, rxPackets: 0, txPackets: 0, generation: 1, rateLimit: undefined };
+  const rows = [
+    sessionRow({ ...base, sid: 'a', username: 'bob', ifname: 'sstp1', ip: '192.0.2.3', upAt: 0, rxBytes: 5000 }, 100_000),
+    sessionRow({ ...base, sid: 'b', username: 'alice', ifname: 'sstp0', ip: '192.0.2.2', upAt: 50_000, rxBytes: 200 }, 100_000),
+    sessionRow({ ...base, sid: 'c', username: 'carol', ifname: 'sstp2', ip: '192.0.2.4', upAt: 90_000, rxBytes: 1_000_000 }, 100_000),
+  ];
+  const body = (t: string): string[][] => t.split('\n').slice(2).map((l) => l.split('|').map((c) => c.trim()));
+  assert.deepEqual(body(sessionsTable(rows, { columns: ['username', 'rx-bytes-raw'], order: 'rx-bytes' })), [['alice', '200'], ['bob', '5000'], ['carol', '1000000']]);
+  assert.deepEqual(body(sessionsTable(rows, { columns: ['username'], order: 'uptime' })).map((r) => r[0]), ['carol', 'alice', 'bob']);
+  assert.deepEqual(body(sessionsTable(rows, { columns: ['ifname', 'sid'], match: { column: 'username', regex: /^(al|ca)/ } })), [['sstp0', 'b'], ['sstp2', 'c']]);
+  assert.equal(unknownColumn(['ifname', 'bogus']), 'bogus');
+  assert.equal(unknownColumn(['type', 'called-sid', 'uptime-raw', 'rx-pkts']), undefined);
 });
