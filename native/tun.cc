@@ -314,7 +314,9 @@ bool WriteArgs(const Napi::CallbackInfo& info, int* fd, const uint8_t** data, si
   return true;
 }
 
-// write(fd, buf, offset, length) -> bytes written, or -1 when the device queue is full (drop it).
+// write(fd, buf, offset, length) -> bytes written, -1 when the device queue is full (drop it), or
+// -2 when the kernel refuses this one packet (EINVAL: not an IP packet it can take): a bad packet,
+// not a bad device, so it is dropped and counted rather than ending the session.
 Napi::Value Write(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd;
@@ -325,6 +327,7 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
   do n = ::write(fd, data, len); while (n < 0 && errno == EINTR);
   if (n >= 0) return Napi::Number::New(env, static_cast<double>(n));
   if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return Napi::Number::New(env, -1);
+  if (errno == EINVAL) return Napi::Number::New(env, -2);
   ErrnoError(env, errno, "write", "tun").ThrowAsJavaScriptException();
   return env.Undefined();
 }
@@ -447,6 +450,10 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
     fd_ = -1;
     delete context_;
     context_ = nullptr;
+    // The callbacks close over the device and its session: holding them past the close kept every
+    // ended session alive (found by the soak run: ~19 KiB retained per session).
+    onPackets_.Reset();
+    onError_.Reset();
   }
 
   static void OnPoll(uv_poll_t* h, int status, int /*events*/) {

@@ -56,6 +56,8 @@ export interface TunStats {
   writtenBytes: number;
   /** Writes refused because the kernel queue was full (packet dropped). */
   writeDropped: number;
+  /** Packets the kernel refused (EINVAL: not an IP packet it takes), dropped. */
+  writeRefused: number;
   /** Packets longer than the native read size (4096), dropped; only if someone raised the MTU. */
   readTruncated: number;
 }
@@ -110,6 +112,7 @@ function newStats(): TunStats {
     writtenPackets: 0,
     writtenBytes: 0,
     writeDropped: 0,
+    writeRefused: 0,
     readTruncated: 0,
   };
 }
@@ -181,6 +184,10 @@ class NativeTunDevice implements TunDevice {
       n = this.native.write(this.fd, packet, 0, packet.length);
     } catch (e) {
       throw new TunError('E_TUN_IO', `${this.name}: ${messageOf(e)}`, e);
+    }
+    if (n === -2) {
+      this.counters.writeRefused++;
+      return false;
     }
     if (n < 0) {
       this.counters.writeDropped++;
