@@ -108,7 +108,7 @@ function panelSvg(p: Panel, top: number, o: ChartOptions): string {
       pen = true;
     }
     out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="5,3"' : ''}/>`);
-    const lx = W - RIGHT - 190 * (p.series.length - i);
+    const lx = W - RIGHT - 160 * (p.series.length - i);
     out.push(`<line x1="${lx}" x2="${lx + 22}" y1="${top - 14}" y2="${top - 14}" stroke="${s.color}" stroke-width="2.5"${s.dashed ? ' stroke-dasharray="5,3"' : ''}/>`);
     out.push(`<text x="${lx + 28}" y="${top - 10}" class="legend">${esc(s.name)}</text>`);
   });
