@@ -21,7 +21,7 @@
  * The namespace (and with it every process started in it) and the temp dir go in every case.
  */
 import { execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { summarize } from '../src/client/stats.js';
@@ -121,6 +121,8 @@ interface Daemon {
   readonly pid: number;
   readonly log: DaemonLog;
   readonly stateDir: string;
+  /** Where its heap snapshots go. */
+  readonly diagDir: string;
   readonly stderr: () => string;
   /** How it exited (signal name or "exit code N"), once it has. */
   exit: string | undefined;
@@ -131,8 +133,13 @@ async function startDaemon(o: SoakOptions, ns: Netns, dir: string): Promise<{ da
   writeFileSync(join(dir, 'sstpd.conf'), conf);
   const stateDir = join(dir, 'state');
   mkdirSync(stateDir, { mode: 0o750 });
-  const proc = ns.spawn(process.execPath, [cliPath('sstpd'), '--config', join(dir, 'sstpd.conf'), '--state-dir', stateDir], OWN_GROUP);
-  const d: Daemon = { proc, pid: proc.pid ?? 0, log: new DaemonLog(), stateDir, stderr: tail(proc), exit: undefined };
+  // SIGUSR2 writes a heap snapshot, which runs a full GC first: the heap after GC, start vs end,
+  // tells retained memory from garbage V8 has not collected yet (RSS and heapUsed cannot).
+  const diagDir = join(dir, 'diag');
+  mkdirSync(diagDir);
+  const proc = ns.spawn(process.execPath, ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${diagDir}`,
+    cliPath('sstpd'), '--config', join(dir, 'sstpd.conf'), '--state-dir', stateDir], OWN_GROUP);
+  const d: Daemon = { proc, pid: proc.pid ?? 0, log: new DaemonLog(), stateDir, diagDir, stderr: tail(proc), exit: undefined };
   proc.once('exit', (code, sig) => {
     d.exit = sig ?? `exit code ${code}`;
     wakeStop?.();
@@ -186,6 +193,32 @@ function statistics(ns: string, stateDir: string): Json | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * V8 heap in use right after a full GC (MiB): a heap snapshot (SIGUSR2) collects everything first.
+ * The snapshot file is moved to `keepAs`, or deleted. Undefined if it did not work.
+ */
+async function heapAfterGc(ns: string, d: Daemon, keepAs?: string): Promise<number | undefined> {
+  const before = new Set(readdirSync(d.diagDir));
+  d.proc.kill('SIGUSR2');
+  let file: string | undefined;
+  let size = -1;
+  // Written synchronously by the daemon's main thread: done when the file exists and has stopped growing.
+  for (let i = 0; i < 240; i++) {
+    await sleep(500);
+    file ??= readdirSync(d.diagDir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+    if (file === undefined) continue;
+    const now = statSync(join(d.diagDir, file)).size;
+    if (now > 0 && now === size) break;
+    size = now;
+  }
+  const st = file !== undefined ? statistics(ns, d.stateDir) : undefined;
+  if (file !== undefined) {
+    if (keepAs) renameSync(join(d.diagDir, file), keepAs);
+    else rmSync(join(d.diagDir, file), { force: true });
+  }
+  return st ? round(Number(st['heapUsedKiB']) / 1024) : undefined;
 }
 
 /** Samples every sampleS until stopped; the last sample is always fresh when stop() resolves. */
@@ -281,6 +314,7 @@ async function run(o: SoakOptions, ns: Netns, dir: string): Promise<RunResult> {
   await ns.exec('sysctl', ['-qw', 'net.ipv4.ip_local_port_range=1024 65000', 'net.ipv4.tcp_tw_reuse=1']);
   const { daemon: d, conf } = await startDaemon(o, ns, dir);
   await sleep(2000);
+  const heapStart = await heapAfterGc(ns.name, d);
   const before = await kernelState(ns.name);
   const procStart = procStats(d.pid);
   log(`sstpd pid ${d.pid} in ${ns.name}: RSS ${procStart?.rssMiB} MiB, ${procStart?.fds} fds; ${before.links.length} links, ${before.routes.length} routes, ${before.qdiscs.length} qdiscs`);
@@ -309,6 +343,8 @@ async function run(o: SoakOptions, ns: Netns, dir: string): Promise<RunResult> {
   await sampler.stop();
   const after = await kernelState(ns.name);
   const procEnd = procStats(d.pid);
+  const heapEnd = d.exit ? undefined : await heapAfterGc(ns.name, d, o.keepHeapSnapshot ? join(dir, 'end.heapsnapshot') : undefined);
+  log(`V8 heap after a full GC: ${heapStart} MiB before the run, ${heapEnd} MiB after it`);
 
   // Done: stop the daemon as an operator would, and see that it exits.
   const exitedBefore = d.exit !== undefined;
@@ -318,7 +354,7 @@ async function run(o: SoakOptions, ns: Netns, dir: string): Promise<RunResult> {
   problems.push(...agent.problems);
   return {
     samples: sampler.samples, churnEndT, daemonLog: d.log, agent, churnReport: churn.report, before, after,
-    leaks: leaks(before, after), procStart, procEnd, daemonExit: d.exit, problems,
+    leaks: leaks(before, after), procStart, procEnd, heapAfterGcMiB: { start: heapStart, end: heapEnd }, daemonExit: d.exit, problems,
     configLines: conf.trim().split('\n').filter((l) => !l.includes(' ssl ')),
   };
 }
@@ -340,12 +376,19 @@ async function main(): Promise<number> {
   if (o.waitQuietS > 0) await waitQuiet(o.waitQuietS);
   if (stopRequested) return 130;
   const date = new Date().toISOString();
+  const base = join(o.outDir, `soak-${date.slice(0, 19).replace(/:/g, '-')}`);
   const loadStart = loadavg().map((x) => round(x, 2));
   const ns = await createNetns('soak');
   let r: RunResult;
   try {
     tempDir = mkdtempSync(join(tmpdir(), 'sstpd-soak-'));
     r = await run(o, ns, tempDir);
+    mkdirSync(o.outDir, { recursive: true });
+    const snapshot = join(tempDir, 'end.heapsnapshot');
+    if (existsSync(snapshot)) {
+      copyFileSync(snapshot, `${base}-end.heapsnapshot`);
+      log(`kept the daemon's heap snapshot after the run: ${base}-end.heapsnapshot`);
+    }
   } finally {
     await ns.destroy();
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
@@ -353,8 +396,6 @@ async function main(): Promise<number> {
   }
   const m = { ...machine(ROOT), loadAvgStart: loadStart, loadAvgEnd: loadavg().map((x) => round(x, 2)) };
   const s = summary(r);
-  mkdirSync(o.outDir, { recursive: true });
-  const base = join(o.outDir, `soak-${date.slice(0, 19).replace(/:/g, '-')}`);
   const doc = {
     date, command: process.argv.slice(2).join(' '), options: o, machine: m, summary: s, samples: r.samples,
     churnReport: r.churnReport, config: r.configLines, kernelAfter: r.after, daemonLastErrors: r.daemonLog.lastErrors,

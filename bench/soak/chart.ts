@@ -122,7 +122,9 @@ export function renderChart(o: ChartOptions): string {
   const lastBottom = TOP + (o.panels.length - 1) * (PANEL_H + GAP) + PANEL_H;
   const markerText = (o.markers ?? []).map((m) => {
     const px = LEFT + (Math.min(m.t, o.durationS) / Math.max(o.durationS, 1)) * (W - LEFT - RIGHT);
-    return `<text x="${(px + 4).toFixed(1)}" y="${TOP + 14}" class="mlabel">${esc(m.label)}</text>`;
+    // Right of the line, or left of it when the line is in the right half (no clipping at the edge).
+    const right = px < LEFT + (W - LEFT - RIGHT) / 2;
+    return `<text x="${(px + (right ? 4 : -4)).toFixed(1)}" y="${TOP + 14}" class="mlabel" text-anchor="${right ? 'start' : 'end'}">${esc(m.label)}</text>`;
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${h}" viewBox="0 0 ${W} ${h}" font-family="DejaVu Sans, Arial, sans-serif">
 <style>

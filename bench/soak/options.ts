@@ -14,6 +14,7 @@ export const USAGE = `usage: node dist/bench/soak.js [options]        (root; npm
   --rate-limit D/U        kbit/s on every soak user (default 10000/5000; 'none' = no shaper)
   --settle S              wait after the last client before the leak check (default 5)
   --out DIR               where the JSON and SVG go (default soak-out/)
+  --keep-heap-snapshot    keep the daemon's heap snapshot taken after the run (for finding leaks)
   --wait-quiet S          first wait (at most S seconds) for a 1-minute load average below 0.7`;
 
 export interface SoakOptions {
@@ -33,6 +34,7 @@ export interface SoakOptions {
   readonly settleS: number;
   readonly outDir: string;
   readonly waitQuietS: number;
+  readonly keepHeapSnapshot: boolean;
 }
 
 function num(text: string, what: string, min: number, max: number): number {
@@ -60,6 +62,7 @@ export function parseSoakArgs(argv: readonly string[], defaultOut: string): Soak
       settle: { type: 'string', default: '5' },
       out: { type: 'string', default: defaultOut },
       'wait-quiet': { type: 'string', default: '0' },
+      'keep-heap-snapshot': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -86,6 +89,7 @@ export function parseSoakArgs(argv: readonly string[], defaultOut: string): Soak
     settleS: num(values.settle, '--settle', 0, 600),
     outDir: values.out,
     waitQuietS: num(values['wait-quiet'], '--wait-quiet', 0, 86_400),
+    keepHeapSnapshot: values['keep-heap-snapshot'],
   };
 }
 

@@ -48,6 +48,8 @@ export interface RunResult {
   readonly leaks: Leaks;
   readonly procStart: ProcStats | undefined;
   readonly procEnd: ProcStats | undefined;
+  /** V8 heap right after a full GC, before and after the run. */
+  readonly heapAfterGcMiB: { readonly start: number | undefined; readonly end: number | undefined };
   readonly daemonExit: string | undefined;
   readonly problems: string[];
   readonly configLines: string[];
@@ -115,6 +117,7 @@ export function summary(r: RunResult): Json {
       heapTrendMiBPerMin: round(slope(churning.map((x) => [x.t / 60, x.heapMiB])), 2),
     },
     fds: { start: r.procStart?.fds, end: r.procEnd?.fds, max: fds.max },
+    heapAfterGcMiB: r.heapAfterGcMiB,
     daemonCpuS: r.procEnd && r.procStart ? round(r.procEnd.cpuS - r.procStart.cpuS) : undefined,
     sessions: {
       started: r.daemonLog.started, up: r.daemonLog.up, ended: r.daemonLog.ended, authFailed: r.daemonLog.authFailed,
@@ -154,6 +157,8 @@ export function table(o: SoakOptions, s: Json, m: Json): string {
   const lk = s['leaks'] as Leaks & { fdGrowth: number };
   row('churn time', `${fmtT(Number(s['churnS']))} (${o.concurrency} at a time, mix ${o.mix}, rate limit ${rateText(o)})`);
   row('daemon RSS start / end / max', `${rss['start']} / ${rss['end']} / ${rss['max']} MiB  (trend while churning ${rss['trendMiBPerMin']} MiB/min, V8 heap ${rss['heapTrendMiBPerMin']} MiB/min)`);
+  const hg = s['heapAfterGcMiB'] as RunResult['heapAfterGcMiB'];
+  row('daemon V8 heap after full GC start / end', `${hg.start ?? '-'} / ${hg.end ?? '-'} MiB`);
   row('daemon open fds start / end / max', `${fds['start']} / ${fds['end']} / ${fds['max']}`);
   row('daemon CPU time during the run', `${s['daemonCpuS']} s`);
   row('sessions started / up / ended (log)', `${se['started']} / ${se['up']} / ${se['ended']}  (max ${se['maxUpAtOnce']} up at once)`);

@@ -105,54 +105,47 @@ async function main(): Promise<number> {
   const password = values.password ?? process.env['SSTP_PASSWORD'];
   if (password === undefined) throw new UsageError('--password (or $SSTP_PASSWORD) is required');
   const sources = values['source-addresses'] !== undefined ? int(values['source-addresses'], '--source-addresses', 1, 254) : 0;
-  const base = {
+  const echo = Number(values['lcp-echo-interval']);
+  // What batch and churn runs share.
+  const common = {
     host,
     port,
     ...(values.servername !== undefined ? { servername: values.servername } : {}),
     ...(values.ca !== undefined ? { ca: readFileSync(values.ca) } : {}),
     insecure: values.insecure,
+    authCycle: authCycle(values['auth-mix']),
+    rate: Number(values.rate) || 0,
+    ...(echo > 0 ? { lcpEcho: { intervalS: echo, failure: 3, timeoutS: 0 } } : {}),
+    setupTimeoutMs: Number(values.timeout) * 1000,
+    ...(sources > 0 ? { localAddresses: Array.from({ length: sources }, (_, k) => `127.0.1.${k + 1}`) } : {}),
+    onEvent: (event: string, fields: Record<string, number | string>) => emit({ event, ...fields }),
   };
   if (values.duration !== undefined) {
-    const workers = int(values.concurrency, '--concurrency', 1, 100_000);
-    const echoS = Number(values['lcp-echo-interval']);
     const stop = new AbortController();
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => stop.abort());
     const report = await runChurn({
-      ...base,
+      ...common,
       credentials: (w) => ({ username: user.replace('%d', String(w)), password }),
-      authCycle: authCycle(values['auth-mix']),
-      workers,
+      workers: int(values.concurrency, '--concurrency', 1, 100_000),
       durationS: int(values.duration, '--duration', 1, 30 * 86_400),
       mix: churnMix(values.mix),
       holdS: holdRange(values.hold ?? '2-8'),
       pings: int(values.pings, '--pings', 0, 1000),
-      rate: Number(values.rate) || 0,
-      ...(echoS > 0 ? { lcpEcho: { intervalS: echoS, failure: 3, timeoutS: 0 } } : {}),
-      setupTimeoutMs: Number(values.timeout) * 1000,
-      ...(sources > 0 ? { localAddresses: Array.from({ length: sources }, (_, k) => `127.0.1.${k + 1}`) } : {}),
       progressS: Number(values.progress) || 0,
       signal: stop.signal,
-      onEvent: (event, fields) => emit({ event, ...fields }),
     });
     emit({ event: 'report', mode: 'churn', ...report });
     return report.failed === 0 && report.lost === 0 && report.closeErrors === 0 ? 0 : 1;
   }
   const sessions = int(values.sessions, '--sessions', 1, 100_000);
   const users = values.users !== undefined ? int(values.users, '--users', 1, 1_000_000) : sessions;
-  const echo = Number(values['lcp-echo-interval']);
   const report = await runLoad({
-    ...base,
+    ...common,
     credentials: (i) => ({ username: user.replace('%d', String(i % users)), password }),
-    authCycle: authCycle(values['auth-mix']),
     sessions,
     concurrency: int(values.concurrency, '--concurrency', 1, 100_000),
-    rate: Number(values.rate) || 0,
     holdS: Number(values.hold ?? '0') || 0,
     echoSamples: values['echo-samples'],
-    ...(echo > 0 ? { lcpEcho: { intervalS: echo, failure: 3, timeoutS: 0 } } : {}),
-    setupTimeoutMs: Number(values.timeout) * 1000,
-    ...(sources > 0 ? { localAddresses: Array.from({ length: sources }, (_, k) => `127.0.1.${k + 1}`) } : {}),
-    onEvent: (event, fields) => emit({ event, ...fields }),
   });
   emit({ event: 'report', ...report });
   return report.failed === 0 ? 0 : 1;

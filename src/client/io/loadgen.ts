@@ -4,7 +4,7 @@
  * optional LCP echo RTT samples), then a clean goodbye for each. Reports the setup rate, setup
  * latency (TCP connect → IPCP open) percentiles and failures by cause.
  */
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { monotonicNow } from '../../common/time.js';
 import type { AuthProtocol } from '../../config/model.js';
 import type { EchoPolicy } from '../../ppp/lcp/lcp.js';
@@ -256,121 +256,145 @@ export interface ChurnReport extends ChurnCounts {
 }
 
 /** Runs `workers` sessions at a time for `durationS`, each of a kind drawn from the mix. */
-export async function runChurn(o: ChurnOptions): Promise<ChurnReport> {
-  const counts: ChurnCounts = {
+export function runChurn(o: ChurnOptions): Promise<ChurnReport> {
+  return new Churn(o).run();
+}
+
+class Churn {
+  private readonly counts: ChurnCounts = {
     attempts: { clean: 0, drop: 0, 'wrong-password': 0 },
     established: 0, up: 0, closedClean: 0, dropped: 0, rejected: 0, failed: 0, lost: 0, pingsSent: 0, pingsAnswered: 0,
   };
-  const failures: Record<string, number> = {};
-  const lostBy: Record<string, number> = {};
-  const setupMs: number[] = [];
-  let closeErrors = 0;
-  const secureContext = createSecureContext(o.ca ? { ca: o.ca } : {});
-  const t0 = monotonicNow();
-  const deadline = t0 + o.durationS * 1000;
-  const stopping = (): boolean => o.signal?.aborted === true || monotonicNow() >= deadline;
-  // Rate: a shared schedule of start times, so the workers together keep to `rate`.
-  let nextStart = t0;
-  const gate = async (): Promise<void> => {
-    if (o.rate <= 0) return;
-    const at = Math.max(monotonicNow(), nextStart);
-    nextStart = at + 1000 / o.rate;
-    if (at - monotonicNow() > 1) await sleep(at - monotonicNow());
-  };
-  let seq = 0;
+  private readonly failures: Record<string, number> = {};
+  private readonly lostBy: Record<string, number> = {};
+  private readonly setupMs: number[] = [];
+  private closeErrors = 0;
+  private readonly secureContext: SecureContext;
+  private readonly t0 = monotonicNow();
+  private readonly deadline: number;
+  /** Rate: a shared schedule of start times, so the workers together keep to `rate`. */
+  private nextStart = this.t0;
+  private seq = 0;
 
-  const session = async (w: number, kind: ChurnKind): Promise<void> => {
-    counts.attempts[kind]++;
-    const cred = o.credentials(w);
-    const pingId = (seq++ * 7919) & 0xffff;
-    let c: SstpConnection;
+  constructor(private readonly o: ChurnOptions) {
+    this.secureContext = createSecureContext(o.ca ? { ca: o.ca } : {});
+    this.deadline = this.t0 + o.durationS * 1000;
+  }
+
+  async run(): Promise<ChurnReport> {
+    const o = this.o;
+    const progress = o.progressS > 0 ? setInterval(() => o.onEvent?.('progress', churnFields(this.counts, this.t0)), o.progressS * 1000) : undefined;
     try {
-      c = await SstpConnection.connect({
+      await Promise.all(Array.from({ length: o.workers }, (_, w) => this.worker(w)));
+    } finally {
+      if (progress) clearInterval(progress);
+    }
+    return {
+      ...this.counts,
+      attempts: { ...this.counts.attempts },
+      durationS: Math.round((monotonicNow() - this.t0) / 100) / 10,
+      setupMs: summarize(this.setupMs),
+      failures: this.failures,
+      lostBy: this.lostBy,
+      closeErrors: this.closeErrors,
+    };
+  }
+
+  private stopping(): boolean {
+    return this.o.signal?.aborted === true || monotonicNow() >= this.deadline;
+  }
+
+  private async gate(): Promise<void> {
+    if (this.o.rate <= 0) return;
+    const at = Math.max(monotonicNow(), this.nextStart);
+    this.nextStart = at + 1000 / this.o.rate;
+    if (at - monotonicNow() > 1) await sleep(at - monotonicNow());
+  }
+
+  private async worker(w: number): Promise<void> {
+    while (!this.stopping()) {
+      await this.gate();
+      if (this.stopping()) return;
+      await this.session(w, this.o.mix[Math.floor(Math.random() * this.o.mix.length)]!);
+    }
+  }
+
+  private async session(w: number, kind: ChurnKind): Promise<void> {
+    this.counts.attempts[kind]++;
+    const pingId = (this.seq++ * 7919) & 0xffff;
+    const c = await this.connect(w, kind, pingId);
+    if (!c) return;
+    if (kind === 'wrong-password') {
+      this.counts.failed++;
+      bump(this.failures, 'wrong password accepted');
+      c.destroy();
+      return;
+    }
+    this.setupMs.push(c.timings.upMs ?? NaN);
+    this.counts.established++;
+    this.counts.up++;
+    let asked = false;
+    let lostCode: string | undefined;
+    const ended = c.ended().then((e) => {
+      this.counts.up--;
+      if (!asked && e.error) lostCode = e.error.code;
+    });
+    const { min, max } = this.o.holdS;
+    await holdWithPings(c, (min + Math.random() * (max - min)) * 1000, this.o.pings, pingId, this.counts, this.o.signal);
+    if (!c.up) {
+      await ended;
+      this.counts.lost++;
+      bump(this.lostBy, lostCode ?? 'unknown');
+      return;
+    }
+    asked = true;
+    await this.finish(c, kind);
+    await ended;
+  }
+
+  /** The link up, or undefined when setup failed (a refused wrong password counts as it should). */
+  private async connect(w: number, kind: ChurnKind, pingId: number): Promise<SstpConnection | undefined> {
+    const o = this.o;
+    const cred = o.credentials(w);
+    try {
+      return await SstpConnection.connect({
         host: o.host,
         port: o.port,
         username: cred.username,
         // A password no user has: the server must refuse it.
         password: kind === 'wrong-password' ? `${cred.password}-wrong` : cred.password,
-        auth: [o.authCycle[seq % o.authCycle.length]!],
+        auth: [o.authCycle[this.seq % o.authCycle.length]!],
         ...(o.servername !== undefined ? { servername: o.servername } : {}),
-        secureContext,
+        secureContext: this.secureContext,
         insecure: o.insecure ?? false,
         requestDns: false,
         ...(o.lcpEcho ? { lcpEcho: o.lcpEcho } : {}),
         setupTimeoutMs: o.setupTimeoutMs ?? 30_000,
         ...(o.localAddresses?.length ? { localAddress: o.localAddresses[w % o.localAddresses.length]! } : {}),
         onIp: (p) => {
-          if (isEchoReply(p, pingId)) counts.pingsAnswered++;
+          if (isEchoReply(p, pingId)) this.counts.pingsAnswered++;
         },
       });
     } catch (err) {
-      if (kind === 'wrong-password' && err instanceof ClientError && err.code === 'E_CLIENT_AUTH') counts.rejected++;
+      if (kind === 'wrong-password' && err instanceof ClientError && err.code === 'E_CLIENT_AUTH') this.counts.rejected++;
       else {
-        counts.failed++;
-        bump(failures, failureKey(err));
+        this.counts.failed++;
+        bump(this.failures, failureKey(err));
       }
-      return;
+      return undefined;
     }
-    if (kind === 'wrong-password') {
-      counts.failed++;
-      bump(failures, 'wrong password accepted');
-      c.destroy();
-      return;
-    }
-    setupMs.push(c.timings.upMs ?? NaN);
-    counts.established++;
-    counts.up++;
-    let asked = false;
-    let lostCode: string | undefined;
-    const ended = c.ended().then((e) => {
-      counts.up--;
-      if (!asked && e.error) lostCode = e.error.code;
-    });
-    const holdMs = (o.holdS.min + Math.random() * (o.holdS.max - o.holdS.min)) * 1000;
-    await holdWithPings(c, holdMs, o.pings, pingId, counts, o.signal);
-    if (!c.up) {
-      await ended;
-      counts.lost++;
-      bump(lostBy, lostCode ?? 'unknown');
-      return;
-    }
-    asked = true;
+  }
+
+  private async finish(c: SstpConnection, kind: ChurnKind): Promise<void> {
     if (kind === 'drop') {
       c.destroy(); // no LCP Terminate, no Call Disconnect: the server must notice on its own
-      counts.dropped++;
-    } else {
-      const e = await c.close(5000);
-      if (e.error) closeErrors++;
-      else counts.closedClean++;
+      this.counts.dropped++;
+      return;
     }
-    await ended;
-  };
-
-  const worker = async (w: number): Promise<void> => {
-    while (!stopping()) {
-      await gate();
-      if (stopping()) return;
-      await session(w, o.mix[Math.floor(Math.random() * o.mix.length)]!);
-    }
-  };
-
-  const progress = o.progressS > 0
-    ? setInterval(() => o.onEvent?.('progress', churnFields(counts, t0)), o.progressS * 1000)
-    : undefined;
-  try {
-    await Promise.all(Array.from({ length: o.workers }, (_, w) => worker(w)));
-  } finally {
-    if (progress) clearInterval(progress);
+    const e = await c.close(5000);
+    if (e.error) this.closeErrors++;
+    else this.counts.closedClean++;
   }
-  return {
-    ...counts,
-    attempts: { ...counts.attempts },
-    durationS: Math.round((monotonicNow() - t0) / 100) / 10,
-    setupMs: summarize(setupMs),
-    failures,
-    lostBy,
-    closeErrors,
-  };
 }
 
 function churnFields(c: ChurnCounts, t0: number): Record<string, number> {
