@@ -21,9 +21,10 @@
  * The namespace (and with it every process started in it) and the temp dir go in every case.
  */
 import { execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { summarize } from '../src/client/stats.js';
 import { generateTestCertificates } from '../src/config/certs.js';
 import { createNetns, type Netns } from '../test/support/netns.js';
@@ -121,8 +122,8 @@ interface Daemon {
   readonly pid: number;
   readonly log: DaemonLog;
   readonly stateDir: string;
-  /** Where its heap snapshots go. */
-  readonly diagDir: string;
+  /** Where the heap snapshot goes when asked for (gc-hook.ts). */
+  readonly snapshot: string;
   readonly stderr: () => string;
   /** How it exited (signal name or "exit code N"), once it has. */
   exit: string | undefined;
@@ -133,13 +134,11 @@ async function startDaemon(o: SoakOptions, ns: Netns, dir: string): Promise<{ da
   writeFileSync(join(dir, 'sstpd.conf'), conf);
   const stateDir = join(dir, 'state');
   mkdirSync(stateDir, { mode: 0o750 });
-  // SIGUSR2 writes a heap snapshot, which runs a full GC first: the heap after GC, start vs end,
-  // tells retained memory from garbage V8 has not collected yet (RSS and heapUsed cannot).
-  const diagDir = join(dir, 'diag');
-  mkdirSync(diagDir);
-  const proc = ns.spawn(process.execPath, ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${diagDir}`,
-    cliPath('sstpd'), '--config', join(dir, 'sstpd.conf'), '--state-dir', stateDir], OWN_GROUP);
-  const d: Daemon = { proc, pid: proc.pid ?? 0, log: new DaemonLog(), stateDir, diagDir, stderr: tail(proc), exit: undefined };
+  // bench/soak/gc-hook.ts: SIGUSR2 = full GC (and a heap snapshot when asked), see heapAfterGc().
+  const hook = pathToFileURL(join(DIST, 'bench', 'soak', 'gc-hook.js')).href;
+  const proc = ns.spawn(process.execPath, ['--expose-gc', `--import=${hook}`, cliPath('sstpd'), '--config', join(dir, 'sstpd.conf'), '--state-dir', stateDir],
+    { ...OWN_GROUP, env: { ...process.env, SSTPD_SOAK_SNAPSHOT: join(dir, 'end.heapsnapshot') } });
+  const d: Daemon = { proc, pid: proc.pid ?? 0, log: new DaemonLog(), stateDir, snapshot: join(dir, 'end.heapsnapshot'), stderr: tail(proc), exit: undefined };
   proc.once('exit', (code, sig) => {
     d.exit = sig ?? `exit code ${code}`;
     wakeStop?.();
@@ -196,28 +195,15 @@ function statistics(ns: string, stateDir: string): Json | undefined {
 }
 
 /**
- * V8 heap in use right after a full GC (MiB): a heap snapshot (SIGUSR2) collects everything first.
- * The snapshot file is moved to `keepAs`, or deleted. Undefined if it did not work.
+ * V8 heap in use right after a full GC, MiB (gc-hook.ts), and a heap snapshot with it when asked.
+ * The signal handler runs before the daemon serves the next control request, so the statistics that
+ * follow see the collected heap (and a finished snapshot file).
  */
-async function heapAfterGc(ns: string, d: Daemon, keepAs?: string): Promise<number | undefined> {
-  const before = new Set(readdirSync(d.diagDir));
+async function heapAfterGc(ns: string, d: Daemon, snapshot = false): Promise<number | undefined> {
+  if (snapshot) writeFileSync(`${d.snapshot}.request`, '');
   d.proc.kill('SIGUSR2');
-  let file: string | undefined;
-  let size = -1;
-  // Written synchronously by the daemon's main thread: done when the file exists and has stopped growing.
-  for (let i = 0; i < 240; i++) {
-    await sleep(500);
-    file ??= readdirSync(d.diagDir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
-    if (file === undefined) continue;
-    const now = statSync(join(d.diagDir, file)).size;
-    if (now > 0 && now === size) break;
-    size = now;
-  }
-  const st = file !== undefined ? statistics(ns, d.stateDir) : undefined;
-  if (file !== undefined) {
-    if (keepAs) renameSync(join(d.diagDir, file), keepAs);
-    else rmSync(join(d.diagDir, file), { force: true });
-  }
+  await sleep(500);
+  const st = statistics(ns, d.stateDir);
   return st ? round(Number(st['heapUsedKiB']) / 1024) : undefined;
 }
 
@@ -343,7 +329,7 @@ async function run(o: SoakOptions, ns: Netns, dir: string): Promise<RunResult> {
   await sampler.stop();
   const after = await kernelState(ns.name);
   const procEnd = procStats(d.pid);
-  const heapEnd = d.exit ? undefined : await heapAfterGc(ns.name, d, o.keepHeapSnapshot ? join(dir, 'end.heapsnapshot') : undefined);
+  const heapEnd = d.exit ? undefined : await heapAfterGc(ns.name, d, o.keepHeapSnapshot);
   log(`V8 heap after a full GC: ${heapStart} MiB before the run, ${heapEnd} MiB after it`);
 
   // Done: stop the daemon as an operator would, and see that it exits.

@@ -99,6 +99,12 @@ export function summary(r: RunResult): Json {
   const notEnded = r.daemonLog.started - r.daemonLog.ended;
   const problems = [...r.problems];
   if (leakCount > 0) problems.push(`leaked kernel objects: ${JSON.stringify(r.leaks)}`);
+  // Heap still referenced after a full GC, with no session left: a little growth is compiled code and
+  // warmed caches; more than 4 MiB and more than 1 KiB per session is sessions being kept.
+  const heapGrowth = (r.heapAfterGcMiB.end ?? NaN) - (r.heapAfterGcMiB.start ?? NaN);
+  if (heapGrowth > 4 && (heapGrowth * 1024) / Math.max(1, r.daemonLog.started) > 1) {
+    problems.push(`V8 heap after a full GC grew ${round(heapGrowth)} MiB over the run (${round((heapGrowth * 1024) / r.daemonLog.started)} KiB per session started): memory is retained`);
+  }
   if (fdGrowth > 0) problems.push(`the daemon holds ${fdGrowth} more fds than before the run`);
   if (notEnded !== 0) problems.push(`${notEnded} sessions started but never logged session-down`);
   if (c && (Number(c['failed']) > 0 || Number(c['lost']) > 0 || Number(c['closeErrors']) > 0)) {
