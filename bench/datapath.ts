@@ -16,6 +16,16 @@ import { DataGate } from '../src/ppp/data-gate.js';
 import { SourceFilter } from '../src/ip/source-filter.js';
 import { PPP_IPV4 } from '../src/ppp/protocols.js';
 
+
+/**
+ * This process's CPU time in ms (user + system). The cores run synchronously on one thread, so
+ * this is the work done, without the time other processes on a shared machine took from us.
+ */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 const { values } = parseArgs({ options: { packets: { type: 'string', default: '200000' }, size: { type: 'string', default: '1400' } } });
 const N = Number(values.packets);
 const SIZE = Number(values.size);
@@ -93,12 +103,12 @@ function measure(label: string, serverSink: boolean, clientSink: boolean): Recor
   const p = pair(serverSink, clientSink);
   const up = chunks((x) => p.client.encodeIp(x)!);
   const reps = Math.ceil(N / 20000);
-  let t0 = performance.now();
+  let t0 = cpuMs();
   for (let r = 0; r < reps; r++) {
     for (const c of up) p.server.receive(1, c);
     for (const a of p.server.poll()) if (a.type === 'ip') p.serverRx.n++;
   }
-  const upNs = ((performance.now() - t0) * 1e6) / p.serverRx.n;
+  const upNs = ((cpuMs() - t0) * 1e6) / p.serverRx.n;
   // Server → client: the bytes the server's driver writes for each TUN packet.
   const down = chunks((x) => {
     const b = Buffer.alloc(8 + x.length);
@@ -106,12 +116,12 @@ function measure(label: string, serverSink: boolean, clientSink: boolean): Recor
     x.copy(b, 8);
     return b;
   });
-  t0 = performance.now();
+  t0 = cpuMs();
   for (let r = 0; r < reps; r++) {
     for (const c of down) p.client.receive(1, c);
     for (const a of p.client.poll()) if (a.type === 'ip') p.clientRx.n++;
   }
-  const downNs = ((performance.now() - t0) * 1e6) / p.clientRx.n;
+  const downNs = ((cpuMs() - t0) * 1e6) / p.clientRx.n;
   const row = { serverRxNsPerPacket: Math.round(upNs), clientRxNsPerPacket: Math.round(downNs), packets: p.serverRx.n };
   process.stdout.write(`${label.padEnd(28)} server rx ${row.serverRxNsPerPacket} ns/packet, client rx ${row.clientRxNsPerPacket} ns/packet (${SIZE}-byte packets)\n`);
   return row;
@@ -122,10 +132,10 @@ function measureForged(): number {
   const p = pair(true, true);
   const up = chunks((x) => p.client.encodeIp(x)!, [10, 99, 99, 99]);
   const reps = Math.ceil(N / 20000);
-  const t0 = performance.now();
+  const t0 = cpuMs();
   for (let r = 0; r < reps; r++) for (const c of up) p.server.receive(1, c);
   const dropped = p.server.drops.source;
-  const ns = Math.round(((performance.now() - t0) * 1e6) / dropped);
+  const ns = Math.round(((cpuMs() - t0) * 1e6) / dropped);
   process.stdout.write(`${'fast lane, forged source'.padEnd(28)} server rx ${ns} ns/packet (all ${dropped} dropped at the gate)\n`);
   return ns;
 }
@@ -136,10 +146,10 @@ function measureGate(): { withoutNs: number; withNs: number } {
   const time = (gate: DataGate): number => {
     const reps = Math.max(N * 10, 1_000_000);
     let ok = 0;
-    const t0 = performance.now();
+    const t0 = cpuMs();
     for (let i = 0; i < reps; i++) if (gate.admitIn(PPP_IPV4, packet, false)) ok++;
     if (ok !== reps) throw new Error('gate refused a genuine packet');
-    return ((performance.now() - t0) * 1e6) / reps;
+    return ((cpuMs() - t0) * 1e6) / reps;
   };
   const open = (): DataGate => {
     const g = new DataGate({ mppeRequired: false });
