@@ -99,7 +99,9 @@ describe('TUN offload through a real session (TCP, both directions)', { skip: ro
             const [row] = await d.sessions();
             const dp = row?.['dataPath'] as Record<string, number | boolean> | undefined;
             assert.ok(dp, JSON.stringify(row));
-            process.stderr.write(`tun-offload (${offload ? 'on' : 'off'}): ${JSON.stringify({ rxPackets: row?.['rxPackets'], txPackets: row?.['txPackets'], ...dp })}\n`);
+            // Informational: what the kernel dropped from the TUN's queue while we were paused.
+            const stats = await runCommand('cat', [`/sys/class/net/${String(row?.['ifname'])}/statistics/tx_dropped`], { netns: e.ns });
+            process.stderr.write(`tun-offload (${offload ? 'on' : 'off'}): ${JSON.stringify({ rxPackets: row?.['rxPackets'], txPackets: row?.['txPackets'], ...dp, kernelTxDropped: Number(stats.stdout) })}\n`);
             assert.equal(dp['offload'], offload);
             const rx = row?.['rxPackets'] as number;
             if (offload) {
