@@ -82,8 +82,9 @@ describe('TUN offload through a real session (TCP, both directions)', { skip: ro
     assert.equal(theirs.sha256, mine.sha256, `${mode}: the bytes arrive as sent`);
   }
 
-  for (const offload of [true, false]) {
-    it(`offload ${offload ? 'on' : 'off (fallback)'}: ${BYTES / 1e6} MB up and down arrive intact`, { timeout: 5 * 60_000 }, async () => {
+  for (const { offload, mppe } of [{ offload: true, mppe: false }, { offload: false, mppe: false }, { offload: true, mppe: true }]) {
+    const label = `offload ${offload ? 'on' : 'off (fallback)'}${mppe ? ', MPPE' : ''}`;
+    it(`${label}: ${BYTES / 1e6} MB up and down arrive intact`, { timeout: 5 * 60_000 }, async () => {
       const e = env!;
       const port = e.nextPort();
       const saved = process.env['SSTPD_TUN_OFFLOAD'];
@@ -91,9 +92,10 @@ describe('TUN offload through a real session (TCP, both directions)', { skip: ro
       process.env['SSTPD_TUN_OFFLOAD'] = offload ? '1' : '0';
       try {
         await withDaemon({ configText: seedConfig({ port, certs: e.certs }), netns: e.ns, env: { ...process.env } }, async (d) => {
-          const c = ClientProc.start(client!, { port, user: 'vyos', password: 'vyos', host: SERVER_LINK, tun: true });
+          const c = ClientProc.start(client!, { port, user: 'vyos', password: 'vyos', host: SERVER_LINK, tun: true, mppe });
           try {
-            assert.equal((await c.next(['up', 'failed'])).event, 'up');
+            const up = await c.next(['up', 'failed']);
+            assert.equal(up.event, 'up', JSON.stringify(up));
             await transfer('up');
             await transfer('down');
             const [row] = await d.sessions();
@@ -101,7 +103,7 @@ describe('TUN offload through a real session (TCP, both directions)', { skip: ro
             assert.ok(dp, JSON.stringify(row));
             // Informational: what the kernel dropped from the TUN's queue while we were paused.
             const stats = await runCommand('cat', [`/sys/class/net/${String(row?.['ifname'])}/statistics/tx_dropped`], { netns: e.ns });
-            process.stderr.write(`tun-offload (${offload ? 'on' : 'off'}): ${JSON.stringify({ rxPackets: row?.['rxPackets'], txPackets: row?.['txPackets'], ...dp, kernelTxDropped: Number(stats.stdout) })}\n`);
+            process.stderr.write(`tun-offload (${label}): ${JSON.stringify({ rxPackets: row?.['rxPackets'], txPackets: row?.['txPackets'], ...dp, kernelTxDropped: Number(stats.stdout) })}\n`);
             assert.equal(dp['offload'], offload);
             const rx = row?.['rxPackets'] as number;
             if (offload) {
