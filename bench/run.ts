@@ -347,15 +347,35 @@ const gbit = (j: Json): number => {
   return Math.round((Number(sum['bits_per_second']) / 1e9) * 1000) / 1000;
 };
 
+/** TCP segments the sender retransmitted (iperf3 -J reports them on the sending side). */
+const retransmits = (j: Json): number | undefined => {
+  const v = ((j['end'] as Json)['sum_sent'] as Json | undefined)?.['retransmits'];
+  return typeof v === 'number' ? v : undefined;
+};
+
+/** One iperf3 run with the server's CPU seconds per GB moved (when its pid is known) and retransmits. */
+async function measured(t: Target, tu: Tunnel, args: readonly string[]): Promise<{ gbit: number; retransmits: number | undefined; cpuSPerGB: number | undefined }> {
+  const before = t.pid !== undefined ? procStat(t.pid).cpuS : undefined;
+  const j = (await iperf(t, [tu], args))[0]!;
+  const cpu = before !== undefined && t.pid !== undefined ? procStat(t.pid).cpuS - before : undefined;
+  const bytes = Number(((j['end'] as Json)['sum_received'] as Json | undefined)?.['bytes'] ?? NaN);
+  return { gbit: gbit(j), retransmits: retransmits(j), cpuSPerGB: cpu !== undefined && bytes > 0 ? Math.round((cpu / (bytes / 1e9)) * 100) / 100 : undefined };
+}
+
 async function throughput(t: Target): Promise<void> {
   await settle(t);
   const one = await tunnel(t, 1);
   try {
     log('throughput: 1 session, client → server');
-    const up = gbit((await iperf(t, [one], []))[0]!);
+    const up = await measured(t, one, []);
     log('throughput: 1 session, server → client');
-    const down = gbit((await iperf(t, [one], ['-R']))[0]!);
-    results['throughput'] = { tcpUpGbit: up, tcpDownGbit: down };
+    const down = await measured(t, one, ['-R']);
+    results['throughput'] = {
+      tcpUpGbit: up.gbit, tcpDownGbit: down.gbit,
+      tcpUpRetransmits: up.retransmits, tcpDownRetransmits: down.retransmits,
+      tcpUpServerCpuSPerGB: up.cpuSPerGB, tcpDownServerCpuSPerGB: down.cpuSPerGB,
+      tunOffload: process.env['SSTPD_TUN_OFFLOAD'] !== '0',
+    };
   } finally {
     await closeTunnel(one);
   }
@@ -476,8 +496,9 @@ function table(m: Json): string {
   if (i) for (const v of Object.values(i)) row(`idle ${v['sessions']} sessions`, `RSS ${v['serverRssMiB'] ?? '-'} MiB (${v['rssPerSessionKiB'] ?? '-'} KiB/session)  CPU ${v['serverCpuPercent'] ?? '-'} %  echo RTT p50 ${v['echoRttP50Ms']} ms p99 ${v['echoRttP99Ms']} ms`);
   const tp = results['throughput'] as Json | undefined;
   if (tp) {
-    row('TCP, 1 session, client → server', `${tp['tcpUpGbit']} Gbit/s`);
-    row('TCP, 1 session, server → client', `${tp['tcpDownGbit']} Gbit/s`);
+    const extra = (d: 'Up' | 'Down'): string => `  retransmits ${tp[`tcp${d}Retransmits`] ?? '-'}  server CPU ${tp[`tcp${d}ServerCpuSPerGB`] ?? '-'} s/GB`;
+    row(`TCP, 1 session, client → server (offload ${tp['tunOffload'] ? 'on' : 'off'})`, `${tp['tcpUpGbit']} Gbit/s${extra('Up')}`);
+    row('TCP, 1 session, server → client', `${tp['tcpDownGbit']} Gbit/s${extra('Down')}`);
     row('TCP, 4 sessions, client → server (sum)', `${tp['tcpUp4SessionsGbit']} Gbit/s`);
   }
   const sp = results['smallPackets'] as Record<string, Json> | undefined;

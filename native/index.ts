@@ -38,13 +38,23 @@ export interface NativePoller {
    */
   close(done?: () => void): void;
   readonly closed: boolean;
-  /** Packets dropped because they exceeded MAX_PACKET. */
+  /** Packets dropped because they exceeded MAX_PACKET (or, with offload, the MTU set). */
   readonly truncated: number;
+  /** Offload: the session MTU that super-packets are cut to fit (0: the kernel's segment size). */
+  setMtu(mtu: number): void;
+  /** Offload: super-packets read (each cut into several packets of the batch). */
+  readonly superPackets: number;
+  /** Offload: packets with a virtio header we could not make sense of, dropped. */
+  readonly refused: number;
 }
 
 export interface NativeTun {
-  /** Creates a non-persistent TUN (IFF_TUN | IFF_NO_PI, non-blocking, close-on-exec); `%d` → first free. */
-  open(nameTemplate: string): { fd: number; name: string };
+  /**
+   * Creates a non-persistent TUN (IFF_TUN | IFF_NO_PI, non-blocking, close-on-exec); `%d` → first
+   * free. With `offload`, also IFF_VNET_HDR + TUNSETOFFLOAD (checksum, TSO, USO); `offload` in the
+   * answer says whether the kernel took it (if not, the device is a plain one).
+   */
+  open(nameTemplate: string, offload?: boolean): { fd: number; name: string; offload: boolean };
   /** Address, point-to-point peer (adds the peer/32 route), /32 mask, MTU, and up/down. IPv4 optional. */
   configure(name: string, opts: { local?: string; peer?: string; mtu: number; up: boolean }): void;
   /** An IPv6 address (16 bytes) with its prefix length on the interface; an existing one is fine. */
@@ -53,13 +63,26 @@ export interface NativeTun {
   route6(name: string, add: boolean, prefix: Uint8Array, prefixLen: number): void;
   /** One non-blocking write; bytes written, or -1 when the device queue is full (drop the packet). */
   write(fd: number, buf: Uint8Array, offset: number, length: number): number;
-  /** Takes ownership of `fd`; starts polling at once. `onError` follows a read error, after which polling stops. */
-  TunPoller: new (fd: number, onPackets: NativePacketsHandler, onError: (err: NativeErrnoError) => void) => NativePoller;
+  /**
+   * Writes packets `buf[offsets[i] .. + lengths[i])`, i < count <= BATCH. With `offload` (a device
+   * opened with it) consecutive TCP segments of one flow go as one GRO super-packet. What the kernel
+   * refuses (queue full) is dropped. `result` receives [written, dropped, writes, bytes written].
+   */
+  writeBatch(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, offload: boolean, result: Uint32Array): void;
+  /**
+   * Takes ownership of `fd`; starts polling at once. `onError` follows a read error, after which
+   * polling stops. `offload`: the fd was opened with it (reads carry a virtio header).
+   */
+  TunPoller: new (fd: number, onPackets: NativePacketsHandler, onError: (err: NativeErrnoError) => void, offload?: boolean) => NativePoller;
+  /** Tests: the offload segmenter on one packet with its 10-byte virtio header; throws when refused. */
+  segment(packet: Uint8Array, vnetHdr: Uint8Array, mtu: number): Buffer[];
+  /** Tests: what writeBatch would write for these packets (offload), in order. */
+  coalesce(packets: readonly Uint8Array[]): { vnetHdr: Buffer; packet: Buffer; count: number }[];
   /** Free bytes before each packet in the slab (SSTP header + PPP FF 03 + protocol fit exactly). */
   readonly HEADROOM: number;
   /** Largest packet read; longer ones are dropped and counted in `truncated`. */
   readonly MAX_PACKET: number;
-  /** Most packets per batch. */
+  /** Packets per batch (with offload, a batch may exceed it by the segments of its last read). */
   readonly BATCH: number;
 }
 

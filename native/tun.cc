@@ -1,11 +1,16 @@
 // sstpd_tun: the few things Node cannot do for a TUN device.
 //
-//   open(template)                    -> { fd, name }   /dev/net/tun + TUNSETIFF (IFF_TUN | IFF_NO_PI)
+//   open(template, offload)           -> { fd, name, offload }  /dev/net/tun + TUNSETIFF (IFF_TUN |
+//                                        IFF_NO_PI, plus IFF_VNET_HDR + TUNSETOFFLOAD when asked and
+//                                        the kernel takes it)
 //   configure(name, {local?, peer?, mtu, up})           SIOCSIF* ioctls on an AF_INET datagram socket
 //   addAddress6(name, addr16, prefixLen)                 SIOCSIFADDR on an AF_INET6 socket (in6_ifreq)
 //   route6(name, add, prefix16, prefixLen)               SIOCADDRT / SIOCDELRT (in6_rtmsg) via the device
 //   write(fd, buf, offset, length)    -> bytes | -1     one non-blocking write(); -1 = queue full
-//   new TunPoller(fd, onPackets, onError)               uv_poll on the fd, batched reads
+//   writeBatch(fd, buf, offsets, lengths, count, offload, result)  many packets; with offload,
+//                                        consecutive TCP segments go as one GRO super-packet
+//   new TunPoller(fd, onPackets, onError, offload)      uv_poll on the fd, batched reads
+//   segment(packet, vnetHdr, mtu), coalesce(packets)    the offload code, for tests only
 //
 // Why native: Node classes a TUN fd as a FILE, so net.Socket({fd}) refuses it, and fs.read parks a
 // libuv pool thread per blocked read. Here the fd is watched by the event loop itself.
@@ -19,6 +24,11 @@
 // The 8 bytes before each packet belong to the handler: SSTP header (4) + PPP FF 03 + protocol (4)
 // can be written there in place. The slab, offsets and lengths are reused for the next batch, so the
 // handler must consume or copy the packets before it returns.
+//
+// Offload (IFF_VNET_HDR): each read returns a virtio_net_hdr and a packet of up to 64 KB, which
+// goes to a shared read buffer and is cut into session-MTU packets laid out in the slab as above
+// (offload.cc). A batch then ends once it holds BATCH packets or the slab cannot take one more
+// super-packet; it may exceed BATCH by the segments of its last read.
 
 #include <napi.h>
 #include <uv.h>
@@ -34,7 +44,19 @@
 #include <string>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
+#include <vector>
+
+#include "offload.h"
+
+// Newer than some installed headers (Linux 6.2).
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
 
 namespace {
 
@@ -46,6 +68,15 @@ constexpr uint32_t kBatch = 64;
 // fills this buffer was longer than kMaxPacket.
 constexpr size_t kReadSize = kMaxPacket + 1;
 constexpr size_t kSlabSize = kBatch * (kHeadroom + kMaxPacket + 8);
+
+// Offload: one read is a virtio header plus an IP packet of up to 64 KB (one byte more to see
+// truncation), and the slab keeps room for the worst-case segments of one such read.
+constexpr size_t kVnetHdr = sizeof(offload::VnetHdr);
+constexpr size_t kVnetReadSize = kVnetHdr + 65535 + 40 + 1;
+constexpr size_t kSegmentReserve =
+    65535 + 40 + offload::kMaxSegments * (kHeadroom + 7 + offload::kMaxHeader);
+constexpr size_t kSlabCapacity = kSlabSize + kSegmentReserve;
+constexpr uint32_t kIndexCapacity = kBatch + offload::kMaxSegments;
 
 inline size_t Align8(size_t n) { return (n + 7) & ~static_cast<size_t>(7); }
 
@@ -68,6 +99,9 @@ struct Shared {
   uint8_t* slabData = nullptr;
   uint32_t* offsetData = nullptr;
   uint32_t* lengthData = nullptr;
+  std::vector<uint8_t> readBuf = std::vector<uint8_t>(kVnetReadSize);
+  // Set once TUNSETOFFLOAD failed: later sessions do not try again.
+  bool offloadRefused = false;
 };
 
 bool ReadIfName(Napi::Env env, const Napi::Value& v, char (&out)[IFNAMSIZ], const char* what) {
@@ -86,28 +120,61 @@ bool ReadIfName(Napi::Env env, const Napi::Value& v, char (&out)[IFNAMSIZ], cons
   return true;
 }
 
-// open(template) -> { fd, name }. The device is not persistent: closing fd deletes it.
-Napi::Value Open(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  struct ifreq ifr;
-  std::memset(&ifr, 0, sizeof ifr);
-  if (!ReadIfName(env, info[0], ifr.ifr_name, "name template")) return env.Undefined();
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-
+// One TUNSETIFF; the fd, or -1 with the error thrown.
+int OpenDevice(Napi::Env env, struct ifreq* ifr) {
   int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     ErrnoError(env, errno, "open", "/dev/net/tun").ThrowAsJavaScriptException();
-    return env.Undefined();
+    return -1;
   }
-  if (::ioctl(fd, TUNSETIFF, &ifr) < 0) {
+  if (::ioctl(fd, TUNSETIFF, ifr) < 0) {
     int err = errno;
     ::close(fd);
-    ErrnoError(env, err, "ioctl(TUNSETIFF)", ifr.ifr_name).ThrowAsJavaScriptException();
-    return env.Undefined();
+    ErrnoError(env, err, "ioctl(TUNSETIFF)", ifr->ifr_name).ThrowAsJavaScriptException();
+    return -1;
+  }
+  return fd;
+}
+
+// Turns on checksum and segmentation offload (TSO; USO where the kernel has it, 6.2+). False when
+// the kernel takes none of it.
+bool EnableOffload(int fd) {
+  int size = static_cast<int>(kVnetHdr);
+  if (::ioctl(fd, TUNSETVNETHDRSZ, &size) < 0) return false;
+  unsigned tcp = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+  if (::ioctl(fd, TUNSETOFFLOAD, tcp | TUN_F_USO4 | TUN_F_USO6) == 0) return true;
+  return ::ioctl(fd, TUNSETOFFLOAD, tcp) == 0;
+}
+
+// open(template, offload) -> { fd, name, offload }. The device is not persistent: closing fd deletes
+// it. Without offload support the device is made again the plain way (the old kernel pays that
+// once: later opens do not try).
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Shared* s = env.GetInstanceData<Shared>();
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  if (!ReadIfName(env, info[0], ifr.ifr_name, "name template")) return env.Undefined();
+  char tmpl[IFNAMSIZ];
+  std::memcpy(tmpl, ifr.ifr_name, IFNAMSIZ);
+  bool offload = info.Length() > 1 && info[1].ToBoolean().Value() && !s->offloadRefused;
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0);
+  int fd = OpenDevice(env, &ifr);
+  if (fd < 0) return env.Undefined();
+  if (offload && !EnableOffload(fd)) {
+    s->offloadRefused = true;
+    offload = false;
+    ::close(fd);
+    std::memset(&ifr, 0, sizeof ifr);
+    std::memcpy(ifr.ifr_name, tmpl, IFNAMSIZ);
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    fd = OpenDevice(env, &ifr);
+    if (fd < 0) return env.Undefined();
   }
   Napi::Object out = Napi::Object::New(env);
   out.Set("fd", Napi::Number::New(env, fd));
   out.Set("name", Napi::String::New(env, ifr.ifr_name));
+  out.Set("offload", Napi::Boolean::New(env, offload));
   return out;
 }
 
@@ -332,6 +399,189 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// One writev; true when the kernel took it, false when its queue was full. Throws (and returns
+// false) on other errors.
+bool WriteVec(Napi::Env env, int fd, const struct iovec* iov, int n, bool* failed) {
+  ssize_t r;
+  do r = ::writev(fd, iov, n); while (r < 0 && errno == EINTR);
+  if (r >= 0) return true;
+  // A full queue drops this write; so does EINVAL, the kernel refusing this one packet (group).
+  if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS && errno != EINVAL) {
+    ErrnoError(env, errno, "writev", "tun").ThrowAsJavaScriptException();
+    *failed = true;
+  }
+  return false;
+}
+
+// Counts of one writeBatch(), written into the caller's Uint32Array.
+enum BatchResult { kPacketsWritten, kPacketsDropped, kWrites, kBytesWritten, kBatchResultSize };
+
+// Writes one coalesced group: the rewritten head, then each packet's payload (no copies).
+bool WriteGroup(Napi::Env env, int fd, const offload::Group& g, const uint8_t* base, const uint32_t* offs,
+                const uint32_t* lens, bool* failed) {
+  struct iovec iov[2 + kBatch];
+  iov[0] = {const_cast<offload::VnetHdr*>(&g.hdr), kVnetHdr};
+  if (g.count == 1) {
+    iov[1] = {const_cast<uint8_t*>(base + offs[g.first]), lens[g.first]};
+    return WriteVec(env, fd, iov, 2, failed);
+  }
+  iov[1] = {const_cast<uint8_t*>(g.head), g.headLen};
+  for (size_t k = 0; k < g.count; k++) {
+    size_t i = g.first + k;
+    iov[2 + k] = {const_cast<uint8_t*>(base + offs[i] + g.headLen), lens[i] - g.headLen};
+  }
+  return WriteVec(env, fd, iov, static_cast<int>(2 + g.count), failed);
+}
+
+// writeBatch(fd, buf, offsets, lengths, count, offload, result): packet i is buf[offsets[i] ..
+// + lengths[i]). With offload (a VNET_HDR device) runs of one TCP flow go as GRO super-packets;
+// without, one write() each as before. A full queue drops what it refuses; counts go to result
+// [written, dropped, writes, bytes].
+Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 7 || !info[0].IsNumber() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      !info[3].IsTypedArray() || !info[4].IsNumber() || !info[6].IsTypedArray()) {
+    Napi::TypeError::New(env, "writeBatch(fd, buf, offsets, lengths, count, offload, result)")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
+  Napi::Uint32Array offs = info[2].As<Napi::Uint32Array>();
+  Napi::Uint32Array lens = info[3].As<Napi::Uint32Array>();
+  Napi::Uint32Array result = info[6].As<Napi::Uint32Array>();
+  bool vnet = info[5].ToBoolean().Value();
+  int64_t count = info[4].As<Napi::Number>().Int64Value();
+  if (count < 0 || count > static_cast<int64_t>(kBatch) || static_cast<size_t>(count) > offs.ElementLength() ||
+      static_cast<size_t>(count) > lens.ElementLength() || result.ElementLength() < kBatchResultSize) {
+    Napi::RangeError::New(env, "writeBatch: count outside the arrays (at most BATCH)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const uint32_t* off = offs.Data();
+  const uint32_t* len = lens.Data();
+  for (int64_t i = 0; i < count; i++) {
+    if (static_cast<uint64_t>(off[i]) + len[i] > buf.ByteLength() || len[i] == 0) {
+      Napi::RangeError::New(env, "writeBatch: packet outside the buffer").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  uint32_t* r = result.Data();
+  std::memset(r, 0, kBatchResultSize * sizeof(uint32_t));
+  const uint8_t* base = buf.Data();
+  bool failed = false;
+  auto account = [&](bool ok, size_t packets, size_t bytes) {
+    r[ok ? kPacketsWritten : kPacketsDropped] += static_cast<uint32_t>(packets);
+    if (ok) {
+      r[kWrites]++;
+      r[kBytesWritten] += static_cast<uint32_t>(bytes);
+    }
+  };
+  if (!vnet) {
+    for (int64_t i = 0; i < count && !failed; i++) {
+      struct iovec iov = {const_cast<uint8_t*>(base + off[i]), len[i]};
+      account(WriteVec(env, fd, &iov, 1, &failed), 1, len[i]);
+    }
+    return env.Undefined();
+  }
+  offload::Coalescer c;
+  offload::Group g;
+  for (int64_t i = 0; i <= count && !failed; i++) {
+    bool ready = i < count ? c.Add(base + off[i], len[i], &g) : c.Finish(&g);
+    if (ready) account(WriteGroup(env, fd, g, base, off, len, &failed), g.count, g.totalLen);
+  }
+  return env.Undefined();
+}
+
+// ---- test entry points: the offload code itself, without a device ----------------------------
+
+bool ReadVnetHdr(Napi::Env env, const Napi::Value& v, offload::VnetHdr* h) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      v.As<Napi::Uint8Array>().ByteLength() != kVnetHdr) {
+    Napi::TypeError::New(env, "vnetHdr must be a 10-byte Uint8Array").ThrowAsJavaScriptException();
+    return false;
+  }
+  std::memcpy(h, v.As<Napi::Uint8Array>().Data(), kVnetHdr);
+  return true;
+}
+
+class VectorSink : public offload::SegmentSink {
+ public:
+  uint8_t* Next(size_t len) override {
+    out.emplace_back(len);
+    return out.back().data();
+  }
+  std::vector<std::vector<uint8_t>> out;
+};
+
+// segment(packet, vnetHdr, mtu) -> Buffer[]; throws with the reason when the packet is refused.
+Napi::Value SegmentForTest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  offload::VnetHdr h;
+  if (!info[0].IsTypedArray() || !ReadVnetHdr(env, info[1], &h) || !info[2].IsNumber()) {
+    if (!env.IsExceptionPending()) Napi::TypeError::New(env, "segment(packet, vnetHdr, mtu)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Uint8Array pkt = info[0].As<Napi::Uint8Array>();
+  VectorSink sink;
+  size_t n = 0;
+  offload::SegmentResult res = offload::Segment(pkt.Data(), pkt.ByteLength(), h,
+                                                info[2].As<Napi::Number>().Uint32Value(), sink, &n);
+  if (res != offload::SegmentResult::kOk) {
+    const char* why = res == offload::SegmentResult::kMalformed ? "malformed"
+                      : res == offload::SegmentResult::kTooBig  ? "too big"
+                                                                 : "too many segments";
+    Napi::Error::New(env, std::string("segment: ") + why).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array out = Napi::Array::New(env, n);
+  for (size_t i = 0; i < n; i++) {
+    out.Set(static_cast<uint32_t>(i), Napi::Buffer<uint8_t>::Copy(env, sink.out[i].data(), sink.out[i].size()));
+  }
+  return out;
+}
+
+// coalesce(packets) -> [{ vnetHdr, packet, count }]: what writeBatch would write, in order.
+Napi::Value CoalesceForTest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) {
+    Napi::TypeError::New(env, "coalesce(packets)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array in = info[0].As<Napi::Array>();
+  std::vector<Napi::Uint8Array> pkts;
+  for (uint32_t i = 0; i < in.Length(); i++) {
+    Napi::Value v = in.Get(i);
+    if (!v.IsTypedArray() || v.As<Napi::Uint8Array>().ByteLength() == 0) {
+      Napi::TypeError::New(env, "packets must be non-empty Uint8Arrays").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    pkts.push_back(v.As<Napi::Uint8Array>());
+  }
+  Napi::Array out = Napi::Array::New(env);
+  offload::Coalescer c;
+  offload::Group g;
+  for (size_t i = 0; i <= pkts.size(); i++) {
+    bool ready = i < pkts.size() ? c.Add(pkts[i].Data(), pkts[i].ByteLength(), &g) : c.Finish(&g);
+    if (!ready) continue;
+    std::vector<uint8_t> bytes;
+    if (g.count == 1) {
+      bytes.assign(pkts[g.first].Data(), pkts[g.first].Data() + pkts[g.first].ByteLength());
+    } else {
+      bytes.assign(g.head, g.head + g.headLen);
+      for (size_t k = 0; k < g.count; k++) {
+        const Napi::Uint8Array& p = pkts[g.first + k];
+        bytes.insert(bytes.end(), p.Data() + g.headLen, p.Data() + p.ByteLength());
+      }
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("vnetHdr", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(&g.hdr), kVnetHdr));
+    o.Set("packet", Napi::Buffer<uint8_t>::Copy(env, bytes.data(), bytes.size()));
+    o.Set("count", Napi::Number::New(env, static_cast<double>(g.count)));
+    out.Set(out.Length(), o);
+  }
+  return out;
+}
+
 // Closes a TUN fd on the libuv pool: the kernel spends ~20 ms per close unregistering the device
 // (RCU waits), which must not stall the event loop. Calls `done` once the interface is gone.
 class CloseWorker : public Napi::AsyncWorker {
@@ -353,17 +603,21 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
                        {InstanceMethod<&TunPoller::Pause>("pause"),
                         InstanceMethod<&TunPoller::Resume>("resume"),
                         InstanceMethod<&TunPoller::Close>("close"),
+                        InstanceMethod<&TunPoller::SetMtu>("setMtu"),
                         InstanceAccessor<&TunPoller::GetClosed>("closed"),
-                        InstanceAccessor<&TunPoller::GetTruncated>("truncated")});
+                        InstanceAccessor<&TunPoller::GetTruncated>("truncated"),
+                        InstanceAccessor<&TunPoller::GetSuperPackets>("superPackets"),
+                        InstanceAccessor<&TunPoller::GetRefused>("refused")});
   }
 
   explicit TunPoller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunPoller>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsFunction() || !info[2].IsFunction()) {
-      Napi::TypeError::New(env, "new TunPoller(fd, onPackets, onError)").ThrowAsJavaScriptException();
+      Napi::TypeError::New(env, "new TunPoller(fd, onPackets, onError, offload?)").ThrowAsJavaScriptException();
       return;
     }
     fd_ = info[0].As<Napi::Number>().Int32Value();
+    vnet_ = info.Length() > 3 && info[3].ToBoolean().Value();
     onPackets_ = Napi::Persistent(info[1].As<Napi::Function>());
     onError_ = Napi::Persistent(info[2].As<Napi::Function>());
     uv_loop_t* loop = nullptr;
@@ -428,7 +682,24 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
     return env.Undefined();
   }
 
+  // setMtu(mtu): the session MTU; super-packets are cut to fit it (0: the kernel's gso_size).
+  Napi::Value SetMtu(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int64Value() < 0 ||
+        info[0].As<Napi::Number>().Int64Value() > static_cast<int64_t>(kMaxPacket)) {
+      Napi::RangeError::New(info.Env(), "mtu must be 0..MAX_PACKET").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    mtu_ = info[0].As<Napi::Number>().Uint32Value();
+    return info.Env().Undefined();
+  }
+
   Napi::Value GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_); }
+  Napi::Value GetSuperPackets(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(superPackets_));
+  }
+  Napi::Value GetRefused(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(refused_));
+  }
   Napi::Value GetTruncated(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(truncated_));
   }
@@ -471,6 +742,12 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
     uint32_t count = 0;
     size_t pos = 0;
     int err = 0;
+    if (vnet_) {
+      err = ReadOffloaded(s, &count, &pos);
+      if (count > 0) Deliver(env, s, count);
+      if (err != 0 && !closed_) Fail(ErrnoError(env, err, "read", "tun"));
+      return;
+    }
     while (count < kBatch && pos + kHeadroom + kReadSize <= kSlabSize) {
       ssize_t n = ::read(fd_, s->slabData + pos + kHeadroom, kReadSize);
       if (n < 0) {
@@ -490,6 +767,53 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
     }
     if (count > 0) Deliver(env, s, count);
     if (err != 0 && !closed_) Fail(ErrnoError(env, err, "read", "tun"));
+  }
+
+  // Lays packets out in the slab as the reads do: 8 bytes of headroom, 8-aligned.
+  class SlabSink : public offload::SegmentSink {
+   public:
+    SlabSink(Shared* s, uint32_t* count, size_t* pos) : s_(s), count_(count), pos_(pos) {}
+    uint8_t* Next(size_t len) override {
+      size_t at = *pos_ + kHeadroom;
+      s_->offsetData[*count_] = static_cast<uint32_t>(at);
+      s_->lengthData[*count_] = static_cast<uint32_t>(len);
+      (*count_)++;
+      *pos_ = Align8(at + len);
+      return s_->slabData + at;
+    }
+
+   private:
+    Shared* s_;
+    uint32_t* count_;
+    size_t* pos_;
+  };
+
+  // The offload read loop: virtio header + packet into the read buffer, then segments (or the
+  // packet itself) into the slab. Returns a read errno, or 0.
+  int ReadOffloaded(Shared* s, uint32_t* count, size_t* pos) {
+    SlabSink sink(s, count, pos);
+    uint32_t mtu = mtu_ != 0 ? mtu_ : kMaxPacket;
+    while (*count < kBatch && *pos + kSegmentReserve <= kSlabCapacity) {
+      ssize_t n = ::read(fd_, s->readBuf.data(), kVnetReadSize);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errno != EAGAIN && errno != EWOULDBLOCK ? errno : 0;
+      }
+      if (n == 0) return 0;
+      if (static_cast<size_t>(n) <= kVnetHdr || static_cast<size_t>(n) == kVnetReadSize) {
+        truncated_++;
+        continue;
+      }
+      offload::VnetHdr h;
+      std::memcpy(&h, s->readBuf.data(), kVnetHdr);
+      size_t segs = 0;
+      offload::SegmentResult r =
+          offload::Segment(s->readBuf.data() + kVnetHdr, static_cast<size_t>(n) - kVnetHdr, h, mtu, sink, &segs);
+      if (r == offload::SegmentResult::kTooBig) truncated_++;
+      else if (r != offload::SegmentResult::kOk) refused_++;
+      else if (segs > 1 || h.gso_type != offload::kGsoNone) superPackets_++;
+    }
+    return 0;
   }
 
   void Deliver(Napi::Env env, Shared* s, uint32_t count) {
@@ -524,14 +848,18 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
   Napi::FunctionReference onError_;
   bool polling_ = false;
   bool closed_ = false;
+  bool vnet_ = false;
+  uint32_t mtu_ = 0;
   uint64_t truncated_ = 0;
+  uint64_t superPackets_ = 0;
+  uint64_t refused_ = 0;
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* s = new Shared();
-  Napi::Buffer<uint8_t> slab = Napi::Buffer<uint8_t>::New(env, kSlabSize);
-  Napi::Uint32Array offsets = Napi::Uint32Array::New(env, kBatch);
-  Napi::Uint32Array lengths = Napi::Uint32Array::New(env, kBatch);
+  Napi::Buffer<uint8_t> slab = Napi::Buffer<uint8_t>::New(env, kSlabCapacity);
+  Napi::Uint32Array offsets = Napi::Uint32Array::New(env, kIndexCapacity);
+  Napi::Uint32Array lengths = Napi::Uint32Array::New(env, kIndexCapacity);
   s->slabData = slab.Data();
   s->offsetData = offsets.Data();
   s->lengthData = lengths.Data();
@@ -545,6 +873,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("addAddress6", Napi::Function::New<AddAddress6>(env, "addAddress6"));
   exports.Set("route6", Napi::Function::New<Route6>(env, "route6"));
   exports.Set("write", Napi::Function::New<Write>(env, "write"));
+  exports.Set("writeBatch", Napi::Function::New<WriteBatch>(env, "writeBatch"));
+  exports.Set("segment", Napi::Function::New<SegmentForTest>(env, "segment"));
+  exports.Set("coalesce", Napi::Function::New<CoalesceForTest>(env, "coalesce"));
   exports.Set("TunPoller", TunPoller::Define(env));
   exports.Set("HEADROOM", Napi::Number::New(env, kHeadroom));
   exports.Set("MAX_PACKET", Napi::Number::New(env, kMaxPacket));

@@ -58,6 +58,8 @@ export interface SessionRow {
   readonly rateLimit: string;
   /** Data packets dropped by the session's data gate, by reason (JSON only). */
   readonly drops: Readonly<Record<string, number>>;
+  /** TUN drops, offload and back-pressure counters (JSON only; absent without an interface). */
+  readonly dataPath?: Readonly<Record<string, number | boolean>>;
 }
 
 export function sessionRow(s: SessionInfo, nowMs: number): SessionRow {
@@ -79,6 +81,7 @@ export function sessionRow(s: SessionInfo, nowMs: number): SessionRow {
     generation: s.generation,
     rateLimit: s.rateLimit ? `${s.rateLimit.downloadKbit}/${s.rateLimit.uploadKbit}` : '',
     drops: s.drops ?? {},
+    ...(s.dataPath ? { dataPath: { ...s.dataPath } } : {}),
   };
 }
 

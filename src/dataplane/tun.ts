@@ -13,14 +13,26 @@
  *
  * Client → host packets go through `write()`: one non-blocking write, `false` (and a count) when
  * the kernel queue is full, never a wait.
+ *
+ * Offload (on by default where the kernel has it; SSTPD_TUN_OFFLOAD=0 turns it off): the device is
+ * opened with a virtio-net header and TSO/USO, so the kernel hands over 64 KB super-packets, which
+ * the addon cuts to the session MTU (`setMtu`) before the batch is delivered: one read per 64 KB
+ * instead of one per packet. On the way in, `write()` copies the packet into a queue written at
+ * the end of the event-loop turn (or when full) by one native call, which joins consecutive TCP
+ * segments of a flow into one GRO super-packet: one write per run instead of one per packet.
  */
 import { loadNative, type NativeErrnoError, type NativePoller, type NativeTun } from '../../native/index.js';
 import { SstpdError } from '../common/errors.js';
 
 /** Writable bytes before every packet of a batch. */
 export const TUN_HEADROOM = 8;
-/** Most packets in one batch from the native poller. */
+/** Packets per batch from the native poller (with offload, the segments of its last read may exceed it). */
 export const TUN_BATCH = 64;
+
+/** Offload unless SSTPD_TUN_OFFLOAD=0 (tests of the fallback, or a kernel that misbehaves). */
+export function offloadWanted(): boolean {
+  return process.env['SSTPD_TUN_OFFLOAD'] !== '0';
+}
 
 /**
  * Packets read in one wake-up. Packet i is `slab[offsets[i] .. offsets[i] + lengths[i])`, and
@@ -58,16 +70,30 @@ export interface TunStats {
   writeDropped: number;
   /** Packets the kernel refused (EINVAL: not an IP packet it takes), dropped. */
   writeRefused: number;
-  /** Packets longer than the native read size (4096), dropped; only if someone raised the MTU. */
+  /** Packets longer than the native read size (4096) or, with offload, the MTU: dropped. */
   readTruncated: number;
+  /** Offload: super-packets read and cut (their segments count in readPackets). */
+  readSuperPackets: number;
+  /** Offload: packets with a virtio header that made no sense, dropped. */
+  readRefused: number;
+  /** write()/writev() calls that reached the kernel (fewer than packets when segments coalesce). */
+  writeCalls: number;
 }
 
 export interface TunDevice {
   readonly name: string;
   readonly closed: boolean;
   readonly stats: Readonly<TunStats>;
-  /** Sends one IP packet to the host; false when dropped (queue full or device closed). */
+  /** The device carries virtio headers (segmentation and GRO in the addon). */
+  readonly offload: boolean;
+  /**
+   * Sends one IP packet to the host; false when dropped (queue full or device closed). With
+   * offload it is queued (a copy) until the end of the event-loop turn, and a full kernel queue
+   * shows in `stats.writeDropped` only.
+   */
   write(packet: Buffer): boolean;
+  /** The session MTU: no packet delivered to the handler is longer (offload cuts to fit). */
+  setMtu(mtu: number): void;
   /** Stop delivering batches (socket back-pressure); the kernel queues, then drops. */
   pause(): void;
   resume(): void;
@@ -102,6 +128,8 @@ export interface OpenTunOptions {
   readonly nameTemplate?: string;
   /** A read error stopped the device. Without a handler the error is thrown (uncaught). */
   readonly onError?: (err: TunError) => void;
+  /** Ask for offload (default: `offloadWanted()`); the device says in `offload` whether it got it. */
+  readonly offload?: boolean;
 }
 
 function newStats(): TunStats {
@@ -114,8 +142,64 @@ function newStats(): TunStats {
     writeDropped: 0,
     writeRefused: 0,
     readTruncated: 0,
+    readSuperPackets: 0,
+    readRefused: 0,
+    writeCalls: 0,
   };
 }
+
+/**
+ * Packets written with offload wait here until the end of the event-loop turn, so runs of TCP
+ * segments from several TLS records can be joined. One queue for all devices of the thread: a
+ * write to another device first sends what the previous one queued (order per device is kept).
+ */
+class WriteQueue {
+  private readonly buf = Buffer.allocUnsafe(TUN_BATCH * 4096);
+  private readonly offsets = new Uint32Array(TUN_BATCH);
+  private readonly lengths = new Uint32Array(TUN_BATCH);
+  private readonly result = new Uint32Array(4);
+  private count = 0;
+  private used = 0;
+  private owner: NativeTunDevice | undefined;
+  private scheduled = false;
+
+  /** Queues a copy of `packet` for `dev`; false if it can never fit (longer than the buffer). */
+  push(dev: NativeTunDevice, packet: Buffer): boolean {
+    if (packet.length === 0 || packet.length > this.buf.length) return false;
+    if (this.owner !== dev || this.count === TUN_BATCH || this.used + packet.length > this.buf.length) this.flush();
+    this.owner = dev;
+    this.offsets[this.count] = this.used;
+    this.lengths[this.count] = packet.length;
+    packet.copy(this.buf, this.used);
+    this.used += packet.length;
+    this.count++;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
+    }
+    return true;
+  }
+
+  /** Writes what `dev` has queued now (before its fd closes). */
+  flushFor(dev: NativeTunDevice): void {
+    if (this.owner === dev) this.flush();
+  }
+
+  flush(): void {
+    const dev = this.owner;
+    const n = this.count;
+    this.owner = undefined;
+    this.count = 0;
+    this.used = 0;
+    if (!dev || n === 0) return;
+    dev.sent(this.buf, this.offsets, this.lengths, n, this.result);
+  }
+}
+
+let writeQueue: WriteQueue | undefined;
 
 /** Mutable batch shared by one device's deliveries; handlers see it as a read-only PacketBatch. */
 interface MutableBatch {
@@ -140,6 +224,7 @@ class NativeTunDevice implements TunDevice {
     private readonly native: NativeTun,
     readonly name: string,
     private readonly fd: number,
+    readonly offload: boolean,
     private readonly onPackets: BatchHandler,
     onError: ((err: TunError) => void) | undefined,
   ) {
@@ -151,7 +236,12 @@ class NativeTunDevice implements TunDevice {
         if (onError) onError(e);
         else throw e;
       },
+      offload,
     );
+  }
+
+  setMtu(mtu: number): void {
+    this.poller.setMtu(mtu);
   }
 
   get closed(): boolean {
@@ -160,6 +250,8 @@ class NativeTunDevice implements TunDevice {
 
   get stats(): Readonly<TunStats> {
     this.counters.readTruncated = this.poller.truncated;
+    this.counters.readSuperPackets = this.poller.superPackets;
+    this.counters.readRefused = this.poller.refused;
     return this.counters;
   }
 
@@ -179,6 +271,11 @@ class NativeTunDevice implements TunDevice {
 
   write(packet: Buffer): boolean {
     if (this.poller.closed) return false;
+    if (this.offload) {
+      if ((writeQueue ??= new WriteQueue()).push(this, packet)) return true;
+      this.counters.writeDropped++;
+      return false;
+    }
     let n: number;
     try {
       n = this.native.write(this.fd, packet, 0, packet.length);
@@ -195,7 +292,27 @@ class NativeTunDevice implements TunDevice {
     }
     this.counters.writtenPackets++;
     this.counters.writtenBytes += n;
+    this.counters.writeCalls++;
     return true;
+  }
+
+  /** The write queue's flush for this device: one native call for the queued packets. */
+  sent(buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number, result: Uint32Array): void {
+    if (this.poller.closed) {
+      this.counters.writeDropped += count;
+      return;
+    }
+    try {
+      this.native.writeBatch(this.fd, buf, offsets, lengths, count, true, result);
+    } catch (e) {
+      // Not EAGAIN (that is a drop): the device is broken; the session notices on its next read.
+      this.counters.writeDropped += count;
+      return;
+    }
+    this.counters.writtenPackets += result[0] ?? 0;
+    this.counters.writeDropped += result[1] ?? 0;
+    this.counters.writeCalls += result[2] ?? 0;
+    this.counters.writtenBytes += result[3] ?? 0;
   }
 
   pause(): void {
@@ -205,6 +322,8 @@ class NativeTunDevice implements TunDevice {
     this.poller.resume();
   }
   close(): Promise<void> {
+    // Queued packets go before the fd does (afterwards the number may belong to another file).
+    if (!this.closing) writeQueue?.flushFor(this);
     this.closing ??= new Promise<void>((resolve) => this.poller.close(resolve));
     return this.closing;
   }
@@ -217,14 +336,14 @@ export function openTun(onPackets: BatchHandler, options: OpenTunOptions = {}): 
     throw new SstpdError('E_TUN_ADDON', 'native addon layout does not match src/dataplane/tun.ts; rebuild it');
   }
   const template = options.nameTemplate ?? 'sstp%d';
-  let opened: { fd: number; name: string };
+  let opened: { fd: number; name: string; offload: boolean };
   try {
-    opened = native.open(template);
+    opened = native.open(template, options.offload ?? offloadWanted());
   } catch (e) {
     throw new TunError('E_TUN_OPEN', `cannot create TUN ${template}: ${messageOf(e)}`, e);
   }
   try {
-    return new NativeTunDevice(native, opened.name, opened.fd, onPackets, options.onError);
+    return new NativeTunDevice(native, opened.name, opened.fd, opened.offload, onPackets, options.onError);
   } catch (e) {
     // The poller closes the fd itself when it fails to start.
     throw new TunError('E_TUN_OPEN', `cannot poll TUN ${opened.name}: ${messageOf(e)}`, e);
@@ -249,6 +368,9 @@ export class FakeTun implements TunDevice {
   readonly queued: Buffer[] = [];
   queueDropped = 0;
   readonly name: string;
+  readonly offload = false;
+  /** The last MTU set. */
+  mtu: number | undefined;
   /** Kernel-like queue bound while paused (a TUN's default txqueuelen is 500). */
   readonly queueLimit: number;
   private onError: ((err: TunError) => void) | undefined;
@@ -271,7 +393,12 @@ export class FakeTun implements TunDevice {
     this.written.push(Buffer.from(packet));
     this.stats.writtenPackets++;
     this.stats.writtenBytes += packet.length;
+    this.stats.writeCalls++;
     return true;
+  }
+
+  setMtu(mtu: number): void {
+    this.mtu = mtu;
   }
 
   /** Host → client: delivers now (in batches of TUN_BATCH) or queues while paused. */

@@ -86,7 +86,10 @@ export class SessionDriver implements SessionHandle {
     socket.on('data', (chunk: Buffer) => this.input(() => this.core.receive(monotonicNow(), chunk)));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket-error'));
     socket.on('close', () => this.input(() => this.core.transportClosed(monotonicNow())));
-    this.out = new RecordWriter(socket, (paused) => (paused ? this.network.tun?.pause() : this.network.tun?.resume()));
+    this.out = new RecordWriter(socket, (paused) => {
+      if (paused) this.facts.pauses++;
+      return paused ? this.network.tun?.pause() : this.network.tun?.resume();
+    });
     socket.on('drain', () => this.out.drained());
     this.rearm();
   }

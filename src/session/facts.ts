@@ -8,7 +8,7 @@ import { formatPrefix6, type Prefix6 } from '../ip/ipv6-addr.js';
 import type { DropCounters } from '../ppp/data-gate.js';
 import type { SessionCounters, SessionFacts } from './lifecycle.js';
 import type { SessionNetwork } from './network.js';
-import type { SessionInfo } from './registry.js';
+import type { DataPathCounters, SessionInfo } from './registry.js';
 
 /** The parts of the session core the facts read. */
 export interface FactsCore {
@@ -26,6 +26,8 @@ export class LiveFacts implements SessionFacts {
   rateLimit: RateLimit | undefined;
   /** The data path's counters: plain fields, bumped per packet. rx = from the client. */
   readonly stats = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 };
+  /** Times the record writer paused the TUN reader (socket back-pressure). */
+  pauses = 0;
 
   constructor(
     readonly sid: string,
@@ -75,6 +77,22 @@ export class LiveFacts implements SessionFacts {
       ip6: p6 ? formatPrefix6(p6) : undefined,
       ip6Dp: dp ? formatPrefix6(dp) : undefined,
       drops: { ...this.core.drops },
+      ...(this.network.tun ? { dataPath: this.dataPath() } : {}),
+    };
+  }
+
+  private dataPath(): DataPathCounters | undefined {
+    const tun = this.network.tun;
+    if (!tun) return undefined;
+    const s = tun.stats;
+    return {
+      offload: tun.offload,
+      tunWriteDropped: s.writeDropped,
+      tunReadDropped: s.readTruncated + s.readRefused,
+      tunSuperPackets: s.readSuperPackets,
+      tunReadBatches: s.readBatches,
+      tunWriteCalls: s.writeCalls,
+      pauses: this.pauses,
     };
   }
 }

@@ -112,6 +112,7 @@ export class SessionNetwork {
     this.device = tun;
     if (this.prefix) this.prepareIpv6(tun.name);
     (this.env.configureInterface ?? configureInterface)(tun.name, { mtu });
+    tun.setMtu(mtu);
     return tun;
   }
 
@@ -119,6 +120,7 @@ export class SessionNetwork {
   configureIpv4(local: string, peer: string, mtu: number): void {
     if (!this.device) return;
     (this.env.configureInterface ?? configureInterface)(this.device.name, { local, peer, mtu });
+    this.device.setMtu(mtu);
   }
 
   /** IPV6CP opened: our link-local address and the session prefix routed to the interface. */

@@ -32,6 +32,28 @@ export interface SessionInfo {
   readonly ip6Dp?: string | undefined;
   /** Data packets the data gate dropped, by reason (forged source, MPPE rules, …). */
   readonly drops?: Readonly<DropCounters>;
+  /** The TUN side of the data path, while the session has an interface. */
+  readonly dataPath?: DataPathCounters;
+}
+
+/**
+ * Where the data path can lose a packet outside the data gate, and how hard it works. Packets the
+ * kernel drops from the TUN's own queue while we are paused show in the interface's tx_dropped.
+ */
+export interface DataPathCounters {
+  /** The TUN carries virtio headers (segmentation offload and GRO). */
+  readonly offload: boolean;
+  /** Client → host packets the TUN refused (its queue full): dropped. */
+  readonly tunWriteDropped: number;
+  /** Host → client packets too long for the session MTU, or with a virtio header that made no sense: dropped. */
+  readonly tunReadDropped: number;
+  /** Host → client super-packets cut into session-MTU packets. */
+  readonly tunSuperPackets: number;
+  readonly tunReadBatches: number;
+  /** write()/writev() calls for `rxPackets` packets (fewer with GRO). */
+  readonly tunWriteCalls: number;
+  /** Times the socket's back-pressure paused reading from the TUN. */
+  readonly pauses: number;
 }
 
 export type TerminateCause =

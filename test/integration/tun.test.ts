@@ -492,6 +492,7 @@ function registerTests(): void {
       assert.equal(kept?.toString('hex'), 'eeeeee', 'views must not outlive the batch');
       assert.deepEqual({ ...tun.stats }, {
         readPackets: 2, readBytes: 23, readBatches: 1, writtenPackets: 0, writtenBytes: 0, writeDropped: 0, readTruncated: 0,
+        readSuperPackets: 0, readRefused: 0, writeCalls: 0,
       });
     });
 

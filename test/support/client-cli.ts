@@ -107,6 +107,7 @@ function bridge(client: TestClient): TunDevice {
     { nameTemplate: 'cli%d' },
   );
   configureInterface(tun.name, { local: info.ipv4, peer: info.peer, mtu: 1400 });
+  tun.setMtu(1400);
   return tun;
 }
 

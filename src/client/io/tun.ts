@@ -98,6 +98,7 @@ export class ClientInterface {
     const peer = info.peer === '0.0.0.0' || info.peer === info.ipv4 ? FALLBACK_PEER : info.peer;
     const mtu = Math.max(MIN_MTU, Math.min(MAX_MTU, info.mtu));
     const ns = opts.netns;
+    this.tun.setMtu(mtu);
     if (ns === undefined) {
       try {
         configureInterface(this.name, { local: info.ipv4, peer, mtu });
