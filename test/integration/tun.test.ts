@@ -491,7 +491,7 @@ function registerTests(): void {
       assert.deepEqual(got.headroom, ['11'.repeat(8), '11'.repeat(8)]);
       assert.equal(kept?.toString('hex'), 'eeeeee', 'views must not outlive the batch');
       assert.deepEqual({ ...tun.stats }, {
-        readPackets: 2, readBytes: 23, readBatches: 1, writtenPackets: 0, writtenBytes: 0, writeDropped: 0, readTruncated: 0,
+        readPackets: 2, readBytes: 23, readBatches: 1, writtenPackets: 0, writtenBytes: 0, writeDropped: 0, writeRefused: 0, readTruncated: 0,
         readSuperPackets: 0, readRefused: 0, writeCalls: 0,
       });
     });
