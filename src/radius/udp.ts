@@ -5,7 +5,7 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { monotonicNow } from '../common/time.js';
-import type { Logger } from '../server/log.js';
+import type { Logger } from '../common/log.js';
 import { RadiusClientCore, type RadiusServerStats, type ClientOutput, type RadiusClientConfig, type RadiusOutcome, type RadiusRequest, type RadiusTransport } from './client.js';
 import { randomBytes } from 'node:crypto';
 

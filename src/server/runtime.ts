@@ -14,7 +14,7 @@ import { RadiusAuthBackend, type RadiusRateLimitSource } from '../auth/radius.js
 import type { RadiusClientConfig, RadiusTransport } from '../radius/client.js';
 import type { NasIdentity } from '../radius/accounting.js';
 import { resolveRateAttribute } from '../radius/attributes.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
 import { Ipv4Pool } from '../ip/pool.js';
 import { Ipv6PrefixPool } from '../ip/pool6.js';
 import { certHashes } from '../sstp/binding.js';

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { AuthBackend, AuthAccept } from '../auth/backend.js';
 import { monotonicNow } from '../common/time.js';
-import type { Logger } from '../server/log.js';
+import type { Logger } from '../common/log.js';
 import { batchFrame, TUN_HEADROOM, type PacketBatch } from '../dataplane/tun.js';
 import { formatPrefix6 } from '../ip/ipv6-addr.js';
 import { LiveFacts } from './facts.js';

@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Daemon } from '../../src/server/daemon.js';
-import { silentLogger } from '../../src/server/log.js';
+import { silentLogger } from '../../src/common/log.js';
 import { FakeTun, type TunDevice } from '../../src/dataplane/tun.js';
 import type { Shaper } from '../../src/dataplane/shaper-api.js';
 import type { RateLimit } from '../../src/config/model.js';
