@@ -25,7 +25,7 @@ import {
 } from '../../src/sstp/wire.js';
 import { CODE, decodeCp, decodeOptions, encodeCp, encodeOptions, type CpOption } from '../../src/ppp/cp.js';
 import { encodeFrame, parseFrame } from '../../src/ppp/frame.js';
-import { generateAuthenticatorResponse, generateNtResponse, mschapV2ServerHlak } from '../../src/ppp/auth/mschap-crypto.js';
+import { generateAuthenticatorResponse, generateNtResponse, mschapV2ServerHlak } from '../../src/crypto/mschap.js';
 import { vx } from '../support/vectors.js';
 
 const CERT = vx('sstp_binding_end_to_end', 'cert_der');

@@ -11,7 +11,7 @@ import { LocalAuthBackend } from '../../src/auth/local.js';
 import { RadiusAuthBackend, parseFramedRoute } from '../../src/auth/radius.js';
 import { ATTR, MS, VENDOR_MICROSOFT, VENDOR_MIKROTIK, builtinVendor, standardAttribute, vendorAttribute } from '../../src/radius/attributes.js';
 import { CODE, decodePacket, first, intAttr, intValue, ipAttr, textAttr, textValue, vendorAttributes, vsa, attr } from '../../src/radius/packet.js';
-import { generateNtResponse, mschapV1NtResponse } from '../../src/ppp/auth/mschap-crypto.js';
+import { generateNtResponse, mschapV1NtResponse } from '../../src/crypto/mschap.js';
 import { ScriptedRadius, answerAccessRequest, replyTo, type FakeUser } from '../support/radius-fake.js';
 
 const SECRET = Buffer.from('testing123');

@@ -8,7 +8,7 @@ import { LocalAuthBackend } from '../../../src/auth/local.js';
 import type { AuthRequest, AuthResult } from '../../../src/auth/backend.js';
 import type { AuthProtocol } from '../../../src/config/model.js';
 import { createAuthenticator, AuthPeer, type AuthEvent, type AuthPeerEvent, type Authenticator } from '../../../src/ppp/auth/index.js';
-import { generateAuthenticatorResponse } from '../../../src/ppp/auth/mschap-crypto.js';
+import { generateAuthenticatorResponse } from '../../../src/crypto/mschap.js';
 import { MPPE_BIT_H, MPPE_BIT_S, type MppeMode } from '../../../src/ppp/ccp/mppe-option.js';
 import { MppeDecryptor } from '../../../src/ppp/ccp/mppe-cipher.js';
 import { PppClientLink, type PppClientEvent } from '../../../src/ppp/client-link.js';
