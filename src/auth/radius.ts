@@ -21,8 +21,8 @@ import {
   NAS_PORT_TYPE_VIRTUAL,
   SERVICE_TYPE_FRAMED,
   VENDOR_MICROSOFT,
-  type AttributeDef,
 } from '../radius/attributes.js';
+import type { AttributeDef } from '../config/radius-dictionary.js';
 import type { RadiusOutcome, RadiusTransport, RequestAttribute } from '../radius/client.js';
 import type { NasIdentity } from '../radius/accounting.js';
 import {

@@ -13,7 +13,7 @@ import type { AuthBackend } from '../auth/backend.js';
 import { RadiusAuthBackend, type RadiusRateLimitSource } from '../auth/radius.js';
 import type { RadiusClientConfig, RadiusTransport } from '../radius/client.js';
 import type { NasIdentity } from '../radius/accounting.js';
-import { resolveRateAttribute } from '../radius/attributes.js';
+import { resolveRateAttribute } from '../config/radius-dictionary.js';
 import type { Logger } from '../common/log.js';
 import { Ipv4Pool } from '../ip/pool.js';
 import { Ipv6PrefixPool } from '../ip/pool6.js';
