@@ -31,8 +31,11 @@ export type { TerminateCause } from './protocols.js';
 export type { EchoPolicy } from './lcp/lcp.js';
 export type { PppPhase } from './link-core.js';
 
-/** accel-ppp's SSTP `ppp-max-mtu`: the largest MRU we accept from a peer. */
-export const MAX_PEER_MRU = 1452;
+/**
+ * accel-ppp's SSTP `ppp-max-mtu` (the seed shows mtu 1452): the MRU the server asks for and the
+ * largest peer MRU it accepts. Not the SSTP limit, which is MAX_SSTP_MRU (lcp/mru.ts).
+ */
+export const PPP_MAX_MTU = 1452;
 /** RFC 1661 leaves the minimum to the implementation; accel-ppp and SoftEther use 100. */
 export const MIN_PEER_MRU = 100;
 
@@ -52,7 +55,7 @@ export type PppEvent =
 type ServerEvent = Exclude<PppEvent, LinkEvent>;
 
 export interface PppLinkOptions {
-  /** The MRU we request, ≤ 1452 (larger values are capped). */
+  /** The MRU we request, ≤ PPP_MAX_MTU (larger values are capped). */
   readonly mru: number;
   /** Allowed methods in offer order, strongest first: mschap-v2, mschap, chap, pap. Not empty. */
   readonly authProtocols: readonly AuthProtocol[];
@@ -112,7 +115,7 @@ export class PppLink extends PppLinkCore<ServerEvent> {
     const mppe = opts.mppe ?? 'deny';
     super({
       random: opts.random,
-      mru: { request: Math.min(opts.mru, MAX_PEER_MRU), min: MIN_PEER_MRU, max: MAX_PEER_MRU },
+      mru: { request: Math.min(opts.mru, PPP_MAX_MTU), min: MIN_PEER_MRU, max: PPP_MAX_MTU },
       auth: new ServerAuthOption(opts.authProtocols),
       echo: opts.echo,
       fsm,
