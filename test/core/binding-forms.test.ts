@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { Session, type SessionAction, type SessionPolicy } from '../../src/session/session.js';
 import { LocalAuthBackend } from '../../src/auth/local.js';
 import { certHashes } from '../../src/sstp/binding.js';
@@ -14,6 +13,7 @@ import type { AuthProtocol } from '../../src/config/model.js';
 import { vx } from '../support/vectors.js';
 import { icmpEchoRequest } from '../support/icmp.js';
 import { BindingClient, type BindingClientEvent, type ClientHlakForm } from '../support/binding-client.js';
+import { hashRandom } from '../support/random.js';
 
 const CERT = vx('sstp_binding_end_to_end', 'cert_der');
 
@@ -29,21 +29,12 @@ const policy = (method: AuthProtocol): SessionPolicy => ({
   helloIntervalMs: 60_000,
 });
 
-function rng(seed: string): (n: number) => Buffer {
-  let i = 0;
-  return (n) => {
-    const out = Buffer.alloc(n);
-    for (let o = 0; o < n; o += 32) createHash('sha256').update(`${seed}:${i++}`).digest().copy(out, o);
-    return out;
-  };
-}
-
 /** Runs one connection to quiet, with the clock jumping over the abort teardown timers. */
 function run(method: AuthProtocol, form: ClientHlakForm): { sa: SessionAction[]; ca: BindingClientEvent[]; server: Session; client: BindingClient } {
   const backend = new LocalAuthBackend(new Map([['vyos', { name: 'vyos', password: 'vyos', disabled: false }]]));
   let now = 0;
-  const server = new Session(policy(method), rng('s'), now, () => new Date(0));
-  const client = new BindingClient({ username: 'vyos', password: 'vyos', method, hlak: form, certDer: CERT, random: rng('c') }, now);
+  const server = new Session(policy(method), hashRandom('s'), now, () => new Date(0));
+  const client = new BindingClient({ username: 'vyos', password: 'vyos', method, hlak: form, certDer: CERT, random: hashRandom('c') }, now);
   client.start(now, 'vpn');
   const sa: SessionAction[] = [];
   const ca: BindingClientEvent[] = [];

@@ -9,18 +9,7 @@ import type { AuthProtocol, LocalUser } from '../../src/config/model.js';
 import { createAuthenticator } from '../../src/ppp/auth/index.js';
 import { PppClientLink, type PppClientEvent } from '../../src/ppp/client-link.js';
 import { PppLink, type PppEvent } from '../../src/ppp/link.js';
-
-function seeded(seed: number): (n: number) => Buffer {
-  let x = seed;
-  return (n) => {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) {
-      x = (x * 1103515245 + 12345) >>> 0;
-      b[i] = x >>> 24;
-    }
-    return b;
-  };
-}
+import { seeded } from '../support/random.js';
 
 const users = new Map<string, LocalUser>([['alice', { name: 'alice', password: 'secret', disabled: false }]]);
 

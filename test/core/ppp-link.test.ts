@@ -12,6 +12,7 @@ import { PppClientLink, type ClientAuthEvent, type ClientAuthPeer, type PppClien
 import { CODE, decodeCp, decodeOptions, encodeCp, encodeOptions, type CpPacket } from '../../src/ppp/cp.js';
 import { encodeFrame, parseFrame } from '../../src/ppp/frame.js';
 import { PppLink, type PppEvent, type PppLinkOptions } from '../../src/ppp/link.js';
+import { seeded } from '../support/random.js';
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const LCP = 0xc021;
@@ -71,19 +72,6 @@ class FakePeer implements ClientAuthPeer {
 const ACCEPT = (username: string): AuthResult => ({ ok: true, username, hlaks: [{ label: 'zero', key: ZERO_HLAK }] });
 const REJECT = (username: string): AuthResult => ({ ok: false, username, reason: 'wrong password', msChapError: 691, message: 'Authentication failed' });
 
-/** Deterministic randomness: a counter, so magic numbers differ between instances. */
-function counterRandom(seed: number): (n: number) => Buffer {
-  let x = seed;
-  return (n) => {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) {
-      x = (x * 1103515245 + 12345) >>> 0;
-      b[i] = x >>> 24;
-    }
-    return b;
-  };
-}
-
 function serverOptions(o: Partial<PppLinkOptions> = {}): PppLinkOptions {
   return {
     mru: 1452,
@@ -91,7 +79,7 @@ function serverOptions(o: Partial<PppLinkOptions> = {}): PppLinkOptions {
     makeAuthenticator: (m) => new FakeAuthenticator(m),
     echo: { intervalS: 0, failure: 3, timeoutS: 0 },
     dns: ['192.0.2.53', '192.0.2.54'],
-    random: counterRandom(1),
+    random: seeded(1),
     ...o,
   };
 }
@@ -116,7 +104,7 @@ class Pair {
     this.client = new PppClientLink({
       authMethods: ['mschap-v2', 'pap'],
       makeAuthPeer: () => new FakePeer('alice', 'secret', co.silentPeer ?? false),
-      random: counterRandom(2),
+      random: seeded(2),
       ...co,
     });
   }

@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { Session, type SessionAction, type SessionPolicy } from '../../src/session/session.js';
 import { ClientConnection, type ClientAction } from '../../src/client/connection.js';
 import { LocalAuthBackend } from '../../src/auth/local.js';
@@ -19,19 +18,11 @@ import type { MppeMode } from '../../src/ppp/ccp/mppe-option.js';
 import { vx } from '../support/vectors.js';
 import { icmpEchoRequest } from '../support/icmp.js';
 import { MSG, dhcpv6Client, icmp6EchoRequest, parseDhcpv6Reply, parseRouterAdvertisement, routerSolicitation } from '../support/ipv6.js';
+import { hashRandom } from '../support/random.js';
 
 const CERT = vx('sstp_binding_end_to_end', 'cert_der');
 const DUID = Buffer.from('00030001020000000001', 'hex');
 const PREFIX = parsePrefix6('2001:db8:1:7::/64')!;
-
-function rng(seed: string): (n: number) => Buffer {
-  let i = 0;
-  return (n) => {
-    const out = Buffer.alloc(n);
-    for (let o = 0; o < n; o += 32) createHash('sha256').update(`${seed}:${i++}`).digest().copy(out, o);
-    return out;
-  };
-}
 
 interface PairOptions {
   readonly method?: AuthProtocol;
@@ -77,7 +68,7 @@ class Pair {
       ...(o.ipv6 ? { ipv6: { dns: o.dns6 ?? ['2001:db8::53', '2001:db8::54'], serverDuid: DUID } } : {}),
       ...(o.mppe ? { mppe: o.mppe } : {}),
     };
-    this.server = new Session(policy, rng('s'), this.now, () => new Date(0));
+    this.server = new Session(policy, hashRandom('s'), this.now, () => new Date(0));
     this.client = new ClientConnection(
       {
         host: 'vpn',
@@ -85,7 +76,7 @@ class Pair {
         password: 'vyos',
         authMethods: [method],
         serverCertDer: CERT,
-        random: rng('c'),
+        random: hashRandom('c'),
         ...(o.clientIpv6 ? { ipv6: true } : {}),
         ...(o.clientMppe !== undefined ? { mppe: { bits: o.clientMppe } } : {}),
       },

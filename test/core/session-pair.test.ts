@@ -4,7 +4,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { Session, type SessionAction, type SessionPolicy } from '../../src/session/session.js';
 import { ClientConnection, type ClientAction } from '../../src/client/connection.js';
 import { LocalAuthBackend } from '../../src/auth/local.js';
@@ -12,6 +11,7 @@ import { certHashes } from '../../src/sstp/binding.js';
 import type { AuthProtocol, LocalUser } from '../../src/config/model.js';
 import { vx } from '../support/vectors.js';
 import { icmpEchoRequest } from '../support/icmp.js';
+import { hashRandom } from '../support/random.js';
 
 const CERT = vx('sstp_binding_end_to_end', 'cert_der');
 
@@ -26,16 +26,6 @@ function policy(protocols: AuthProtocol[], echo = { intervalS: 30, failure: 3, t
     serverName: 'sstpd',
     negotiationTimeoutMs: 60_000,
     helloIntervalMs: 60_000,
-  };
-}
-
-/** Deterministic randomness: a counter through SHA-256. */
-function rng(seed: string): (n: number) => Buffer {
-  let i = 0;
-  return (n) => {
-    const out = Buffer.alloc(n);
-    for (let o = 0; o < n; o += 32) createHash('sha256').update(`${seed}:${i++}`).digest().copy(out, o);
-    return out;
   };
 }
 
@@ -55,9 +45,9 @@ class Pair {
     echo?: SessionPolicy['echo'],
   ) {
     const backend = new LocalAuthBackend(new Map(users.map((u) => [u.name, u])));
-    this.server = new Session(policy(protocols, echo), rng('s'), this.now, () => new Date(0));
+    this.server = new Session(policy(protocols, echo), hashRandom('s'), this.now, () => new Date(0));
     this.client = new ClientConnection(
-      { host: 'vpn', username: 'vyos', password, authMethods: clientMethods, serverCertDer: CERT, random: rng('c') },
+      { host: 'vpn', username: 'vyos', password, authMethods: clientMethods, serverCertDer: CERT, random: hashRandom('c') },
       this.now,
     );
     this.backend = backend;

@@ -15,6 +15,7 @@ import { PppClientLink, type ClientAuthEvent } from '../../src/ppp/client-link.j
 import { decodeCp, encodeCp } from '../../src/ppp/cp.js';
 import { PppLink, type PppEvent, type PppLinkOptions } from '../../src/ppp/link.js';
 import { MPPE_BIT_H, MPPE_BIT_S } from '../../src/ppp/ccp/mppe-option.js';
+import { seeded } from '../support/random.js';
 
 const HLAK = Buffer.alloc(32);
 const K1 = Buffer.alloc(16, 0x11);
@@ -60,18 +61,6 @@ class FakePeer {
       return [];
     }
   }
-}
-
-function seeded(seed: number): (n: number) => Buffer {
-  let x = seed;
-  return (n) => {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) {
-      x = (x * 1103515245 + 12345) >>> 0;
-      b[i] = x >>> 24;
-    }
-    return b;
-  };
 }
 
 const serverOptions = (): PppLinkOptions => ({

@@ -16,6 +16,7 @@ import { PppClientLink, type ClientAuthEvent } from '../../src/ppp/client-link.j
 import { decodeCp, decodeOptions, encodeCp, encodeOptions } from '../../src/ppp/cp.js';
 import { parseFrame } from '../../src/ppp/frame.js';
 import { PppLink, type PppEvent, type PppLinkOptions } from '../../src/ppp/link.js';
+import { seeded } from '../support/random.js';
 
 const HLAK = Buffer.alloc(32);
 
@@ -61,18 +62,6 @@ class FakePeer {
       return [];
     }
   }
-}
-
-function seeded(seed: number): (n: number) => Buffer {
-  let x = seed;
-  return (n) => {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) {
-      x = (x * 1103515245 + 12345) >>> 0;
-      b[i] = x >>> 24;
-    }
-    return b;
-  };
 }
 
 const serverOptions = (): PppLinkOptions => ({
