@@ -79,8 +79,6 @@ export interface LinkParts {
   readonly mppe?: MppePolicy;
   /** No data moves until the owner sets `gate.lowerVerified` (SSTP: crypto binding). */
   readonly awaitLowerVerification?: boolean;
-  /** Protocols always Protocol-Rejected (tests). */
-  readonly rejectProtocols?: readonly number[];
 }
 
 /** One run of the negotiated authentication protocol, as the role drives it. */
@@ -110,7 +108,6 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   /** Whether data may pass, in both directions (the owners' fast lanes ask the same gate). */
   readonly gate: DataGate;
   private readonly authOption: ServerAuthOption | ClientAuthOption;
-  private readonly rejectProtocols: ReadonlySet<number>;
   private ph: PppPhase = 'dead';
   private auth: AuthRun | undefined;
   private authed = false;
@@ -122,7 +119,6 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   constructor(parts: LinkParts) {
     this.gate = new DataGate({ mppeRequired: parts.mppe?.required ?? false, awaitLowerVerification: parts.awaitLowerVerification ?? false });
     this.authOption = parts.auth;
-    this.rejectProtocols = new Set(parts.rejectProtocols ?? []);
     const log = this.log.bind(this);
     const mru = new MruOption(parts.mru);
     const magic = new MagicOption(parts.random);
@@ -160,10 +156,6 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   /** The negotiated authentication method (once LCP is Opened); undefined = none. */
   get authMethod(): AuthProtocol | undefined {
     return this.authOption.method;
-  }
-  /** Data may pass as far as MPPE goes: always, except with MPPE required before it is up both ways. */
-  get dataAllowed(): boolean {
-    return !this.gate.heldForMppe;
   }
   /** MPPE may be negotiated on this link: owners leave room for its 4 bytes in the MTU. */
   get mppeOverhead(): number {
@@ -298,7 +290,6 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
     const auth = this.auth;
     if (auth && protocol === auth.protocol) return auth.handle(now, info);
     if (!this.authed) return; // Authenticate phase: everything else is silently discarded
-    if (this.rejectProtocols.has(protocol)) return this.lcp.protocolReject(protocol, info);
     switch (protocol) {
       case PPP_IPV4:
       case PPP_IPV6:

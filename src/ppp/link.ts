@@ -72,8 +72,6 @@ export interface PppLinkOptions {
   readonly restartMs?: number;
   /** Default 5. */
   readonly maxFailure?: number;
-  /** Control protocols we never run and always Protocol-Reject (tests); default none. */
-  readonly rejectProtocols?: readonly number[];
   /** IPv6 is configured: IPV6CP runs when `startNetwork` says so; without it 0x8057 is Protocol-Rejected. */
   readonly ipv6?: boolean;
   /**
@@ -123,7 +121,6 @@ export class PppLink extends PppLinkCore<ServerEvent> {
       ipv6cp: opts.ipv6 ? new ServerIidOption(opts.random, fsm.maxFailure) : undefined,
       mppe: mppe === 'deny' ? undefined : { option: new ServerMppeOption(mppe), required: mppe === 'require', silent: mppe === 'accept', peer: 'client' },
       awaitLowerVerification: opts.awaitLowerVerification,
-      rejectProtocols: opts.rejectProtocols,
     });
     this.address = ipcp.address;
     this.dnsOptions = ipcp.dns;
@@ -167,11 +164,6 @@ export class PppLink extends PppLinkCore<ServerEvent> {
       if (this.openNcp(now, p) && held) this.replayControl(now, p, held);
     }
     this.held.clear();
-  }
-
-  /** After 'authenticated': `startNetwork` with IPv4 only (tests). */
-  setAddresses(now: Millis, local: string, peer: string, dns?: readonly (string | undefined)[]): void {
-    this.startNetwork(now, dns ? { ipv4: { local, peer }, dns } : { ipv4: { local, peer } });
   }
 
   /** End the link: LCP Terminate-Request (restart timer, Max-Terminate), then 'finished'. */

@@ -9,60 +9,12 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { frameFor as replayFrame, frameOpArb, type FrameOp } from '../support/frame-ops.js';
 import { DecodeError } from '../../src/common/errors.js';
-import type { AuthResult } from '../../src/auth/backend.js';
-import type { AuthProtocol } from '../../src/config/model.js';
-import type { AuthEvent, Authenticator } from '../../src/ppp/auth/authenticator.js';
-import { PppClientLink, type ClientAuthEvent } from '../../src/ppp/client-link.js';
+import { PppClientLink } from '../../src/ppp/client-link.js';
 import { decodeCp, decodeOptions, encodeCp, encodeOptions } from '../../src/ppp/cp.js';
 import { parseFrame } from '../../src/ppp/frame.js';
 import { PppLink, type PppEvent, type PppLinkOptions } from '../../src/ppp/link.js';
+import { FakeAuthenticator, FakePeer, ZERO_HLAK, setAddresses } from '../support/ppp-fakes.js';
 import { seeded } from '../support/random.js';
-
-const HLAK = Buffer.alloc(32);
-
-/** PAP-shaped fake: any Request → verify; the test's backend accepts. */
-class FakeAuthenticator implements Authenticator {
-  readonly protocol: number;
-  private id = 0;
-  constructor(method: AuthProtocol) {
-    this.protocol = method === 'pap' ? 0xc023 : 0xc223;
-  }
-  start(): AuthEvent[] {
-    return [];
-  }
-  handle(_now: number, packet: Buffer): AuthEvent[] {
-    try {
-      const p = decodeCp(packet);
-      if (p.code !== 1) return [];
-      this.id = p.id;
-      return [{ type: 'verify', request: { kind: 'pap', username: 'alice', password: 'secret' } }];
-    } catch {
-      return [];
-    }
-  }
-  backendResult(_now: number, r: AuthResult): AuthEvent[] {
-    return r.ok ? [{ type: 'send', packet: encodeCp(2, this.id, Buffer.from([0])) }, { type: 'success', result: r }] : [];
-  }
-  handleTimeout(): AuthEvent[] {
-    return [];
-  }
-  nextDeadline(): undefined {
-    return undefined;
-  }
-}
-
-class FakePeer {
-  start(): ClientAuthEvent[] {
-    return [{ type: 'send', packet: encodeCp(1, 1, Buffer.from('\x05alice\x06secret', 'latin1')) }];
-  }
-  handle(packet: Buffer): ClientAuthEvent[] {
-    try {
-      return decodeCp(packet).code === 2 ? [{ type: 'success', hlak: HLAK }] : [];
-    } catch {
-      return [];
-    }
-  }
-}
 
 const serverOptions = (): PppLinkOptions => ({
   mru: 1452,
@@ -85,8 +37,8 @@ function recordClientFrames(): Buffer[] {
     for (const ev of server.poll()) {
       moved = true;
       if (ev.type === 'send') client.receive(0, ev.frame);
-      if (ev.type === 'verify') server.authResult(0, { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: HLAK }] });
-      if (ev.type === 'authenticated') server.setAddresses(0, '10.0.0.1', '10.0.0.2');
+      if (ev.type === 'verify') server.authResult(0, { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: ZERO_HLAK }] });
+      if (ev.type === 'authenticated') setAddresses(server, 0, '10.0.0.1', '10.0.0.2');
     }
     for (const ev of client.poll()) {
       moved = true;
@@ -153,8 +105,8 @@ test('property: the recorded session really reaches ipcp-up (the replay base is 
   const pump = (): void => {
     for (const ev of link.poll()) {
       events.push(ev);
-      if (ev.type === 'verify') link.authResult(0, { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: HLAK }] });
-      if (ev.type === 'authenticated') link.setAddresses(0, '10.0.0.1', '10.0.0.2');
+      if (ev.type === 'verify') link.authResult(0, { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: ZERO_HLAK }] });
+      if (ev.type === 'authenticated') setAddresses(link, 0, '10.0.0.1', '10.0.0.2');
     }
   };
   pump();
@@ -176,8 +128,8 @@ test('property: random, mutated, truncated and replayed frames never throw and n
       const pump = (): void => {
         for (const ev of link.poll()) {
           events.push(ev);
-          if (ev.type === 'verify' && answerAuth) link.authResult(now, { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: HLAK }] });
-          if (ev.type === 'authenticated') link.setAddresses(now, '10.0.0.1', '10.0.0.2');
+          if (ev.type === 'verify' && answerAuth) link.authResult(now, { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: ZERO_HLAK }] });
+          if (ev.type === 'authenticated') setAddresses(link, now, '10.0.0.1', '10.0.0.2');
         }
       };
       link.lowerUp(now);

@@ -18,6 +18,7 @@ import { PppLink, type PppEvent, type PppLinkOptions } from '../../../src/ppp/li
 import { frameOutboundCopy } from '../../../src/session/data-path.js';
 import { check, decodeOnly, mutate, seededRandom, seedOrNoise, step, type Episode, type Rng, type Step, type Target } from '../engine.js';
 import { OP_DATA, sequence } from '../sequence.js';
+import { pppDataFrame } from '../../../test/support/ppp-fakes.js';
 import { pppProtocol } from './sstp.js';
 
 const GROUP = 'ppp';
@@ -283,10 +284,11 @@ function serverOptions(v: LinkVariant): PppLinkOptions {
 const NETWORK = { ipv4: { local: '10.0.0.1', peer: '10.0.0.2' }, ipv6: true } as const;
 
 function clientLink(v: LinkVariant): PppClientLink {
+  const random = seededRandom(9);
   return new PppClientLink({
     authMethods: [v.method],
-    credentials: { username: USER, password: PASSWORD },
-    random: seededRandom(9),
+    makeAuthPeer: (m) => new AuthPeer(m, { username: USER, password: PASSWORD, random }),
+    random,
     ipv6: true,
     ...(v.clientMppe !== undefined ? { mppe: { bits: v.clientMppe } } : {}),
   });
@@ -328,7 +330,7 @@ function recordLink(v: LinkVariant): LinkRecording {
     if (!moved) break;
   }
   for (const p of [IPV4_PACKET, IPV6_PACKET]) {
-    const f = client.encodeIp(p);
+    const f = pppDataFrame(client, p);
     if (!f) throw new Error(`fuzz: the recorded ${v.method} link did not come up`);
     toServer.push(f);
   }
@@ -423,7 +425,7 @@ class LinkEpisode implements Episode {
         return;
       case 'data': {
         check(ev.protocol === 0x21 ? this.v4 : ev.protocol === 0x57 ? this.v6 : false, `data 0x${ev.protocol.toString(16)} while its NCP is not open`);
-        check(this.link.dataAllowed, 'data passed while MPPE is required and not up');
+        check(!this.link.gate.heldForMppe, 'data passed while MPPE is required and not up');
         if (this.v.mppe === 'require') {
           const p = this.frame ? pppProtocol(this.frame) : undefined;
           check(p === PROTO_MPPE, `clear data (protocol ${p}) accepted while MPPE is required`);
