@@ -18,7 +18,7 @@ import type { Logger } from '../common/log.js';
 import { Ipv4Pool } from '../ip/pool.js';
 import { Ipv6PrefixPool } from '../ip/pool6.js';
 import { certHashes } from '../sstp/binding.js';
-import { PPP_MAX_MTU } from '../ppp/link.js';
+import { PPP_MAX_MTU } from '../ppp/link/link.js';
 import type { SessionPolicy } from '../session/session.js';
 import { ConfigError } from '../common/errors.js';
 import type { ListenerPolicy } from './listener.js';

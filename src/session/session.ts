@@ -14,7 +14,7 @@ import type { AuthProtocol } from '../config/model.js';
 import { minDeadline, type Millis } from '../common/time.js';
 import { checkSstpRequest, HttpRequestReader, http200, httpError } from '../sstp/http.js';
 import { SstpServer } from '../sstp/server.js';
-import { PppLink, type PppEvent, type TerminateCause as PppTerminateCause } from '../ppp/link.js';
+import { PppLink, type PppEvent, type TerminateCause as PppTerminateCause } from '../ppp/link/link.js';
 import { createAuthenticator } from '../ppp/auth/index.js';
 import { linkLocal } from '../ppp/ipv6cp/iid.js';
 import type { MppeMode } from '../ppp/ccp/mppe-option.js';

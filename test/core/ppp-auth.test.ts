@@ -8,8 +8,8 @@ import { LocalAuthBackend } from '../../src/auth/local.js';
 import type { AuthProtocol, LocalUser } from '../../src/config/model.js';
 import { createAuthenticator } from '../../src/ppp/auth/index.js';
 import { AuthPeer } from '../../src/ppp/auth/peer.js';
-import { PppClientLink, type PppClientEvent } from '../../src/ppp/client-link.js';
-import { PppLink, type PppEvent } from '../../src/ppp/link.js';
+import { PppClientLink, type PppClientEvent } from '../../src/ppp/link/client-link.js';
+import { PppLink, type PppEvent } from '../../src/ppp/link/link.js';
 import { setAddresses } from '../support/ppp-fakes.js';
 import { seeded } from '../support/random.js';
 

@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AuthResult } from '../../src/auth/backend.js';
-import { PppClientLink, type PppClientEvent, type PppClientOptions } from '../../src/ppp/client-link.js';
+import { PppClientLink, type PppClientEvent, type PppClientOptions } from '../../src/ppp/link/client-link.js';
 import { CODE, decodeCp, decodeOptions, encodeCp, encodeOptions, type CpPacket } from '../../src/ppp/cp.js';
 import { encodeFrame, parseFrame } from '../../src/ppp/frame.js';
-import { PppLink, type PppEvent, type PppLinkOptions } from '../../src/ppp/link.js';
+import { PppLink, type PppEvent, type PppLinkOptions } from '../../src/ppp/link/link.js';
 import { FakeAuthenticator, FakePeer, ZERO_HLAK, pppDataFrame, setAddresses } from '../support/ppp-fakes.js';
 import { seeded } from '../support/random.js';
 

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { frameFor as replayFrame, frameOpArb, type FrameOp } from '../support/frame-ops.js';
 import { DecodeError } from '../../src/common/errors.js';
-import { PppClientLink } from '../../src/ppp/client-link.js';
+import { PppClientLink } from '../../src/ppp/link/client-link.js';
 import { decodeCp, decodeOptions, encodeCp, encodeOptions } from '../../src/ppp/cp.js';
 import { parseFrame } from '../../src/ppp/frame.js';
-import { PppLink, type PppEvent, type PppLinkOptions } from '../../src/ppp/link.js';
+import { PppLink, type PppEvent, type PppLinkOptions } from '../../src/ppp/link/link.js';
 import { FakeAuthenticator, FakePeer, ZERO_HLAK, setAddresses } from '../support/ppp-fakes.js';
 import { seeded } from '../support/random.js';
 

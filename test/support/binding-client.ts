@@ -13,7 +13,7 @@
 import type { Millis } from '../../src/common/time.js';
 import type { AuthProtocol } from '../../src/config/model.js';
 import { AuthPeer } from '../../src/ppp/auth/peer.js';
-import { PppClientLink, type ClientAuthEvent, type ClientAuthPeer, type PppClientEvent } from '../../src/ppp/client-link.js';
+import { PppClientLink, type ClientAuthEvent, type ClientAuthPeer, type PppClientEvent } from '../../src/ppp/link/client-link.js';
 import { CallPump } from '../../src/session/pump.js';
 import { SstpClient } from '../../src/sstp/client.js';
 import { pppDataFrame } from './ppp-fakes.js';

@@ -7,10 +7,10 @@ import type { AuthResult, MppeKeys } from '../../src/auth/backend.js';
 import type { Millis } from '../../src/common/time.js';
 import type { AuthProtocol } from '../../src/config/model.js';
 import type { AuthEvent, Authenticator } from '../../src/ppp/auth/authenticator.js';
-import type { ClientAuthEvent, ClientAuthPeer } from '../../src/ppp/client-link.js';
+import type { ClientAuthEvent, ClientAuthPeer } from '../../src/ppp/link/client-link.js';
 import { decodeCp, encodeCp, type CpPacket } from '../../src/ppp/cp.js';
 import type { DataGate } from '../../src/ppp/data-gate.js';
-import type { PppLink } from '../../src/ppp/link.js';
+import type { PppLink } from '../../src/ppp/link/link.js';
 import { frameOutboundCopy } from '../../src/session/data-path.js';
 import { HEADER_LEN } from '../../src/sstp/wire.js';
 

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Rc4 } from '../../src/crypto/rc4.js';
-import { MAX_STATELESS_GAP, MppeDecryptor, MppeEncryptor, MPPE_ENCRYPTED, MPPE_FLUSHED } from '../../src/ppp/ccp/mppe-cipher.js';
+import { MAX_STATELESS_GAP, MppeDecryptor, MppeEncryptor, MPPE_ENCRYPTED, MPPE_FLUSHED } from '../../src/ppp/mppe-cipher.js';
 import {
   ClientMppeOption,
   MPPE_BIT_C,

@@ -10,25 +10,25 @@
  *   replayed (so pppd need not wait for a retransmission), and an NCP whose peer had not spoken when
  *   MPPE came up is nudged on its first request (a peer requiring MPPE discarded our earlier one).
  */
-import type { AuthAccept, AuthRequest, AuthResult, MppeKeys } from '../auth/backend.js';
-import { SstpdError } from '../common/errors.js';
-import { minDeadline, type Millis } from '../common/time.js';
-import type { AuthProtocol } from '../config/model.js';
-import type { AuthEvent, Authenticator } from './auth/authenticator.js';
-import { ServerMppeOption, type MppeMode } from './ccp/mppe-option.js';
-import type { ServerAddressOption } from './ipcp/address.js';
-import type { ServerDnsOption } from './ipcp/dns.js';
-import { serverIpcpOptions } from './ipcp/ipcp.js';
-import { ServerIidOption } from './ipv6cp/iid.js';
-import { ServerAuthOption } from './lcp/auth-proto.js';
-import type { EchoPolicy } from './lcp/lcp.js';
+import type { AuthAccept, AuthRequest, AuthResult, MppeKeys } from '../../auth/backend.js';
+import { SstpdError } from '../../common/errors.js';
+import { minDeadline, type Millis } from '../../common/time.js';
+import type { AuthProtocol } from '../../config/model.js';
+import type { AuthEvent, Authenticator } from '../auth/authenticator.js';
+import { ServerMppeOption, type MppeMode } from '../ccp/mppe-option.js';
+import type { ServerAddressOption } from '../ipcp/address.js';
+import type { ServerDnsOption } from '../ipcp/dns.js';
+import { serverIpcpOptions } from '../ipcp/ipcp.js';
+import { ServerIidOption } from '../ipv6cp/iid.js';
+import { ServerAuthOption } from '../lcp/auth-proto.js';
+import type { EchoPolicy } from '../lcp/lcp.js';
 import { PppLinkCore, type AuthRun, type LinkEvent } from './link-core.js';
-import type { Ncp } from './ncp.js';
-import { PPP_IPCP, PPP_IPV6CP, PPP_CCP, type TerminateCause } from './protocols.js';
-import { CODE } from './cp.js';
+import type { Ncp } from '../ncp.js';
+import { PPP_IPCP, PPP_IPV6CP, PPP_CCP, type TerminateCause } from '../protocols.js';
+import { CODE } from '../cp.js';
 
-export type { TerminateCause } from './protocols.js';
-export type { EchoPolicy } from './lcp/lcp.js';
+export type { TerminateCause } from '../protocols.js';
+export type { EchoPolicy } from '../lcp/lcp.js';
 export type { PppPhase } from './link-core.js';
 
 /**

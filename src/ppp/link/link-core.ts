@@ -1,6 +1,6 @@
 /**
  * PppLinkCore: the one PPP link both roles run (RFC 1661 §3): phases, LCP, frame dispatch, the NCPs
- * (IPCP, IPV6CP, CCP via ccp/mppe-link.ts), the data gate, close / abort / finish and every timer.
+ * (IPCP, IPV6CP, CCP via mppe-link.ts), the data gate, close / abort / finish and every timer.
  * A role — server (link.ts) or peer (client-link.ts) — adds only what differs: option tables, how
  * authentication runs, when and with what the network phase starts, its up/finished events.
  * Sans-I/O: frames and `now` go in; events come out of `poll()`. Every way the link ends gives
@@ -14,25 +14,25 @@
  *   gate (data-gate.ts), which the owners' fast lanes ask too;
  * - a protocol we do not run here (not configured, or refused for this session): Protocol-Reject.
  */
-import { DecodeError } from '../common/errors.js';
-import { minDeadline, type Millis } from '../common/time.js';
-import type { AuthProtocol } from '../config/model.js';
-import { MPPE_OVERHEAD } from './ccp/mppe-cipher.js';
-import { MppeLink, type MppePolicy } from './ccp/mppe-link.js';
-import { CODE } from './cp.js';
-import { DataGate } from './data-gate.js';
-import { encodeFrame, parseFrame } from './frame.js';
-import type { FinishReason, FsmOptions } from './fsm.js';
-import { Ipcp } from './ipcp/ipcp.js';
-import type { ClientIidOption, ServerIidOption } from './ipv6cp/iid.js';
-import { Ipv6cp } from './ipv6cp/ipv6cp.js';
-import type { ClientAuthOption, ServerAuthOption } from './lcp/auth-proto.js';
-import { Lcp, type EchoPolicy } from './lcp/lcp.js';
-import { MagicOption } from './lcp/magic.js';
-import { MruOption, type MruPolicy } from './lcp/mru.js';
-import { REJECTED_LCP_OPTIONS } from './lcp/reject.js';
-import type { Ncp, NcpUpper } from './ncp.js';
-import type { OptionHandler } from './negotiate.js';
+import { DecodeError } from '../../common/errors.js';
+import { minDeadline, type Millis } from '../../common/time.js';
+import type { AuthProtocol } from '../../config/model.js';
+import { MPPE_OVERHEAD } from '../mppe-cipher.js';
+import { MppeLink, type MppePolicy } from './mppe-link.js';
+import { CODE } from '../cp.js';
+import { DataGate } from '../data-gate.js';
+import { encodeFrame, parseFrame } from '../frame.js';
+import type { FinishReason, FsmOptions } from '../fsm.js';
+import { Ipcp } from '../ipcp/ipcp.js';
+import type { ClientIidOption, ServerIidOption } from '../ipv6cp/iid.js';
+import { Ipv6cp } from '../ipv6cp/ipv6cp.js';
+import type { ClientAuthOption, ServerAuthOption } from '../lcp/auth-proto.js';
+import { Lcp, type EchoPolicy } from '../lcp/lcp.js';
+import { MagicOption } from '../lcp/magic.js';
+import { MruOption, type MruPolicy } from '../lcp/mru.js';
+import { REJECTED_LCP_OPTIONS } from '../lcp/reject.js';
+import type { Ncp, NcpUpper } from '../ncp.js';
+import type { OptionHandler } from '../negotiate.js';
 import {
   PPP_CCP,
   PPP_CHAP,
@@ -47,7 +47,7 @@ import {
   type LogFields,
   type LogLevel,
   type TerminateCause,
-} from './protocols.js';
+} from '../protocols.js';
 
 export type PppPhase = 'dead' | 'establish' | 'authenticate' | 'network' | 'terminate';
 

@@ -2,25 +2,25 @@
  * PppClientLink: the peer (authenticatee) role on the shared link core (link-core.ts), for our own
  * test client and the sstp-connect CLI. What only the client does:
  * - LCP asks only for a magic number (and an MRU if given) and accepts the server's auth method
- *   when allowed, else Naks with our preferred one; the auth peer (auth/peer.ts) answers it;
+ *   when allowed, else Naks with our preferred one; the auth peer (ppp/auth/peer.ts) answers it;
  * - the network phase starts as soon as authentication succeeds: IPCP asking for 0.0.0.0 and DNS,
  *   IPV6CP with `ipv6`; with `mppe` (pppd's require-mppe) CCP comes first and the other NCPs wait
  *   until MPPE is up, as pppd does;
  * - it answers echoes; with `echo` it also sends them (pppd's lcp-echo-interval / lcp-echo-failure),
  *   and `probe()` sends one for an RTT sample ('echo-reply').
  */
-import type { MppeKeys } from '../auth/backend.js';
-import type { Millis } from '../common/time.js';
-import type { AuthProtocol } from '../config/model.js';
-import type { AuthPeerEvent } from './auth/peer.js';
-import { ClientMppeOption } from './ccp/mppe-option.js';
-import { clientIpcpOptions, type ClientIpcpTable } from './ipcp/ipcp.js';
-import { ClientIidOption, linkLocal } from './ipv6cp/iid.js';
-import { ClientAuthOption } from './lcp/auth-proto.js';
-import type { EchoPolicy } from './lcp/lcp.js';
-import { MAX_SSTP_MRU } from './lcp/mru.js';
+import type { MppeKeys } from '../../auth/backend.js';
+import type { Millis } from '../../common/time.js';
+import type { AuthProtocol } from '../../config/model.js';
+import type { AuthPeerEvent } from '../auth/peer.js';
+import { ClientMppeOption } from '../ccp/mppe-option.js';
+import { clientIpcpOptions, type ClientIpcpTable } from '../ipcp/ipcp.js';
+import { ClientIidOption, linkLocal } from '../ipv6cp/iid.js';
+import { ClientAuthOption } from '../lcp/auth-proto.js';
+import type { EchoPolicy } from '../lcp/lcp.js';
+import { MAX_SSTP_MRU } from '../lcp/mru.js';
 import { PppLinkCore, type AuthRun, type LinkEvent } from './link-core.js';
-import { PPP_CCP, PPP_CHAP, PPP_IPCP, PPP_IPV6CP, PPP_PAP, type TerminateCause } from './protocols.js';
+import { PPP_CCP, PPP_CHAP, PPP_IPCP, PPP_IPV6CP, PPP_PAP, type TerminateCause } from '../protocols.js';
 
 /** Events of the client auth peer (the shape of `AuthPeer` in src/ppp/auth/peer.ts). */
 export type ClientAuthEvent = AuthPeerEvent;
