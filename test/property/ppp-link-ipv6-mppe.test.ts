@@ -7,12 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { frameFor as replayFrame, frameOpArb, type FrameOp } from '../support/frame-ops.js';
+import { frameOpArb, replayOps } from '../support/frame-ops.js';
 import type { AuthResult } from '../../src/auth/backend.js';
 import { PppClientLink } from '../../src/ppp/link/client-link.js';
 import { PppLink, type PppEvent, type PppLinkOptions } from '../../src/ppp/link/link.js';
 import { MPPE_BIT_H, MPPE_BIT_S } from '../../src/ppp/ccp/mppe-option.js';
-import { FakeAuthenticator, FakePeer, ZERO_HLAK, pppDataFrame } from '../support/ppp-fakes.js';
+import { FakeAuthenticator, FakePeer, ZERO_HLAK, pppDataFrame, exchangeFrames } from '../support/ppp-fakes.js';
 import { seeded } from '../support/random.js';
 
 const K1 = Buffer.alloc(16, 0x11);
@@ -39,25 +39,7 @@ const serve = (link: PppLink, now: number, ev: PppEvent): void => {
 function recordClientFrames(): Buffer[] {
   const server = new PppLink(serverOptions());
   const client = new PppClientLink({ authMethods: ['pap'], makeAuthPeer: () => new FakePeer({ mppeKeys: { send: K2, recv: K1 } }), random: seeded(9), ipv6: true, mppe: { bits: MPPE_BIT_S | MPPE_BIT_H } });
-  const frames: Buffer[] = [];
-  server.lowerUp(0);
-  client.lowerUp(0);
-  for (let guard = 0; guard < 1000; guard++) {
-    let moved = false;
-    for (const ev of server.poll()) {
-      moved = true;
-      if (ev.type === 'send') client.receive(0, ev.frame);
-      serve(server, 0, ev);
-    }
-    for (const ev of client.poll()) {
-      moved = true;
-      if (ev.type === 'send') {
-        frames.push(ev.frame);
-        server.receive(0, ev.frame);
-      }
-    }
-    if (!moved) break;
-  }
+  const frames = exchangeFrames(server, client, (ev) => serve(server, 0, ev)).toServer;
   for (const p of ['4500001400000000400100000a0000010a000002', '60000000000011ff' + '00'.repeat(32)]) {
     const f = pppDataFrame(client, Buffer.from(p, 'hex'));
     assert.ok(f, 'the recorded client is up with MPPE');
@@ -69,7 +51,6 @@ function recordClientFrames(): Buffer[] {
 const ORIGINAL = recordClientFrames();
 
 const opArb = frameOpArb(6);
-const frameFor = (op: FrameOp, cursor: { i: number }): Buffer | undefined => replayFrame(op, ORIGINAL, cursor);
 
 function checkInvariants(events: readonly PppEvent[]): void {
   let authenticated = false;
@@ -134,10 +115,8 @@ test('property (IPv6 + mppe require): hostile frames never throw and never open 
   fc.assert(
     fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
       const link = new PppLink(serverOptions());
-      let now = 0;
-      const cursor = { i: 0 };
       const events: PppEvent[] = [];
-      const pump = (): void => {
+      const pump = (now: number): void => {
         for (const ev of link.poll()) {
           events.push(ev);
           serve(link, now, ev);
@@ -145,18 +124,9 @@ test('property (IPv6 + mppe require): hostile frames never throw and never open 
           if (ev.type === 'data') assert.ok(!link.gate.heldForMppe, 'data passed before MPPE was up');
         }
       };
-      link.lowerUp(now);
-      pump();
-      for (const op of ops) {
-        if (op.kind === 'tick') {
-          now += op.ms;
-          const d = link.nextDeadline();
-          if (d !== undefined && d <= now) link.handleTimeout(now);
-        } else {
-          link.receive(now, frameFor(op, cursor)!);
-        }
-        pump();
-      }
+      link.lowerUp(0);
+      pump(0);
+      replayOps(link, ops, ORIGINAL, pump);
       checkInvariants(events);
     }),
     { numRuns: 300 },

@@ -7,10 +7,10 @@ import type { AuthResult, MppeKeys } from '../../src/auth/backend.js';
 import type { Millis } from '../../src/common/time.js';
 import type { AuthProtocol } from '../../src/config/model.js';
 import type { AuthEvent, Authenticator } from '../../src/ppp/auth/authenticator.js';
-import type { ClientAuthEvent, ClientAuthPeer } from '../../src/ppp/link/client-link.js';
+import type { ClientAuthEvent, ClientAuthPeer, PppClientLink } from '../../src/ppp/link/client-link.js';
 import { decodeCp, encodeCp, type CpPacket } from '../../src/ppp/cp.js';
 import type { DataGate } from '../../src/ppp/data-gate.js';
-import type { PppLink } from '../../src/ppp/link/link.js';
+import type { PppEvent, PppLink } from '../../src/ppp/link/link.js';
 import { frameOutboundCopy } from '../../src/session/data-path.js';
 import { HEADER_LEN } from '../../src/sstp/wire.js';
 
@@ -105,4 +105,36 @@ export function setAddresses(link: PppLink, now: Millis, local: string, peer: st
  */
 export function pppDataFrame(link: { readonly gate: DataGate }, packet: Buffer): Buffer | undefined {
   return frameOutboundCopy(link.gate, packet)?.subarray(HEADER_LEN);
+}
+
+/**
+ * Runs one session between `server` and `client` at time 0 until both are quiet; `serve` answers
+ * the server's events (the owner's part: auth results, the network start). Returns every frame
+ * each side sent, in order, for replay.
+ */
+export function exchangeFrames(server: PppLink, client: PppClientLink, serve: (ev: PppEvent) => void): { toServer: Buffer[]; toClient: Buffer[] } {
+  const toServer: Buffer[] = [];
+  const toClient: Buffer[] = [];
+  server.lowerUp(0);
+  client.lowerUp(0);
+  for (let guard = 0; guard < 1000; guard++) {
+    let moved = false;
+    for (const ev of server.poll()) {
+      moved = true;
+      if (ev.type === 'send') {
+        toClient.push(ev.frame);
+        client.receive(0, ev.frame);
+      }
+      serve(ev);
+    }
+    for (const ev of client.poll()) {
+      moved = true;
+      if (ev.type === 'send') {
+        toServer.push(ev.frame);
+        server.receive(0, ev.frame);
+      }
+    }
+    if (!moved) break;
+  }
+  return { toServer, toClient };
 }

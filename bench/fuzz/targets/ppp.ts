@@ -18,7 +18,7 @@ import { PppLink, type PppEvent, type PppLinkOptions } from '../../../src/ppp/li
 import { frameOutboundCopy } from '../../../src/session/data-path.js';
 import { check, decodeOnly, mutate, seededRandom, seedOrNoise, step, type Episode, type Rng, type Step, type Target } from '../engine.js';
 import { OP_DATA, sequence } from '../sequence.js';
-import { pppDataFrame } from '../../../test/support/ppp-fakes.js';
+import { pppDataFrame, exchangeFrames } from '../../../test/support/ppp-fakes.js';
 import { pppProtocol } from './sstp.js';
 
 const GROUP = 'ppp';
@@ -305,30 +305,10 @@ interface LinkRecording {
 function recordLink(v: LinkVariant): LinkRecording {
   const server = new PppLink(serverOptions(v));
   const client = clientLink(v);
-  const toServer: Buffer[] = [];
-  const toClient: Buffer[] = [];
-  server.lowerUp(0);
-  client.lowerUp(0);
-  for (let guard = 0; guard < 1000; guard++) {
-    let moved = false;
-    for (const ev of server.poll()) {
-      moved = true;
-      if (ev.type === 'send') {
-        toClient.push(ev.frame);
-        client.receive(0, ev.frame);
-      }
-      if (ev.type === 'verify') server.authResult(0, BACKEND.verify(ev.request));
-      if (ev.type === 'authenticated') server.startNetwork(0, NETWORK);
-    }
-    for (const ev of client.poll()) {
-      moved = true;
-      if (ev.type === 'send') {
-        toServer.push(ev.frame);
-        server.receive(0, ev.frame);
-      }
-    }
-    if (!moved) break;
-  }
+  const { toServer, toClient } = exchangeFrames(server, client, (ev) => {
+    if (ev.type === 'verify') server.authResult(0, BACKEND.verify(ev.request));
+    if (ev.type === 'authenticated') server.startNetwork(0, NETWORK);
+  });
   for (const p of [IPV4_PACKET, IPV6_PACKET]) {
     const f = pppDataFrame(client, p);
     if (!f) throw new Error(`fuzz: the recorded ${v.method} link did not come up`);
