@@ -7,14 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { Session, type SessionPolicy } from '../src/session/session.js';
-import { ClientConnection } from '../src/client/connection.js';
-import { LocalAuthBackend } from '../src/auth/local.js';
-import { certHashes } from '../src/sstp/binding.js';
+import type { Session } from '../src/session/session.js';
+import type { ClientConnection } from '../src/client/connection.js';
 import { writeDataHeaders } from '../src/sstp/wire.js';
 import { DataGate } from '../src/ppp/data-gate.js';
 import { SourceFilter } from '../src/ip/source-filter.js';
 import { PPP_IPV4 } from '../src/ppp/protocols.js';
+import { SessionPair, forwardsIpv4 } from '../test/support/session-pair.js';
 
 
 /**
@@ -31,47 +30,21 @@ const N = Number(values.packets);
 const SIZE = Number(values.size);
 const CERT = randomBytes(400);
 
-const policy: SessionPolicy = {
-  authProtocols: ['mschap-v2'],
-  gateway: '192.0.2.254',
-  dns: [],
-  mru: 1452,
-  echo: { intervalS: 30, failure: 3, timeoutS: 0 },
-  certHashes: certHashes(CERT),
-  serverName: 'sstpd',
-  negotiationTimeoutMs: 60_000,
-  helloIntervalMs: 60_000,
-};
-
+/** A server Session and a client ClientConnection brought up by the core tests' in-memory pair. */
 function pair(serverSink: boolean, clientSink: boolean): { server: Session; client: ClientConnection; serverRx: { n: number }; clientRx: { n: number } } {
   const serverRx = { n: 0 };
   const clientRx = { n: 0 };
-  const backend = new LocalAuthBackend(new Map([['u', { name: 'u', password: 'p', disabled: false }]]));
-  const server = new Session(policy, randomBytes, 0, () => new Date(0));
-  if (serverSink) server.setIpSink(() => void serverRx.n++);
-  const client = new ClientConnection(
-    { host: 'h', username: 'u', password: 'p', authMethods: ['mschap-v2'], serverCertDer: CERT, random: randomBytes, ...(clientSink ? { onIp: () => void clientRx.n++ } : {}) },
-    0,
-  );
-  client.start(0);
-  for (let step = 0; step < 200; step++) {
-    let moved = false;
-    for (const a of client.poll()) {
-      moved = true;
-      if (a.type === 'send') server.receive(0, a.bytes);
-      if (a.type === 'ip') clientRx.n++;
-    }
-    for (const a of server.poll()) {
-      moved = true;
-      if (a.type === 'send') client.receive(0, a.bytes);
-      if (a.type === 'authenticate') server.authResult(0, backend.verify(a.request));
-      if (a.type === 'authenticated') server.addressAssigned(0, '192.0.2.1');
-      if (a.type === 'ip') serverRx.n++;
-    }
-    if (!moved) break;
-  }
-  if (!server.forwardingIp || !client.up) throw new Error('pair did not come up');
-  return { server, client, serverRx, clientRx };
+  const p = new SessionPair({
+    policy: { dns: [] },
+    client: { host: 'h', username: 'u', password: 'p', ...(clientSink ? { onIp: () => void clientRx.n++ } : {}) },
+    users: [{ name: 'u', password: 'p', disabled: false }],
+    cert: CERT,
+    random: { server: randomBytes, client: randomBytes },
+  });
+  if (serverSink) p.server.setIpSink(() => void serverRx.n++);
+  p.drive();
+  if (!forwardsIpv4(p.server) || !p.client.up) throw new Error('pair did not come up');
+  return { server: p.server, client: p.client, serverRx, clientRx };
 }
 
 const CLIENT_IP = [192, 0, 2, 1];

@@ -3,6 +3,7 @@
  * RADIUS later). PPP cannot tell which backend answered.
  */
 import type { RateLimit } from '../config/model.js';
+import type { Hlak } from '../crypto/mschap.js';
 
 export type AuthRequest =
   | { readonly kind: 'pap'; readonly username: string; readonly password: string }
@@ -56,22 +57,8 @@ export interface MppeKeys {
   readonly recv: Buffer;
 }
 
-/**
- * How an HLAK was built (logged with `binding-verified` as `hlak`):
- * - `zero`: PAP, CHAP-MD5 (no keys);
- * - `ms-sstp`: MS-CHAPv2, the form MS-SSTP defines (RFC 3079 master keys);
- * - `sstpc`: MS-CHAPv1 as plain `sstpc --user/--password` computes it (the MS-CHAPv2 formula over
- *   the v1 NT-Response);
- * - `mppe-keys`: MS-CHAPv1 from pppd's MPPE keys (sstpc with its pppd plugin, as NetworkManager-sstp
- *   runs it; accel-ppp): the one RFC 3079 v1 start key twice.
- */
-export type HlakForm = 'zero' | 'ms-sstp' | 'sstpc' | 'mppe-keys';
-
-export interface Hlak {
-  readonly label: HlakForm;
-  /** 32 bytes. */
-  readonly key: Buffer;
-}
+/** The HLAK forms live with the key math; re-exported because every backend returns them. */
+export type { Hlak, HlakForm } from '../crypto/mschap.js';
 
 /** A route the backend asks for through the session (RADIUS Framed-Route). */
 export interface FramedRoute {

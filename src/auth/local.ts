@@ -8,12 +8,12 @@ import {
   challengeResponse,
   generateAuthenticatorResponse,
   generateNtResponse,
-  hlaksFor,
   mschapV1MppeKeys,
   mschapV2ServerMppeKeys,
   ntPasswordHash,
   stripDomain,
-} from '../ppp/auth/mschap-crypto.js';
+} from '../crypto/mschap.js';
+import { hlaksFor } from './hlak.js';
 import type { AuthAccept, AuthBackend, AuthContext, AuthReject, AuthRequest, AuthResult } from './backend.js';
 
 export const MSCHAP_ERROR_AUTH_FAILURE = 691;

@@ -21,8 +21,8 @@ import {
   NAS_PORT_TYPE_VIRTUAL,
   SERVICE_TYPE_FRAMED,
   VENDOR_MICROSOFT,
-  type AttributeDef,
 } from '../radius/attributes.js';
+import type { AttributeDef } from '../config/radius-dictionary.js';
 import type { RadiusOutcome, RadiusTransport, RequestAttribute } from '../radius/client.js';
 import type { NasIdentity } from '../radius/accounting.js';
 import {
@@ -43,7 +43,7 @@ import {
   type RadiusPacket,
 } from '../radius/packet.js';
 import { parseRateLimit, formatRateLimit } from '../radius/rate-limit.js';
-import { HLAK_LEN, mschapV1Hlaks } from '../ppp/auth/mschap-crypto.js';
+import { HLAK_LEN, mschapV1Hlaks } from '../crypto/mschap.js';
 import { DecodeError } from '../common/errors.js';
 import type { AuthAccept, AuthBackend, AuthContext, AuthReject, AuthRequest, AuthResult, Authorization, FramedRoute, Hlak, MppeKeys } from './backend.js';
 import { MSCHAP_ERROR_AUTH_FAILURE } from './local.js';

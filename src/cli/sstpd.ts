@@ -11,7 +11,7 @@ import { loadConfigFile, formatIssues, formatNotes } from '../config/load.js';
 import { ensureSelfSignedCert } from '../config/certs.js';
 import { demoConfigText } from '../config/demo.js';
 import { ConfigError } from '../common/errors.js';
-import { createLogger } from '../server/log.js';
+import { createLogger } from '../common/log.js';
 import { Daemon } from '../server/daemon.js';
 import { isParseArgsError, usageError } from './usage.js';
 

@@ -13,7 +13,7 @@
 import type { AuthProtocol } from '../config/model.js';
 import { minDeadline, type Millis } from '../common/time.js';
 import { SstpClient } from '../sstp/client.js';
-import { PppClientLink, type PppClientEvent } from '../ppp/client-link.js';
+import { PppClientLink, type PppClientEvent } from '../ppp/link/client-link.js';
 import { AuthPeer } from '../ppp/auth/peer.js';
 import type { EchoPolicy } from '../ppp/lcp/lcp.js';
 import { DATA_HEADROOM, MAX_IP_PACKET } from '../session/data-path.js';

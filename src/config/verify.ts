@@ -11,7 +11,7 @@ import type { ConfigIssue } from '../common/errors.js';
 import type { SstpConfig } from './model.js';
 import { pathText, type ConfigTree } from './tree.js';
 import { ipv4InPrefix, parseIpv4, parseIpv4Prefix } from './values.js';
-import { resolveRateAttribute } from '../radius/attributes.js';
+import { resolveRateAttribute } from './radius-dictionary.js';
 
 export type FileRead = { readonly ok: true; readonly data: Buffer } | { readonly ok: false; readonly reason: string };
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadNative } from '../../native/index.js';
 import { parseAddress6, parsePrefix6 } from '../ip/ipv6-addr.js';
+import { MAX_SSTP_MRU } from '../ppp/lcp/mru.js';
 import { TunError } from './tun.js';
 
 export interface InterfaceAddress {
@@ -19,9 +20,8 @@ export interface InterfaceAddress {
   readonly mtu: number;
 }
 
-/** 68 is the IPv4 minimum; 4087 fills one SSTP packet (4095) after SSTP (4) and PPP (4) headers. */
+/** 68 is the IPv4 minimum; the largest is MAX_SSTP_MRU, what one SSTP packet carries. */
 export const MIN_MTU = 68;
-export const MAX_MTU = 4087;
 
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -37,8 +37,8 @@ function validate(name: string, a: InterfaceAddress): void {
     if (a.peer === undefined || !IPV4.test(a.peer)) bad(`peer address ${a.peer} is not a dotted IPv4 address`);
     if (a.local === a.peer) bad('local and peer addresses are equal');
   }
-  if (!Number.isInteger(a.mtu) || a.mtu < MIN_MTU || a.mtu > MAX_MTU) {
-    bad(`mtu ${a.mtu} is outside ${MIN_MTU}..${MAX_MTU}`);
+  if (!Number.isInteger(a.mtu) || a.mtu < MIN_MTU || a.mtu > MAX_SSTP_MRU) {
+    bad(`mtu ${a.mtu} is outside ${MIN_MTU}..${MAX_SSTP_MRU}`);
   }
 }
 

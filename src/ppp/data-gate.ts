@@ -17,7 +17,7 @@
  * Drops are counted per reason. The first drop of each reason is reported once (`firstDrop`), so
  * the owner can log it without a line per packet.
  */
-import { MPPE_OVERHEAD, type MppeDecryptor, type MppeEncryptor } from './ccp/mppe-cipher.js';
+import { MPPE_OVERHEAD, type MppeDecryptor, type MppeEncryptor } from './mppe-cipher.js';
 import { PPP_IPV4, PPP_IPV6 } from './protocols.js';
 import { formatIpv6 } from '../ip/ipv6-addr.js';
 

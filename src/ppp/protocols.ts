@@ -1,6 +1,7 @@
 /**
  * PPP protocol numbers (RFC 1661 §2, assigned numbers) and the vocabulary shared by the PPP
- * layer's pieces. Kept apart from the link (link-core.ts) so LCP/IPCP can use it without an import cycle.
+ * layer's pieces. Kept apart from the link (link/link-core.ts) so LCP/IPCP can use it without an
+ * import cycle.
  */
 export const PPP_IPV4 = 0x0021;
 export const PPP_IPV6 = 0x0057;

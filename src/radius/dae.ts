@@ -19,7 +19,8 @@
 import type { RateLimit } from '../config/model.js';
 import type { Millis } from '../common/time.js';
 import { DecodeError } from '../common/errors.js';
-import { ATTR, ERROR_CAUSE, NAS_PORT_TYPE_VIRTUAL, SERVICE_TYPE_AUTHORIZE_ONLY, type AttributeDef } from './attributes.js';
+import { ATTR, ERROR_CAUSE, NAS_PORT_TYPE_VIRTUAL, SERVICE_TYPE_AUTHORIZE_ONLY } from './attributes.js';
+import type { AttributeDef } from '../config/radius-dictionary.js';
 import type { NasIdentity } from './accounting.js';
 import {
   CODE,

@@ -7,7 +7,7 @@
  * Pure.
  */
 import type { RateLimit } from '../config/model.js';
-import { VENDOR_MIKROTIK, type AttributeDef } from './attributes.js';
+import { VENDOR_MIKROTIK, type AttributeDef } from '../config/radius-dictionary.js';
 
 export type RateParse = { readonly ok: true; readonly limit: RateLimit } | { readonly ok: false; readonly reason: string };
 

@@ -5,7 +5,8 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { monotonicNow } from '../common/time.js';
-import type { Logger } from '../server/log.js';
+import { DeadlineTimer } from '../common/io/deadline-timer.js';
+import type { Logger } from '../common/log.js';
 import { RadiusClientCore, type RadiusServerStats, type ClientOutput, type RadiusClientConfig, type RadiusOutcome, type RadiusRequest, type RadiusTransport } from './client.js';
 import { randomBytes } from 'node:crypto';
 
@@ -27,8 +28,7 @@ export class RadiusUdpClient implements RadiusTransport {
     return this.core.stats;
   }
   private readonly waiters = new Map<number, (o: RadiusOutcome) => void>();
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt: number | undefined;
+  private readonly timer = new DeadlineTimer(() => this.step(() => this.core.handleTimeout(monotonicNow())));
   private closed = false;
   private idleHook: (() => void) | undefined;
 
@@ -75,7 +75,7 @@ export class RadiusUdpClient implements RadiusTransport {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer.cancel();
     for (const w of this.waiters.values()) w({ ok: false, reason: 'RADIUS client closed' });
     this.waiters.clear();
     this.socket.close();
@@ -113,19 +113,9 @@ export class RadiusUdpClient implements RadiusTransport {
   }
 
   private rearm(): void {
-    if (this.closed) return;
-    const at = this.core.nextDeadline();
-    if (at === this.timerAt) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = at;
-    if (at === undefined) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = undefined;
-      this.step(() => this.core.handleTimeout(monotonicNow()));
-    }, Math.max(0, at - monotonicNow()));
+    if (!this.closed) this.timer.arm(this.core.nextDeadline());
   }
+
 }
 
 export type DatagramHandler = (msg: Buffer, from: { readonly address: string; readonly port: number }) => Promise<Buffer | undefined>;

@@ -12,7 +12,7 @@ import type { Shaper } from '../dataplane/shaper-api.js';
 import { SessionRegistry, type SessionInfo } from '../session/registry.js';
 import { SessionDriver } from '../session/driver.js';
 import { cleanupStaleInterfaces } from '../dataplane/iface.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
 import { loadRuntime, type Runtime } from './runtime.js';
 import { startControl, type ControlReply, type ControlRequest } from './control.js';
 import { ConfigError } from '../common/errors.js';

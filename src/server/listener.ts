@@ -10,7 +10,7 @@
  */
 import { BlockList, createServer, isIPv6, type Server, type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
 import { ProxyHeaderReader } from '../proxy/header.js';
 
 /** The TLS handshake must finish within this; the SSTP negotiation timer takes over after it. */

@@ -12,7 +12,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
 import { DROP_REASONS, type DropCounters } from '../ppp/data-gate.js';
 import type { SessionInfo } from '../session/registry.js';
 import type { RadiusServerStats } from '../radius/client.js';

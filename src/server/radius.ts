@@ -4,7 +4,7 @@
  * clean shutdown waits for, and the Disconnect/CoA listener acting on the session registry.
  */
 import { monotonicNow } from '../common/time.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
 import type { RadiusRuntime } from './runtime.js';
 import type { RadiusOutcome, RadiusRequest, RadiusTransport } from '../radius/client.js';
 import { RadiusUdpClient, DaeListener } from '../radius/udp.js';

@@ -13,18 +13,16 @@ import type { AuthBackend } from '../auth/backend.js';
 import { RadiusAuthBackend, type RadiusRateLimitSource } from '../auth/radius.js';
 import type { RadiusClientConfig, RadiusTransport } from '../radius/client.js';
 import type { NasIdentity } from '../radius/accounting.js';
-import { resolveRateAttribute } from '../radius/attributes.js';
-import type { Logger } from './log.js';
+import { resolveRateAttribute } from '../config/radius-dictionary.js';
+import type { Logger } from '../common/log.js';
 import { Ipv4Pool } from '../ip/pool.js';
 import { Ipv6PrefixPool } from '../ip/pool6.js';
 import { certHashes } from '../sstp/binding.js';
+import { PPP_MAX_MTU } from '../ppp/link/link.js';
 import type { SessionPolicy } from '../session/session.js';
 import { ConfigError } from '../common/errors.js';
 import type { ListenerPolicy } from './listener.js';
 import type { CertHashes } from '../sstp/binding.js';
-
-/** accel-ppp's SSTP `ppp-max-mtu`: the MRU we ask for and the most we accept (the seed shows mtu 1452). */
-export const MAX_MTU = 1452;
 
 const OFFER_ORDER: readonly AuthProtocol[] = ['mschap-v2', 'mschap', 'chap', 'pap'];
 
@@ -185,7 +183,7 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     authProtocols: OFFER_ORDER.filter((m) => config.authProtocols.includes(m)),
     gateway,
     dns: config.nameServers.ipv4,
-    mru: MAX_MTU,
+    mru: PPP_MAX_MTU,
     echo: { intervalS: config.ppp.lcpEchoInterval, failure: config.ppp.lcpEchoFailure, timeoutS: config.ppp.lcpEchoTimeout },
     certHashes: hashes,
     serverName: 'sstpd',

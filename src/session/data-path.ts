@@ -4,7 +4,7 @@
  * fast lane's frame test. Whether a packet may move at all is the PPP link's DataGate; this module
  * asks it and never decides on its own, so the fast lanes and the event path cannot drift apart.
  */
-import { MPPE_OVERHEAD } from '../ppp/ccp/mppe-cipher.js';
+import { MPPE_OVERHEAD } from '../ppp/mppe-cipher.js';
 import type { DataGate } from '../ppp/data-gate.js';
 import { PPP_IPV4, PPP_MPPE } from '../ppp/protocols.js';
 import { DATA_HEADERS_LEN, MAX_DATA_PAYLOAD, writeDataHeaders } from '../sstp/wire.js';

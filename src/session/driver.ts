@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { AuthBackend, AuthAccept } from '../auth/backend.js';
 import { monotonicNow } from '../common/time.js';
-import type { Logger } from '../server/log.js';
+import { DeadlineTimer } from '../common/io/deadline-timer.js';
+import type { Logger } from '../common/log.js';
 import { batchFrame, TUN_HEADROOM, type PacketBatch } from '../dataplane/tun.js';
 import { formatPrefix6 } from '../ip/ipv6-addr.js';
 import { LiveFacts } from './facts.js';
@@ -47,8 +48,7 @@ export class SessionDriver implements SessionHandle {
   private readonly network: SessionNetwork;
   private readonly lifecycle: SessionLifecycle;
   private readonly out: RecordWriter;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt: number | undefined;
+  private readonly timer = new DeadlineTimer(() => this.input(() => this.core.handleTimeout(monotonicNow())));
   private readonly startedAt = Date.now();
   private upAt: number | undefined;
   private state: SessionInfo['state'] = 'starting';
@@ -344,8 +344,7 @@ export class SessionDriver implements SessionHandle {
     if (this.tornDown) return;
     this.tornDown = true;
     void this.releaseResources();
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.timer.cancel();
     const durationS = Math.round((Date.now() - this.startedAt) / 1000);
     const dropped = Object.values(this.core.drops).reduce((a, b) => a + b, 0);
     this.log.info({ username: this.core.username, ip: this.network.ipv4, cause, reason, durationS, ...this.stats, ...(dropped > 0 ? { drops: { ...this.core.drops } } : {}) }, 'session-down');
@@ -353,19 +352,6 @@ export class SessionDriver implements SessionHandle {
   }
 
   private rearm(): void {
-    if (this.tornDown) return;
-    const at = this.core.nextDeadline();
-    // A later deadline (traffic pushed the hello/echo timers out) keeps the armed timer: it fires
-    // early, finds nothing due and re-arms. Saves a clearTimeout + setTimeout per received chunk.
-    if (at === this.timerAt || (at !== undefined && this.timerAt !== undefined && at > this.timerAt)) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = at;
-    if (at === undefined) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = undefined;
-      this.input(() => this.core.handleTimeout(monotonicNow()));
-    }, Math.max(0, at - monotonicNow()));
+    if (!this.tornDown) this.timer.arm(this.core.nextDeadline());
   }
 }

@@ -1,7 +1,7 @@
 /**
- * CallPump: the wiring between an SSTP call (either role, sstp/call.ts) and a PPP link (either role,
- * ppp/link-core.ts) that the server's Session and our ClientConnection share. Cross-layer signals
- * are values, not calls:
+ * CallPump: the wiring between an SSTP call (either role, sstp/call.ts) and a PPP link (either
+ * role, ppp/link/link-core.ts) that the server's Session and our ClientConnection share.
+ * Cross-layer signals are values, not calls:
  * - SSTP 'lower-up' → PPP lowerUp; SSTP 'ppp' frames → PPP receive; PPP 'send' → SSTP data;
  * - SSTP 'connected' (binding verified, sent or waived) → the data gate's `lowerVerified`;
  * - PPP 'finished' → SSTP Call Disconnect; SSTP 'closed' → PPP lowerDown;
@@ -11,9 +11,9 @@
  */
 import { SstpdError } from '../common/errors.js';
 import type { Millis } from '../common/time.js';
-import type { PppClientEvent } from '../ppp/client-link.js';
+import type { PppClientEvent } from '../ppp/link/client-link.js';
 import type { DataGate } from '../ppp/data-gate.js';
-import type { PppEvent } from '../ppp/link.js';
+import type { PppEvent } from '../ppp/link/link.js';
 import type { LogFields, LogLevel } from '../ppp/protocols.js';
 import type { SstpCall, SstpCallEvent } from '../sstp/call.js';
 import { fastLaneIn, frameOutbound, frameOutboundCopy } from './data-path.js';

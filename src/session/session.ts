@@ -14,7 +14,7 @@ import type { AuthProtocol } from '../config/model.js';
 import { minDeadline, type Millis } from '../common/time.js';
 import { checkSstpRequest, HttpRequestReader, http200, httpError } from '../sstp/http.js';
 import { SstpServer } from '../sstp/server.js';
-import { PppLink, type PppEvent, type TerminateCause as PppTerminateCause } from '../ppp/link.js';
+import { PppLink, type PppEvent, type TerminateCause as PppTerminateCause } from '../ppp/link/link.js';
 import { createAuthenticator } from '../ppp/auth/index.js';
 import { linkLocal } from '../ppp/ipv6cp/iid.js';
 import type { MppeMode } from '../ppp/ccp/mppe-option.js';
@@ -204,11 +204,6 @@ export class Session {
     this.pump.run(now);
   }
 
-  /** The driver leased an address after 'authenticated'; `dns` overrides the policy's for this session. */
-  addressAssigned(now: Millis, ip: string, dns?: readonly (string | undefined)[]): void {
-    this.networkAssigned(now, dns ? { ipv4: ip, dns } : { ipv4: ip });
-  }
-
   /** The driver leased what this session gets (IPv4 address, IPv6 prefix) after 'authenticated'. */
   networkAssigned(now: Millis, a: SessionAddresses): void {
     if (this.phase !== 'sstp') return;
@@ -220,11 +215,6 @@ export class Session {
     const ipv4 = a.ipv4 !== undefined ? { local: this.policy.gateway, peer: a.ipv4 } : undefined;
     this.ppp.startNetwork(now, { ...(ipv4 ? { ipv4 } : {}), ipv6: a.ipv6Prefix !== undefined, ...(a.dns ? { dns: a.dns } : {}) });
     this.pump.run(now);
-  }
-
-  /** IPv4 may flow to the client: IPCP is opened and the SSTP crypto binding was verified. */
-  get forwardingIp(): boolean {
-    return this.ppp.gate.protocolOut(4) !== 0;
   }
 
   /** The prefix delegated by DHCPv6 and bound, if any. */

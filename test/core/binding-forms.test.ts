@@ -6,44 +6,22 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { Session, type SessionAction, type SessionPolicy } from '../../src/session/session.js';
+import { Session, type SessionAction } from '../../src/session/session.js';
 import { LocalAuthBackend } from '../../src/auth/local.js';
-import { certHashes } from '../../src/sstp/binding.js';
 import type { AuthProtocol } from '../../src/config/model.js';
-import { vx } from '../support/vectors.js';
 import { icmpEchoRequest } from '../support/icmp.js';
 import { BindingClient, type BindingClientEvent, type ClientHlakForm } from '../support/binding-client.js';
+import { hashRandom } from '../support/random.js';
+import { forwardsIpv4, pairCert, pairPolicy } from '../support/session-pair.js';
 
-const CERT = vx('sstp_binding_end_to_end', 'cert_der');
-
-const policy = (method: AuthProtocol): SessionPolicy => ({
-  authProtocols: [method],
-  gateway: '192.0.2.254',
-  dns: ['10.0.0.1'],
-  mru: 1452,
-  echo: { intervalS: 30, failure: 3, timeoutS: 0 },
-  certHashes: certHashes(CERT),
-  serverName: 'sstpd',
-  negotiationTimeoutMs: 60_000,
-  helloIntervalMs: 60_000,
-});
-
-function rng(seed: string): (n: number) => Buffer {
-  let i = 0;
-  return (n) => {
-    const out = Buffer.alloc(n);
-    for (let o = 0; o < n; o += 32) createHash('sha256').update(`${seed}:${i++}`).digest().copy(out, o);
-    return out;
-  };
-}
+const CERT = pairCert();
 
 /** Runs one connection to quiet, with the clock jumping over the abort teardown timers. */
 function run(method: AuthProtocol, form: ClientHlakForm): { sa: SessionAction[]; ca: BindingClientEvent[]; server: Session; client: BindingClient } {
   const backend = new LocalAuthBackend(new Map([['vyos', { name: 'vyos', password: 'vyos', disabled: false }]]));
   let now = 0;
-  const server = new Session(policy(method), rng('s'), now, () => new Date(0));
-  const client = new BindingClient({ username: 'vyos', password: 'vyos', method, hlak: form, certDer: CERT, random: rng('c') }, now);
+  const server = new Session(pairPolicy({ authProtocols: [method] }), hashRandom('s'), now, () => new Date(0));
+  const client = new BindingClient({ username: 'vyos', password: 'vyos', method, hlak: form, certDer: CERT, random: hashRandom('c') }, now);
   client.start(now, 'vpn');
   const sa: SessionAction[] = [];
   const ca: BindingClientEvent[] = [];
@@ -60,7 +38,7 @@ function run(method: AuthProtocol, form: ClientHlakForm): { sa: SessionAction[];
         sa.push(a);
         if (a.type === 'send') client.receive(now, a.bytes);
         if (a.type === 'authenticate') server.authResult(now, backend.verify(a.request));
-        if (a.type === 'authenticated') server.addressAssigned(now, '192.0.2.1');
+        if (a.type === 'authenticated') server.networkAssigned(now, { ipv4: '192.0.2.1' });
       }
     }
     throw new Error('did not settle');
@@ -87,7 +65,7 @@ for (const form of ['sstpc', 'mppe-keys'] as const) {
     assert.equal(verified[0]!['hlak'], form);
     assert.equal(logsOf(sa, 'binding-failed').length, 0);
     assert.ok(ca.some((a) => a.type === 'up'));
-    assert.equal(server.forwardingIp, true);
+    assert.equal(forwardsIpv4(server), true);
     const ping = icmpEchoRequest('192.0.2.1', '192.0.2.254', 1, 1, Buffer.alloc(8));
     server.receive(0, client.encodeIp(ping)!);
     const ip = server.poll().filter((a) => a.type === 'ip');
@@ -102,7 +80,7 @@ test('MS-CHAPv1 with a HLAK of neither form: Call Abort, binding-failed names th
   assert.equal(failed[0]!['reason'], 'mac-mismatch');
   assert.equal(failed[0]!['hlaks'], 'sstpc,mppe-keys');
   assert.equal(logsOf(sa, 'binding-verified').length, 0);
-  assert.equal(server.forwardingIp, false);
+  assert.equal(forwardsIpv4(server), false);
   assert.ok(ca.some((a) => a.type === 'closed'));
 });
 
@@ -110,7 +88,7 @@ test('MS-CHAPv2: the plugin client binds with the MS-SSTP form (its MPPE keys se
   for (const form of ['sstpc', 'mppe-keys'] as const) {
     const { sa, server } = run('mschap-v2', form);
     assert.deepEqual(logsOf(sa, 'binding-verified').map((f) => f['hlak']), ['ms-sstp'], form);
-    assert.equal(server.forwardingIp, true);
+    assert.equal(forwardsIpv4(server), true);
   }
   // Only that form: a zero HLAK after MS-CHAPv2 is refused as before.
   const { sa } = run('mschap-v2', 'zero');
@@ -121,6 +99,6 @@ test('PAP and CHAP-MD5: one zero HLAK, as before', () => {
   for (const method of ['pap', 'chap'] as const) {
     const { sa, server } = run(method, 'mppe-keys');
     assert.deepEqual(logsOf(sa, 'binding-verified').map((f) => f['hlak']), ['zero'], method);
-    assert.equal(server.forwardingIp, true);
+    assert.equal(forwardsIpv4(server), true);
   }
 });

@@ -8,7 +8,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { ClientConnection, type ClientAction } from '../../src/client/connection.js';
 import { classifyClose } from '../../src/client/errors.js';
 import type { AuthProtocol } from '../../src/config/model.js';
@@ -25,23 +24,15 @@ import {
 } from '../../src/sstp/wire.js';
 import { CODE, decodeCp, decodeOptions, encodeCp, encodeOptions, type CpOption } from '../../src/ppp/cp.js';
 import { encodeFrame, parseFrame } from '../../src/ppp/frame.js';
-import { generateAuthenticatorResponse, generateNtResponse, mschapV2ServerHlak } from '../../src/ppp/auth/mschap-crypto.js';
+import { generateAuthenticatorResponse, generateNtResponse, mschapV2ServerHlak } from '../../src/crypto/mschap.js';
 import { vx } from '../support/vectors.js';
+import { hashRandom } from '../support/random.js';
 
 const CERT = vx('sstp_binding_end_to_end', 'cert_der');
 const LCP = 0xc021;
 const CHAP = 0xc223;
 const PAP = 0xc023;
 const IPCP = 0x8021;
-
-function rng(seed: string): (n: number) => Buffer {
-  let i = 0;
-  return (n) => {
-    const out = Buffer.alloc(n);
-    for (let o = 0; o < n; o += 32) createHash('sha256').update(`${seed}:${i++}`).digest().copy(out, o);
-    return out;
-  };
-}
 
 const opt = (type: number, ...bytes: number[]): CpOption => ({ type, data: Buffer.from(bytes) });
 
@@ -57,7 +48,7 @@ class Script {
 
   constructor(auth: readonly AuthProtocol[] = ['mschap-v2', 'mschap', 'chap', 'pap'], password = 'vyos') {
     this.client = new ClientConnection(
-      { host: 'vpn.example', username: 'vyos', password, authMethods: auth, serverCertDer: CERT, random: rng('client') },
+      { host: 'vpn.example', username: 'vyos', password, authMethods: auth, serverCertDer: CERT, random: hashRandom('client') },
       this.now,
     );
     this.client.start(this.now);

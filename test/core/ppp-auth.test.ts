@@ -7,20 +7,11 @@ import assert from 'node:assert/strict';
 import { LocalAuthBackend } from '../../src/auth/local.js';
 import type { AuthProtocol, LocalUser } from '../../src/config/model.js';
 import { createAuthenticator } from '../../src/ppp/auth/index.js';
-import { PppClientLink, type PppClientEvent } from '../../src/ppp/client-link.js';
-import { PppLink, type PppEvent } from '../../src/ppp/link.js';
-
-function seeded(seed: number): (n: number) => Buffer {
-  let x = seed;
-  return (n) => {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) {
-      x = (x * 1103515245 + 12345) >>> 0;
-      b[i] = x >>> 24;
-    }
-    return b;
-  };
-}
+import { AuthPeer } from '../../src/ppp/auth/peer.js';
+import { PppClientLink, type PppClientEvent } from '../../src/ppp/link/client-link.js';
+import { PppLink, type PppEvent } from '../../src/ppp/link/link.js';
+import { setAddresses } from '../support/ppp-fakes.js';
+import { seeded } from '../support/random.js';
 
 const users = new Map<string, LocalUser>([['alice', { name: 'alice', password: 'secret', disabled: false }]]);
 
@@ -34,7 +25,8 @@ async function session(method: AuthProtocol, password: string): Promise<{ s: Ppp
     dns: ['192.0.2.53'],
     random: seeded(2),
   });
-  const client = new PppClientLink({ authMethods: [method], credentials: { username: 'alice', password }, random: seeded(3) });
+  const random = seeded(3);
+  const client = new PppClientLink({ authMethods: [method], makeAuthPeer: (m) => new AuthPeer(m, { username: 'alice', password, random }), random });
   const s: PppEvent[] = [];
   const c: PppClientEvent[] = [];
   const pending: Promise<void>[] = [];
@@ -48,7 +40,7 @@ async function session(method: AuthProtocol, password: string): Promise<{ s: Ppp
         if (ev.type === 'verify') {
           pending.push(backend.authenticate(ev.request, { sessionId: 't', callingStationId: '192.0.2.9' }).then((r) => server.authResult(0, r)));
         }
-        if (ev.type === 'authenticated') server.setAddresses(0, '10.0.0.1', '10.0.0.2');
+        if (ev.type === 'authenticated') setAddresses(server, 0, '10.0.0.1', '10.0.0.2');
       }
       for (const ev of client.poll()) {
         moved = true;

@@ -6,83 +6,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AuthResult } from '../../src/auth/backend.js';
-import type { AuthProtocol } from '../../src/config/model.js';
-import type { AuthEvent, Authenticator } from '../../src/ppp/auth/authenticator.js';
-import { PppClientLink, type ClientAuthEvent, type ClientAuthPeer, type PppClientEvent, type PppClientOptions } from '../../src/ppp/client-link.js';
+import { PppClientLink, type PppClientEvent, type PppClientOptions } from '../../src/ppp/link/client-link.js';
 import { CODE, decodeCp, decodeOptions, encodeCp, encodeOptions, type CpPacket } from '../../src/ppp/cp.js';
 import { encodeFrame, parseFrame } from '../../src/ppp/frame.js';
-import { PppLink, type PppEvent, type PppLinkOptions } from '../../src/ppp/link.js';
+import { PppLink, type PppEvent, type PppLinkOptions } from '../../src/ppp/link/link.js';
+import { FakeAuthenticator, FakePeer, ZERO_HLAK, pppDataFrame, setAddresses } from '../support/ppp-fakes.js';
+import { seeded } from '../support/random.js';
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const LCP = 0xc021;
 const IPCP = 0x8021;
-const ZERO_HLAK = Buffer.alloc(32);
-
-// ---------------------------------------------------------------------------------------------
-// Fakes: a PAP-shaped exchange (Request user/pass → Ack/Nak) on PAP or CHAP protocol numbers.
-
-class FakeAuthenticator implements Authenticator {
-  readonly protocol: number;
-  private id = 0;
-  private user = '';
-  constructor(method: AuthProtocol) {
-    this.protocol = method === 'pap' ? 0xc023 : 0xc223;
-  }
-  start(): AuthEvent[] {
-    return [];
-  }
-  handle(_now: number, packet: Buffer): AuthEvent[] {
-    const p = decodeCp(packet);
-    if (p.code !== 1) return [];
-    const ulen = p.data[0]!;
-    this.user = p.data.subarray(1, 1 + ulen).toString();
-    const password = p.data.subarray(2 + ulen, 2 + ulen + p.data[1 + ulen]!).toString();
-    this.id = p.id;
-    return [{ type: 'verify', request: { kind: 'pap', username: this.user, password } }];
-  }
-  backendResult(_now: number, r: AuthResult): AuthEvent[] {
-    if (r.ok) return [{ type: 'send', packet: encodeCp(2, this.id, Buffer.from([2, 0x4f, 0x4b])) }, { type: 'success', result: r }];
-    return [{ type: 'send', packet: encodeCp(3, this.id, Buffer.from([2, 0x4e, 0x4f])) }, { type: 'failure', username: this.user, reason: r.reason }];
-  }
-  handleTimeout(): AuthEvent[] {
-    return [];
-  }
-  nextDeadline(): undefined {
-    return undefined;
-  }
-}
-
-class FakePeer implements ClientAuthPeer {
-  constructor(private readonly user: string, private readonly pass: string, private readonly silent = false) {}
-  start(): ClientAuthEvent[] {
-    if (this.silent) return [];
-    const u = Buffer.from(this.user);
-    const p = Buffer.from(this.pass);
-    return [{ type: 'send', packet: encodeCp(1, 1, Buffer.concat([Buffer.from([u.length]), u, Buffer.from([p.length]), p])) }];
-  }
-  handle(packet: Buffer): ClientAuthEvent[] {
-    const p = decodeCp(packet);
-    if (p.code === 2) return [{ type: 'success', hlak: ZERO_HLAK }];
-    if (p.code === 3) return [{ type: 'failure', message: 'rejected' }];
-    return [];
-  }
-}
 
 const ACCEPT = (username: string): AuthResult => ({ ok: true, username, hlaks: [{ label: 'zero', key: ZERO_HLAK }] });
 const REJECT = (username: string): AuthResult => ({ ok: false, username, reason: 'wrong password', msChapError: 691, message: 'Authentication failed' });
-
-/** Deterministic randomness: a counter, so magic numbers differ between instances. */
-function counterRandom(seed: number): (n: number) => Buffer {
-  let x = seed;
-  return (n) => {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) {
-      x = (x * 1103515245 + 12345) >>> 0;
-      b[i] = x >>> 24;
-    }
-    return b;
-  };
-}
 
 function serverOptions(o: Partial<PppLinkOptions> = {}): PppLinkOptions {
   return {
@@ -91,7 +27,7 @@ function serverOptions(o: Partial<PppLinkOptions> = {}): PppLinkOptions {
     makeAuthenticator: (m) => new FakeAuthenticator(m),
     echo: { intervalS: 0, failure: 3, timeoutS: 0 },
     dns: ['192.0.2.53', '192.0.2.54'],
-    random: counterRandom(1),
+    random: seeded(1),
     ...o,
   };
 }
@@ -115,8 +51,8 @@ class Pair {
     this.server = new PppLink(serverOptions(so));
     this.client = new PppClientLink({
       authMethods: ['mschap-v2', 'pap'],
-      makeAuthPeer: () => new FakePeer('alice', 'secret', co.silentPeer ?? false),
-      random: counterRandom(2),
+      makeAuthPeer: () => new FakePeer({ silent: co.silentPeer ?? false }),
+      random: seeded(2),
       ...co,
     });
   }
@@ -173,7 +109,7 @@ class Pair {
       const r = ev.request.password === this.password ? ACCEPT(ev.request.username) : REJECT(ev.request.username);
       this.server.authResult(this.now, r);
     }
-    if (ev.type === 'authenticated' && this.autoAddresses) this.server.setAddresses(this.now, '10.0.0.1', '10.0.0.2');
+    if (ev.type === 'authenticated' && this.autoAddresses) setAddresses(this.server, this.now, '10.0.0.1', '10.0.0.2');
   }
 
   private onClient(ev: PppClientEvent): void {
@@ -250,15 +186,15 @@ class Script {
     assert.equal(this.link.phase, 'authenticate');
   }
   /** Through fake auth (PAP frame on the negotiated protocol), then addresses. */
-  authenticate(setAddresses = true): void {
+  authenticate(withAddresses = true): void {
     const proto = this.lastReq(LCP).data.includes(Buffer.from([0xc0, 0x23])) ? 0xc023 : 0xc223;
     this.feed(proto, encodeCp(1, 1, Buffer.from('\x05alice\x06secret', 'latin1')));
     const v = this.events.find((e) => e.type === 'verify');
     assert.ok(v && v.type === 'verify');
     this.link.authResult(this.now, ACCEPT('alice'));
     this.drain();
-    if (setAddresses) {
-      this.link.setAddresses(this.now, '10.0.0.1', '10.0.0.2');
+    if (withAddresses) {
+      setAddresses(this.link, this.now, '10.0.0.1', '10.0.0.2');
       this.drain();
     }
   }
@@ -290,7 +226,7 @@ test('pair: LCP → auth → IPCP in one burst (no retransmission waits), then I
   ]);
 
   const ip = h('45000014 00000000 40010000 0a000002 0a000001');
-  p.server.receive(p.now, p.client.encodeIp(ip)!);
+  p.server.receive(p.now, pppDataFrame(p.client, ip)!);
   const data = p.server.poll().find((e) => e.type === 'data');
   assert.deepEqual(data, { type: 'data', protocol: 0x21, payload: ip });
   p.client.receive(p.now, encodeFrame(0x21, ip));
@@ -389,7 +325,7 @@ test('script: an IPCP request seen between auth success and setAddresses is answ
   s.authenticate(false);
   assert.equal(s.link.phase, 'authenticate');
   assert.deepEqual(s.feed(IPCP, encodeCp(CODE.CONF_REQ, 9, h('0306 00000000'))), []);
-  s.link.setAddresses(s.now, '10.0.0.1', '10.0.0.2');
+  setAddresses(s.link, s.now, '10.0.0.1', '10.0.0.2');
   const out = s.drain().map(parseFrame).map((f) => decodeCp(f.info));
   assert.deepEqual(out.map((p) => [p.code, p.id]), [[CODE.CONF_REQ, 1], [CODE.CONF_NAK, 9]]);
   assert.equal(s.link.phase, 'network');
@@ -398,7 +334,7 @@ test('script: an IPCP request seen between auth success and setAddresses is answ
 test('script: setAddresses before authentication is ignored', () => {
   const s = new Script();
   s.openLcp();
-  s.link.setAddresses(s.now, '10.0.0.1', '10.0.0.2');
+  setAddresses(s.link, s.now, '10.0.0.1', '10.0.0.2');
   assert.deepEqual(s.drain(), []);
   assert.equal(s.link.phase, 'authenticate');
 });

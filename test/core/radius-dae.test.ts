@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ATTR, standardAttribute } from '../../src/radius/attributes.js';
+import { ATTR } from '../../src/radius/attributes.js';
+import { standardAttribute } from '../../src/config/radius-dictionary.js';
 import { DaeReplyCache, decideDae, type DaeConfig, type DaeDecision, type DaeSession } from '../../src/radius/dae.js';
 import {
   CODE,

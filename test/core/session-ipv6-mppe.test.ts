@@ -6,32 +6,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { Session, type SessionAction, type SessionPolicy } from '../../src/session/session.js';
-import { ClientConnection, type ClientAction } from '../../src/client/connection.js';
-import { LocalAuthBackend } from '../../src/auth/local.js';
-import { certHashes } from '../../src/sstp/binding.js';
+import type { ClientAction } from '../../src/client/connection.js';
 import type { AuthProtocol } from '../../src/config/model.js';
 import { Ipv6PrefixPool } from '../../src/ip/pool6.js';
 import { formatPrefix6, parsePrefix6, type Prefix6 } from '../../src/ip/ipv6-addr.js';
 import { MPPE_BIT_H, MPPE_BIT_L, MPPE_BIT_M, MPPE_BIT_S } from '../../src/ppp/ccp/mppe-option.js';
 import type { MppeMode } from '../../src/ppp/ccp/mppe-option.js';
-import { vx } from '../support/vectors.js';
 import { icmpEchoRequest } from '../support/icmp.js';
 import { MSG, dhcpv6Client, icmp6EchoRequest, parseDhcpv6Reply, parseRouterAdvertisement, routerSolicitation } from '../support/ipv6.js';
+import { SessionPair } from '../support/session-pair.js';
 
-const CERT = vx('sstp_binding_end_to_end', 'cert_der');
 const DUID = Buffer.from('00030001020000000001', 'hex');
 const PREFIX = parsePrefix6('2001:db8:1:7::/64')!;
-
-function rng(seed: string): (n: number) => Buffer {
-  let i = 0;
-  return (n) => {
-    const out = Buffer.alloc(n);
-    for (let o = 0; o < n; o += 32) createHash('sha256').update(`${seed}:${i++}`).digest().copy(out, o);
-    return out;
-  };
-}
 
 interface PairOptions {
   readonly method?: AuthProtocol;
@@ -44,88 +30,31 @@ interface PairOptions {
   readonly delegate?: Ipv6PrefixPool;
 }
 
-class Pair {
-  now = 0;
-  readonly server: Session;
-  readonly client: ClientConnection;
-  readonly sa: SessionAction[] = [];
-  readonly ca: ClientAction[] = [];
-  readonly toServer: Buffer[] = [];
-  readonly toClient: Buffer[] = [];
-  /** Server → client SSTP packets seen (for checks of what went on the wire). */
-  readonly wire: Buffer[] = [];
+class Pair extends SessionPair {
   /** Drop the n-th (0-based) MPPE frame server → client / client → server. */
   dropToClient = new Set<number>();
   dropToServer = new Set<number>();
   private mppeToClient = 0;
   private mppeToServer = 0;
-  private readonly backend = new LocalAuthBackend(new Map([['vyos', { name: 'vyos', password: 'vyos', disabled: false }]]));
   readonly delegated: Prefix6[] = [];
 
   constructor(private readonly o: PairOptions = {}) {
     const method = o.method ?? 'mschap-v2';
-    const policy: SessionPolicy = {
-      authProtocols: [method],
-      gateway: '192.0.2.254',
-      dns: ['10.0.0.1'],
-      mru: 1452,
-      echo: { intervalS: 30, failure: 3, timeoutS: 0 },
-      certHashes: certHashes(CERT),
-      serverName: 'sstpd',
-      negotiationTimeoutMs: 60_000,
-      helloIntervalMs: 60_000,
-      ...(o.ipv6 ? { ipv6: { dns: o.dns6 ?? ['2001:db8::53', '2001:db8::54'], serverDuid: DUID } } : {}),
-      ...(o.mppe ? { mppe: o.mppe } : {}),
-    };
-    this.server = new Session(policy, rng('s'), this.now, () => new Date(0));
-    this.client = new ClientConnection(
-      {
-        host: 'vpn',
-        username: 'vyos',
-        password: 'vyos',
+    super({
+      policy: {
+        authProtocols: [method],
+        ...(o.ipv6 ? { ipv6: { dns: o.dns6 ?? ['2001:db8::53', '2001:db8::54'], serverDuid: DUID } } : {}),
+        ...(o.mppe ? { mppe: o.mppe } : {}),
+      },
+      client: {
         authMethods: [method],
-        serverCertDer: CERT,
-        random: rng('c'),
         ...(o.clientIpv6 ? { ipv6: true } : {}),
         ...(o.clientMppe !== undefined ? { mppe: { bits: o.clientMppe } } : {}),
       },
-      this.now,
-    );
-    this.client.start(this.now);
+    });
   }
 
-  drive(): void {
-    for (let step = 0; step < 1000; step++) {
-      let moved = false;
-      for (const a of this.client.poll()) {
-        moved = true;
-        this.ca.push(a);
-        if (a.type === 'send' && !this.dropped(a.bytes, 'server')) this.toServer.push(a.bytes);
-      }
-      for (const a of this.server.poll()) {
-        moved = true;
-        this.sa.push(a);
-        if (a.type === 'send') {
-          this.wire.push(a.bytes);
-          if (!this.dropped(a.bytes, 'client')) this.toClient.push(a.bytes);
-        }
-        if (a.type === 'authenticate') this.server.authResult(this.now, this.backend.verify(a.request));
-        if (a.type === 'authenticated') this.assign();
-      }
-      for (const b of this.toServer.splice(0)) {
-        moved = true;
-        this.server.receive(this.now, b);
-      }
-      for (const b of this.toClient.splice(0)) {
-        moved = true;
-        this.client.receive(this.now, b);
-      }
-      if (!moved) return;
-    }
-    throw new Error('pair did not settle');
-  }
-
-  private assign(): void {
+  protected override assign(): void {
     const pool = this.o.delegate;
     this.server.networkAssigned(this.now, {
       ...(this.o.ipv4 === false ? {} : { ipv4: '192.0.2.1' }),
@@ -146,18 +75,10 @@ class Pair {
   }
 
   /** SSTP data packet → PPP protocol; drops the chosen MPPE frames. */
-  private dropped(bytes: Buffer, to: 'client' | 'server'): boolean {
-    if (bytes.length < 8 || (bytes[1]! & 1) === 1 || bytes.readUInt16BE(6) !== 0x00fd) return false;
+  protected override passes(bytes: Buffer, to: 'client' | 'server'): boolean {
+    if (bytes.length < 8 || (bytes[1]! & 1) === 1 || bytes.readUInt16BE(6) !== 0x00fd) return true;
     const n = to === 'client' ? this.mppeToClient++ : this.mppeToServer++;
-    return (to === 'client' ? this.dropToClient : this.dropToServer).has(n);
-  }
-
-  tick(): void {
-    const d = [this.server.nextDeadline(), this.client.nextDeadline()].filter((x): x is number => x !== undefined);
-    this.now = Math.max(this.now, Math.min(...d));
-    this.server.handleTimeout(this.now);
-    this.client.handleTimeout(this.now);
-    this.drive();
+    return !(to === 'client' ? this.dropToClient : this.dropToServer).has(n);
   }
 
   /** Client → server: one IP packet through the tunnel. */
@@ -165,7 +86,7 @@ class Pair {
     const b = this.client.encodeIp(packet);
     assert.ok(b, 'the client may send');
     this.ca.push({ type: 'send', bytes: b });
-    if (!this.dropped(b, 'server')) this.toServer.push(b);
+    if (this.passes(b, 'server')) this.toServer.push(b);
     this.drive();
   }
 
@@ -175,17 +96,11 @@ class Pair {
     const out = this.server.encodeOutbound(frame);
     if (!out) return false;
     this.wire.push(out);
-    if (!this.dropped(out, 'client')) this.toClient.push(out);
+    if (this.passes(out, 'client')) this.toClient.push(out);
     this.drive();
     return true;
   }
 
-  of<T extends SessionAction['type']>(type: T): Extract<SessionAction, { type: T }>[] {
-    return this.sa.filter((a): a is Extract<SessionAction, { type: T }> => a.type === type);
-  }
-  logs(event: string): Extract<SessionAction, { type: 'log' }>[] {
-    return this.of('log').filter((a) => a.event === event);
-  }
   clientIp(): Buffer[] {
     return this.ca.filter((a): a is Extract<ClientAction, { type: 'ip' }> => a.type === 'ip').map((a) => a.packet);
   }

@@ -4,107 +4,28 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { Session, type SessionAction, type SessionPolicy } from '../../src/session/session.js';
-import { ClientConnection, type ClientAction } from '../../src/client/connection.js';
-import { LocalAuthBackend } from '../../src/auth/local.js';
-import { certHashes } from '../../src/sstp/binding.js';
+import type { SessionAction, SessionPolicy } from '../../src/session/session.js';
 import type { AuthProtocol, LocalUser } from '../../src/config/model.js';
-import { vx } from '../support/vectors.js';
 import { icmpEchoRequest } from '../support/icmp.js';
+import { SessionPair, forwardsIpv4 } from '../support/session-pair.js';
 
-const CERT = vx('sstp_binding_end_to_end', 'cert_der');
-
-function policy(protocols: AuthProtocol[], echo = { intervalS: 30, failure: 3, timeoutS: 0 }): SessionPolicy {
-  return {
-    authProtocols: protocols,
-    gateway: '192.0.2.254',
-    dns: ['10.0.0.1', '10.0.0.2'],
-    mru: 1452,
-    echo,
-    certHashes: certHashes(CERT),
-    serverName: 'sstpd',
-    negotiationTimeoutMs: 60_000,
-    helloIntervalMs: 60_000,
-  };
-}
-
-/** Deterministic randomness: a counter through SHA-256. */
-function rng(seed: string): (n: number) => Buffer {
-  let i = 0;
-  return (n) => {
-    const out = Buffer.alloc(n);
-    for (let o = 0; o < n; o += 32) createHash('sha256').update(`${seed}:${i++}`).digest().copy(out, o);
-    return out;
-  };
-}
-
-class Pair {
-  now = 0;
-  readonly server: Session;
-  readonly client: ClientConnection;
-  readonly sa: SessionAction[] = [];
-  readonly ca: ClientAction[] = [];
-  readonly toServer: Buffer[] = [];
-  readonly toClient: Buffer[] = [];
+class Pair extends SessionPair {
   constructor(
     protocols: AuthProtocol[],
     clientMethods: AuthProtocol[],
     password = 'vyos',
-    users: LocalUser[] = [{ name: 'vyos', password: 'vyos', disabled: false }],
+    users?: LocalUser[],
     echo?: SessionPolicy['echo'],
   ) {
-    const backend = new LocalAuthBackend(new Map(users.map((u) => [u.name, u])));
-    this.server = new Session(policy(protocols, echo), rng('s'), this.now, () => new Date(0));
-    this.client = new ClientConnection(
-      { host: 'vpn', username: 'vyos', password, authMethods: clientMethods, serverCertDer: CERT, random: rng('c') },
-      this.now,
-    );
-    this.backend = backend;
-    this.client.start(this.now);
-  }
-  private readonly backend: LocalAuthBackend;
-  /** Deliver everything until both sides are quiet (bounded). */
-  drive(): void {
-    for (let step = 0; step < 500; step++) {
-      let moved = false;
-      for (const a of this.client.poll()) {
-        moved = true;
-        this.ca.push(a);
-        if (a.type === 'send') this.toServer.push(a.bytes);
-      }
-      for (const a of this.server.poll()) {
-        moved = true;
-        this.sa.push(a);
-        if (a.type === 'send') this.toClient.push(a.bytes);
-        if (a.type === 'authenticate') this.server.authResult(this.now, this.backend.verify(a.request));
-        if (a.type === 'authenticated') this.server.addressAssigned(this.now, a.result.staticIp ?? '192.0.2.1');
-      }
-      for (const b of this.toServer.splice(0)) {
-        moved = true;
-        this.server.receive(this.now, b);
-      }
-      for (const b of this.toClient.splice(0)) {
-        moved = true;
-        this.client.receive(this.now, b);
-      }
-      if (!moved) return;
-    }
-    throw new Error('pair did not settle in 500 steps');
-  }
-  /** Jump the clock to the next deadline of either side and fire it. */
-  tick(): void {
-    const d = [this.server.nextDeadline(), this.client.nextDeadline()].filter((x): x is number => x !== undefined);
-    this.now = Math.max(this.now, Math.min(...d));
-    this.server.handleTimeout(this.now);
-    this.client.handleTimeout(this.now);
-    this.drive();
+    super({
+      policy: { authProtocols: protocols, dns: ['10.0.0.1', '10.0.0.2'], ...(echo ? { echo } : {}) },
+      client: { authMethods: clientMethods, password },
+      ...(users ? { users } : {}),
+      maxSteps: 500,
+    });
   }
   serverEvents(type: SessionAction['type']): SessionAction[] {
     return this.sa.filter((a) => a.type === type);
-  }
-  logs(event: string): SessionAction[] {
-    return this.sa.filter((a) => a.type === 'log' && a.event === event);
   }
 }
 
@@ -119,7 +40,7 @@ for (const method of ['pap', 'chap', 'mschap', 'mschap-v2'] as AuthProtocol[]) {
     const link = p.serverEvents('link-up')[0];
     assert.deepEqual(link, { type: 'link-up', local: '192.0.2.254', peer: '192.0.2.1', mtu: 1452 });
     assert.equal(p.logs('binding-verified').length, 1);
-    assert.equal(p.server.forwardingIp, true);
+    assert.equal(forwardsIpv4(p.server), true);
     const ping = icmpEchoRequest('192.0.2.1', '192.0.2.254', 1, 1, Buffer.alloc(8));
     p.toServer.push(p.client.encodeIp(ping)!);
     p.drive();

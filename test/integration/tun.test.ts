@@ -14,7 +14,6 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { findAddon } from '../../native/index.js';
 import { cleanupStaleInterfaces, configureInterface } from '../../src/dataplane/iface.js';
 import {
-  FakeTun,
   TUN_HEADROOM,
   batchFrame,
   batchPacket,
@@ -23,6 +22,7 @@ import {
   type TunDevice,
   type TunStats,
 } from '../../src/dataplane/tun.js';
+import { FakeTun } from '../support/fake-tun.js';
 import { netnsUnavailable, withNetns, type Netns } from '../support/netns.js';
 
 // ---------------------------------------------------------------- IPv4 / ICMP helpers (both sides)

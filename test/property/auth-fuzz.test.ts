@@ -5,7 +5,7 @@ import { LocalAuthBackend } from '../../src/auth/local.js';
 import type { AuthProtocol } from '../../src/config/model.js';
 import type { AuthEvent, Authenticator } from '../../src/ppp/auth/authenticator.js';
 import { createAuthenticator } from '../../src/ppp/auth/index.js';
-import { desExpandKey } from '../../src/ppp/auth/mschap-crypto.js';
+import { desExpandKey } from '../../src/crypto/legacy.js';
 import { AuthPeer, type AuthPeerEvent } from '../../src/ppp/auth/peer.js';
 
 const METHODS: readonly AuthProtocol[] = ['pap', 'chap', 'mschap', 'mschap-v2'];

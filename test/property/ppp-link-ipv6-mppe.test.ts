@@ -7,72 +7,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { frameFor as replayFrame, frameOpArb, type FrameOp } from '../support/frame-ops.js';
+import { frameOpArb, replayOps } from '../support/frame-ops.js';
 import type { AuthResult } from '../../src/auth/backend.js';
-import type { AuthProtocol } from '../../src/config/model.js';
-import type { AuthEvent, Authenticator } from '../../src/ppp/auth/authenticator.js';
-import { PppClientLink, type ClientAuthEvent } from '../../src/ppp/client-link.js';
-import { decodeCp, encodeCp } from '../../src/ppp/cp.js';
-import { PppLink, type PppEvent, type PppLinkOptions } from '../../src/ppp/link.js';
+import { PppClientLink } from '../../src/ppp/link/client-link.js';
+import { PppLink, type PppEvent, type PppLinkOptions } from '../../src/ppp/link/link.js';
 import { MPPE_BIT_H, MPPE_BIT_S } from '../../src/ppp/ccp/mppe-option.js';
+import { FakeAuthenticator, FakePeer, ZERO_HLAK, pppDataFrame, exchangeFrames } from '../support/ppp-fakes.js';
+import { seeded } from '../support/random.js';
 
-const HLAK = Buffer.alloc(32);
 const K1 = Buffer.alloc(16, 0x11);
 const K2 = Buffer.alloc(16, 0x22);
-const ACCEPT: AuthResult = { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: HLAK }], mppeKeys: { send: K1, recv: K2 } };
-
-class FakeAuthenticator implements Authenticator {
-  readonly protocol = 0xc023;
-  private id = 0;
-  constructor(_m: AuthProtocol) {}
-  start(): AuthEvent[] {
-    return [];
-  }
-  handle(_now: number, packet: Buffer): AuthEvent[] {
-    try {
-      const p = decodeCp(packet);
-      if (p.code !== 1) return [];
-      this.id = p.id;
-      return [{ type: 'verify', request: { kind: 'pap', username: 'alice', password: 'secret' } }];
-    } catch {
-      return [];
-    }
-  }
-  backendResult(_now: number, r: AuthResult): AuthEvent[] {
-    return r.ok ? [{ type: 'send', packet: encodeCp(2, this.id, Buffer.from([0])) }, { type: 'success', result: r }] : [];
-  }
-  handleTimeout(): AuthEvent[] {
-    return [];
-  }
-  nextDeadline(): undefined {
-    return undefined;
-  }
-}
-
-class FakePeer {
-  start(): ClientAuthEvent[] {
-    return [{ type: 'send', packet: encodeCp(1, 1, Buffer.from('\x05alice\x06secret', 'latin1')) }];
-  }
-  handle(packet: Buffer): ClientAuthEvent[] {
-    try {
-      return decodeCp(packet).code === 2 ? [{ type: 'success', hlak: HLAK, mppeKeys: { send: K2, recv: K1 } }] : [];
-    } catch {
-      return [];
-    }
-  }
-}
-
-function seeded(seed: number): (n: number) => Buffer {
-  let x = seed;
-  return (n) => {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) {
-      x = (x * 1103515245 + 12345) >>> 0;
-      b[i] = x >>> 24;
-    }
-    return b;
-  };
-}
+const ACCEPT: AuthResult = { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: ZERO_HLAK }], mppeKeys: { send: K1, recv: K2 } };
 
 const serverOptions = (): PppLinkOptions => ({
   mru: 1452,
@@ -93,28 +38,10 @@ const serve = (link: PppLink, now: number, ev: PppEvent): void => {
 /** The client's frames of one good session, ending with encrypted IPv4 and IPv6 packets. */
 function recordClientFrames(): Buffer[] {
   const server = new PppLink(serverOptions());
-  const client = new PppClientLink({ authMethods: ['pap'], makeAuthPeer: () => new FakePeer(), random: seeded(9), ipv6: true, mppe: { bits: MPPE_BIT_S | MPPE_BIT_H } });
-  const frames: Buffer[] = [];
-  server.lowerUp(0);
-  client.lowerUp(0);
-  for (let guard = 0; guard < 1000; guard++) {
-    let moved = false;
-    for (const ev of server.poll()) {
-      moved = true;
-      if (ev.type === 'send') client.receive(0, ev.frame);
-      serve(server, 0, ev);
-    }
-    for (const ev of client.poll()) {
-      moved = true;
-      if (ev.type === 'send') {
-        frames.push(ev.frame);
-        server.receive(0, ev.frame);
-      }
-    }
-    if (!moved) break;
-  }
+  const client = new PppClientLink({ authMethods: ['pap'], makeAuthPeer: () => new FakePeer({ mppeKeys: { send: K2, recv: K1 } }), random: seeded(9), ipv6: true, mppe: { bits: MPPE_BIT_S | MPPE_BIT_H } });
+  const frames = exchangeFrames(server, client, (ev) => serve(server, 0, ev)).toServer;
   for (const p of ['4500001400000000400100000a0000010a000002', '60000000000011ff' + '00'.repeat(32)]) {
-    const f = client.encodeIp(Buffer.from(p, 'hex'));
+    const f = pppDataFrame(client, Buffer.from(p, 'hex'));
     assert.ok(f, 'the recorded client is up with MPPE');
     frames.push(f);
   }
@@ -124,7 +51,6 @@ function recordClientFrames(): Buffer[] {
 const ORIGINAL = recordClientFrames();
 
 const opArb = frameOpArb(6);
-const frameFor = (op: FrameOp, cursor: { i: number }): Buffer | undefined => replayFrame(op, ORIGINAL, cursor);
 
 function checkInvariants(events: readonly PppEvent[]): void {
   let authenticated = false;
@@ -189,29 +115,18 @@ test('property (IPv6 + mppe require): hostile frames never throw and never open 
   fc.assert(
     fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
       const link = new PppLink(serverOptions());
-      let now = 0;
-      const cursor = { i: 0 };
       const events: PppEvent[] = [];
-      const pump = (): void => {
+      const pump = (now: number): void => {
         for (const ev of link.poll()) {
           events.push(ev);
           serve(link, now, ev);
           // With `require`, data may only come out while MPPE is up both ways.
-          if (ev.type === 'data') assert.ok(link.dataAllowed, 'data passed before MPPE was up');
+          if (ev.type === 'data') assert.ok(!link.gate.heldForMppe, 'data passed before MPPE was up');
         }
       };
-      link.lowerUp(now);
-      pump();
-      for (const op of ops) {
-        if (op.kind === 'tick') {
-          now += op.ms;
-          const d = link.nextDeadline();
-          if (d !== undefined && d <= now) link.handleTimeout(now);
-        } else {
-          link.receive(now, frameFor(op, cursor)!);
-        }
-        pump();
-      }
+      link.lowerUp(0);
+      pump(0);
+      replayOps(link, ops, ORIGINAL, pump);
       checkInvariants(events);
     }),
     { numRuns: 300 },

@@ -7,73 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { frameFor as replayFrame, frameOpArb, type FrameOp } from '../support/frame-ops.js';
+import { frameOpArb, replayOps } from '../support/frame-ops.js';
 import { DecodeError } from '../../src/common/errors.js';
-import type { AuthResult } from '../../src/auth/backend.js';
-import type { AuthProtocol } from '../../src/config/model.js';
-import type { AuthEvent, Authenticator } from '../../src/ppp/auth/authenticator.js';
-import { PppClientLink, type ClientAuthEvent } from '../../src/ppp/client-link.js';
+import { PppClientLink } from '../../src/ppp/link/client-link.js';
 import { decodeCp, decodeOptions, encodeCp, encodeOptions } from '../../src/ppp/cp.js';
 import { parseFrame } from '../../src/ppp/frame.js';
-import { PppLink, type PppEvent, type PppLinkOptions } from '../../src/ppp/link.js';
-
-const HLAK = Buffer.alloc(32);
-
-/** PAP-shaped fake: any Request → verify; the test's backend accepts. */
-class FakeAuthenticator implements Authenticator {
-  readonly protocol: number;
-  private id = 0;
-  constructor(method: AuthProtocol) {
-    this.protocol = method === 'pap' ? 0xc023 : 0xc223;
-  }
-  start(): AuthEvent[] {
-    return [];
-  }
-  handle(_now: number, packet: Buffer): AuthEvent[] {
-    try {
-      const p = decodeCp(packet);
-      if (p.code !== 1) return [];
-      this.id = p.id;
-      return [{ type: 'verify', request: { kind: 'pap', username: 'alice', password: 'secret' } }];
-    } catch {
-      return [];
-    }
-  }
-  backendResult(_now: number, r: AuthResult): AuthEvent[] {
-    return r.ok ? [{ type: 'send', packet: encodeCp(2, this.id, Buffer.from([0])) }, { type: 'success', result: r }] : [];
-  }
-  handleTimeout(): AuthEvent[] {
-    return [];
-  }
-  nextDeadline(): undefined {
-    return undefined;
-  }
-}
-
-class FakePeer {
-  start(): ClientAuthEvent[] {
-    return [{ type: 'send', packet: encodeCp(1, 1, Buffer.from('\x05alice\x06secret', 'latin1')) }];
-  }
-  handle(packet: Buffer): ClientAuthEvent[] {
-    try {
-      return decodeCp(packet).code === 2 ? [{ type: 'success', hlak: HLAK }] : [];
-    } catch {
-      return [];
-    }
-  }
-}
-
-function seeded(seed: number): (n: number) => Buffer {
-  let x = seed;
-  return (n) => {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) {
-      x = (x * 1103515245 + 12345) >>> 0;
-      b[i] = x >>> 24;
-    }
-    return b;
-  };
-}
+import { PppLink, type PppEvent, type PppLinkOptions } from '../../src/ppp/link/link.js';
+import { FakeAuthenticator, FakePeer, ZERO_HLAK, exchangeFrames, setAddresses } from '../support/ppp-fakes.js';
+import { seeded } from '../support/random.js';
 
 const serverOptions = (): PppLinkOptions => ({
   mru: 1452,
@@ -88,26 +29,10 @@ const serverOptions = (): PppLinkOptions => ({
 function recordClientFrames(): Buffer[] {
   const server = new PppLink(serverOptions());
   const client = new PppClientLink({ authMethods: ['pap'], makeAuthPeer: () => new FakePeer(), random: seeded(9) });
-  const frames: Buffer[] = [];
-  server.lowerUp(0);
-  client.lowerUp(0);
-  for (let guard = 0; guard < 1000; guard++) {
-    let moved = false;
-    for (const ev of server.poll()) {
-      moved = true;
-      if (ev.type === 'send') client.receive(0, ev.frame);
-      if (ev.type === 'verify') server.authResult(0, { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: HLAK }] });
-      if (ev.type === 'authenticated') server.setAddresses(0, '10.0.0.1', '10.0.0.2');
-    }
-    for (const ev of client.poll()) {
-      moved = true;
-      if (ev.type === 'send') {
-        frames.push(ev.frame);
-        server.receive(0, ev.frame);
-      }
-    }
-    if (!moved) break;
-  }
+  const frames = exchangeFrames(server, client, (ev) => {
+    if (ev.type === 'verify') server.authResult(0, { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: ZERO_HLAK }] });
+    if (ev.type === 'authenticated') setAddresses(server, 0, '10.0.0.1', '10.0.0.2');
+  }).toServer;
   frames.push(Buffer.from('ff0300214500001400000000400100000a0000010a000002', 'hex')); // an IPv4 packet
   return frames;
 }
@@ -115,7 +40,6 @@ function recordClientFrames(): Buffer[] {
 const ORIGINAL = recordClientFrames();
 
 const opArb = frameOpArb(5);
-const frameFor = (op: FrameOp, cursor: { i: number }): Buffer | undefined => replayFrame(op, ORIGINAL, cursor);
 
 /** The phase invariants over the whole event stream of one run. */
 function checkInvariants(events: readonly PppEvent[]): void {
@@ -164,8 +88,8 @@ test('property: the recorded session really reaches ipcp-up (the replay base is 
   const pump = (): void => {
     for (const ev of link.poll()) {
       events.push(ev);
-      if (ev.type === 'verify') link.authResult(0, { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: HLAK }] });
-      if (ev.type === 'authenticated') link.setAddresses(0, '10.0.0.1', '10.0.0.2');
+      if (ev.type === 'verify') link.authResult(0, { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: ZERO_HLAK }] });
+      if (ev.type === 'authenticated') setAddresses(link, 0, '10.0.0.1', '10.0.0.2');
     }
   };
   pump();
@@ -181,30 +105,21 @@ test('property: random, mutated, truncated and replayed frames never throw and n
   fc.assert(
     fc.property(fc.array(opArb, { maxLength: 60 }), fc.boolean(), (ops, answerAuth) => {
       const link = new PppLink(serverOptions());
-      let now = 0;
-      const cursor = { i: 0 };
       const events: PppEvent[] = [];
-      const pump = (): void => {
+      const pump = (now: number): void => {
         for (const ev of link.poll()) {
           events.push(ev);
-          if (ev.type === 'verify' && answerAuth) link.authResult(now, { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: HLAK }] });
-          if (ev.type === 'authenticated') link.setAddresses(now, '10.0.0.1', '10.0.0.2');
+          if (ev.type === 'verify' && answerAuth) link.authResult(now, { ok: true, username: 'alice', hlaks: [{ label: 'ms-sstp', key: ZERO_HLAK }] });
+          if (ev.type === 'authenticated') setAddresses(link, now, '10.0.0.1', '10.0.0.2');
         }
       };
-      link.lowerUp(now);
-      pump();
-      for (const op of ops) {
-        if (op.kind === 'tick') {
-          now += op.ms;
-          const d = link.nextDeadline();
-          if (d !== undefined && d <= now) link.handleTimeout(now);
-        } else {
-          link.receive(now, frameFor(op, cursor)!);
-        }
-        pump();
+      link.lowerUp(0);
+      pump(0);
+      replayOps(link, ops, ORIGINAL, (now) => {
+        pump(now);
         const d = link.nextDeadline();
         assert.ok(d === undefined || Number.isFinite(d));
-      }
+      });
       checkInvariants(events);
       for (const ev of events) if (ev.type === 'send') assert.equal(ev.frame.readUInt16BE(0), 0xff03);
     }),

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { DecodeError } from '../../src/common/errors.js';
 import { SstpFramer } from '../../src/sstp/framer.js';
 import { dataPacket, decodePacket, encodeControl } from '../../src/sstp/wire.js';
+import { split } from '../support/chunks.js';
 
 /** A valid packet: data (0..300-byte frame) or control (random type and attributes). */
 const packetArb: fc.Arbitrary<Buffer> = fc.oneof(
@@ -15,18 +16,6 @@ const packetArb: fc.Arbitrary<Buffer> = fc.oneof(
     )
     .map(([type, attrs]) => encodeControl(type, attrs.map(([id, v]) => ({ id, value: Buffer.from(v) })))),
 );
-
-/** Cut a buffer at sorted random offsets. */
-function split(buf: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of [...points, buf.length]) {
-    out.push(buf.subarray(prev, p));
-    prev = p;
-  }
-  return out;
-}
 
 /** Run the framer over chunks: the packets (hex) and the error code, if any. */
 function run(chunks: Buffer[]): { packets: string[]; error?: string } {

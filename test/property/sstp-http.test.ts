@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { HttpRequestReader, type HttpReadResult } from '../../src/sstp/http.js';
 import { vs } from '../support/vectors.js';
+import { split } from '../support/chunks.js';
 
 /** Feed chunks until a final result; a comparable summary of it (rest + the chunks not fed). */
 function run(chunks: Buffer[]): string {
@@ -15,17 +16,6 @@ function run(chunks: Buffer[]): string {
     return JSON.stringify({ ...r.request, headers: [...r.request.headers], rest });
   }
   return JSON.stringify(r);
-}
-
-function split(buf: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of [...points, buf.length]) {
-    out.push(buf.subarray(prev, p));
-    prev = p;
-  }
-  return out;
 }
 
 const line = fc.stringMatching(/^[A-Za-z0-9:\-_ ./{}]{0,40}$/);

@@ -5,6 +5,7 @@ import { certHashes } from '../../src/sstp/binding.js';
 import { SstpServer, type SstpServerEvent } from '../../src/sstp/server.js';
 import { callConnectRequest, dataPacket, echoRequest } from '../../src/sstp/wire.js';
 import { vectors, vx } from '../support/vectors.js';
+import { split } from '../support/chunks.js';
 
 const E = 'sstp_binding_end_to_end';
 const HASHES = certHashes(vx(E, 'cert_der'));
@@ -14,17 +15,6 @@ const HLAK = vx(E, 'hlak_mschapv2');
 const CALL_CONNECTED = Buffer.from((vectors()[E] as unknown as Record<string, Record<string, string>>)['sha256']!['call_connected']!, 'hex');
 
 const newServer = (): SstpServer => new SstpServer({ certHashes: HASHES, random: (n) => (n === 32 ? Buffer.from(NONCE) : Buffer.alloc(n)) }, 0);
-
-function split(buf: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of [...points, buf.length]) {
-    out.push(buf.subarray(prev, p));
-    prev = p;
-  }
-  return out;
-}
 
 /** Feeds chunks (HLAK known from the start), runs the timers out; returns every event. */
 function drive(chunks: Buffer[], hlakFirst: boolean): SstpServerEvent[] {

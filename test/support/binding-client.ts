@@ -13,9 +13,10 @@
 import type { Millis } from '../../src/common/time.js';
 import type { AuthProtocol } from '../../src/config/model.js';
 import { AuthPeer } from '../../src/ppp/auth/peer.js';
-import { PppClientLink, type ClientAuthEvent, type ClientAuthPeer, type PppClientEvent } from '../../src/ppp/client-link.js';
+import { PppClientLink, type ClientAuthEvent, type ClientAuthPeer, type PppClientEvent } from '../../src/ppp/link/client-link.js';
 import { CallPump } from '../../src/session/pump.js';
 import { SstpClient } from '../../src/sstp/client.js';
+import { pppDataFrame } from './ppp-fakes.js';
 
 export type ClientHlakForm = 'sstpc' | 'mppe-keys' | 'zero';
 
@@ -95,7 +96,7 @@ export class BindingClient {
   /** An IPv4 packet into the tunnel, or undefined while IPCP or the binding is not done. */
   encodeIp(packet: Buffer): Buffer | undefined {
     if (!this.sstp.connected) return undefined;
-    const frame = this.ppp.encodeIp(packet);
+    const frame = pppDataFrame(this.ppp, packet);
     return frame ? this.sstp.encodeData(frame) : undefined;
   }
 

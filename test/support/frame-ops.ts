@@ -36,3 +36,29 @@ export function frameFor(op: FrameOp, original: readonly Buffer[], cursor: { i: 
   b[op.pos % b.length] = op.byte;
   return b;
 }
+
+/** The inputs of a PPP link (PppLink or PppClientLink) that a replay drives. */
+export interface ReplayTarget {
+  receive(now: number, frame: Buffer): void;
+  handleTimeout(now: number): void;
+  nextDeadline(): number | undefined;
+}
+
+/**
+ * Feeds `ops` to `link` from time 0: frames through `receive`, clock jumps fire a deadline that
+ * fell due. `after(now)` runs after each op (the test's pump and checks).
+ */
+export function replayOps(link: ReplayTarget, ops: readonly FrameOp[], original: readonly Buffer[], after: (now: number) => void): void {
+  let now = 0;
+  const cursor = { i: 0 };
+  for (const op of ops) {
+    if (op.kind === 'tick') {
+      now += op.ms;
+      const d = link.nextDeadline();
+      if (d !== undefined && d <= now) link.handleTimeout(now);
+    } else {
+      link.receive(now, frameFor(op, original, cursor)!);
+    }
+    after(now);
+  }
+}

@@ -38,7 +38,7 @@ import {
   hashNtPasswordHash,
   masterKey,
   ntPasswordHash,
-} from '../../src/ppp/auth/mschap-crypto.js';
+} from '../../src/crypto/mschap.js';
 
 export interface FakeUser {
   readonly password: string;

@@ -5,21 +5,19 @@ import {
   asymmetricStartKey,
   challengeHash,
   challengeResponse,
-  desEncrypt,
-  desExpandKey,
   generateAuthenticatorResponse,
   generateNtResponse,
   hashNtPasswordHash,
-  hlakFor,
   initialSessionKey,
   masterKey,
-  md4,
   mschapV1NtResponse,
   mschapV1StartKey,
   mschapV2ServerHlak,
   ntPasswordHash,
   stripDomain,
-} from '../../src/ppp/auth/mschap-crypto.js';
+} from '../../src/crypto/mschap.js';
+import { desEncrypt, desExpandKey, md4 } from '../../src/crypto/legacy.js';
+import { hlakFor } from '../../src/auth/hlak.js';
 import { vectors, vs, vx } from '../support/vectors.js';
 
 const hex = (b: Buffer): string => b.toString('hex');

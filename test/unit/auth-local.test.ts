@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { AuthAccept, AuthRequest, AuthResult } from '../../src/auth/backend.js';
 import { LocalAuthBackend } from '../../src/auth/local.js';
 import type { LocalUser } from '../../src/config/model.js';
-import { hashNtPasswordHash, mschapV1NtResponse } from '../../src/ppp/auth/mschap-crypto.js';
+import { hashNtPasswordHash, mschapV1NtResponse } from '../../src/crypto/mschap.js';
 import { vs, vx } from '../support/vectors.js';
 
 const V2 = 'mschapv2_rfc2759';

@@ -9,9 +9,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { AuthAccept, AuthContext, AuthRequest } from '../../src/auth/backend.js';
 import { LocalAuthBackend } from '../../src/auth/local.js';
 import { RadiusAuthBackend, parseFramedRoute } from '../../src/auth/radius.js';
-import { ATTR, MS, VENDOR_MICROSOFT, VENDOR_MIKROTIK, builtinVendor, standardAttribute, vendorAttribute } from '../../src/radius/attributes.js';
+import { ATTR, MS, VENDOR_MICROSOFT } from '../../src/radius/attributes.js';
+import { VENDOR_MIKROTIK, builtinVendor, standardAttribute, vendorAttribute } from '../../src/config/radius-dictionary.js';
 import { CODE, decodePacket, first, intAttr, intValue, ipAttr, textAttr, textValue, vendorAttributes, vsa, attr } from '../../src/radius/packet.js';
-import { generateNtResponse, mschapV1NtResponse } from '../../src/ppp/auth/mschap-crypto.js';
+import { generateNtResponse, mschapV1NtResponse } from '../../src/crypto/mschap.js';
 import { ScriptedRadius, answerAccessRequest, replyTo, type FakeUser } from '../support/radius-fake.js';
 
 const SECRET = Buffer.from('testing123');

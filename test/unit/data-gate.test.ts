@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataGate } from '../../src/ppp/data-gate.js';
 import { SourceFilter } from '../../src/ip/source-filter.js';
-import { MppeDecryptor, MppeEncryptor } from '../../src/ppp/ccp/mppe-cipher.js';
+import { MppeDecryptor, MppeEncryptor } from '../../src/ppp/mppe-cipher.js';
 import { parsePrefix6 } from '../../src/ip/ipv6-addr.js';
 import { icmp6EchoRequest } from '../support/ipv6.js';
 import { icmpEchoRequest } from '../support/icmp.js';

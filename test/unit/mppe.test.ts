@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Rc4 } from '../../src/ppp/ccp/rc4.js';
-import { MAX_STATELESS_GAP, MppeDecryptor, MppeEncryptor, MPPE_ENCRYPTED, MPPE_FLUSHED } from '../../src/ppp/ccp/mppe-cipher.js';
+import { Rc4 } from '../../src/crypto/rc4.js';
+import { MAX_STATELESS_GAP, MppeDecryptor, MppeEncryptor, MPPE_ENCRYPTED, MPPE_FLUSHED } from '../../src/ppp/mppe-cipher.js';
 import {
   ClientMppeOption,
   MPPE_BIT_C,
@@ -29,7 +29,7 @@ import {
   mschapV1MppeKeys,
   mschapV1StartKey,
   mschapV2ServerMppeKeys,
-} from '../../src/ppp/auth/mschap-crypto.js';
+} from '../../src/crypto/mschap.js';
 import { LocalAuthBackend } from '../../src/auth/local.js';
 import { vs, vx } from '../support/vectors.js';
 

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { ATTR, MS, VENDOR_MICROSOFT, parseVendorDictionary } from '../../src/radius/attributes.js';
+import { ATTR, MS, VENDOR_MICROSOFT } from '../../src/radius/attributes.js';
+import { parseVendorDictionary } from '../../src/config/radius-dictionary.js';
 import {
   CODE,
   attr,

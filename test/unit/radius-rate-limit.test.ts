@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinVendor, standardAttribute, vendorAttribute, type AttributeDef } from '../../src/radius/attributes.js';
+import { builtinVendor, standardAttribute, vendorAttribute, type AttributeDef } from '../../src/config/radius-dictionary.js';
 import { parseRateLimit } from '../../src/radius/rate-limit.js';
 
 const FILTER_ID = standardAttribute('filter-id')!;

@@ -4,51 +4,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
 import {
   SessionLifecycle,
   SessionRejected,
   type SessionChange,
-  type SessionContext,
-  type SessionFacts,
   type SessionSubscriber,
 } from '../../src/session/lifecycle.js';
+import { fakeSession, type FakeSession } from '../support/session-context.js';
 
-interface Harness {
-  readonly ctx: SessionContext;
-  readonly calls: string[];
-  readonly ends: { cause: string; reason: string }[];
-  readonly logs: Record<string, unknown>[];
-}
-
-function harness(): Harness {
-  const calls: string[] = [];
-  const ends: { cause: string; reason: string }[] = [];
-  const logs: Record<string, unknown>[] = [];
-  const log = pino({ base: undefined }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
-  const facts: SessionFacts = {
-    sid: 's1',
-    nasPort: 1,
-    callingSid: '198.51.100.7',
-    calledSid: '192.0.2.1',
-    username: 'alice',
-    ifname: 'sstp0',
-    ipv4: '192.0.2.10',
-    ipv6Prefix: undefined,
-    delegatedPrefix: undefined,
-    authorization: undefined,
-    rateLimit: undefined,
-    counters: () => ({ rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 }),
-  };
-  const ctx: SessionContext = {
-    facts,
-    log,
-    now: () => 0,
-    after: () => () => undefined,
-    terminate: (cause, reason) => void ends.push({ cause: `terminate:${cause}`, reason }),
-    end: (cause, reason) => void ends.push({ cause, reason }),
-  };
-  return { ctx, calls, ends, logs };
+/** A fake session context (test/support/session-context.ts) and the hooks called, in order. */
+function harness(): FakeSession & { readonly calls: string[] } {
+  return Object.assign(fakeSession(), { calls: [] as string[] });
 }
 
 /** A subscriber that records every hook as `name.hook`. */

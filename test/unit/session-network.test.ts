@@ -10,7 +10,8 @@ import { SessionNetwork, type NetworkEnv } from '../../src/session/network.js';
 import { AddressBook, Ipv4Pool } from '../../src/ip/pool.js';
 import { Ipv6PrefixBook, Ipv6PrefixPool } from '../../src/ip/pool6.js';
 import { formatPrefix6 } from '../../src/ip/ipv6-addr.js';
-import { FakeTun, TunError, type OpenTunOptions, type TunDevice } from '../../src/dataplane/tun.js';
+import { TunError, type OpenTunOptions, type TunDevice } from '../../src/dataplane/tun.js';
+import { FakeTun } from '../support/fake-tun.js';
 import type { AuthAccept } from '../../src/auth/backend.js';
 
 const accept = (extra: Partial<AuthAccept> = {}): AuthAccept => ({ ok: true, username: 'alice', hlaks: [{ label: 'zero', key: Buffer.alloc(32) }], ...extra });

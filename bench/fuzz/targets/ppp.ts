@@ -8,16 +8,17 @@ import { LocalAuthBackend } from '../../../src/auth/local.js';
 import type { AuthRequest, AuthResult } from '../../../src/auth/backend.js';
 import type { AuthProtocol } from '../../../src/config/model.js';
 import { createAuthenticator, AuthPeer, type AuthEvent, type AuthPeerEvent, type Authenticator } from '../../../src/ppp/auth/index.js';
-import { generateAuthenticatorResponse } from '../../../src/ppp/auth/mschap-crypto.js';
+import { generateAuthenticatorResponse } from '../../../src/crypto/mschap.js';
 import { MPPE_BIT_H, MPPE_BIT_S, type MppeMode } from '../../../src/ppp/ccp/mppe-option.js';
-import { MppeDecryptor } from '../../../src/ppp/ccp/mppe-cipher.js';
-import { PppClientLink, type PppClientEvent } from '../../../src/ppp/client-link.js';
+import { MppeDecryptor } from '../../../src/ppp/mppe-cipher.js';
+import { PppClientLink, type PppClientEvent } from '../../../src/ppp/link/client-link.js';
 import { decodeCp, decodeOptions, encodeCp, encodeOptions } from '../../../src/ppp/cp.js';
 import { encodeFrame, parseFrame } from '../../../src/ppp/frame.js';
-import { PppLink, type PppEvent, type PppLinkOptions } from '../../../src/ppp/link.js';
+import { PppLink, type PppEvent, type PppLinkOptions } from '../../../src/ppp/link/link.js';
 import { frameOutboundCopy } from '../../../src/session/data-path.js';
 import { check, decodeOnly, mutate, seededRandom, seedOrNoise, step, type Episode, type Rng, type Step, type Target } from '../engine.js';
 import { OP_DATA, sequence } from '../sequence.js';
+import { pppDataFrame, exchangeFrames } from '../../../test/support/ppp-fakes.js';
 import { pppProtocol } from './sstp.js';
 
 const GROUP = 'ppp';
@@ -283,10 +284,11 @@ function serverOptions(v: LinkVariant): PppLinkOptions {
 const NETWORK = { ipv4: { local: '10.0.0.1', peer: '10.0.0.2' }, ipv6: true } as const;
 
 function clientLink(v: LinkVariant): PppClientLink {
+  const random = seededRandom(9);
   return new PppClientLink({
     authMethods: [v.method],
-    credentials: { username: USER, password: PASSWORD },
-    random: seededRandom(9),
+    makeAuthPeer: (m) => new AuthPeer(m, { username: USER, password: PASSWORD, random }),
+    random,
     ipv6: true,
     ...(v.clientMppe !== undefined ? { mppe: { bits: v.clientMppe } } : {}),
   });
@@ -303,32 +305,12 @@ interface LinkRecording {
 function recordLink(v: LinkVariant): LinkRecording {
   const server = new PppLink(serverOptions(v));
   const client = clientLink(v);
-  const toServer: Buffer[] = [];
-  const toClient: Buffer[] = [];
-  server.lowerUp(0);
-  client.lowerUp(0);
-  for (let guard = 0; guard < 1000; guard++) {
-    let moved = false;
-    for (const ev of server.poll()) {
-      moved = true;
-      if (ev.type === 'send') {
-        toClient.push(ev.frame);
-        client.receive(0, ev.frame);
-      }
-      if (ev.type === 'verify') server.authResult(0, BACKEND.verify(ev.request));
-      if (ev.type === 'authenticated') server.startNetwork(0, NETWORK);
-    }
-    for (const ev of client.poll()) {
-      moved = true;
-      if (ev.type === 'send') {
-        toServer.push(ev.frame);
-        server.receive(0, ev.frame);
-      }
-    }
-    if (!moved) break;
-  }
+  const { toServer, toClient } = exchangeFrames(server, client, (ev) => {
+    if (ev.type === 'verify') server.authResult(0, BACKEND.verify(ev.request));
+    if (ev.type === 'authenticated') server.startNetwork(0, NETWORK);
+  });
   for (const p of [IPV4_PACKET, IPV6_PACKET]) {
-    const f = client.encodeIp(p);
+    const f = pppDataFrame(client, p);
     if (!f) throw new Error(`fuzz: the recorded ${v.method} link did not come up`);
     toServer.push(f);
   }
@@ -423,7 +405,7 @@ class LinkEpisode implements Episode {
         return;
       case 'data': {
         check(ev.protocol === 0x21 ? this.v4 : ev.protocol === 0x57 ? this.v6 : false, `data 0x${ev.protocol.toString(16)} while its NCP is not open`);
-        check(this.link.dataAllowed, 'data passed while MPPE is required and not up');
+        check(!this.link.gate.heldForMppe, 'data passed while MPPE is required and not up');
         if (this.v.mppe === 'require') {
           const p = this.frame ? pppProtocol(this.frame) : undefined;
           check(p === PROTO_MPPE, `clear data (protocol ${p}) accepted while MPPE is required`);

@@ -8,7 +8,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import { RadiusAuthBackend, methodAttributes, parseFramedRoute, sessionAttributes } from '../../../src/auth/radius.js';
 import type { AuthRequest } from '../../../src/auth/backend.js';
-import { ACCT_STATUS, ATTR, MS, VENDOR_MICROSOFT, VENDOR_MIKROTIK, builtinVendor, parseVendorDictionary, standardAttribute, vendorAttribute, type AttributeDef } from '../../../src/radius/attributes.js';
+import { ACCT_STATUS, ATTR, MS, VENDOR_MICROSOFT } from '../../../src/radius/attributes.js';
+import { VENDOR_MIKROTIK, builtinVendor, parseVendorDictionary, standardAttribute, vendorAttribute, type AttributeDef } from '../../../src/config/radius-dictionary.js';
 import { accountingAttributes } from '../../../src/radius/accounting.js';
 import { RadiusClientCore, type ClientOutput, type RadiusServer } from '../../../src/radius/client.js';
 import { decideDae, type DaeSession } from '../../../src/radius/dae.js';

@@ -15,6 +15,7 @@ import { isIP } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import type { AuthProtocol } from '../../config/model.js';
 import { monotonicNow, type Millis } from '../../common/time.js';
+import { DeadlineTimer } from '../../common/io/deadline-timer.js';
 import type { EchoPolicy } from '../../ppp/lcp/lcp.js';
 import { ClientConnection, IP_FRAME_OVERHEAD, type ClientAction, type UpInfo } from '../connection.js';
 import { writeDataHeaders } from '../../sstp/wire.js';
@@ -79,8 +80,7 @@ export interface EndInfo {
 export class SstpConnection {
   private conn: ClientConnection | undefined;
   private readonly socket: TLSSocket;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt: Millis | undefined;
+  private readonly timer = new DeadlineTimer(() => this.input((now) => this.conn!.handleTimeout(now)));
   private readonly started = monotonicNow();
   readonly timings: SetupTimings = {};
   private stage: ClientStage = 'tcp';
@@ -265,8 +265,7 @@ export class SstpConnection {
   }
 
   destroy(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.timer.cancel();
     this.socket.destroy();
   }
 
@@ -325,8 +324,7 @@ export class SstpConnection {
   }
 
   private onSocketClose(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.timer.cancel();
     if (this.conn) this.input((now) => this.conn!.transportClosed(now));
     if (!this.endInfo) {
       const error = this.closing ? undefined : new ClientError(this.stage === 'tcp' ? ClientErrorCode.TCP : ClientErrorCode.TLS,
@@ -402,20 +400,9 @@ export class SstpConnection {
   }
 
   private rearm(): void {
-    const at = this.endInfo ? undefined : this.conn?.nextDeadline();
-    // A later deadline (traffic pushed the hello/echo timers out) keeps the armed timer: it fires
-    // early, finds nothing due and re-arms. Saves a clearTimeout + setTimeout per received chunk.
-    if (at === this.timerAt || (at !== undefined && this.timerAt !== undefined && at > this.timerAt)) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = at;
-    if (at === undefined) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = undefined;
-      this.input((now) => this.conn!.handleTimeout(now));
-    }, Math.max(0, at - monotonicNow()));
+    this.timer.arm(this.endInfo ? undefined : this.conn?.nextDeadline());
   }
+
 }
 
 /** checkServerIdentity against an explicit name (the --servername the user asked to verify). */

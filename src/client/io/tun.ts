@@ -11,7 +11,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { openTun, type TunDevice } from '../../dataplane/tun.js';
-import { configureInterface, MAX_MTU, MIN_MTU } from '../../dataplane/iface.js';
+import { configureInterface, MIN_MTU } from '../../dataplane/iface.js';
+import { MAX_SSTP_MRU } from '../../ppp/lcp/mru.js';
 import type { UpInfo } from '../connection.js';
 import { ClientError, ClientErrorCode } from '../errors.js';
 import type { SstpConnection } from './socket.js';
@@ -96,7 +97,7 @@ export class ClientInterface {
 
   private async configure(info: UpInfo, opts: ClientInterfaceOptions): Promise<void> {
     const peer = info.peer === '0.0.0.0' || info.peer === info.ipv4 ? FALLBACK_PEER : info.peer;
-    const mtu = Math.max(MIN_MTU, Math.min(MAX_MTU, info.mtu));
+    const mtu = Math.max(MIN_MTU, Math.min(MAX_SSTP_MRU, info.mtu));
     const ns = opts.netns;
     this.tun.setMtu(mtu);
     if (ns === undefined) {

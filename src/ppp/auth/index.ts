@@ -13,7 +13,6 @@ import { createPapAuthenticator } from './pap.js';
 export type { AuthEvent, Authenticator, AuthenticatorOptions } from './authenticator.js';
 export { AuthPeer, type AuthPeerEvent, type AuthPeerOptions } from './peer.js';
 export { PROTO_CHAP, PROTO_PAP } from './chap-common.js';
-export { hlakFor } from './mschap-crypto.js';
 
 const CHAP_ALGORITHM: Readonly<Record<Exclude<AuthProtocol, 'pap'>, number>> = {
   chap: 0x05,

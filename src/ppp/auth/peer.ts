@@ -26,7 +26,7 @@ import {
   mschapV1NtResponse,
   mschapV1StartKey,
   ntPasswordHash,
-} from './mschap-crypto.js';
+} from '../../crypto/mschap.js';
 import { MSCHAP_V1_CHALLENGE_SIZE } from './mschap-v1.js';
 import { MSCHAP_V2_CHALLENGE_SIZE } from './mschap-v2.js';
 import { PAP_ACK, PAP_NAK, decodePapReply, encodePapRequest } from './pap.js';
@@ -143,7 +143,7 @@ export class AuthPeer {
 
   /**
    * Client HLAK: MasterSendKey ‖ MasterReceiveKey, computed from the client's side of RFC 3079. For
-   * MS-CHAPv1 the same formula over the v1 NT-Response, as sstpc does (see mschap-crypto.ts `hlakFor`).
+   * MS-CHAPv1 the same formula over the v1 NT-Response, as sstpc does (see src/auth/hlak.ts `hlakFor`).
    */
   private hlak(a: Answer): Buffer {
     if (a.ntResponse === undefined) return Buffer.alloc(HLAK_LEN);

@@ -7,7 +7,7 @@
 import { ACK, REJECT, nak, type OptionHandler, type OptionVerdict } from '../negotiate.js';
 import type { ReplyOutcome } from '../fsm.js';
 import { u32 } from '../cp.js';
-import type { MppeDirection, MppeStrength } from './mppe-cipher.js';
+import type { MppeDirection, MppeStrength } from '../mppe-cipher.js';
 
 export const CCP_MPPE = 18;
 

@@ -6,8 +6,8 @@
  * packet is 0 and already rekeyed; 40-bit keys carry the D1 26 9E salt, 56-bit keys D1.
  * Sans-I/O and allocation-light: the encryptor writes into a caller's buffer.
  */
-import { getNewKeyFromSha, initialSessionKey } from '../auth/mschap-crypto.js';
-import { Rc4 } from './rc4.js';
+import { getNewKeyFromSha, initialSessionKey } from '../crypto/mschap.js';
+import { Rc4 } from '../crypto/rc4.js';
 
 export type MppeStrength = 40 | 56 | 128;
 

@@ -1,6 +1,6 @@
 /**
  * Minimal typings for the two CommonJS packages that supply MD4 and DES (Node 20's OpenSSL only offers
- * them behind --openssl-legacy-provider). Only what mschap-crypto.ts uses is declared.
+ * them behind --openssl-legacy-provider). Only what legacy.ts uses is declared.
  */
 declare module 'js-md4' {
   interface Md4 {

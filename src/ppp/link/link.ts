@@ -10,29 +10,32 @@
  *   replayed (so pppd need not wait for a retransmission), and an NCP whose peer had not spoken when
  *   MPPE came up is nudged on its first request (a peer requiring MPPE discarded our earlier one).
  */
-import type { AuthAccept, AuthRequest, AuthResult, MppeKeys } from '../auth/backend.js';
-import { SstpdError } from '../common/errors.js';
-import { minDeadline, type Millis } from '../common/time.js';
-import type { AuthProtocol } from '../config/model.js';
-import type { AuthEvent, Authenticator } from './auth/authenticator.js';
-import { ServerMppeOption, type MppeMode } from './ccp/mppe-option.js';
-import type { ServerAddressOption } from './ipcp/address.js';
-import type { ServerDnsOption } from './ipcp/dns.js';
-import { serverIpcpOptions } from './ipcp/ipcp.js';
-import { ServerIidOption } from './ipv6cp/iid.js';
-import { ServerAuthOption } from './lcp/auth-proto.js';
-import type { EchoPolicy } from './lcp/lcp.js';
+import type { AuthAccept, AuthRequest, AuthResult, MppeKeys } from '../../auth/backend.js';
+import { SstpdError } from '../../common/errors.js';
+import { minDeadline, type Millis } from '../../common/time.js';
+import type { AuthProtocol } from '../../config/model.js';
+import type { AuthEvent, Authenticator } from '../auth/authenticator.js';
+import { ServerMppeOption, type MppeMode } from '../ccp/mppe-option.js';
+import type { ServerAddressOption } from '../ipcp/address.js';
+import type { ServerDnsOption } from '../ipcp/dns.js';
+import { serverIpcpOptions } from '../ipcp/ipcp.js';
+import { ServerIidOption } from '../ipv6cp/iid.js';
+import { ServerAuthOption } from '../lcp/auth-proto.js';
+import type { EchoPolicy } from '../lcp/lcp.js';
 import { PppLinkCore, type AuthRun, type LinkEvent } from './link-core.js';
-import type { Ncp } from './ncp.js';
-import { PPP_IPCP, PPP_IPV6CP, PPP_CCP, type TerminateCause } from './protocols.js';
-import { CODE } from './cp.js';
+import type { Ncp } from '../ncp.js';
+import { PPP_IPCP, PPP_IPV6CP, PPP_CCP, type TerminateCause } from '../protocols.js';
+import { CODE } from '../cp.js';
 
-export type { TerminateCause } from './protocols.js';
-export type { EchoPolicy } from './lcp/lcp.js';
+export type { TerminateCause } from '../protocols.js';
+export type { EchoPolicy } from '../lcp/lcp.js';
 export type { PppPhase } from './link-core.js';
 
-/** accel-ppp's SSTP `ppp-max-mtu`: the largest MRU we accept from a peer. */
-export const MAX_PEER_MRU = 1452;
+/**
+ * accel-ppp's SSTP `ppp-max-mtu` (the seed shows mtu 1452): the MRU the server asks for and the
+ * largest peer MRU it accepts. Not the SSTP limit, which is MAX_SSTP_MRU (lcp/mru.ts).
+ */
+export const PPP_MAX_MTU = 1452;
 /** RFC 1661 leaves the minimum to the implementation; accel-ppp and SoftEther use 100. */
 export const MIN_PEER_MRU = 100;
 
@@ -52,7 +55,7 @@ export type PppEvent =
 type ServerEvent = Exclude<PppEvent, LinkEvent>;
 
 export interface PppLinkOptions {
-  /** The MRU we request, ≤ 1452 (larger values are capped). */
+  /** The MRU we request, ≤ PPP_MAX_MTU (larger values are capped). */
   readonly mru: number;
   /** Allowed methods in offer order, strongest first: mschap-v2, mschap, chap, pap. Not empty. */
   readonly authProtocols: readonly AuthProtocol[];
@@ -69,8 +72,6 @@ export interface PppLinkOptions {
   readonly restartMs?: number;
   /** Default 5. */
   readonly maxFailure?: number;
-  /** Control protocols we never run and always Protocol-Reject (tests); default none. */
-  readonly rejectProtocols?: readonly number[];
   /** IPv6 is configured: IPV6CP runs when `startNetwork` says so; without it 0x8057 is Protocol-Rejected. */
   readonly ipv6?: boolean;
   /**
@@ -112,7 +113,7 @@ export class PppLink extends PppLinkCore<ServerEvent> {
     const mppe = opts.mppe ?? 'deny';
     super({
       random: opts.random,
-      mru: { request: Math.min(opts.mru, MAX_PEER_MRU), min: MIN_PEER_MRU, max: MAX_PEER_MRU },
+      mru: { request: Math.min(opts.mru, PPP_MAX_MTU), min: MIN_PEER_MRU, max: PPP_MAX_MTU },
       auth: new ServerAuthOption(opts.authProtocols),
       echo: opts.echo,
       fsm,
@@ -120,7 +121,6 @@ export class PppLink extends PppLinkCore<ServerEvent> {
       ipv6cp: opts.ipv6 ? new ServerIidOption(opts.random, fsm.maxFailure) : undefined,
       mppe: mppe === 'deny' ? undefined : { option: new ServerMppeOption(mppe), required: mppe === 'require', silent: mppe === 'accept', peer: 'client' },
       awaitLowerVerification: opts.awaitLowerVerification,
-      rejectProtocols: opts.rejectProtocols,
     });
     this.address = ipcp.address;
     this.dnsOptions = ipcp.dns;
@@ -164,11 +164,6 @@ export class PppLink extends PppLinkCore<ServerEvent> {
       if (this.openNcp(now, p) && held) this.replayControl(now, p, held);
     }
     this.held.clear();
-  }
-
-  /** After 'authenticated': `startNetwork` with IPv4 only (tests). */
-  setAddresses(now: Millis, local: string, peer: string, dns?: readonly (string | undefined)[]): void {
-    this.startNetwork(now, dns ? { ipv4: { local, peer }, dns } : { ipv4: { local, peer } });
   }
 
   /** End the link: LCP Terminate-Request (restart timer, Max-Terminate), then 'finished'. */

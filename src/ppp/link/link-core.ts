@@ -1,6 +1,6 @@
 /**
  * PppLinkCore: the one PPP link both roles run (RFC 1661 §3): phases, LCP, frame dispatch, the NCPs
- * (IPCP, IPV6CP, CCP via ccp/mppe-link.ts), the data gate, close / abort / finish and every timer.
+ * (IPCP, IPV6CP, CCP via mppe-link.ts), the data gate, close / abort / finish and every timer.
  * A role — server (link.ts) or peer (client-link.ts) — adds only what differs: option tables, how
  * authentication runs, when and with what the network phase starts, its up/finished events.
  * Sans-I/O: frames and `now` go in; events come out of `poll()`. Every way the link ends gives
@@ -14,25 +14,25 @@
  *   gate (data-gate.ts), which the owners' fast lanes ask too;
  * - a protocol we do not run here (not configured, or refused for this session): Protocol-Reject.
  */
-import { DecodeError } from '../common/errors.js';
-import { minDeadline, type Millis } from '../common/time.js';
-import type { AuthProtocol } from '../config/model.js';
-import { MPPE_OVERHEAD } from './ccp/mppe-cipher.js';
-import { MppeLink, type MppePolicy } from './ccp/mppe-link.js';
-import { CODE } from './cp.js';
-import { DataGate } from './data-gate.js';
-import { encodeFrame, parseFrame } from './frame.js';
-import type { FinishReason, FsmOptions } from './fsm.js';
-import { Ipcp } from './ipcp/ipcp.js';
-import type { ClientIidOption, ServerIidOption } from './ipv6cp/iid.js';
-import { Ipv6cp } from './ipv6cp/ipv6cp.js';
-import type { ClientAuthOption, ServerAuthOption } from './lcp/auth-proto.js';
-import { Lcp, type EchoPolicy } from './lcp/lcp.js';
-import { MagicOption } from './lcp/magic.js';
-import { MruOption, type MruPolicy } from './lcp/mru.js';
-import { REJECTED_LCP_OPTIONS } from './lcp/reject.js';
-import type { Ncp, NcpUpper } from './ncp.js';
-import type { OptionHandler } from './negotiate.js';
+import { DecodeError } from '../../common/errors.js';
+import { minDeadline, type Millis } from '../../common/time.js';
+import type { AuthProtocol } from '../../config/model.js';
+import { MPPE_OVERHEAD } from '../mppe-cipher.js';
+import { MppeLink, type MppePolicy } from './mppe-link.js';
+import { CODE } from '../cp.js';
+import { DataGate } from '../data-gate.js';
+import { encodeFrame, parseFrame } from '../frame.js';
+import type { FinishReason, FsmOptions } from '../fsm.js';
+import { Ipcp } from '../ipcp/ipcp.js';
+import type { ClientIidOption, ServerIidOption } from '../ipv6cp/iid.js';
+import { Ipv6cp } from '../ipv6cp/ipv6cp.js';
+import type { ClientAuthOption, ServerAuthOption } from '../lcp/auth-proto.js';
+import { Lcp, type EchoPolicy } from '../lcp/lcp.js';
+import { MagicOption } from '../lcp/magic.js';
+import { MruOption, type MruPolicy } from '../lcp/mru.js';
+import { REJECTED_LCP_OPTIONS } from '../lcp/reject.js';
+import type { Ncp, NcpUpper } from '../ncp.js';
+import type { OptionHandler } from '../negotiate.js';
 import {
   PPP_CCP,
   PPP_CHAP,
@@ -47,7 +47,7 @@ import {
   type LogFields,
   type LogLevel,
   type TerminateCause,
-} from './protocols.js';
+} from '../protocols.js';
 
 export type PppPhase = 'dead' | 'establish' | 'authenticate' | 'network' | 'terminate';
 
@@ -79,8 +79,6 @@ export interface LinkParts {
   readonly mppe?: MppePolicy;
   /** No data moves until the owner sets `gate.lowerVerified` (SSTP: crypto binding). */
   readonly awaitLowerVerification?: boolean;
-  /** Protocols always Protocol-Rejected (tests). */
-  readonly rejectProtocols?: readonly number[];
 }
 
 /** One run of the negotiated authentication protocol, as the role drives it. */
@@ -110,7 +108,6 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   /** Whether data may pass, in both directions (the owners' fast lanes ask the same gate). */
   readonly gate: DataGate;
   private readonly authOption: ServerAuthOption | ClientAuthOption;
-  private readonly rejectProtocols: ReadonlySet<number>;
   private ph: PppPhase = 'dead';
   private auth: AuthRun | undefined;
   private authed = false;
@@ -122,7 +119,6 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   constructor(parts: LinkParts) {
     this.gate = new DataGate({ mppeRequired: parts.mppe?.required ?? false, awaitLowerVerification: parts.awaitLowerVerification ?? false });
     this.authOption = parts.auth;
-    this.rejectProtocols = new Set(parts.rejectProtocols ?? []);
     const log = this.log.bind(this);
     const mru = new MruOption(parts.mru);
     const magic = new MagicOption(parts.random);
@@ -160,10 +156,6 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   /** The negotiated authentication method (once LCP is Opened); undefined = none. */
   get authMethod(): AuthProtocol | undefined {
     return this.authOption.method;
-  }
-  /** Data may pass as far as MPPE goes: always, except with MPPE required before it is up both ways. */
-  get dataAllowed(): boolean {
-    return !this.gate.heldForMppe;
   }
   /** MPPE may be negotiated on this link: owners leave room for its 4 bytes in the MTU. */
   get mppeOverhead(): number {
@@ -298,7 +290,6 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
     const auth = this.auth;
     if (auth && protocol === auth.protocol) return auth.handle(now, info);
     if (!this.authed) return; // Authenticate phase: everything else is silently discarded
-    if (this.rejectProtocols.has(protocol)) return this.lcp.protocolReject(protocol, info);
     switch (protocol) {
       case PPP_IPV4:
       case PPP_IPV6:

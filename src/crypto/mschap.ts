@@ -1,20 +1,29 @@
-/// <reference path="./vendor.d.ts" />
 /**
- * MS-CHAP / MPPE key math (RFC 2433, RFC 2759, RFC 3079) and the SSTP HLAK. Pure functions; the one
- * place MD4 and DES are sourced (js-md4 and des.js, because Node 20's OpenSSL refuses both without
- * --openssl-legacy-provider).
+ * MS-CHAP / MPPE key math (RFC 2433, RFC 2759, RFC 3079) and the SSTP HLAK, shared by the PPP
+ * authenticators and cipher (src/ppp) and the auth backends (src/auth). Pure functions; MD4 and DES
+ * come from legacy.ts.
  */
 import { createHash } from 'node:crypto';
-import md4lib from 'js-md4';
-import desjs from 'des.js';
-import type { AuthRequest, Hlak } from '../../auth/backend.js';
-import { SstpdError } from '../../common/errors.js';
+import { desEncrypt, md4 } from './legacy.js';
+
+/**
+ * How an HLAK was built (logged with `binding-verified` as `hlak`):
+ * - `zero`: PAP, CHAP-MD5 (no keys);
+ * - `ms-sstp`: MS-CHAPv2, the form MS-SSTP defines (RFC 3079 master keys);
+ * - `sstpc`: MS-CHAPv1 as plain `sstpc --user/--password` computes it (the MS-CHAPv2 formula over
+ *   the v1 NT-Response);
+ * - `mppe-keys`: MS-CHAPv1 from pppd's MPPE keys (sstpc with its pppd plugin, as NetworkManager-sstp
+ *   runs it; accel-ppp): the one RFC 3079 v1 start key twice.
+ */
+export type HlakForm = 'zero' | 'ms-sstp' | 'sstpc' | 'mppe-keys';
+
+export interface Hlak {
+  readonly label: HlakForm;
+  /** 32 bytes. */
+  readonly key: Buffer;
+}
 
 export const HLAK_LEN = 32;
-
-export function md4(data: Uint8Array): Buffer {
-  return Buffer.from(md4lib.arrayBuffer(data));
-}
 
 function sha1(...parts: Uint8Array[]): Buffer {
   const h = createHash('sha1');
@@ -34,32 +43,6 @@ export function ntPasswordHash(password: string): Buffer {
 
 export function hashNtPasswordHash(passwordHash: Buffer): Buffer {
   return md4(passwordHash);
-}
-
-/** 7 key bytes → 8 DES key bytes: each takes 7 bits, shifted left, low bit = odd parity. */
-export function desExpandKey(k7: Buffer): Buffer {
-  const out = Buffer.alloc(8);
-  for (let i = 0; i < 8; i++) {
-    let v = 0;
-    for (let b = 0; b < 7; b++) {
-      const bit = 7 * i + b;
-      v = (v << 1) | ((k7[bit >> 3]! >> (7 - (bit & 7))) & 1);
-    }
-    out[i] = (v << 1) | (popcount7(v) % 2 === 0 ? 1 : 0);
-  }
-  return out;
-}
-
-function popcount7(v: number): number {
-  let n = 0;
-  for (let x = v; x !== 0; x >>= 1) n += x & 1;
-  return n;
-}
-
-/** DES-ECB of one 8-byte block under a 7-byte key (RFC 2759 §8.6 DesEncrypt). */
-export function desEncrypt(clear8: Buffer, k7: Buffer): Buffer {
-  const cipher = desjs.DES.create({ type: 'encrypt', key: desExpandKey(k7), padding: false });
-  return Buffer.from(cipher.update(clear8));
 }
 
 /** RFC 2759 §8.5: three DES blocks under the zero-padded 21-byte password hash. */
@@ -171,7 +154,7 @@ export function mschapV1StartKeyFromHashHash(passwordHashHash: Buffer, challenge
 
 /**
  * Both MS-CHAPv1 HLAKs clients compute (MS-SSTP defines none for v1), from PasswordHashHash:
- * - `sstpc`: plain sstpc (1.0.17/1.0.18, --user/--password) — see `hlakFor`;
+ * - `sstpc`: plain sstpc (1.0.17/1.0.18, --user/--password) — see `hlakFor` (src/auth/hlak.ts);
  * - `mppe-keys`: clients that take pppd's MPPE keys (sstpc's pppd plugin, i.e. NetworkManager-sstp;
  *   accel-ppp on the server side): MasterSendKey ‖ MasterReceiveKey where pppd sets both to the one
  *   RFC 3079 v1 start key, so K ‖ K (the order does not matter).
@@ -183,37 +166,6 @@ export function mschapV1Hlaks(passwordHashHash: Buffer, challenge8: Buffer, ntRe
     { label: 'sstpc', key: hlakFromHashHash(passwordHashHash, ntResponse) },
     { label: 'mppe-keys', key: Buffer.concat([k, k]) },
   ];
-}
-
-/**
- * The server's HLAK for crypto binding, equal to what the Linux sstpc (1.0.17/1.0.18, --user/--password,
- * no pppd plugin) computes. sstpc snoops the first CHAP Response whose Value-Size is 49 and runs the
- * MS-CHAPv2 RFC 3079 derivation on value bytes 24..47: for MS-CHAPv1 those are the v1 NT-Response, so its
- * v1 HLAK is the v2 formula over the v1 NT-Response (not accel-ppp's start key). PAP / CHAP-MD5: zeros.
- */
-export function hlakFor(
-  kind: AuthRequest['kind'],
-  password: string,
-  request: AuthRequest | { readonly ntResponse: Buffer },
-): Buffer {
-  if (kind === 'pap' || kind === 'chap-md5') return Buffer.alloc(HLAK_LEN);
-  const nt = 'ntResponse' in request ? request.ntResponse : undefined;
-  if (nt?.length !== 24) throw new SstpdError('E_AUTH_HLAK_INPUT', `${kind}: HLAK needs the 24-byte NT-Response`);
-  return mschapV2ServerHlak(password, nt);
-}
-
-/** Every HLAK a client may bind with after this authentication, in the order to try (see `HlakForm`). */
-export function hlaksFor(password: string, request: AuthRequest): Hlak[] {
-  switch (request.kind) {
-    case 'pap':
-    case 'chap-md5':
-      return [{ label: 'zero', key: Buffer.alloc(HLAK_LEN) }];
-    case 'mschap-v2':
-      return [{ label: 'ms-sstp', key: hlakFor(request.kind, password, request) }];
-    case 'mschap-v1':
-      if (request.ntResponse.length !== 24) throw new SstpdError('E_AUTH_HLAK_INPUT', 'mschap-v1: HLAK needs the 24-byte NT-Response');
-      return mschapV1Hlaks(hashNtPasswordHash(ntPasswordHash(password)), request.challenge, request.ntResponse);
-  }
 }
 
 /** RFC 3079 §3 server start keys for MS-CHAPv2: send = Magic3 key, receive = Magic2 key (16 bytes). */

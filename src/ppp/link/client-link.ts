@@ -2,27 +2,25 @@
  * PppClientLink: the peer (authenticatee) role on the shared link core (link-core.ts), for our own
  * test client and the sstp-connect CLI. What only the client does:
  * - LCP asks only for a magic number (and an MRU if given) and accepts the server's auth method
- *   when allowed, else Naks with our preferred one; the auth peer (auth/peer.ts) answers it;
+ *   when allowed, else Naks with our preferred one; the auth peer (ppp/auth/peer.ts) answers it;
  * - the network phase starts as soon as authentication succeeds: IPCP asking for 0.0.0.0 and DNS,
  *   IPV6CP with `ipv6`; with `mppe` (pppd's require-mppe) CCP comes first and the other NCPs wait
  *   until MPPE is up, as pppd does;
  * - it answers echoes; with `echo` it also sends them (pppd's lcp-echo-interval / lcp-echo-failure),
  *   and `probe()` sends one for an RTT sample ('echo-reply').
  */
-import type { MppeKeys } from '../auth/backend.js';
-import { SstpdError } from '../common/errors.js';
-import type { Millis } from '../common/time.js';
-import type { AuthProtocol } from '../config/model.js';
-import { AuthPeer, type AuthPeerEvent } from './auth/peer.js';
-import { ClientMppeOption } from './ccp/mppe-option.js';
-import { encodeFrame } from './frame.js';
-import { clientIpcpOptions, type ClientIpcpTable } from './ipcp/ipcp.js';
-import { ClientIidOption, linkLocal } from './ipv6cp/iid.js';
-import { ClientAuthOption } from './lcp/auth-proto.js';
-import type { EchoPolicy } from './lcp/lcp.js';
-import { MAX_SSTP_MRU } from './lcp/mru.js';
+import type { MppeKeys } from '../../auth/backend.js';
+import type { Millis } from '../../common/time.js';
+import type { AuthProtocol } from '../../config/model.js';
+import type { AuthPeerEvent } from '../auth/peer.js';
+import { ClientMppeOption } from '../ccp/mppe-option.js';
+import { clientIpcpOptions, type ClientIpcpTable } from '../ipcp/ipcp.js';
+import { ClientIidOption, linkLocal } from '../ipv6cp/iid.js';
+import { ClientAuthOption } from '../lcp/auth-proto.js';
+import type { EchoPolicy } from '../lcp/lcp.js';
+import { MAX_SSTP_MRU } from '../lcp/mru.js';
 import { PppLinkCore, type AuthRun, type LinkEvent } from './link-core.js';
-import { PPP_CCP, PPP_CHAP, PPP_IPCP, PPP_IPV6CP, PPP_MPPE, PPP_PAP, type TerminateCause } from './protocols.js';
+import { PPP_CCP, PPP_CHAP, PPP_IPCP, PPP_IPV6CP, PPP_PAP, type TerminateCause } from '../protocols.js';
 
 /** Events of the client auth peer (the shape of `AuthPeer` in src/ppp/auth/peer.ts). */
 export type ClientAuthEvent = AuthPeerEvent;
@@ -38,10 +36,8 @@ export interface ClientAuthPeer {
 export interface PppClientOptions {
   /** Methods we are willing to run, preferred first (the one we Nak with). */
   readonly authMethods: readonly AuthProtocol[];
-  /** Credentials for the default auth peer (`AuthPeer`). */
-  readonly credentials?: { readonly username: string; readonly password: string };
-  /** Replaces the default `AuthPeer` (tests, scripted peers). One of this or `credentials` is required. */
-  readonly makeAuthPeer?: (method: AuthProtocol) => ClientAuthPeer;
+  /** The auth peer for the negotiated method (`AuthPeer` in production; scripted peers in tests). */
+  readonly makeAuthPeer: (method: AuthProtocol) => ClientAuthPeer;
   readonly random: (n: number) => Buffer;
   /** Our MRU option; absent = do not send one (pppd's default). */
   readonly mru?: number;
@@ -78,9 +74,6 @@ export class PppClientLink extends PppLinkCore<ClientEvent> {
   private mppeKeys: MppeKeys | undefined;
 
   constructor(opts: PppClientOptions) {
-    const creds = opts.credentials;
-    const makeAuthPeer = opts.makeAuthPeer ?? (creds ? (m: AuthProtocol) => new AuthPeer(m, { ...creds, random: opts.random }) : undefined);
-    if (!makeAuthPeer) throw new SstpdError('E_PPP_CONFIG', 'PPP client needs credentials or an auth peer factory');
     const ipcp = clientIpcpOptions(opts.requestDns ?? true);
     super({
       random: opts.random,
@@ -94,7 +87,7 @@ export class PppClientLink extends PppLinkCore<ClientEvent> {
       awaitLowerVerification: opts.awaitLowerVerification,
     });
     this.ipcpTable = ipcp;
-    this.makeAuthPeer = makeAuthPeer;
+    this.makeAuthPeer = opts.makeAuthPeer;
   }
 
   /** End the link: LCP Terminate-Request, then 'finished'. */
@@ -105,17 +98,6 @@ export class PppClientLink extends PppLinkCore<ClientEvent> {
   /** Sends one LCP Echo-Request (RTT probe); its Identifier, or undefined when LCP is not Opened. */
   probe(): number | undefined {
     return this.ended ? undefined : this.lcp.probe();
-  }
-
-  /**
-   * An IPv4 or IPv6 packet as a PPP frame (MPPE-encrypted when on), or undefined while the data gate
-   * holds it. PPP-level callers (tests) only: the connection frames data through session/data-path.ts.
-   */
-  encodeIp(packet: Buffer): Buffer | undefined {
-    const protocol = this.gate.protocolOut(packet.length > 0 ? packet[0]! >> 4 : 0);
-    if (protocol === 0) return undefined;
-    const enc = this.gate.encryptor;
-    return enc ? encodeFrame(PPP_MPPE, enc.encrypt(protocol, packet)) : encodeFrame(protocol, packet);
   }
 
   // ---- role hooks ----

@@ -12,9 +12,9 @@ import type { DataGate } from '../data-gate.js';
 import type { FsmOptions } from '../fsm.js';
 import type { OptionHandler } from '../negotiate.js';
 import type { LogFn } from '../protocols.js';
-import { Ccp } from './ccp.js';
-import { MppeDecryptor, MppeEncryptor, type MppeDirection, type MppeStrength } from './mppe-cipher.js';
-import { bitsFor, describeMppe } from './mppe-option.js';
+import { Ccp } from '../ccp/ccp.js';
+import { MppeDecryptor, MppeEncryptor, type MppeDirection, type MppeStrength } from '../mppe-cipher.js';
+import { bitsFor, describeMppe } from '../ccp/mppe-option.js';
 
 /** CCP's MPPE option as this module drives it: ServerMppeOption or ClientMppeOption. */
 export interface MppeOptionHandler extends OptionHandler {
