@@ -20,8 +20,9 @@ export interface ConfigSource extends BootFooter {
 export const MAX_CONFIG_CHARS = 16 * 1024 * 1024;
 
 /**
- * `set …` (or `#` comments) first → set-commands; `//`, `/*` or a line opening a `{` block first →
- * config.boot. Anything else is read as set-commands, whose errors then say what was expected.
+ * The first line that is not blank or a `#` comment decides: `set`/`delete`/`comment` →
+ * set-commands; `//` or `/*` → config.boot; anything else → config.boot if the text has a `{`
+ * (a node opening), else set-commands, whose errors then say what was expected.
  */
 export function detectFormat(text: string): ConfigFormat {
   for (const raw of text.replace(/^\uFEFF/, '').split('\n')) {
@@ -29,7 +30,7 @@ export function detectFormat(text: string): ConfigFormat {
     if (line === '' || line.startsWith('#')) continue;
     if (line.startsWith('//') || line.startsWith('/*')) return 'config.boot';
     if (/^(set|delete|comment)(\s|$)/.test(line)) return 'set-commands';
-    return /\{\s*$/.test(line) || /^\S+(\s+\S+)?\s*\{/.test(line) ? 'config.boot' : 'set-commands';
+    return text.includes('{') ? 'config.boot' : 'set-commands';
   }
   return 'set-commands';
 }

@@ -280,7 +280,8 @@ function checkIpv6Pools(t: ConfigTree, out: Issues): void {
  */
 function checkClientPools(t: ConfigTree, c: SstpConfig, out: Issues): void {
   if (c.authMode === 'radius' || c.ipv4Pools.length > 0 || t.has(['client-ipv6-pool'])) return;
-  const missing = [...c.localUsers.values()].filter((u) => !u.disabled && u.staticIp === undefined);
+  // noauth has no users to give a static-ip to.
+  const missing = c.authMode === 'local' ? [...c.localUsers.values()].filter((u) => !u.disabled && u.staticIp === undefined) : [];
   if (missing.length === 0 && c.authMode === 'local') return;
   const names = missing.map((u) => `"${u.name}"`).join(', ');
   const users = missing.length === 0 ? '' : ` (or a static-ip for ${missing.length === 1 ? 'user' : 'users'} ${names})`;
