@@ -355,6 +355,18 @@ function checkSyntaxMix(t: ConfigTree, out: Issues): void {
       'the VyOS 1.3 "ssl ca-cert-file" cannot be mixed with "ssl ca-certificate" (a pki ca); VyOS 1.4 imports the file as ' +
         '"pki ca sstp" and sets "ssl ca-certificate sstp": keep one of them',
     );
+  } else if (fileNode !== undefined && !t.has(['ssl', 'certificate']) && t.has(['ssl', 'ca-certificate'])) {
+    out.add(
+      ['ssl', 'ca-certificate'],
+      '"ssl ca-certificate" (a pki ca) goes with "ssl certificate" (a pki certificate); with the VyOS 1.3 "ssl cert-file" and ' +
+        '"key-file", give the CA as "ssl ca-cert-file"',
+    );
+  } else if (fileNode === undefined && t.has(['ssl', 'certificate']) && t.has(['ssl', 'ca-cert-file'])) {
+    out.add(
+      ['ssl', 'ca-cert-file'],
+      'the VyOS 1.3 "ssl ca-cert-file" goes with "ssl cert-file"; with "ssl certificate" (a pki certificate) name the CA as ' +
+        '"ssl ca-certificate" (a pki ca)',
+    );
   }
 }
 
@@ -516,7 +528,7 @@ function checkSslPki(t: ConfigTree, pki: ConfigTree, opts: VerifyOptions, out: I
   const caName = t.value(['ssl', 'ca-certificate']);
   let ca: X509Certificate | undefined;
   if (caName !== undefined) ca = checkPkiCa(pki, caName, out);
-  else if (!t.has(['ssl', 'ca-cert-file'])) out.add(['ssl', 'ca-certificate'], 'SSL CA certificate missing on SSTP config!', ['ssl']);
+  else if (!t.has(['ssl', 'ca-cert-file'])) out.add(['ssl', 'ca-certificate'], 'SSL CA certificate missing on SSTP config!', ['ssl']); // else: a mix, reported above
   if (leaf !== undefined && certName !== undefined) notePkiChain(pki, certName, leaf, caName, ca, notes);
 }
 
@@ -536,10 +548,6 @@ function checkSsl(t: ConfigTree, c: SstpConfig, pki: ConfigTree, era: Era, opts:
   else if (!c.ssl.offload) {
     if (!t.has(['ssl', 'cert-file'])) out.add(['ssl', 'cert-file'], 'SSL public key file required!');
     if (!t.has(['ssl', 'key-file'])) out.add(['ssl', 'key-file'], 'SSL private key file required!');
-  }
-  if (t.has(['ssl', 'ca-certificate']) && !named && !c.ssl.offload && files) {
-    const caName = t.value(['ssl', 'ca-certificate'])!;
-    checkPkiCa(pki, caName, out);
   }
   if (opts.files !== undefined) checkSslFiles(c, opts.files, opts.now, out);
 }

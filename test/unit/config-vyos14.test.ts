@@ -376,6 +376,18 @@ describe('vyos 1.3 nodes mixed with 1.4 ones: what VyOS\'s migration writes inst
       ].join('\n'),
     );
   });
+  it('a pki name with a 1.3 file for the other half', () => {
+    assert.equal(
+      issues([...edit([`${S} ssl certificate`]), `${S} ssl cert-file /c.crt`, `${S} ssl key-file /c.key`]),
+      'line 9: vpn sstp ssl ca-certificate: "ssl ca-certificate" (a pki ca) goes with "ssl certificate" (a pki certificate); ' +
+        'with the VyOS 1.3 "ssl cert-file" and "key-file", give the CA as "ssl ca-cert-file"',
+    );
+    assert.equal(
+      issues([...edit([`${S} ssl ca-certificate`]), `${S} ssl ca-cert-file /ca.crt`]),
+      'line 10: vpn sstp ssl ca-cert-file: the VyOS 1.3 "ssl ca-cert-file" goes with "ssl cert-file"; with "ssl certificate" (a pki certificate) ' +
+        'name the CA as "ssl ca-certificate" (a pki ca)',
+    );
+  });
   it('the 1.3 file certificate with 1.4 named pools is fine (sstpd keeps cert-file working, e.g. for certbot)', () => {
     const lines = [...base().filter((l) => !l.includes(' ssl ') && !l.startsWith('set pki')), `${S} ssl cert-file /c.crt`, `${S} ssl key-file /c.key`];
     const c = config(load(lines));
