@@ -420,6 +420,34 @@ describe('vyos 1.4: notes (VyOS\'s warnings, nodes without meaning here, what is
   });
 });
 
+describe('sstpd extensions in both syntaxes', () => {
+  it('ssl offload with cert hashes, proxy-protocol, metrics: config.boot gives the model set-commands give', () => {
+    const sha1 = 'AB:'.repeat(19) + 'AB';
+    const sha256 = 'cd'.repeat(32);
+    const set = [
+      ...base().filter((l) => !l.includes(' ssl ')),
+      `${S} ssl offload`,
+      `${S} ssl cert-hash-sha1 '${sha1}'`,
+      `${S} ssl cert-hash-sha256 '${sha256}'`,
+      `${S} proxy-protocol trusted '127.0.0.1'`,
+      `${S} proxy-protocol trusted '2001:db8::/64'`,
+      `${S} metrics listen-address '::1'`,
+    ];
+    const boot = `pki {\n    ca sstp {\n        certificate "${pki.selfSignedB64}"\n    }\n}\nvpn {\n    sstp {\n` +
+      `        authentication {\n            local-users {\n                username vyos {\n                    password "vyos"\n                }\n            }\n            mode "local"\n        }\n` +
+      `        gateway-address "192.0.2.1"\n        client-ip-pool SIMPLE-POOL {\n            range "192.0.2.0/24"\n        }\n        default-pool "SIMPLE-POOL"\n` +
+      `        ssl {\n            offload\n            cert-hash-sha1 "${sha1}"\n            cert-hash-sha256 "${sha256}"\n        }\n` +
+      `        proxy-protocol {\n            trusted "127.0.0.1"\n            trusted "2001:db8::/64"\n        }\n        metrics {\n            listen-address "::1"\n        }\n    }\n}\n`;
+    const a = config(load(set.filter((l) => !l.startsWith('set pki certificate'))));
+    const b = config(loadConfigText(boot));
+    assert.deepEqual(b, a);
+    assert.equal(a.ssl.offload, true);
+    assert.equal(a.ssl.certHashSha1, 'ab'.repeat(20));
+    assert.deepEqual(a.proxyProtocol, { trusted: ['127.0.0.1', '2001:db8::/64'] });
+    assert.deepEqual(a.metrics, { address: '::1', port: 9474 });
+  });
+});
+
 describe('whole configurations', () => {
   it('a config with no vpn sstp: set-commands, config.boot, and VyOS 1.2\'s service sstp-server', () => {
     assert.equal(issues(["set system host-name 'vyos'"]), 'vpn sstp: the configuration is empty: no "set vpn sstp ..." settings found');
