@@ -281,11 +281,6 @@ export function fullMatch(name: string, re: RegExp, message: string): ValueType 
   return { name, check: (v) => (anchored.test(v) ? undefined : message) };
 }
 
-/** Any of several types (a VyOS constraint passes when one of its validators does). */
-export function anyOf(name: string, types: readonly ValueType[], message: string): ValueType {
-  return { name, check: (v) => (types.some((t) => t.check(v) === undefined) ? undefined : message) };
-}
-
 /** include/constraint/alpha-numeric-hyphen-underscore-dot.xml.i: pool and PKI entry names. */
 const NAME_RE = /[-_a-zA-Z0-9][\w\-.+]*/;
 export const vyosName: ValueType = fullMatch(

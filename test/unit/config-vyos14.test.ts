@@ -183,6 +183,12 @@ describe('vyos 1.4: every node lands in the model', () => {
   it('a pool named like a 1.3 node ("subnet", "prefix") is a 1.4 pool when its own children follow', () => {
     const c = config(load(edit([`${S} client-ip-pool`, `${S} default-pool`], [`${S} client-ip-pool subnet range '192.0.2.0/24'`, `${S} default-pool subnet`])));
     assert.deepEqual(c.ipv4Pools, [{ name: 'subnet', subnets: ['192.0.2.0/24'] }]);
+    const v6 = config(load([...base(), `${S} client-ipv6-pool prefix prefix '2001:db8::/48'`, `${S} default-ipv6-pool prefix`, `${S} ppp-options ipv6 allow`]));
+    assert.deepEqual(v6.ipv6Pools, [{ name: 'prefix', prefixes: [{ prefix: '2001:db8::/48', mask: 64 }], delegates: [] }]);
+    assert.equal(
+      issues([...base(), `${S} client-ip-pool subnet 10.0.0.0/24`, `${S} client-ip-pool subnet range 10.0.1.0/24`]),
+      'line 12: vpn sstp client-ip-pool subnet: "subnet" is used both as the VyOS 1.3 node and as a pool name; rename the pool',
+    );
   });
 });
 
