@@ -18,7 +18,8 @@ import { isParseArgsError, usageError } from './usage.js';
 const USAGE = `usage: sstpd [--config FILE] [--state-dir DIR] [--listen ADDRESS] [--port PORT]
        sstpd --check FILE
        sstpd --help
-  --config, -c FILE   the configuration: VyOS "set vpn sstp ..." commands
+  --config, -c FILE   the configuration: a VyOS configuration, as set-commands ("show configuration
+                      commands") or config.boot; its vpn sstp and pki sections are read
   --check FILE        validate FILE, print every problem and note, exit 1 if it has problems
   --state-dir DIR     control socket and demo certificate (default /run/sstpd, or $SSTPD_STATE_DIR)
   --listen ADDRESS    bind to this address only (default: all)

@@ -69,7 +69,7 @@ export function tokenizeLine(src: string): TokenizeResult {
   return { ok: true, tokens };
 }
 
-/** Splits a whole file into `set` commands; blank and comment-only lines are skipped. */
+/** Splits a whole file into `set` commands; blank, `#` comment and `comment …` lines are skipped. */
 export function lex(text: string): LexResult {
   const commands: Command[] = [];
   const issues: ConfigIssue[] = [];
@@ -82,6 +82,8 @@ export function lex(text: string): LexResult {
       return;
     }
     if (r.tokens.length === 0) return;
+    // `show configuration commands` prints a node's comment as `comment <path> '<text>'`.
+    if (r.tokens[0] === 'comment') return;
     if (r.tokens[0] !== 'set') {
       issues.push({ path: '', message: 'expected "set"', line });
       return;

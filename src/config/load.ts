@@ -1,15 +1,16 @@
 /**
- * The config pipeline end to end: text → lexer → tree (schema) → model → verify. Used by
- * `sstpd --check`, start-up and reload. This file and certs.ts are the only ones in src/config that
- * touch the file system; everything they call is pure.
+ * The config pipeline end to end: text (set-commands or config.boot, told apart by source.ts) →
+ * commands → trees (`vpn sstp` and `pki`, schema) → model → verify. Used by `sstpd --check`,
+ * start-up and reload. This file and certs.ts are the only ones in src/config that touch the file
+ * system; everything they call is pure.
  */
 import { constants, accessSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { formatConfigIssue, type ConfigIssue } from '../common/errors.js';
 import { buildConfig } from './build.js';
-import { lex } from './lexer.js';
 import type { SstpConfig } from './model.js';
+import { readConfigSource } from './source.js';
 import { buildTree } from './tree.js';
 import { verifyConfig, type ConfigNote, type FileChecker, type FileRead } from './verify.js';
 
@@ -21,7 +22,7 @@ export type LoadResult =
   | { readonly ok: false; readonly issues: readonly ConfigIssue[]; readonly notes: readonly ConfigNote[] };
 
 export interface LoadOptions {
-  /** Checks the ssl files' contents; without it only their presence in the config is checked. */
+  /** Checks the files the config names (ssl, extended-scripts); without it only their presence in the config is checked. */
   readonly files?: FileChecker;
   /** Directory that relative ssl paths resolve against; the config file's directory for files. */
   readonly baseDir?: string;
@@ -52,18 +53,35 @@ export const nodeFileChecker: FileChecker = {
       return { ok: false, reason: describeFsError(e) };
     }
   },
+  // VyOS's `script` validator: "File X does not exist" / "File X is not an executable file".
+  executable(path: string) {
+    try {
+      if (!statSync(path).isFile()) return { ok: false, reason: 'is not an executable file' };
+      accessSync(path, constants.X_OK);
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, reason: errnoCode(e) === 'ENOENT' ? 'does not exist' : 'is not an executable file' };
+    }
+  },
 };
 
 /** Lines first, then the commit checks; syntax/type issues stop before verify, whose findings
  *  about a half-understood tree would only mislead. */
 export function loadConfigText(text: string, opts: LoadOptions = {}): LoadResult {
-  const lexed = lex(text);
-  const { tree, issues: treeIssues } = buildTree(lexed.commands);
-  const syntax = [...lexed.issues, ...treeIssues].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+  const source = readConfigSource(text);
+  const { tree, pki, issues: treeIssues, serviceSstpServerLine } = buildTree(source.commands);
+  const syntax = [...source.issues, ...treeIssues].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
   if (syntax.length > 0) return { ok: false, issues: syntax, notes: [] };
   const baseDir = opts.baseDir;
-  const config = buildConfig(tree, baseDir === undefined ? {} : { resolvePath: (p) => resolve(baseDir, p) });
-  const { issues, notes } = verifyConfig(tree, config, opts.files ? { files: opts.files, now: opts.now ?? new Date() } : {});
+  const config = buildConfig(tree, baseDir === undefined ? { pki } : { pki, resolvePath: (p) => resolve(baseDir, p) });
+  const { issues, notes } = verifyConfig(tree, config, {
+    pki,
+    format: source.format,
+    now: opts.now ?? new Date(),
+    ...(opts.files ? { files: opts.files } : {}),
+    ...(source.versions ? { versions: source.versions } : {}),
+    ...(serviceSstpServerLine !== undefined ? { serviceSstpServerLine } : {}),
+  });
   return issues.length > 0 ? { ok: false, issues, notes } : { ok: true, config, notes };
 }
 

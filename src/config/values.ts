@@ -268,3 +268,114 @@ export function oneOf(
 export function withMessage(type: ValueType, message: string): ValueType {
   return { name: type.name, check: (v) => (type.check(v) === undefined ? undefined : message) };
 }
+
+// ---------------------------------------------------------------------------------------------
+// VyOS 1.4+ value types (vyos-1x interface-definitions, vyos-utils validators)
+
+/**
+ * A regex constraint as vyos-utils applies it: the whole value must match (`^…$`). `message` is
+ * the node's constraintErrorMessage, else a generic text naming the pattern's meaning.
+ */
+export function fullMatch(name: string, re: RegExp, message: string): ValueType {
+  const anchored = new RegExp(`^(?:${re.source})$`, re.flags.replace('g', ''));
+  return { name, check: (v) => (anchored.test(v) ? undefined : message) };
+}
+
+/** include/constraint/alpha-numeric-hyphen-underscore-dot.xml.i: pool and PKI entry names. */
+const NAME_RE = /[-_a-zA-Z0-9][\w\-.+]*/;
+export const vyosName: ValueType = fullMatch(
+  'name',
+  NAME_RE,
+  'Name may only contain letters, digits, "-", "_", "." and "+", and must not start with "." or "+"',
+);
+
+/**
+ * ipaddrcheck --is-ipv4-host: an address with a prefix length that is not the network address of
+ * that prefix (any address of a /31 or /32 counts), e.g. 192.0.2.5/24.
+ */
+export function parseIpv4Host(s: string): { addr: number; length: number } | undefined {
+  const p = splitIpv4Prefix(s);
+  if (p === undefined) return undefined;
+  const network = (p.addr & ipv4Mask(p.length)) >>> 0;
+  return p.addr !== network || p.length >= 31 ? p : undefined;
+}
+
+/**
+ * ipaddrcheck --range-prefix-length M --is-ipv4-range: "a.b.c.d-e.f.g.h", both plain addresses,
+ * first ≤ last, the last inside the first's /M. VyOS asks M = 24 for pool ranges, because
+ * accel-ppp's range syntax (a.b.c.d-h) only varies the last octet.
+ */
+export function parseIpv4Range(s: string, maskLength = 24): { first: number; last: number } | undefined {
+  if (!/^[0-9.]+-[0-9.]+$/.test(s)) return undefined;
+  const [a, b] = s.split('-') as [string, string];
+  const first = parseIpv4(a);
+  const last = parseIpv4(b);
+  if (first === undefined || last === undefined || first > last) return undefined;
+  const mask = ipv4Mask(maskLength);
+  return ((first & mask) >>> 0) === ((last & mask) >>> 0) ? { first, last } : undefined;
+}
+
+/**
+ * `client-ip-pool NAME range`: validators ipv4-prefix, ipv4-host, ipv4-range-mask -m 24. The
+ * message joins what each validator prints (VyOS shows all of them when every one fails).
+ */
+export const ipv4PoolRange: ValueType = {
+  name: 'ipv4-prefix|ipv4-host|ipv4-range',
+  check: (v) =>
+    parseIpv4Prefix(v) !== undefined || parseIpv4Host(v) !== undefined || parseIpv4Range(v) !== undefined
+      ? undefined
+      : `"${v}" is not a valid IPv4 prefix, IPv4 host (address/length) or IPv4 address range within one /24 (a.b.c.d-a.b.c.e)`,
+};
+
+/** vyos-utils `numeric --float --range a-b`: a plain decimal number (no exponent) within [a, b]. */
+export function decimal(min: number, max: number, message: string): ValueType {
+  return {
+    name: `numeric ${min}-${max} --float`,
+    check: (v) => {
+      if (!/^-?[0-9]{1,15}(\.[0-9]{1,15})?$/.test(v)) return message;
+      const n = Number(v);
+      return n >= min && n <= max ? undefined : message;
+    },
+  };
+}
+
+/** vyos-utils `numeric --allow-range --range a-b`: an integer, or "n-m" with both ends in range. */
+export function numericOrRange(min: number, max: number, message: string): ValueType {
+  const one = numeric(min, max, message);
+  return {
+    name: `numeric ${min}-${max} --allow-range`,
+    check: (v) => {
+      const m = /^([0-9]+)-([0-9]+)$/.exec(v);
+      if (m === null) return one.check(v);
+      return one.check(m[1]!) ?? one.check(m[2]!);
+    },
+  };
+}
+
+/**
+ * vyos-1x `base64` validator: Python's b64decode (non-strict). Whitespace is dropped by VyOS's
+ * migration and `set` alike; what remains must be base64 with correct padding.
+ */
+export function base64(message: string): ValueType {
+  return {
+    name: 'base64',
+    check: (v) => {
+      const s = v.replace(/\s+/g, '');
+      return /^[A-Za-z0-9+/]*={0,2}$/.test(s) && s.length % 4 === 0 ? undefined : message;
+    },
+  };
+}
+
+/**
+ * The addresses a `client-ip-pool` range value spans, ends included: a prefix → the whole prefix;
+ * a host a.b.c.d/len → from that address to the end of its prefix (accel-ppp's parse1 starts at
+ * the address as written); a.b.c.d-e.f.g.h → both ends. Undefined when it is none of the three.
+ */
+export function ipv4PoolSpan(v: string): { first: number; last: number } | undefined {
+  const r = parseIpv4Range(v);
+  if (r !== undefined) return r;
+  const p = splitIpv4Prefix(v);
+  if (p === undefined) return undefined;
+  const broadcast = (p.addr | ~ipv4Mask(p.length)) >>> 0;
+  return { first: p.addr, last: broadcast };
+}

@@ -1,10 +1,13 @@
 /**
- * IPv4 address pool: a bitmap over one or more CIDR ranges. Pure and synchronous; allocation is
- * first-free in configuration order, so a restarted daemon hands out addresses predictably.
- * Network and broadcast addresses of prefixes shorter than /31 are never handed out, nor the
- * excluded ones (the daemon excludes the gateway-address, which may lie inside a subnet as VyOS
- * allows, and every user's static-ip).
+ * IPv4 address pool: a bitmap over one or more ranges — CIDR prefixes, hosts (a.b.c.d/len) or
+ * a.b.c.d-e.f.g.h ranges, the forms VyOS's `client-ip-pool NAME range` takes. Pure and synchronous;
+ * allocation is first-free in configuration order, so a restarted daemon hands out addresses
+ * predictably. Network and broadcast addresses of prefixes shorter than /31 are never handed out,
+ * nor the excluded ones (the daemon excludes the gateway-address, which may lie inside a range as
+ * VyOS allows, and every user's static-ip).
  */
+import { ipv4PoolSpan } from '../config/values.js';
+
 export function ipv4ToInt(ip: string): number {
   const parts = ip.split('.');
   if (parts.length !== 4) throw new Error(`not an IPv4 address: ${ip}`);
@@ -37,6 +40,29 @@ export function cidrToRange(cidr: string): Range {
   return { first: net, last: net + size - 1 };
 }
 
+/**
+ * One `range` value → the addresses handed out from it: a prefix → cidrToRange; a host
+ * "192.0.2.5/24" → from .5 to the end of the prefix, broadcast excluded below /31 (accel-ppp starts
+ * at the address as written, and hands out network and broadcast too — sstpd does not); a range
+ * "192.0.2.10-192.0.2.20" → both ends. Throws on anything else (the config layer validated it).
+ */
+export function parsePoolRange(value: string): Range {
+  if (!value.includes('-')) {
+    const [addr, len] = value.split('/');
+    const base = ipv4ToInt(addr ?? '');
+    const size = len === undefined ? 1 : 2 ** (32 - Number(len));
+    if (len !== undefined && base % size !== 0) {
+      const span = ipv4PoolSpan(value);
+      if (span === undefined) throw new Error(`bad pool range: ${value}`);
+      return { first: span.first, last: Number(len) < 31 ? span.last - 1 : span.last };
+    }
+    return cidrToRange(value);
+  }
+  const span = ipv4PoolSpan(value);
+  if (span === undefined) throw new Error(`bad pool range: ${value}`);
+  return span;
+}
+
 export class Ipv4Pool {
   private readonly ranges: Range[];
   private readonly used: Set<number> = new Set();
@@ -44,8 +70,9 @@ export class Ipv4Pool {
   /** Addresses this pool can hand out (excluded ones inside its ranges not counted). */
   readonly size: number;
 
-  constructor(readonly name: string, subnets: readonly string[], exclude: ReadonlySet<string> = new Set()) {
-    this.ranges = subnets.map(cidrToRange);
+  /** `ranges`: the pool's `range` values (1.3: `subnet`), in any form parsePoolRange takes. */
+  constructor(readonly name: string, ranges: readonly string[], exclude: ReadonlySet<string> = new Set()) {
+    this.ranges = ranges.map(parsePoolRange);
     this.excluded = new Set([...exclude].map(ipv4ToInt));
     const inRanges = [...this.excluded].filter((v) => this.ranges.some((r) => v >= r.first && v <= r.last)).length;
     this.size = this.ranges.reduce((n, r) => n + (r.last - r.first + 1), 0) - inRanges;
@@ -131,10 +158,14 @@ export class AddressBook {
     const name = poolName ?? this.defaultPool;
     const pool = name !== undefined ? this.pools.get(name) : undefined;
     if (!pool) return { error: 'no address pool configured' };
-    const ip = pool.allocate();
-    if (ip === undefined) return { error: `address pool "${pool.name}" is exhausted` };
-    this.leases.set(ip, sessionId);
-    return { ip };
+    // Ranges of different pools may overlap (VyOS does not forbid it): an address another pool
+    // already leased stays marked in this one too and is skipped.
+    for (let ip = pool.allocate(); ip !== undefined; ip = pool.allocate()) {
+      if (this.leases.has(ip)) continue;
+      this.leases.set(ip, sessionId);
+      return { ip };
+    }
+    return { error: `address pool "${pool.name}" is exhausted` };
   }
 
   release(sessionId: string, ip: string): void {

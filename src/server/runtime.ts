@@ -36,7 +36,7 @@ export interface Runtime {
   readonly pools: Map<string, Ipv4Pool>;
   /** `authentication mode radius`: what the RADIUS client, accounting and DAE run with. */
   readonly radius?: RadiusRuntime;
-  /** The IPv6 pools (1.3 syntax: one unnamed pool with prefixes and delegates). */
+  /** The IPv6 pools (every configured pool's prefixes and delegates, used as one), none under `ipv6 deny`. */
   readonly ipv6Pools: { readonly prefix?: Ipv6PrefixPool; readonly delegate?: Ipv6PrefixPool };
 }
 
@@ -72,6 +72,8 @@ const SERVER_DUID = ((): Buffer => {
 })();
 
 function buildIpv6Pools(config: SstpConfig): Runtime['ipv6Pools'] {
+  // `ppp-options ipv6 deny` (VyOS 1.4's default when unset): the pools are not used, IPV6CP is refused.
+  if (config.ppp.ipv6 === 'deny') return {};
   const specs = config.ipv6Pools.flatMap((p) => p.prefixes.map((x) => ({ prefix: x.prefix, childLen: x.mask })));
   const dspecs = config.ipv6Pools.flatMap((p) => p.delegates.map((x) => ({ prefix: x.prefix, childLen: x.delegationPrefix })));
   return {
@@ -144,28 +146,52 @@ function radiusBackend(radius: RadiusRuntime, deps: RuntimeDeps): AuthBackend {
   });
 }
 
-/** The TLS context new connections get; undefined when a proxy in front terminates TLS. */
-async function buildTls(config: SstpConfig): Promise<ListenerPolicy['tls']> {
-  if (config.ssl.offload) return undefined;
+/**
+ * The certificate, key, chain and CA a generation serves: from the configuration's pki entries
+ * (1.4+ `ssl certificate` / `ca-certificate`), or read from the 1.3 `ssl *-file` paths.
+ */
+interface TlsMaterial {
+  readonly key: Buffer | string;
+  /** The leaf first, then the chain sent after it. */
+  readonly cert: Buffer | string;
+  readonly ca?: Buffer | string;
+  /** The leaf alone (what the crypto binding hashes). */
+  readonly leafPem: Buffer | string;
+}
+
+async function tlsMaterial(config: SstpConfig): Promise<TlsMaterial> {
+  const pki = config.ssl.pki;
+  if (pki !== undefined) {
+    // The pki issuers go after the leaf (an intermediate found in `pki ca` completes the chain).
+    return { key: pki.keyPem, cert: [pki.certPem, ...pki.chainPem].join(''), leafPem: pki.certPem, ...(pki.caPem !== undefined ? { ca: pki.caPem } : {}) };
+  }
   const key = await readFile(config.ssl.keyFile);
   const certPem = await readFile(config.ssl.certFile);
   const ca = config.ssl.caCertFile !== undefined ? await readFile(config.ssl.caCertFile) : undefined;
   // The chain we send: the cert file (leaf + any intermediates), then the CA file.
   const cert = ca ? Buffer.concat([certPem, Buffer.from('\n'), ca]) : certPem;
+  return { key, cert, leafPem: certPem, ...(ca ? { ca } : {}) };
+}
+
+/** The TLS context new connections get; undefined when a proxy in front terminates TLS. */
+async function buildTls(config: SstpConfig): Promise<ListenerPolicy['tls']> {
+  if (config.ssl.offload) return undefined;
+  const { key, cert, ca } = await tlsMaterial(config);
   // Renegotiation is a known attack surface and SSTP never needs it: TLS 1.2 and 1.3 only.
   return createSecureContext({ key, cert, ...(ca ? { ca } : {}), minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', honorCipherOrder: true });
 }
 
 /**
  * The hashes the crypto binding compares: of the certificate the client saw. Ours, or with TLS
- * offloaded the proxy's (its cert-file, or the configured hashes).
+ * offloaded the proxy's (its cert-file or pki certificate, or the configured hashes).
  */
 async function bindingHashes(config: SstpConfig): Promise<CertHashes> {
   const s = config.ssl;
   if (s.offload && s.certHashSha1 !== undefined && s.certHashSha256 !== undefined) {
     return { sha1: Buffer.from(s.certHashSha1, 'hex'), sha256: Buffer.from(s.certHashSha256, 'hex') };
   }
-  return certHashes(new X509Certificate(await readFile(s.certFile)).raw);
+  const leaf = s.pki !== undefined ? s.pki.certPem : await readFile(s.certFile);
+  return certHashes(new X509Certificate(leaf).raw);
 }
 
 async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runtime> {

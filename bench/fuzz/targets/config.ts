@@ -6,7 +6,7 @@
 import { lex, quoteWord, tokenizeLine } from '../../../src/config/lexer.js';
 import { loadConfigText } from '../../../src/config/load.js';
 import { SSTP_SCHEMA, type ContainerNode, type SchemaNode, type TagNode } from '../../../src/config/schema.js';
-import { parseIpv4, parseIpv4Prefix } from '../../../src/config/values.js';
+import { ipv4PoolSpan, parseIpv4 } from '../../../src/config/values.js';
 import { check, mutate, step, type Episode, type Rng, type Step, type Target } from '../engine.js';
 
 const GROUP = 'config';
@@ -125,7 +125,7 @@ class LoadEpisode implements Episode {
     const c = r.config;
     check(Number.isInteger(c.port) && c.port >= 1 && c.port <= 65535, `port out of range: ${c.port}`);
     check(c.authProtocols.length > 0, 'no authentication protocol');
-    for (const p of c.ipv4Pools.flatMap((x) => x.subnets)) check(parseIpv4Prefix(p) !== undefined, `bad pool subnet: ${p}`);
+    for (const p of c.ipv4Pools.flatMap((x) => x.subnets)) check(ipv4PoolSpan(p) !== undefined, `bad pool range: ${p}`);
     if (c.gatewayAddress !== undefined) check(parseIpv4(c.gatewayAddress) !== undefined, `bad gateway: ${c.gatewayAddress}`);
     check(c.nameServers.ipv4.length <= 2 && c.nameServers.ipv6.length <= 3, 'too many name servers');
     for (const u of c.localUsers.values()) check(u.name.length > 0, 'local user without a name');
