@@ -7,7 +7,9 @@
  *   node dist/bench/run.js --only setup,latency
  *   node dist/bench/run.js --wait-quiet 600   # first wait (at most 600 s) for a 1-min load below 0.7
  *   node dist/bench/run.js --server 127.0.0.1:443 --user u%d --password p [--ca F | --insecure]
- *        [--server-pid PID] [--target 192.168.30.1]          # any SSTP server, e.g. SoftEther
+ *        [--server-pid PID] [--target 192.168.30.1] [--netns NS] [--users N]   # any SSTP server
+ *   node dist/bench/run.js --runs 3 --compare 127.0.0.1:8443 [--compare-pid PID] [--compare-netns NS]
+ *        # every step run 3 times (min/median/max), alternating with a second server, side by side
  *
  * Figures: setup rate and latency at 1/10/100 concurrent connects; idle sessions (1,000 and 10,000)
  * with keepalives: server RSS, CPU %, LCP echo RTT; single-session TCP throughput both ways and 4
@@ -47,6 +49,16 @@ const { values } = parseArgs({
     target: { type: 'string' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results.json') },
     'wait-quiet': { type: 'string' },
+    netns: { type: 'string' },
+    users: { type: 'string' },
+    runs: { type: 'string' },
+    compare: { type: 'string' },
+    'compare-pid': { type: 'string' },
+    'compare-netns': { type: 'string' },
+    'compare-target': { type: 'string' },
+    'compare-user': { type: 'string' },
+    'compare-password': { type: 'string' },
+    'compare-users': { type: 'string' },
   },
 });
 
@@ -55,6 +67,7 @@ const SECONDS = Number(values.seconds ?? (QUICK ? 3 : 5));
 const ONLY = new Set((values.only ?? 'setup,idle,throughput,small,latency').split(','));
 const IDLE = (values.idle ?? (QUICK ? '1000' : '1000,10000')).split(',').map(Number);
 const EXTERNAL = values.server !== undefined;
+const RUNS = Math.max(1, Number(values.runs ?? 1) || 1);
 const PORT = 4443;
 const GATEWAY = '198.18.255.254';
 const IPERF_BASE = 5201;
@@ -151,6 +164,8 @@ class Lines {
 // ---- the server under test -------------------------------------------------------------------
 
 interface Target {
+  /** Shown in the table: "sstpd" or HOST:PORT. */
+  readonly name: string;
   /** Where the clients and the load generator run. */
   readonly ns: string | undefined;
   readonly host: string;
@@ -162,6 +177,10 @@ interface Target {
   /** An address on the server side that answers ping and runs iperf3 (through the tunnel). */
   readonly gateway: string | undefined;
   readonly maxSessions: number;
+  /** How many users exist for the %d pattern: sessions cycle through them. */
+  readonly users: number;
+  /** Route the gateway through each client's tunnel (it is an address behind the server, not the PPP peer). */
+  readonly routeGateway: boolean;
   /** RSS of a freshly started server (sessions' share = RSS − this). */
   readonly startRssMiB?: number;
 }
@@ -197,6 +216,7 @@ async function startSstpd(dir: string, users: number): Promise<Target> {
   // Nothing else reads the session log; keep the pipe drained.
   setInterval(() => void lines.seen.splice(0), 1000).unref();
   return {
+    name: 'sstpd',
     ns: NS_S,
     host: '127.0.0.1',
     port: PORT,
@@ -206,23 +226,42 @@ async function startSstpd(dir: string, users: number): Promise<Target> {
     pid: d.pid,
     gateway: GATEWAY,
     maxSessions: Math.min(users, Math.floor((fdLimit() - 200) / 2)),
+    users,
+    routeGateway: false,
     ...(idleRss !== undefined ? { startRssMiB: idleRss } : {}),
   };
 }
 
-function externalTarget(): Target {
-  const [host = '', port = '443'] = values.server!.split(':');
-  if (values.user === undefined || values.password === undefined) throw new Error('--server needs --user and --password');
+interface ExternalOptions {
+  readonly server: string;
+  readonly user: string | undefined;
+  readonly password: string | undefined;
+  readonly pid: string | undefined;
+  readonly netns: string | undefined;
+  readonly target: string | undefined;
+  readonly users: string | undefined;
+}
+
+/** Another SSTP server, reached from `netns` (or here); its pid (if given) is read for CPU and RSS. */
+function externalTarget(o: ExternalOptions): Target {
+  const [host = '', port = '443'] = o.server.split(':');
+  if (o.user === undefined || o.password === undefined) throw new Error(`${o.server}: needs --user and --password`);
+  const users = o.users !== undefined ? Number(o.users) : 100_000;
+  if (!Number.isInteger(users) || users < 1) throw new Error(`--users ${o.users}: not a positive integer`);
+  if (o.netns !== undefined) ip(['netns', 'exec', o.netns, 'true']); // fails early and clearly when absent
   return {
-    ns: undefined,
+    name: o.server,
+    ns: o.netns,
     host,
     port: Number(port),
-    user: values.user,
-    password: values.password,
+    user: o.user,
+    password: o.password,
     tlsArgs: values.ca !== undefined ? ['--ca', values.ca] : ['--insecure'],
-    pid: values['server-pid'] !== undefined ? Number(values['server-pid']) : undefined,
-    gateway: values.target,
+    pid: o.pid !== undefined ? Number(o.pid) : undefined,
+    gateway: o.target,
     maxSessions: 100_000,
+    users,
+    routeGateway: o.target !== undefined,
   };
 }
 
@@ -252,23 +291,36 @@ function loadArgs(t: Target, extra: readonly string[]): string[] {
   return [cliPath('sstp-load'), '--user', t.user, '--password', t.password, ...t.tlsArgs, '--source-addresses', '16', ...extra, `${t.host}:${t.port}`];
 }
 
-async function setup(t: Target): Promise<void> {
+async function setup(t: Target): Promise<Json> {
   const plan: [number, number][] = QUICK ? [[1, 50], [10, 200], [100, 500]] : [[1, 100], [10, 500], [100, 2000]];
   const out: Json = {};
   for (const [c, n] of plan) {
     await settle(t);
     log(`setup: ${n} sessions, ${c} concurrent`);
     // Sessions are held past the ramp, so interface teardown (kernel-serialized) is not in the window.
-    const text = await run(t.ns, process.execPath, loadArgs(t, ['--sessions', String(Math.min(n, t.maxSessions)), '--concurrency', String(c), '--hold', '1', '--auth-mix', 'mschap-v2']), 600_000).catch((e: { stdout?: string }) => e.stdout ?? '');
-    const rep = text.trim().split('\n').map((l) => JSON.parse(l) as Json).find((j) => j['event'] === 'report');
-    if (!rep) throw new Error(`setup c=${c}: no report`);
+    const cpu0 = t.pid !== undefined ? procStat(t.pid).cpuS : undefined;
+    const text = await run(t.ns, process.execPath, loadArgs(t, ['--sessions', String(Math.min(n, t.maxSessions)), '--users', String(t.users), '--concurrency', String(c), '--hold', '1', '--auth-mix', 'mschap-v2']), 600_000).catch((e: { stdout?: string; message?: string }) => e.stdout ?? '');
+    const cpu = cpu0 !== undefined && t.pid !== undefined ? procStat(t.pid).cpuS - cpu0 : undefined;
+    const rep = text.trim().split('\n').flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Json];
+      } catch {
+        return [];
+      }
+    }).find((j) => j['event'] === 'report');
+    if (!rep) throw new Error(`setup c=${c}: no report from sstp-load`);
     const ms = rep['setupMs'] as Json;
-    out[`c${c}`] = { sessions: n, established: rep['established'], perSecond: rep['setupRate'], p50Ms: ms['p50'], p99Ms: ms['p99'], failures: rep['failures'] };
+    const established = Number(rep['established']);
+    out[`c${c}`] = {
+      sessions: Math.min(n, t.maxSessions), established, perSecond: rep['setupRate'], p50Ms: ms['p50'], p99Ms: ms['p99'], failures: rep['failures'],
+      // The whole server's CPU over the run (setup, the 1 s hold, teardown) per session set up.
+      ...(cpu !== undefined && established > 0 ? { serverCpuMsPerSetup: Math.round((cpu * 1000 / established) * 100) / 100 } : {}),
+    };
   }
-  results['setup'] = out;
+  return out;
 }
 
-async function idle(t: Target): Promise<void> {
+async function idle(t: Target): Promise<Json> {
   const out: Json = {};
   for (const want of IDLE) {
     const n = Math.min(want, t.maxSessions);
@@ -305,7 +357,7 @@ async function idle(t: Target): Promise<void> {
       failures: rep['failures'],
     };
   }
-  results['idle'] = out;
+  return out;
 }
 
 interface Tunnel {
@@ -317,8 +369,9 @@ interface Tunnel {
 async function tunnel(t: Target, i: number): Promise<Tunnel> {
   const ns = nsC(i);
   if (!namespaces.includes(ns)) addNetns(ns);
-  const user = t.user.replace('%d', String(90 + i));
-  const child = start(t.ns, process.execPath, [cliPath('sstp-connect'), '--user', user, '--password', t.password, ...t.tlsArgs, '--netns', ns, '--ifname', `sstpb${i}`, `${t.host}:${t.port}`]);
+  const user = t.user.replace('%d', String((90 + i) % t.users));
+  const route = t.routeGateway && t.gateway !== undefined ? ['--route', `${t.gateway}/${t.gateway.includes(':') ? 128 : 32}`] : [];
+  const child = start(t.ns, process.execPath, [cliPath('sstp-connect'), '--user', user, '--password', t.password, ...t.tlsArgs, '--netns', ns, '--ifname', `sstpb${i}`, ...route, `${t.host}:${t.port}`]);
   const up = await new Lines(child).next((j) => j['state'] === 'up', 30_000, `tunnel ${i}`);
   return { ns, child, up };
 }
@@ -333,68 +386,118 @@ async function iperf(t: Target, tus: readonly Tunnel[], args: readonly string[])
   const servers = tus.map((_, k) => start(t.ns, 'iperf3', ['-s', '-1', '-p', String(IPERF_BASE + k)]));
   await sleep(500);
   try {
-    const outs = await Promise.all(tus.map((tu, k) =>
-      run(tu.ns, 'iperf3', ['-c', target, '-p', String(IPERF_BASE + k), '-t', String(SECONDS), '-J', ...args], (SECONDS + 30) * 1000)));
-    return outs.map((o) => JSON.parse(o) as Json);
+    return await Promise.all(tus.map((tu, k) =>
+      // A bounded connect: an unreachable target is an error in its row after 10 s, not a 2-minute hang.
+      iperfClient(tu.ns, ['-c', target, '-p', String(IPERF_BASE + k), '-t', String(SECONDS), '--connect-timeout', '10000', '-J', ...args])));
   } finally {
     for (const s of servers) s.kill('SIGKILL');
   }
 }
 
-const gbit = (j: Json): number => {
-  const end = j['end'] as Json;
-  const sum = (end['sum_received'] ?? end['sum']) as Json;
-  return Math.round((Number(sum['bits_per_second']) / 1e9) * 1000) / 1000;
+/**
+ * One iperf3 client run. A failed run (target unreachable, no server, refused) comes back as
+ * `{ error }` with iperf3's own text, so the step reports it in its row and the bench goes on.
+ */
+async function iperfClient(ns: string, args: readonly string[]): Promise<Json> {
+  let out: string;
+  try {
+    out = await run(ns, 'iperf3', args, (SECONDS + 30) * 1000);
+  } catch (e) {
+    const x = e as { stdout?: string; stderr?: string; killed?: boolean; code?: unknown };
+    out = x.stdout ?? '';
+    if (out.trim() === '') {
+      const why = x.killed === true ? `no result within ${SECONDS + 30} s` : (x.stderr ?? '').trim().split('\n')[0] || `exit ${String(x.code)}`;
+      return { error: `iperf3 ${args[1] ?? ''}: ${why}` };
+    }
+  }
+  try {
+    const j = JSON.parse(out) as Json;
+    if (typeof j['error'] === 'string') return { error: `iperf3: ${j['error']}` };
+    return j['end'] === undefined ? { error: 'iperf3: no end report' } : j;
+  } catch {
+    return { error: `iperf3: unreadable output ${JSON.stringify(out.slice(0, 200))}` };
+  }
+}
+
+const iperfError = (j: Json): string | undefined => (typeof j['error'] === 'string' ? j['error'] : undefined);
+
+const gbit = (j: Json): number | undefined => {
+  const end = j['end'] as Json | undefined;
+  const sum = (end?.['sum_received'] ?? end?.['sum']) as Json | undefined;
+  const bps = Number(sum?.['bits_per_second']);
+  return Number.isFinite(bps) ? Math.round((bps / 1e9) * 1000) / 1000 : undefined;
 };
 
 /** TCP segments the sender retransmitted (iperf3 -J reports them on the sending side). */
 const retransmits = (j: Json): number | undefined => {
-  const v = ((j['end'] as Json)['sum_sent'] as Json | undefined)?.['retransmits'];
+  const v = ((j['end'] as Json | undefined)?.['sum_sent'] as Json | undefined)?.['retransmits'];
   return typeof v === 'number' ? v : undefined;
 };
 
-/** One iperf3 run with the server's CPU seconds per GB moved (when its pid is known) and retransmits. */
-async function measured(t: Target, tu: Tunnel, args: readonly string[]): Promise<{ gbit: number; retransmits: number | undefined; cpuSPerGB: number | undefined }> {
-  const before = t.pid !== undefined ? procStat(t.pid).cpuS : undefined;
-  const j = (await iperf(t, [tu], args))[0]!;
-  const cpu = before !== undefined && t.pid !== undefined ? procStat(t.pid).cpuS - before : undefined;
-  const bytes = Number(((j['end'] as Json)['sum_received'] as Json | undefined)?.['bytes'] ?? NaN);
-  return { gbit: gbit(j), retransmits: retransmits(j), cpuSPerGB: cpu !== undefined && bytes > 0 ? Math.round((cpu / (bytes / 1e9)) * 100) / 100 : undefined };
+interface Measured {
+  readonly gbit?: number;
+  readonly retransmits?: number;
+  readonly cpuSPerGB?: number;
+  readonly error?: string;
 }
 
-async function throughput(t: Target): Promise<void> {
+/** One iperf3 run with the server's CPU seconds per GB moved (when its pid is known) and retransmits. */
+async function measured(t: Target, tu: Tunnel, args: readonly string[]): Promise<Measured> {
+  const before = t.pid !== undefined ? procStat(t.pid).cpuS : undefined;
+  const j = (await iperf(t, [tu], args))[0]!;
+  const err = iperfError(j);
+  if (err !== undefined) return { error: err };
+  const cpu = before !== undefined && t.pid !== undefined ? procStat(t.pid).cpuS - before : undefined;
+  const bytes = Number(((j['end'] as Json)['sum_received'] as Json | undefined)?.['bytes'] ?? NaN);
+  const g = gbit(j);
+  const r = retransmits(j);
+  return {
+    ...(g !== undefined ? { gbit: g } : {}),
+    ...(r !== undefined ? { retransmits: r } : {}),
+    ...(cpu !== undefined && bytes > 0 ? { cpuSPerGB: Math.round((cpu / (bytes / 1e9)) * 100) / 100 } : {}),
+  };
+}
+
+async function throughput(t: Target): Promise<Json> {
   await settle(t);
+  const out: Json = { tunOffload: process.env['SSTPD_TUN_OFFLOAD'] !== '0' };
   const one = await tunnel(t, 1);
   try {
-    log('throughput: 1 session, client → server');
+    log(`throughput (${t.name}): 1 session, client → server`);
     const up = await measured(t, one, []);
-    log('throughput: 1 session, server → client');
+    log(`throughput (${t.name}): 1 session, server → client`);
     const down = await measured(t, one, ['-R']);
-    results['throughput'] = {
+    Object.assign(out, {
       tcpUpGbit: up.gbit, tcpDownGbit: down.gbit,
       tcpUpRetransmits: up.retransmits, tcpDownRetransmits: down.retransmits,
       tcpUpServerCpuSPerGB: up.cpuSPerGB, tcpDownServerCpuSPerGB: down.cpuSPerGB,
-      tunOffload: process.env['SSTPD_TUN_OFFLOAD'] !== '0',
-    };
+      ...(up.error !== undefined ? { tcpUpError: up.error } : {}),
+      ...(down.error !== undefined ? { tcpDownError: down.error } : {}),
+    });
   } finally {
     await closeTunnel(one);
   }
   const four = await Promise.all([1, 2, 3, 4].map((i) => tunnel(t, i)));
   try {
-    log('throughput: 4 sessions in parallel, client → server');
-    const total = (await iperf(t, four, [])).reduce((s, j) => s + gbit(j), 0);
-    (results['throughput'] as Json)['tcpUp4SessionsGbit'] = Math.round(total * 1000) / 1000;
+    log(`throughput (${t.name}): 4 sessions in parallel, client → server`);
+    const js = await iperf(t, four, []);
+    const errors = js.map(iperfError).filter((e): e is string => e !== undefined);
+    if (errors.length > 0) out['tcpUp4SessionsError'] = [...new Set(errors)].join('; ');
+    else out['tcpUp4SessionsGbit'] = Math.round(js.reduce((s, j) => s + (gbit(j) ?? 0), 0) * 1000) / 1000;
   } finally {
     await Promise.all(four.map(closeTunnel));
   }
+  return out;
 }
 
-async function small(t: Target): Promise<void> {
+async function small(t: Target): Promise<Json> {
   await settle(t);
   const tu = await tunnel(t, 1);
   try {
     const rate = async (args: string[]): Promise<Json> => {
       const j = (await iperf(t, [tu], ['-u', '-l', '64', '-b', '0', ...args]))[0]!;
+      const err = iperfError(j);
+      if (err !== undefined) return { error: err };
       const s = (j['end'] as Json)['sum'] as Json;
       const received = Number(s['packets']) - Number(s['lost_packets']);
       return { sentPps: Math.round(Number(s['packets']) / SECONDS), receivedPps: Math.round(received / SECONDS), lostPercent: Math.round(Number(s['lost_percent']) * 10) / 10 };
@@ -403,7 +506,7 @@ async function small(t: Target): Promise<void> {
     const up = await rate([]);
     log('small packets: 64-byte UDP, server → client');
     const down = await rate(['-R']);
-    results['smallPackets'] = { udp64Up: up, udp64Down: down };
+    return { udp64Up: up, udp64Down: down };
   } finally {
     await closeTunnel(tu);
   }
@@ -428,7 +531,7 @@ function pingTimes(out: string): number[] {
   return [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
 }
 
-async function latency(t: Target): Promise<void> {
+async function latency(t: Target): Promise<Json> {
   await settle(t);
   const tu = await tunnel(t, 1);
   try {
@@ -444,12 +547,17 @@ async function latency(t: Target): Promise<void> {
       ip(['-n', t.ns, 'link', 'set', `${tag}v0`, 'up']);
       ip(['-n', tu.ns, 'link', 'set', `${tag}v1`, 'up']);
       await sleep(500);
-      base = pingTimes(await run(tu.ns, 'ping', ['-c', String(count), '-i', '0.01', '198.19.0.1']));
+      try {
+        base = pingTimes(await run(tu.ns, 'ping', ['-c', String(count), '-i', '0.01', '198.19.0.1']));
+      } finally {
+        // The client namespace outlives this step (more runs, a compared server): no pair left behind.
+        ip(['-n', tu.ns, 'link', 'del', `${tag}v1`]);
+      }
     }
     const floor = await echoFloor(t.ns, count);
     const a = summarize(through);
     const b = summarize(base);
-    results['latency'] = {
+    return {
       tunnelP50Us: Math.round(a.p50 * 1000),
       tunnelP99Us: Math.round(a.p99 * 1000),
       ...(base.length ? { vethP50Us: Math.round(b.p50 * 1000), addedP50Us: Math.round((a.p50 - b.p50) * 1000) } : {}),
@@ -482,6 +590,7 @@ function machine(): Json {
     commit: v('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']),
     iperf3: v('iperf3', ['--version']),
     server: EXTERNAL ? values.server : 'sstpd (this checkout)',
+    ...(values.compare !== undefined ? { compare: values.compare } : {}),
     loadAvgAtStart: loadAtStart,
     loadAvgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100),
   };
@@ -491,18 +600,19 @@ function table(m: Json): string {
   const rows: string[] = [`machine: ${m['cores']} x ${m['cpu']}, ${m['memGiB']} GiB, Linux ${m['kernel']}, node ${m['node']}, OpenSSL ${m['openssl']}`, `server: ${m['server']} (commit ${m['commit']})`, ''];
   const row = (k: string, v: unknown): void => void rows.push(`${k.padEnd(44)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
   const s = results['setup'] as Record<string, Json> | undefined;
-  if (s) for (const [k, v] of Object.entries(s)) row(`setup, ${k.slice(1)} concurrent (${v['established']}/${v['sessions']})`, `${v['perSecond']}/s  p50 ${v['p50Ms']} ms  p99 ${v['p99Ms']} ms`);
+  if (s) for (const [k, v] of Object.entries(s)) row(`setup, ${k.slice(1)} concurrent (${v['established']}/${v['sessions']})`, `${v['perSecond']}/s  p50 ${v['p50Ms']} ms  p99 ${v['p99Ms']} ms  server CPU ${v['serverCpuMsPerSetup'] ?? '-'} ms/setup`);
   const i = results['idle'] as Record<string, Json> | undefined;
   if (i) for (const v of Object.values(i)) row(`idle ${v['sessions']} sessions`, `RSS ${v['serverRssMiB'] ?? '-'} MiB (${v['rssPerSessionKiB'] ?? '-'} KiB/session)  CPU ${v['serverCpuPercent'] ?? '-'} %  echo RTT p50 ${v['echoRttP50Ms']} ms p99 ${v['echoRttP99Ms']} ms`);
   const tp = results['throughput'] as Json | undefined;
   if (tp) {
-    const extra = (d: 'Up' | 'Down'): string => `  retransmits ${tp[`tcp${d}Retransmits`] ?? '-'}  server CPU ${tp[`tcp${d}ServerCpuSPerGB`] ?? '-'} s/GB`;
-    row(`TCP, 1 session, client → server (offload ${tp['tunOffload'] ? 'on' : 'off'})`, `${tp['tcpUpGbit']} Gbit/s${extra('Up')}`);
-    row('TCP, 1 session, server → client', `${tp['tcpDownGbit']} Gbit/s${extra('Down')}`);
-    row('TCP, 4 sessions, client → server (sum)', `${tp['tcpUp4SessionsGbit']} Gbit/s`);
+    const fig = (d: 'Up' | 'Down'): string => tp[`tcp${d}Error`] !== undefined ? String(tp[`tcp${d}Error`])
+      : `${tp[`tcp${d}Gbit`]} Gbit/s  retransmits ${tp[`tcp${d}Retransmits`] ?? '-'}  server CPU ${tp[`tcp${d}ServerCpuSPerGB`] ?? '-'} s/GB`;
+    row(`TCP, 1 session, client → server (offload ${tp['tunOffload'] ? 'on' : 'off'})`, fig('Up'));
+    row('TCP, 1 session, server → client', fig('Down'));
+    row('TCP, 4 sessions, client → server (sum)', tp['tcpUp4SessionsError'] !== undefined ? String(tp['tcpUp4SessionsError']) : `${tp['tcpUp4SessionsGbit']} Gbit/s`);
   }
   const sp = results['smallPackets'] as Record<string, Json> | undefined;
-  if (sp) for (const [k, v] of Object.entries(sp)) row(`UDP 64 B, 1 session, ${k.endsWith('Up') ? 'client → server' : 'server → client'}`, `${v['receivedPps']} packets/s received (${v['lostPercent']} % lost)`);
+  if (sp) for (const [k, v] of Object.entries(sp)) row(`UDP 64 B, 1 session, ${k.endsWith('Up') ? 'client → server' : 'server → client'}`, v['error'] !== undefined ? String(v['error']) : `${v['receivedPps']} packets/s received (${v['lostPercent']} % lost)`);
   const l = results['latency'] as Json | undefined;
   if (l) {
     row('ping RTT p50: tunnel / veth / added', `${l['tunnelP50Us']} / ${l['vethP50Us'] ?? '-'} / ${l['addedP50Us'] ?? '-'} µs`);
@@ -513,6 +623,111 @@ function table(m: Json): string {
 }
 
 let loadAtStart: number[] = [];
+
+// ---- runs, spread and comparison ------------------------------------------------------------
+
+const STEPS: [string, string, (t: Target) => Promise<Json>][] = [
+  ['setup', 'setup', setup], ['idle', 'idle', idle], ['throughput', 'throughput', throughput],
+  ['small', 'smallPackets', small], ['latency', 'latency', latency],
+];
+
+/** Per result key, per server (in --compare order), the figures of each run. */
+const perRun: Record<string, Json[][]> = {};
+
+/**
+ * Each step runs --runs times; with --compare the servers take turns within each run (A B, A B …),
+ * so slow drift of the shared machine's load hits both alike.
+ */
+async function runSteps(targets: readonly Target[]): Promise<void> {
+  for (const [name, key, fn] of STEPS) {
+    if (!ONLY.has(name)) continue;
+    const runs: Json[][] = targets.map(() => []);
+    for (let r = 0; r < RUNS; r++) {
+      for (const [k, t] of targets.entries()) {
+        try {
+          if (RUNS > 1 || targets.length > 1) log(`${name}: run ${r + 1}/${RUNS}, ${t.name}`);
+          runs[k]!.push(await fn(t));
+        } catch (e) {
+          notes.push(`${name} (${t.name}, run ${r + 1}) failed: ${e instanceof Error ? e.message : String(e)}`);
+          log(`${name} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+        }
+      }
+    }
+    perRun[key] = runs;
+    if (runs[0]!.length > 0) results[key] = medianOf(runs[0]!);
+    if (targets.length > 1 && runs[1]!.length > 0) compared[key] = medianOf(runs[1]!);
+  }
+  serverNames = targets.map((t) => t.name);
+}
+
+const compared: Json = {};
+let serverNames: string[] = [];
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : Math.round(((s[m - 1]! + s[m]!) / 2) * 1000) / 1000;
+};
+
+/** The runs' figures merged leaf by leaf: numbers become their median, anything else the first run's. */
+function medianOf(runs: readonly Json[]): Json {
+  const out: Json = {};
+  const keys = new Set(runs.flatMap((r) => Object.keys(r)));
+  for (const k of keys) {
+    const vs = runs.map((r) => r[k]).filter((v) => v !== undefined);
+    if (vs.every((v) => typeof v === 'number')) out[k] = median(vs as number[]);
+    else if (vs.every((v) => typeof v === 'object' && v !== null && !Array.isArray(v))) out[k] = medianOf(vs as Json[]);
+    else out[k] = vs[0];
+  }
+  return out;
+}
+
+/** Every numeric figure of a step as path → one value per run. */
+function leaves(runs: readonly Json[]): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  const walk = (j: Json, path: string): void => {
+    for (const [k, v] of Object.entries(j)) {
+      const p = path ? `${path}.${k}` : k;
+      if (typeof v === 'number') m.set(p, [...(m.get(p) ?? []), v]);
+      else if (typeof v === 'object' && v !== null && !Array.isArray(v)) walk(v as Json, p);
+    }
+  };
+  for (const r of runs) walk(r, '');
+  return m;
+}
+
+const spreadText = (xs: readonly number[] | undefined): string =>
+  xs === undefined || xs.length === 0 ? '-' : xs.length === 1 ? String(xs[0]) : `${median(xs)} [${Math.min(...xs)}–${Math.max(...xs)}]`;
+
+/** The spread table: median [min–max] per figure, and with --compare the second server and the ratio A/B. */
+function spreadTable(): string {
+  const two = serverNames.length > 1;
+  const rows: string[] = ['', `${RUNS} run(s) per figure: median [min–max]${two ? `; A = ${serverNames[0]}, B = ${serverNames[1]}, ratio A/B of the medians` : ''}`];
+  const head = `${'figure'.padEnd(46)} ${(two ? 'A' : 'value').padEnd(28)}${two ? ` ${'B'.padEnd(28)} A/B` : ''}`;
+  rows.push(head);
+  for (const [, key] of STEPS) {
+    const runs = perRun[key];
+    if (!runs) continue;
+    const a = leaves(runs[0] ?? []);
+    const b = leaves(runs[1] ?? []);
+    for (const p of new Set([...a.keys(), ...b.keys()])) {
+      const av = a.get(p);
+      const bv = b.get(p);
+      const ratio = av?.length && bv?.length && median(bv) !== 0 ? (median(av) / median(bv)).toFixed(2) : '-';
+      rows.push(`${`${key}.${p}`.padEnd(46)} ${spreadText(av).padEnd(28)}${two ? ` ${spreadText(bv).padEnd(28)} ${ratio}` : ''}`);
+    }
+    for (const [k, rs] of runs.entries()) {
+      for (const r of rs) for (const e of errorsIn(r)) rows.push(`${key} (${serverNames[k] ?? '?'}): ${e}`);
+    }
+  }
+  return rows.join('\n');
+}
+
+/** Error texts (e.g. iperf3's) anywhere in a step's figures. */
+function errorsIn(j: Json): string[] {
+  return Object.entries(j).flatMap(([k, v]) =>
+    typeof v === 'string' && /error$/i.test(k) ? [v] : typeof v === 'object' && v !== null && !Array.isArray(v) ? errorsIn(v as Json) : []);
+}
 
 /** Other work on the machine skews every figure: wait (bounded) until the 1-minute load is low. */
 async function waitQuiet(maxS: number): Promise<void> {
@@ -531,24 +746,33 @@ async function main(): Promise<void> {
   const started = Date.now();
   try {
     const maxIdle = Math.max(...IDLE, 0);
-    const t = EXTERNAL ? externalTarget() : await startSstpd(dir, Math.max(maxIdle, 2100, 100));
-    const steps: [string, (t: Target) => Promise<void>][] = [['setup', setup], ['idle', idle], ['throughput', throughput], ['small', small], ['latency', latency]];
-    for (const [name, fn] of steps) {
-      if (!ONLY.has(name)) continue;
-      try {
-        await fn(t);
-      } catch (e) {
-        notes.push(`${name} failed: ${e instanceof Error ? e.message : String(e)}`);
-        log(`${name} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-      }
+    const t = EXTERNAL
+      ? externalTarget({ server: values.server!, user: values.user, password: values.password, pid: values['server-pid'], netns: values.netns, target: values.target, users: values.users })
+      : await startSstpd(dir, Math.max(maxIdle, 2100, 100));
+    const targets = [t];
+    if (values.compare !== undefined) {
+      targets.push(externalTarget({
+        server: values.compare,
+        user: values['compare-user'] ?? values.user ?? t.user,
+        password: values['compare-password'] ?? values.password ?? t.password,
+        pid: values['compare-pid'],
+        netns: values['compare-netns'] ?? values.netns,
+        target: values['compare-target'] ?? values.target,
+        users: values['compare-users'] ?? values.users,
+      }));
     }
+    await runSteps(targets);
   } finally {
     cleanup();
     rmSync(dir, { recursive: true, force: true });
   }
   const m = machine();
   process.stdout.write(table(m) + '\n');
-  const doc = { date: new Date().toISOString(), durationS: Math.round((Date.now() - started) / 1000), command: process.argv.slice(2).join(' '), machine: m, results, notes };
+  if (RUNS > 1 || serverNames.length > 1) process.stdout.write(spreadTable() + '\n');
+  const doc = {
+    date: new Date().toISOString(), durationS: Math.round((Date.now() - started) / 1000), command: process.argv.slice(2).join(' '), machine: m,
+    runs: RUNS, servers: serverNames, results, ...(serverNames.length > 1 ? { compared } : {}), perRun, notes,
+  };
   writeFileSync(values.out, JSON.stringify(doc, null, 2) + '\n');
   log(`wrote ${values.out}`);
 }

@@ -56,7 +56,7 @@ export interface NativeTun {
    */
   open(nameTemplate: string, offload?: boolean): { fd: number; name: string; offload: boolean };
   /** Address, point-to-point peer (adds the peer/32 route), /32 mask, MTU, and up/down. IPv4 optional. */
-  configure(name: string, opts: { local?: string; peer?: string; mtu: number; up: boolean }): void;
+  configure(name: string, opts: { local?: string; peer?: string; mtu: number; up: boolean; txqueuelen?: number }): void;
   /** An IPv6 address (16 bytes) with its prefix length on the interface; an existing one is fine. */
   addAddress6(name: string, address: Uint8Array, prefixLen: number): void;
   /** Adds or deletes a route for prefix/len through the interface (no gateway); idempotent. */

@@ -3,7 +3,7 @@
 //   open(template, offload)           -> { fd, name, offload }  /dev/net/tun + TUNSETIFF (IFF_TUN |
 //                                        IFF_NO_PI, plus IFF_VNET_HDR + TUNSETOFFLOAD when asked and
 //                                        the kernel takes it)
-//   configure(name, {local?, peer?, mtu, up})           SIOCSIF* ioctls on an AF_INET datagram socket
+//   configure(name, {local?, peer?, mtu, up, txqueuelen?}) SIOCSIF* ioctls on an AF_INET datagram socket
 //   addAddress6(name, addr16, prefixLen)                 SIOCSIFADDR on an AF_INET6 socket (in6_ifreq)
 //   route6(name, add, prefix16, prefixLen)               SIOCADDRT / SIOCDELRT (in6_rtmsg) via the device
 //   write(fd, buf, offset, length)    -> bytes | -1     one non-blocking write(); -1 = queue full
@@ -225,6 +225,16 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
   }
   int mtu = mtuV.As<Napi::Number>().Int32Value();
   bool up = o.Get("up").ToBoolean().Value();
+  // Optional: the kernel's queue in front of our reader (TUN's default is 500 packets).
+  Napi::Value qlenV = o.Get("txqueuelen");
+  int qlen = -1;
+  if (!qlenV.IsUndefined()) {
+    if (!qlenV.IsNumber() || qlenV.As<Napi::Number>().Int32Value() < 1) {
+      Napi::TypeError::New(env, "txqueuelen must be a positive number").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    qlen = qlenV.As<Napi::Number>().Int32Value();
+  }
   std::memset(&mask, 0, sizeof mask);
   mask.sin_family = AF_INET;
   mask.sin_addr.s_addr = 0xffffffffu;
@@ -245,6 +255,10 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
   }
   ifr.ifr_mtu = mtu;
   ok = ok && IfIoctl(env, sock, SIOCSIFMTU, "ioctl(SIOCSIFMTU)", &ifr);
+  if (qlen > 0) {
+    ifr.ifr_qlen = qlen;
+    ok = ok && IfIoctl(env, sock, SIOCSIFTXQLEN, "ioctl(SIOCSIFTXQLEN)", &ifr);
+  }
   ok = ok && IfIoctl(env, sock, SIOCGIFFLAGS, "ioctl(SIOCGIFFLAGS)", &ifr);
   if (ok) {
     if (up) ifr.ifr_flags |= IFF_UP; else ifr.ifr_flags &= ~IFF_UP;

@@ -12,11 +12,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { findAddon } from '../../native/index.js';
-import { cleanupStaleInterfaces, configureInterface } from '../../src/dataplane/iface.js';
+import { cleanupStaleInterfaces, configureInterface, FALLBACK_TXQUEUELEN } from '../../src/dataplane/iface.js';
 import {
   TUN_HEADROOM,
   batchFrame,
   batchPacket,
+  offloadWanted,
   openTun,
   type PacketBatch,
   type TunDevice,
@@ -257,6 +258,7 @@ async function withChild(fn: (ns: Netns, child: TunChild) => Promise<void>): Pro
 interface IpAddr {
   ifname: string;
   mtu: number;
+  txqlen: number;
   flags: string[];
   addr_info: { family: string; local: string; address?: string; prefixlen: number }[];
 }
@@ -327,6 +329,9 @@ function registerTests(): void {
         assert.ok(addr);
         assert.equal(addr.ifname, 'sstp0');
         assert.equal(addr.mtu, 1400);
+        // Without offload the queue is lengthened (its overflow was the TCP retransmits); with it,
+        // TUN's default 500 super-packets stay. The suite runs both ways (SSTPD_TUN_OFFLOAD=0).
+        assert.equal(addr.txqlen, offloadWanted() ? 500 : FALLBACK_TXQUEUELEN);
         for (const f of ['UP', 'POINTOPOINT', 'NOARP']) assert.ok(addr.flags.includes(f), `flag ${f} in ${addr.flags}`);
         const inet = addr.addr_info.filter((a) => a.family === 'inet');
         assert.deepEqual(

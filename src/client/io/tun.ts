@@ -10,8 +10,8 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { openTun, type TunDevice } from '../../dataplane/tun.js';
-import { configureInterface, MIN_MTU } from '../../dataplane/iface.js';
+import { offloadWanted, openTun, type TunDevice } from '../../dataplane/tun.js';
+import { configureInterface, FALLBACK_TXQUEUELEN, MIN_MTU } from '../../dataplane/iface.js';
 import { MAX_SSTP_MRU } from '../../ppp/lcp/mru.js';
 import type { UpInfo } from '../connection.js';
 import { ClientError, ClientErrorCode } from '../errors.js';
@@ -109,7 +109,8 @@ export class ClientInterface {
     } else {
       await ip(['link', 'set', 'dev', this.name, 'netns', ns]);
       await ip(['-n', ns, 'addr', 'add', info.ipv4, 'peer', `${peer}/32`, 'dev', this.name]);
-      await ip(['-n', ns, 'link', 'set', 'dev', this.name, 'mtu', String(mtu), 'up']);
+      const qlen = offloadWanted() ? [] : ['txqueuelen', String(FALLBACK_TXQUEUELEN)];
+      await ip(['-n', ns, 'link', 'set', 'dev', this.name, 'mtu', String(mtu), ...qlen, 'up']);
     }
     const at = ns === undefined ? [] : ['-n', ns];
     for (const r of opts.routes ?? []) await ip([...at, 'route', 'replace', r, 'dev', this.name]);
