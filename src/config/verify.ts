@@ -660,11 +660,6 @@ const NOT_ACTED_ON_YET: readonly NotYet[] = [
   { path: ['ppp-options', 'interface-cache'], text: 'not applied yet: every session creates its own interface' },
   { path: ['shaper', 'fwmark'], text: 'not applied yet: marked packets are rate-limited like the others' },
   { path: ['log', 'level'], text: 'not applied yet: the log level comes from $SSTPD_LOG_LEVEL' },
-  {
-    path: ['client-ip-pool'],
-    when: (_c, t) => t.tagKeys(['client-ip-pool']).some((p) => t.has(['client-ip-pool', p, 'next-pool'])),
-    text: 'next-pool is not followed yet: a session whose pool is exhausted gets no address',
-  },
   { path: ['client-ipv6-pool'], when: (c) => c.ipv6Pools.length > 1, text: 'several IPv6 pools are used as one yet: a pool cannot be picked by name' },
   { path: [...RADIUS, 'accounting-interim-interval'], text: 'not applied yet: interim updates are sent only when RADIUS asks (Acct-Interim-Interval)' },
   { path: [...RADIUS, 'acct-interim-jitter'], text: 'not applied yet: interim updates are not jittered' },

@@ -201,7 +201,7 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
   const gateway = config.gatewayAddress ?? '0.0.0.0';
   // The gateway and every user's static-ip are reserved: a pool never hands them to anyone else.
   const exclude = new Set([gateway, ...[...config.localUsers.values()].flatMap((u) => (u.staticIp ? [u.staticIp] : []))]);
-  const pools = new Map(config.ipv4Pools.map((p) => [p.name, new Ipv4Pool(p.name, p.subnets, exclude)]));
+  const pools = new Map(config.ipv4Pools.map((p) => [p.name, new Ipv4Pool(p.name, p.subnets, exclude, p.nextPool)]));
   const ipv6Pools = buildIpv6Pools(config);
   const policy: SessionPolicy = {
     // Offer the strongest allowed method first (accel-ppp offers config order, so VyOS's default

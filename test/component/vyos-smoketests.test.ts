@@ -100,7 +100,6 @@ const CASES: readonly Case[] = [
       `${S} client-ip-pool POOL2 range '192.0.2.10-192.0.2.20'`,
       `${S} default-pool 'POOL1'`,
     ],
-    notes: ['next-pool is not followed yet'],
   },
   {
     test: 'test_accel_next_pool',
