@@ -646,7 +646,6 @@ const NOT_ACTED_ON_YET: readonly NotYet[] = [
   { path: ['mtu'], when: (c) => (c.mtu ?? SSTP_MAX_MTU) < SSTP_MAX_MTU, text: `not applied yet: the MTU stays ${SSTP_MAX_MTU}` },
   { path: ['ppp-options', 'mru'], when: (c) => (c.ppp.mru ?? SSTP_MAX_MTU) < SSTP_MAX_MTU, text: `not applied yet: the MRU asked for stays ${SSTP_MAX_MTU}` },
   { path: ['ppp-options', 'min-mtu'], text: 'not enforced yet: clients with a smaller MRU are not refused' },
-  { path: ['wins-server'], text: 'not sent yet: IPCP still rejects the NBNS options' },
   { path: ['ppp-options', 'ipv4'], when: (c) => c.ppp.ipv4 !== 'allow', text: 'not applied yet: IPCP runs as with "allow"' },
   {
     path: ['ppp-options', 'ipv6'],

@@ -209,6 +209,7 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     authProtocols: OFFER_ORDER.filter((m) => config.authProtocols.includes(m)),
     gateway,
     dns: config.nameServers.ipv4,
+    wins: config.winsServers ?? [],
     mru: PPP_MAX_MTU,
     echo: { intervalS: config.ppp.lcpEchoInterval, failure: config.ppp.lcpEchoFailure, timeoutS: config.ppp.lcpEchoTimeout },
     certHashes: hashes,

@@ -51,6 +51,8 @@ export interface SessionPolicy {
   readonly authProtocols: readonly AuthProtocol[];
   readonly gateway: string;
   readonly dns: readonly string[];
+  /** `wins-server` (≤ 2 IPv4), answered in IPCP 130/132; absent or empty: those are rejected. */
+  readonly wins?: readonly string[];
   readonly mru: number;
   readonly echo: { readonly intervalS: number; readonly failure: number; readonly timeoutS: number };
   readonly certHashes: { readonly sha1: Buffer; readonly sha256: Buffer };
@@ -121,6 +123,7 @@ export class Session {
       makeAuthenticator: (m) => createAuthenticator(m, { random, serverName: policy.serverName }),
       echo: policy.echo,
       dns: policy.dns,
+      ...(policy.wins ? { wins: policy.wins } : {}),
       random,
       ipv6: policy.ipv6 !== undefined,
       mppe: policy.mppe ?? 'deny',

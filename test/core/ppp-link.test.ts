@@ -292,6 +292,30 @@ test("script: pppd's IPCP <compress VJ> <addr 0.0.0.0> <ms-dns1/2> → Reject VJ
   assert.deepEqual(s.events.at(-1), { type: 'ipcp-up', local: '10.0.0.1', peer: '10.0.0.2', peerMru: 1452 });
 });
 
+test('script: wins-server: Windows\' NBNS requests are Nak-ed to the configured servers, then Acked; without it they are rejected', () => {
+  const s = new Script({ wins: ['192.0.2.137', '192.0.2.138'] });
+  s.openLcp();
+  s.authenticate();
+  const nak = s.feed(IPCP, encodeCp(CODE.CONF_REQ, 1, h('0306 00000000 8106 00000000 8206 00000000 8306 00000000 8406 00000000')));
+  assert.deepEqual(nak, [h('ff03 8021 03 01 0022 0306 0a000002 8106 c0000235 8206 c0000289 8306 c0000236 8406 c000028a')]);
+  const ackReq = h('0306 0a000002 8106 c0000235 8206 c0000289 8306 c0000236 8406 c000028a');
+  assert.deepEqual(s.feed(IPCP, encodeCp(CODE.CONF_REQ, 2, ackReq)), [Buffer.concat([h('ff03 8021 02 02 0022'), ackReq])]);
+  s.ackServer(IPCP);
+  assert.equal(s.events.at(-1)?.type, 'ipcp-up');
+
+  const one = new Script({ wins: ['192.0.2.137'] });
+  one.openLcp();
+  one.authenticate();
+  const rej = one.feed(IPCP, encodeCp(CODE.CONF_REQ, 1, h('0306 0a000002 8206 c0000289 8406 00000000')));
+  assert.deepEqual(rej, [h('ff03 8021 04 01 000a 8406 00000000')], 'only the empty secondary slot is rejected');
+
+  const none = new Script();
+  none.openLcp();
+  none.authenticate();
+  const rejAll = none.feed(IPCP, encodeCp(CODE.CONF_REQ, 1, h('0306 0a000002 8206 00000000 8406 00000000')));
+  assert.deepEqual(rejAll, [h('ff03 8021 04 01 0010 8206 00000000 8406 00000000')]);
+});
+
 test('script: IPV6CP and CCP are Protocol-Rejected once authenticated (silently dropped before)', () => {
   const s = new Script();
   s.openLcp();

@@ -63,6 +63,8 @@ export interface PppLinkOptions {
   readonly echo: EchoPolicy;
   /** Name servers for IPCP 129/131, ≤ 2 IPv4. */
   readonly dns: readonly string[];
+  /** WINS servers for IPCP 130/132 (`wins-server`, ≤ 2 IPv4); absent or empty: those options are rejected. */
+  readonly wins?: readonly string[];
   readonly random: (n: number) => Buffer;
   /** From LCP Opened to authentication success; default 30000. */
   readonly authTimeoutMs?: number;
@@ -109,7 +111,7 @@ export class PppLink extends PppLinkCore<ServerEvent> {
   constructor(private readonly opts: PppLinkOptions) {
     if (opts.authProtocols.length === 0) throw new SstpdError('E_PPP_CONFIG', 'PPP link needs at least one authentication protocol');
     const fsm = { restartMs: opts.restartMs ?? 3000, maxConfigure: opts.maxConfigure ?? 10, maxFailure: opts.maxFailure ?? 5 };
-    const ipcp = serverIpcpOptions(opts.dns, fsm.maxFailure);
+    const ipcp = serverIpcpOptions(opts.dns, fsm.maxFailure, opts.wins);
     const mppe = opts.mppe ?? 'deny';
     super({
       random: opts.random,
