@@ -48,9 +48,6 @@ export interface VerifyOptions {
 
 const USERS = ['authentication', 'local-users', 'username'];
 const RADIUS = ['authentication', 'radius'];
-/** accel-ppp's SSTP ppp-max-mtu: an mtu/mru at or above it changes nothing. */
-const SSTP_MAX_MTU = 1452;
-
 /**
  * Something worth telling the operator that is not an error: the configuration is accepted as is
  * (VyOS accepts it too). Same shape as an issue; printed with `note:` (see load.ts `formatNotes`).
@@ -643,9 +640,6 @@ const NOT_ACTED_ON_YET: readonly NotYet[] = [
   { path: ['host-name'], text: 'the TLS SNI / HTTP Host check is not enforced yet: clients naming another host are not refused' },
   { path: ['max-concurrent-sessions'], when: (c) => (c.maxConcurrentSessions ?? 0) > 0, text: 'not enforced yet: connections are not refused while that many sessions are starting' },
   { path: ['limits'], text: 'the per-address connection limit is not enforced yet' },
-  { path: ['mtu'], when: (c) => (c.mtu ?? SSTP_MAX_MTU) < SSTP_MAX_MTU, text: `not applied yet: the MTU stays ${SSTP_MAX_MTU}` },
-  { path: ['ppp-options', 'mru'], when: (c) => (c.ppp.mru ?? SSTP_MAX_MTU) < SSTP_MAX_MTU, text: `not applied yet: the MRU asked for stays ${SSTP_MAX_MTU}` },
-  { path: ['ppp-options', 'min-mtu'], text: 'not enforced yet: clients with a smaller MRU are not refused' },
   { path: ['ppp-options', 'ipv4'], when: (c) => c.ppp.ipv4 !== 'allow', text: 'not applied yet: IPCP runs as with "allow"' },
   {
     path: ['ppp-options', 'ipv6'],

@@ -210,7 +210,10 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     gateway,
     dns: config.nameServers.ipv4,
     wins: config.winsServers ?? [],
-    mru: PPP_MAX_MTU,
+    // accel-ppp: `ppp-options mru` is what we ask for, `mtu` the largest client MRU; SSTP caps both at 1452.
+    mru: Math.min(config.ppp.mru ?? PPP_MAX_MTU, PPP_MAX_MTU),
+    ...(config.mtu !== undefined ? { maxPeerMru: Math.min(config.mtu, PPP_MAX_MTU) } : {}),
+    ...(config.ppp.minMtu !== undefined ? { minPeerMru: config.ppp.minMtu } : {}),
     echo: { intervalS: config.ppp.lcpEchoInterval, failure: config.ppp.lcpEchoFailure, timeoutS: config.ppp.lcpEchoTimeout },
     certHashes: hashes,
     serverName: 'sstpd',

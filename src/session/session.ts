@@ -53,7 +53,12 @@ export interface SessionPolicy {
   readonly dns: readonly string[];
   /** `wins-server` (≤ 2 IPv4), answered in IPCP 130/132; absent or empty: those are rejected. */
   readonly wins?: readonly string[];
+  /** The MRU we ask for (`ppp-options mru`, capped at 1452); also caps the interface MTU. */
   readonly mru: number;
+  /** The largest client MRU accepted (`mtu`, capped at 1452); absent: 1452. */
+  readonly maxPeerMru?: number;
+  /** `ppp-options min-mtu`: smaller client MRUs are Nak'd up to it, then refused; absent: 100. */
+  readonly minPeerMru?: number;
   readonly echo: { readonly intervalS: number; readonly failure: number; readonly timeoutS: number };
   readonly certHashes: { readonly sha1: Buffer; readonly sha256: Buffer };
   readonly serverName: string;
@@ -119,6 +124,8 @@ export class Session {
     this.httpDeadline = now + policy.negotiationTimeoutMs;
     this.ppp = new PppLink({
       mru: policy.mru,
+      ...(policy.maxPeerMru !== undefined ? { maxPeerMru: policy.maxPeerMru } : {}),
+      ...(policy.minPeerMru !== undefined ? { minPeerMru: policy.minPeerMru } : {}),
       authProtocols: policy.authProtocols,
       makeAuthenticator: (m) => createAuthenticator(m, { random, serverName: policy.serverName }),
       echo: policy.echo,

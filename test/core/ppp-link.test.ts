@@ -276,6 +276,53 @@ test('script: MRU 1500 (pppd `mru 1500`) is Nak-ed to 1452; MRU 1400 is Acked an
   assert.equal(s.link.peerMru, 1400);
 });
 
+test('script: mtu (maxPeerMru 1400) Naks a larger client MRU to 1400; without an MRU option the peer MRU is 1400', () => {
+  const s = new Script({ maxPeerMru: 1400 });
+  const nak = lcpOut(s.lcpReq(1, '0104 05ac 0506 1a2b3c4d'));
+  assert.deepEqual([nak[0]!.code, nak[0]!.data], [CODE.CONF_NAK, h('0104 0578')]);
+  assert.equal(lcpOut(s.lcpReq(2, '0104 0578 0506 1a2b3c4d'))[0]!.code, CODE.CONF_ACK);
+  s.ackServer(LCP);
+  assert.equal(s.link.peerMru, 1400);
+  const quiet = new Script({ maxPeerMru: 1400 });
+  quiet.openLcp();
+  assert.equal(quiet.link.peerMru, 1400, 'RFC default 1500, capped at mtu');
+  const over = new Script({ maxPeerMru: 9000 });
+  assert.deepEqual(lcpOut(over.lcpReq(1, '0104 05dc'))[0]!.data, h('0104 05ac'), 'SSTP caps mtu at 1452');
+});
+
+test('script: ppp-options mru 1200 is the MRU we ask for; a value above 1452 asks for 1452', () => {
+  assert.deepEqual(new Script({ mru: 1200 }).lastReq(LCP).data.subarray(0, 4), h('0104 04b0'));
+  assert.deepEqual(new Script({ mru: 9000 }).lastReq(LCP).data.subarray(0, 4), h('0104 05ac'));
+});
+
+test('script: min-mtu 1400: a client MRU of 1300 is Nak-ed to 1400 and Acked once raised; a client that insists is disconnected', () => {
+  const ok = new Script({ minPeerMru: 1400, maxFailure: 3 });
+  const nak = lcpOut(ok.lcpReq(1, '0104 0514 0506 1a2b3c4d'));
+  assert.deepEqual([nak[0]!.code, nak[0]!.data], [CODE.CONF_NAK, h('0104 0578')]);
+  assert.equal(lcpOut(ok.lcpReq(2, '0104 0578 0506 1a2b3c4d'))[0]!.code, CODE.CONF_ACK);
+  ok.ackServer(LCP);
+  assert.equal(ok.link.phase, 'authenticate');
+  assert.equal(ok.link.peerMru, 1400);
+
+  const s = new Script({ minPeerMru: 1400, maxFailure: 3 });
+  for (let id = 1; id <= 3; id++) {
+    const out = lcpOut(s.lcpReq(id, '0104 0514 0506 1a2b3c4d'));
+    assert.deepEqual(out.map((p) => p.code), [CODE.CONF_NAK], `request ${id}`);
+  }
+  // Max-Failure reached: the FSM rejects the option, and the link ends instead of running below min-mtu.
+  const last = lcpOut(s.lcpReq(4, '0104 0514 0506 1a2b3c4d'));
+  assert.deepEqual(last.map((p) => p.code), [CODE.CONF_REJ, CODE.TERM_REQ]);
+  assert.equal(s.link.phase, 'terminate');
+  s.feed(LCP, encodeCp(CODE.TERM_ACK, last[1]!.id, Buffer.alloc(0)));
+  assert.deepEqual(s.events.at(-1), { type: 'finished', cause: 'nas-error', reason: 'peer MRU 1300 is below the minimum 1400' });
+});
+
+test('script: min-mtu above mtu is lowered to it (no empty range)', () => {
+  const s = new Script({ minPeerMru: 1452, maxPeerMru: 1300 });
+  assert.deepEqual(lcpOut(s.lcpReq(1, '0104 05ac'))[0]!.data, h('0104 0514'));
+  assert.equal(lcpOut(s.lcpReq(2, '0104 0514'))[0]!.code, CODE.CONF_ACK);
+});
+
 test("script: pppd's IPCP <compress VJ> <addr 0.0.0.0> <ms-dns1/2> → Reject VJ → Nak addr+dns → Ack → ipcp-up", () => {
   const s = new Script();
   s.openLcp();

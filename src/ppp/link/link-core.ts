@@ -108,6 +108,7 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   /** Whether data may pass, in both directions (the owners' fast lanes ask the same gate). */
   readonly gate: DataGate;
   private readonly authOption: ServerAuthOption | ClientAuthOption;
+  private readonly mruOption: MruOption;
   private ph: PppPhase = 'dead';
   private auth: AuthRun | undefined;
   private authed = false;
@@ -121,6 +122,7 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
     this.authOption = parts.auth;
     const log = this.log.bind(this);
     const mru = new MruOption(parts.mru);
+    this.mruOption = mru;
     const magic = new MagicOption(parts.random);
     this.lcp = new Lcp(
       { handlers: [mru, parts.auth, magic, ...REJECTED_LCP_OPTIONS], mru, magic, fsm: parts.fsm, echo: parts.echo },
@@ -285,7 +287,7 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   // ---- demultiplexing ----
 
   private dispatch(now: Millis, protocol: number, info: Buffer): void {
-    if (protocol === PPP_LCP) return this.lcp.receive(now, info);
+    if (protocol === PPP_LCP) return this.lcpReceive(now, info);
     if (!this.lcp.opened || this.ph === 'terminate') return;
     const auth = this.auth;
     if (auth && protocol === auth.protocol) return auth.handle(now, info);
@@ -314,6 +316,15 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   }
 
   /** A control packet of an NCP: to the role before the network phase, then to the NCP, or Protocol-Rejected. */
+  private lcpReceive(now: Millis, info: Buffer): void {
+    this.lcp.receive(now, info);
+    const low = this.mruOption.tooSmall;
+    // A peer that keeps asking for an MRU below min-mtu after our Naks and Reject cannot be served.
+    if (low !== undefined) {
+      this.terminate(now, 'nas-error', `peer MRU ${low} is below the minimum ${this.mruOption.minPeerMru}`);
+    }
+  }
+
   private control(now: Millis, protocol: number, info: Buffer): void {
     const ncp = this.ncpFor(protocol);
     if (!ncp) return this.lcp.protocolReject(protocol, info);

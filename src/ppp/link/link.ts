@@ -22,6 +22,7 @@ import { serverIpcpOptions } from '../ipcp/ipcp.js';
 import { ServerIidOption } from '../ipv6cp/iid.js';
 import { ServerAuthOption } from '../lcp/auth-proto.js';
 import type { EchoPolicy } from '../lcp/lcp.js';
+import type { MruPolicy } from '../lcp/mru.js';
 import { PppLinkCore, type AuthRun, type LinkEvent } from './link-core.js';
 import type { Ncp } from '../ncp.js';
 import { PPP_IPCP, PPP_IPV6CP, PPP_CCP, type TerminateCause } from '../protocols.js';
@@ -57,6 +58,13 @@ type ServerEvent = Exclude<PppEvent, LinkEvent>;
 export interface PppLinkOptions {
   /** The MRU we request, ≤ PPP_MAX_MTU (larger values are capped). */
   readonly mru: number;
+  /** The largest peer MRU we accept (`mtu`), capped at PPP_MAX_MTU; larger ones are Nak'd to it. Default PPP_MAX_MTU. */
+  readonly maxPeerMru?: number;
+  /**
+   * The smallest peer MRU we accept (`ppp-options min-mtu`; default MIN_PEER_MRU): smaller ones are
+   * Nak'd to it, and a peer that still asks for less after Max-Failure Naks is disconnected.
+   */
+  readonly minPeerMru?: number;
   /** Allowed methods in offer order, strongest first: mschap-v2, mschap, chap, pap. Not empty. */
   readonly authProtocols: readonly AuthProtocol[];
   readonly makeAuthenticator: (method: AuthProtocol) => Authenticator;
@@ -95,6 +103,13 @@ export interface NetworkParams {
   readonly dns?: readonly (string | undefined)[];
 }
 
+/** LCP MRU bounds from the options; a min-mtu above the maximum is lowered to it (no empty range). */
+function peerMruPolicy(opts: PppLinkOptions, maxFailure: number): MruPolicy {
+  const max = Math.min(opts.maxPeerMru ?? PPP_MAX_MTU, PPP_MAX_MTU);
+  const min = Math.min(opts.minPeerMru ?? MIN_PEER_MRU, max);
+  return { request: Math.min(opts.mru, PPP_MAX_MTU), min, max, maxLowRequests: maxFailure };
+}
+
 export class PppLink extends PppLinkCore<ServerEvent> {
   private readonly address: ServerAddressOption;
   private readonly dnsOptions: readonly ServerDnsOption[];
@@ -115,7 +130,7 @@ export class PppLink extends PppLinkCore<ServerEvent> {
     const mppe = opts.mppe ?? 'deny';
     super({
       random: opts.random,
-      mru: { request: Math.min(opts.mru, PPP_MAX_MTU), min: MIN_PEER_MRU, max: PPP_MAX_MTU },
+      mru: peerMruPolicy(opts, fsm.maxFailure),
       auth: new ServerAuthOption(opts.authProtocols),
       echo: opts.echo,
       fsm,
