@@ -222,6 +222,10 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     // VyOS 1.3 enables IPv6 on the link when an IPv6 prefix pool exists.
     ...(ipv6Pools.prefix ? { ipv6: { dns: config.nameServers.ipv6, serverDuid: SERVER_DUID } } : {}),
     mppe: config.ppp.mppe ?? 'accept',
+    // `ppp-options ipv4` / `ipv6` with accel-ppp's meaning; ipv6 deny already leaves IPv6 unconfigured above.
+    ...(config.ppp.ipv4 !== undefined || config.ppp.ipv6 !== undefined
+      ? { ncp: { ...(config.ppp.ipv4 ? { ipv4: config.ppp.ipv4 } : {}), ...(config.ppp.ipv6 ? { ipv6: config.ppp.ipv6 } : {}) } }
+      : {}),
   };
   return {
     generation: ++generations,

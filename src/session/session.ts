@@ -14,7 +14,7 @@ import type { AuthProtocol } from '../config/model.js';
 import { minDeadline, type Millis } from '../common/time.js';
 import { checkSstpRequest, HttpRequestReader, http200, httpError } from '../sstp/http.js';
 import { SstpServer } from '../sstp/server.js';
-import { PppLink, type PppEvent, type TerminateCause as PppTerminateCause } from '../ppp/link/link.js';
+import { PppLink, type PppEvent, type PppLinkOptions, type TerminateCause as PppTerminateCause } from '../ppp/link/link.js';
 import { createAuthenticator } from '../ppp/auth/index.js';
 import { linkLocal } from '../ppp/ipv6cp/iid.js';
 import type { MppeMode } from '../ppp/ccp/mppe-option.js';
@@ -67,6 +67,8 @@ export interface SessionPolicy {
   readonly helloIntervalMs: number;
   /** Absent: IPv6 is not configured (IPV6CP is Protocol-Rejected). */
   readonly ipv6?: Ipv6Policy;
+  /** `ppp-options ipv4` / `ipv6` (PppLinkOptions.ncp); absent: IPCP and IPV6CP as before those nodes existed. */
+  readonly ncp?: PppLinkOptions['ncp'];
   /** `ppp-options mppe`; 'accept' is the default (do not ask, accept if asked). Absent = deny. */
   readonly mppe?: MppeMode | 'deny';
 }
@@ -134,6 +136,7 @@ export class Session {
       random,
       ipv6: policy.ipv6 !== undefined,
       mppe: policy.mppe ?? 'deny',
+      ...(policy.ncp ? { ncp: policy.ncp } : {}),
       awaitLowerVerification: true,
     });
     this.ppp.gate.sources = this.sources;

@@ -175,6 +175,12 @@ class Script {
     assert.ok(reqs.length > 0, 'server sent a Configure-Request');
     return reqs.at(-1)!;
   }
+  /** The server's latest packet of any code on a protocol. */
+  lastSent(protocol: number): CpPacket {
+    const all = this.sent.map(parseFrame).filter((f) => f.protocol === protocol).map((f) => decodeCp(f.info));
+    assert.ok(all.length > 0, 'server sent a packet');
+    return all.at(-1)!;
+  }
   ackServer(protocol: number): Buffer[] {
     const r = this.lastReq(protocol);
     return this.feed(protocol, encodeCp(CODE.CONF_ACK, r.id, r.data));
@@ -641,4 +647,98 @@ test('malformed frames are dropped without an answer', () => {
     s.link.receive(s.now, h(bad));
     assert.deepEqual(s.drain(), [], bad);
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// ppp-options ipv4 / ipv6: deny, allow, prefer, require (accel-ppp's meaning)
+
+const IPV6CP = 0x8057;
+const sentOn = (frames: Buffer[], protocol: number): CpPacket[] =>
+  frames.map(parseFrame).filter((f) => f.protocol === protocol).map((f) => decodeCp(f.info));
+
+/** LCP opened, authenticated, network started with IPv4 and IPv6 under the given policy. */
+function ncpScript(ncp: NonNullable<PppLinkOptions['ncp']>, params: { ipv4?: boolean; ipv6?: boolean } = {}): { s: Script; started: Buffer[] } {
+  const s = new Script({ ipv6: true, ncp });
+  s.openLcp();
+  s.authenticate(false);
+  s.link.startNetwork(s.now, {
+    ...(params.ipv4 !== false ? { ipv4: { local: '10.0.0.1', peer: '10.0.0.2' } } : {}),
+    ipv6: params.ipv6 !== false,
+  });
+  return { s, started: s.drain() };
+}
+
+function protocolReject(s: Script, protocol: number): Buffer[] {
+  const data = Buffer.concat([Buffer.from([protocol >> 8, protocol & 255]), encodeCp(CODE.CONF_REQ, 1, h('0306 0a000001'))]);
+  return s.feed(LCP, encodeCp(CODE.PROT_REJ, 42, data));
+}
+
+test('ppp-options ipv4 deny: no IPCP from us, the client\'s IPCP is Protocol-Rejected, IPv6 runs', () => {
+  const { s, started } = ncpScript({ ipv4: 'deny', ipv6: 'prefer' });
+  assert.equal(sentOn(started, IPCP).length, 0);
+  assert.equal(sentOn(started, IPV6CP).length, 1);
+  const out = sentOn(s.feed(IPCP, encodeCp(CODE.CONF_REQ, 1, h('0306 00000000'))), LCP);
+  assert.deepEqual(out.map((p) => [p.code, p.data.readUInt16BE(0)]), [[CODE.PROT_REJ, IPCP]]);
+  assert.equal(s.link.phase, 'network');
+});
+
+test('ppp-options ipv4 allow: we do not start IPCP, but negotiate it once the client does', () => {
+  const { s, started } = ncpScript({ ipv4: 'allow' });
+  assert.equal(sentOn(started, IPCP).length, 0, 'no Configure-Request of ours');
+  const out = sentOn(s.feed(IPCP, encodeCp(CODE.CONF_REQ, 1, h('0306 00000000'))), IPCP);
+  assert.deepEqual(out.map((p) => p.code), [CODE.CONF_REQ, CODE.CONF_NAK]);
+  s.feed(IPCP, encodeCp(CODE.CONF_REQ, 2, h('0306 0a000002')));
+  s.ackServer(IPCP);
+  assert.ok(s.types().includes('ipcp-up'));
+});
+
+test('ppp-options ipv4 allow: a client request held from before the network phase is answered when it starts', () => {
+  const s = new Script({ ncp: { ipv4: 'allow' } });
+  s.openLcp();
+  s.authenticate(false);
+  s.feed(IPCP, encodeCp(CODE.CONF_REQ, 7, h('0306 00000000')));
+  setAddresses(s.link, s.now, '10.0.0.1', '10.0.0.2');
+  const out = sentOn(s.drain(), IPCP);
+  assert.deepEqual(out.map((p) => [p.code, p.id]), [[CODE.CONF_REQ, out[0]!.id], [CODE.CONF_NAK, 7]]);
+});
+
+test('ppp-options ipv4 prefer: we start IPCP; the client rejecting it leaves the session on IPv6', () => {
+  const { s, started } = ncpScript({ ipv4: 'prefer', ipv6: 'prefer' });
+  assert.equal(sentOn(started, IPCP).length, 1);
+  protocolReject(s, IPCP);
+  assert.equal(s.link.phase, 'network');
+  assert.ok(!s.types().includes('finished'));
+});
+
+test('ppp-options ipv4 require: we start IPCP; the client rejecting it ends the session; no address ends it at once', () => {
+  const { s, started } = ncpScript({ ipv4: 'require', ipv6: 'prefer' });
+  assert.equal(sentOn(started, IPCP).length, 1);
+  const out = sentOn(protocolReject(s, IPCP), LCP);
+  assert.deepEqual(out.map((p) => p.code), [CODE.TERM_REQ]);
+  assert.equal(s.link.phase, 'terminate');
+
+  const none = ncpScript({ ipv4: 'require', ipv6: 'prefer' }, { ipv4: false }).s;
+  assert.equal(none.link.phase, 'terminate');
+  none.feed(LCP, encodeCp(CODE.TERM_ACK, none.lastSent(LCP).id, Buffer.alloc(0)));
+  assert.deepEqual(none.events.at(-1), { type: 'finished', cause: 'nas-error', reason: 'IPv4 is required (ppp-options ipv4 require) but this session has no address' });
+});
+
+test('ppp-options ipv6: allow waits for the client, prefer lives on without it, require ends without it, deny rejects it', () => {
+  const allow = ncpScript({ ipv6: 'allow' });
+  assert.equal(sentOn(allow.started, IPV6CP).length, 0);
+  assert.deepEqual(sentOn(allow.s.feed(IPV6CP, encodeCp(CODE.CONF_REQ, 1, h('010a 1122334455667788'))), IPV6CP).map((p) => p.code)[0], CODE.CONF_REQ);
+
+  const prefer = ncpScript({ ipv6: 'prefer' });
+  assert.equal(sentOn(prefer.started, IPV6CP).length, 1);
+  protocolReject(prefer.s, IPV6CP);
+  assert.equal(prefer.s.link.phase, 'network');
+
+  const require = ncpScript({ ipv6: 'require' });
+  assert.deepEqual(sentOn(protocolReject(require.s, IPV6CP), LCP).map((p) => p.code), [CODE.TERM_REQ]);
+  assert.equal(ncpScript({ ipv6: 'require' }, { ipv6: false }).s.link.phase, 'terminate', 'no prefix: ended at once');
+
+  const deny = ncpScript({ ipv6: 'deny' });
+  assert.equal(sentOn(deny.started, IPV6CP).length, 0);
+  const pr = sentOn(deny.s.feed(IPV6CP, encodeCp(CODE.CONF_REQ, 1, h('010a 1122334455667788'))), LCP);
+  assert.deepEqual(pr.map((p) => p.code), [CODE.PROT_REJ]);
 });

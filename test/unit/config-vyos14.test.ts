@@ -410,7 +410,6 @@ describe('vyos 1.4: notes (VyOS\'s warnings, nodes without meaning here, what is
         'line 6: vpn sstp gateway-address: note: 192.0.2.1 lies inside client-ip-pool SIMPLE-POOL range 192.0.2.0/24; it is never handed out',
         "line 7: vpn sstp default-pool: note: 'default-pool' is not defined: sessions without a static-ip get no IPv4 address",
         "line 10: vpn sstp default-ipv6-pool: note: 'default-ipv6-pool' is not defined: sessions get no IPv6 prefix",
-        'line 11: vpn sstp ppp-options ipv6: note: allow, prefer and require are not told apart yet: with an IPv6 prefix pool IPV6CP runs and the session lives on without it',
       ].join('\n'),
     );
   });

@@ -13,7 +13,7 @@
 import type { AuthAccept, AuthRequest, AuthResult, MppeKeys } from '../../auth/backend.js';
 import { SstpdError } from '../../common/errors.js';
 import { minDeadline, type Millis } from '../../common/time.js';
-import type { AuthProtocol } from '../../config/model.js';
+import type { AuthProtocol, NcpPolicy } from '../../config/model.js';
 import type { AuthEvent, Authenticator } from '../auth/authenticator.js';
 import { ServerMppeOption, type MppeMode } from '../ccp/mppe-option.js';
 import type { ServerAddressOption } from '../ipcp/address.js';
@@ -91,6 +91,12 @@ export interface PppLinkOptions {
   readonly mppe?: MppeMode | 'deny';
   /** No data moves until the owner sets `gate.lowerVerified` (SSTP: crypto binding verified). */
   readonly awaitLowerVerification?: boolean;
+  /**
+   * `ppp-options ipv4` / `ipv6` (accel-ppp's words): deny = that NCP never runs (Protocol-Rejected);
+   * allow = run only when the client starts it; prefer = we start it, the session lives on without
+   * it; require = we start it, the session ends without it. Absent: see LinkParts.ncp.
+   */
+  readonly ncp?: { readonly ipv4?: NcpPolicy; readonly ipv6?: NcpPolicy };
 }
 
 /** What the network phase runs; given by the owner once addresses are known. */
@@ -138,6 +144,7 @@ export class PppLink extends PppLinkCore<ServerEvent> {
       ipv6cp: opts.ipv6 ? new ServerIidOption(opts.random, fsm.maxFailure) : undefined,
       mppe: mppe === 'deny' ? undefined : { option: new ServerMppeOption(mppe), required: mppe === 'require', silent: mppe === 'accept', peer: 'client' },
       awaitLowerVerification: opts.awaitLowerVerification,
+      ...(opts.ncp ? { ncp: opts.ncp } : {}),
     });
     this.address = ipcp.address;
     this.dnsOptions = ipcp.dns;
@@ -170,15 +177,21 @@ export class PppLink extends PppLinkCore<ServerEvent> {
     this.addresses = params.ipv4;
     const dns = params.dns;
     if (dns) this.dnsOptions.forEach((o, i) => o.configure(dns[i]));
-    const ncps = [...(params.ipv4 ? [PPP_IPCP] : []), ...(params.ipv6 && this.ipv6cp ? [PPP_IPV6CP] : [])];
+    const v4 = params.ipv4 !== undefined && this.policyOf(PPP_IPCP) !== 'deny';
+    const v6 = params.ipv6 === true && this.ipv6cp !== undefined && this.policyOf(PPP_IPV6CP) !== 'deny';
+    const ncps = [...(v4 ? [PPP_IPCP] : []), ...(v6 ? [PPP_IPV6CP] : [])];
     if (ncps.length === 0) return this.close(now, 'nas-error', 'no IPv4 address and no IPv6 prefix for this session');
+    if (!v4 && this.policyOf(PPP_IPCP) === 'require') return this.close(now, 'nas-error', 'IPv4 is required (ppp-options ipv4 require) but this session has no address');
+    if (!v6 && this.policyOf(PPP_IPV6CP) === 'require') return this.close(now, 'nas-error', 'IPv6 is required (ppp-options ipv6 require) but this session has no prefix');
     if (this.mppe && !this.mppe.start(now, this.mppeKeys, this.authMethod)) return;
     this.enterNetwork(ncps);
     this.peerSpoke.clear();
     this.nudgeOnFirstRequest.clear();
     for (const p of [PPP_IPCP, PPP_IPV6CP, PPP_CCP]) {
       const held = this.held.get(p);
-      if (this.openNcp(now, p) && held) this.replayControl(now, p, held);
+      const started = this.openNcp(now, p);
+      // A passive (`allow`) NCP starts from the client's request, so a held one is replayed too.
+      if (held && (started || this.passive(p))) this.replayControl(now, p, held);
     }
     this.held.clear();
   }
