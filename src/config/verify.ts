@@ -643,7 +643,6 @@ const NOT_ACTED_ON_YET: readonly NotYet[] = [
   { path: ['ppp-options', 'ipv6-interface-id'], text: 'not applied yet: our interface id stays random' },
   { path: ['ppp-options', 'ipv6-peer-interface-id'], text: 'not applied yet: the client keeps its own id unless it clashes' },
   { path: ['ppp-options', 'ipv6-accept-peer-interface-id'], text: 'not applied yet: a clashing client id is still Nak\'d' },
-  { path: ['ppp-options', 'disable-ccp'], text: 'not applied yet: CCP is still negotiated (use "ppp-options mppe deny" to refuse it)' },
   { path: ['ppp-options', 'interface-cache'], text: 'not applied yet: every session creates its own interface' },
   { path: ['shaper', 'fwmark'], text: 'not applied yet: marked packets are rate-limited like the others' },
   { path: ['log', 'level'], text: 'not applied yet: the log level comes from $SSTPD_LOG_LEVEL' },

@@ -194,6 +194,25 @@ async function bindingHashes(config: SstpConfig): Promise<CertHashes> {
   return certHashes(new X509Certificate(leaf).raw);
 }
 
+/**
+ * The session policy's PPP part from the `ppp-options`, `mtu` and `wins-server` nodes (accel-ppp's
+ * meanings): what the PPP link negotiates, apart from authentication, echo and IPv6 services.
+ */
+export function pppPolicy(config: SstpConfig): Pick<SessionPolicy, 'wins' | 'mru' | 'maxPeerMru' | 'minPeerMru' | 'mppe' | 'ncp'> {
+  const { ipv4, ipv6 } = config.ppp;
+  return {
+    wins: config.winsServers ?? [],
+    // `ppp-options mru` is what we ask for, `mtu` the largest client MRU; SSTP caps both at 1452.
+    mru: Math.min(config.ppp.mru ?? PPP_MAX_MTU, PPP_MAX_MTU),
+    ...(config.mtu !== undefined ? { maxPeerMru: Math.min(config.mtu, PPP_MAX_MTU) } : {}),
+    ...(config.ppp.minMtu !== undefined ? { minPeerMru: config.ppp.minMtu } : {}),
+    // `disable-ccp` (accel-ppp ccp=0): CCP is Protocol-Rejected whatever `mppe` says.
+    mppe: config.ppp.disableCcp ? 'deny' : (config.ppp.mppe ?? 'accept'),
+    // ipv6 deny also leaves IPv6 unconfigured (buildIpv6Pools), so IPV6CP is refused either way.
+    ...(ipv4 !== undefined || ipv6 !== undefined ? { ncp: { ...(ipv4 ? { ipv4 } : {}), ...(ipv6 ? { ipv6 } : {}) } } : {}),
+  };
+}
+
 async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runtime> {
   const radius = buildRadiusRuntime(config);
   const tls = await buildTls(config);
@@ -209,11 +228,7 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     authProtocols: OFFER_ORDER.filter((m) => config.authProtocols.includes(m)),
     gateway,
     dns: config.nameServers.ipv4,
-    wins: config.winsServers ?? [],
-    // accel-ppp: `ppp-options mru` is what we ask for, `mtu` the largest client MRU; SSTP caps both at 1452.
-    mru: Math.min(config.ppp.mru ?? PPP_MAX_MTU, PPP_MAX_MTU),
-    ...(config.mtu !== undefined ? { maxPeerMru: Math.min(config.mtu, PPP_MAX_MTU) } : {}),
-    ...(config.ppp.minMtu !== undefined ? { minPeerMru: config.ppp.minMtu } : {}),
+    ...pppPolicy(config),
     echo: { intervalS: config.ppp.lcpEchoInterval, failure: config.ppp.lcpEchoFailure, timeoutS: config.ppp.lcpEchoTimeout },
     certHashes: hashes,
     serverName: 'sstpd',
@@ -221,11 +236,6 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     helloIntervalMs: 60_000,
     // VyOS 1.3 enables IPv6 on the link when an IPv6 prefix pool exists.
     ...(ipv6Pools.prefix ? { ipv6: { dns: config.nameServers.ipv6, serverDuid: SERVER_DUID } } : {}),
-    mppe: config.ppp.mppe ?? 'accept',
-    // `ppp-options ipv4` / `ipv6` with accel-ppp's meaning; ipv6 deny already leaves IPv6 unconfigured above.
-    ...(config.ppp.ipv4 !== undefined || config.ppp.ipv6 !== undefined
-      ? { ncp: { ...(config.ppp.ipv4 ? { ipv4: config.ppp.ipv4 } : {}), ...(config.ppp.ipv6 ? { ipv6: config.ppp.ipv6 } : {}) } }
-      : {}),
   };
   return {
     generation: ++generations,
