@@ -640,7 +640,6 @@ const NOT_ACTED_ON_YET: readonly NotYet[] = [
   { path: ['host-name'], text: 'the TLS SNI / HTTP Host check is not enforced yet: clients naming another host are not refused' },
   { path: ['max-concurrent-sessions'], when: (c) => (c.maxConcurrentSessions ?? 0) > 0, text: 'not enforced yet: connections are not refused while that many sessions are starting' },
   { path: ['limits'], text: 'the per-address connection limit is not enforced yet' },
-  { path: ['ppp-options', 'ipv6-interface-id'], text: 'not applied yet: our interface id stays random' },
   { path: ['ppp-options', 'ipv6-peer-interface-id'], text: 'not applied yet: the client keeps its own id unless it clashes' },
   { path: ['ppp-options', 'ipv6-accept-peer-interface-id'], text: 'not applied yet: a clashing client id is still Nak\'d' },
   { path: ['ppp-options', 'interface-cache'], text: 'not applied yet: every session creates its own interface' },

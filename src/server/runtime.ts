@@ -17,6 +17,7 @@ import { resolveRateAttribute } from '../config/radius-dictionary.js';
 import type { Logger } from '../common/log.js';
 import { Ipv4Pool } from '../ip/pool.js';
 import { Ipv6PrefixPool } from '../ip/pool6.js';
+import { parseIid } from '../ppp/ipv6cp/iid.js';
 import { certHashes } from '../sstp/binding.js';
 import { PPP_MAX_MTU } from '../ppp/link/link.js';
 import type { SessionPolicy } from '../session/session.js';
@@ -198,8 +199,10 @@ async function bindingHashes(config: SstpConfig): Promise<CertHashes> {
  * The session policy's PPP part from the `ppp-options`, `mtu` and `wins-server` nodes (accel-ppp's
  * meanings): what the PPP link negotiates, apart from authentication, echo and IPv6 services.
  */
-export function pppPolicy(config: SstpConfig): Pick<SessionPolicy, 'wins' | 'mru' | 'maxPeerMru' | 'minPeerMru' | 'mppe' | 'ncp'> {
+export function pppPolicy(config: SstpConfig): Pick<SessionPolicy, 'wins' | 'mru' | 'maxPeerMru' | 'minPeerMru' | 'mppe' | 'ncp' | 'interfaceId'> {
   const { ipv4, ipv6 } = config.ppp;
+  // "random" (or absent) leaves the id to each session.
+  const interfaceId = config.ppp.ipv6InterfaceId !== undefined ? parseIid(config.ppp.ipv6InterfaceId) : undefined;
   return {
     wins: config.winsServers ?? [],
     // `ppp-options mru` is what we ask for, `mtu` the largest client MRU; SSTP caps both at 1452.
@@ -210,6 +213,7 @@ export function pppPolicy(config: SstpConfig): Pick<SessionPolicy, 'wins' | 'mru
     mppe: config.ppp.disableCcp ? 'deny' : (config.ppp.mppe ?? 'accept'),
     // ipv6 deny also leaves IPv6 unconfigured (buildIpv6Pools), so IPV6CP is refused either way.
     ...(ipv4 !== undefined || ipv6 !== undefined ? { ncp: { ...(ipv4 ? { ipv4 } : {}), ...(ipv6 ? { ipv6 } : {}) } } : {}),
+    ...(interfaceId ? { interfaceId } : {}),
   };
 }
 

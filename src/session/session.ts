@@ -69,6 +69,8 @@ export interface SessionPolicy {
   readonly ipv6?: Ipv6Policy;
   /** `ppp-options ipv4` / `ipv6` (PppLinkOptions.ncp); absent: IPCP and IPV6CP as before those nodes existed. */
   readonly ncp?: PppLinkOptions['ncp'];
+  /** Our IPV6CP interface id (`ppp-options ipv6-interface-id`); absent: random per session. */
+  readonly interfaceId?: Buffer;
   /** `ppp-options mppe`; 'accept' is the default (do not ask, accept if asked). Absent = deny. */
   readonly mppe?: MppeMode | 'deny';
 }
@@ -137,6 +139,7 @@ export class Session {
       ipv6: policy.ipv6 !== undefined,
       mppe: policy.mppe ?? 'deny',
       ...(policy.ncp ? { ncp: policy.ncp } : {}),
+      ...(policy.interfaceId ? { interfaceId: policy.interfaceId } : {}),
       awaitLowerVerification: true,
     });
     this.ppp.gate.sources = this.sources;

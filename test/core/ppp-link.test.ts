@@ -742,3 +742,12 @@ test('ppp-options ipv6: allow waits for the client, prefer lives on without it, 
   const pr = sentOn(deny.s.feed(IPV6CP, encodeCp(CODE.CONF_REQ, 1, h('010a 1122334455667788'))), LCP);
   assert.deepEqual(pr.map((p) => p.code), [CODE.PROT_REJ]);
 });
+
+test('ppp-options ipv6-interface-id: our IPV6CP request carries the configured id', () => {
+  const s = new Script({ ipv6: true, interfaceId: Buffer.from('0000000000000001', 'hex') });
+  s.openLcp();
+  s.authenticate(false);
+  s.link.startNetwork(s.now, { ipv4: { local: '10.0.0.1', peer: '10.0.0.2' }, ipv6: true });
+  const req = sentOn(s.drain(), IPV6CP).find((p) => p.code === CODE.CONF_REQ);
+  assert.deepEqual(req?.data, h('010a 0000000000000001'));
+});

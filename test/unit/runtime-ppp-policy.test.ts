@@ -54,4 +54,9 @@ describe('pppPolicy: the PPP nodes reach the session policy', () => {
     const both = pppPolicy(configOf([`${S} ppp-options ipv4 allow`, `${S} ppp-options ipv6 prefer`, `${S} client-ipv6-pool V6 prefix 2001:db8::/48`, `${S} default-ipv6-pool V6`]));
     assert.deepEqual(both.ncp, { ipv4: 'allow', ipv6: 'prefer' });
   });
+  it('ipv6-interface-id: a fixed id as 8 bytes; random leaves it to each session', () => {
+    const v6 = [`${S} ppp-options ipv6 allow`, `${S} client-ipv6-pool V6 prefix 2001:db8::/48`, `${S} default-ipv6-pool V6`];
+    assert.equal(pppPolicy(configOf([...v6, `${S} ppp-options ipv6-interface-id 0:0:0:1`])).interfaceId?.toString('hex'), '0000000000000001');
+    assert.equal(pppPolicy(configOf([...v6, `${S} ppp-options ipv6-interface-id random`])).interfaceId, undefined);
+  });
 });

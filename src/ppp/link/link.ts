@@ -97,6 +97,8 @@ export interface PppLinkOptions {
    * it; require = we start it, the session ends without it. Absent: see LinkParts.ncp.
    */
   readonly ncp?: { readonly ipv4?: NcpPolicy; readonly ipv6?: NcpPolicy };
+  /** Our IPV6CP interface id (`ppp-options ipv6-interface-id` a:b:c:d, 8 bytes); absent: random. */
+  readonly interfaceId?: Buffer;
 }
 
 /** What the network phase runs; given by the owner once addresses are known. */
@@ -141,7 +143,7 @@ export class PppLink extends PppLinkCore<ServerEvent> {
       echo: opts.echo,
       fsm,
       ipcp: ipcp.handlers,
-      ipv6cp: opts.ipv6 ? new ServerIidOption(opts.random, fsm.maxFailure) : undefined,
+      ipv6cp: opts.ipv6 ? new ServerIidOption(opts.random, fsm.maxFailure, opts.interfaceId) : undefined,
       mppe: mppe === 'deny' ? undefined : { option: new ServerMppeOption(mppe), required: mppe === 'require', silent: mppe === 'accept', peer: 'client' },
       awaitLowerVerification: opts.awaitLowerVerification,
       ...(opts.ncp ? { ncp: opts.ncp } : {}),
