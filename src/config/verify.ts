@@ -48,9 +48,6 @@ export interface VerifyOptions {
 
 const USERS = ['authentication', 'local-users', 'username'];
 const RADIUS = ['authentication', 'radius'];
-/** accel-ppp's SSTP ppp-max-mtu: an mtu/mru at or above it changes nothing. */
-const SSTP_MAX_MTU = 1452;
-
 /**
  * Something worth telling the operator that is not an error: the configuration is accepted as is
  * (VyOS accepts it too). Same shape as an issue; printed with `note:` (see load.ts `formatNotes`).
@@ -643,28 +640,11 @@ const NOT_ACTED_ON_YET: readonly NotYet[] = [
   { path: ['host-name'], text: 'the TLS SNI / HTTP Host check is not enforced yet: clients naming another host are not refused' },
   { path: ['max-concurrent-sessions'], when: (c) => (c.maxConcurrentSessions ?? 0) > 0, text: 'not enforced yet: connections are not refused while that many sessions are starting' },
   { path: ['limits'], text: 'the per-address connection limit is not enforced yet' },
-  { path: ['mtu'], when: (c) => (c.mtu ?? SSTP_MAX_MTU) < SSTP_MAX_MTU, text: `not applied yet: the MTU stays ${SSTP_MAX_MTU}` },
-  { path: ['ppp-options', 'mru'], when: (c) => (c.ppp.mru ?? SSTP_MAX_MTU) < SSTP_MAX_MTU, text: `not applied yet: the MRU asked for stays ${SSTP_MAX_MTU}` },
-  { path: ['ppp-options', 'min-mtu'], text: 'not enforced yet: clients with a smaller MRU are not refused' },
-  { path: ['wins-server'], text: 'not sent yet: IPCP still rejects the NBNS options' },
-  { path: ['ppp-options', 'ipv4'], when: (c) => c.ppp.ipv4 !== 'allow', text: 'not applied yet: IPCP runs as with "allow"' },
-  {
-    path: ['ppp-options', 'ipv6'],
-    when: (c) => c.ppp.ipv6 !== 'deny',
-    text: 'allow, prefer and require are not told apart yet: with an IPv6 prefix pool IPV6CP runs and the session lives on without it',
-  },
-  { path: ['ppp-options', 'ipv6-interface-id'], text: 'not applied yet: our interface id stays random' },
   { path: ['ppp-options', 'ipv6-peer-interface-id'], text: 'not applied yet: the client keeps its own id unless it clashes' },
   { path: ['ppp-options', 'ipv6-accept-peer-interface-id'], text: 'not applied yet: a clashing client id is still Nak\'d' },
-  { path: ['ppp-options', 'disable-ccp'], text: 'not applied yet: CCP is still negotiated (use "ppp-options mppe deny" to refuse it)' },
   { path: ['ppp-options', 'interface-cache'], text: 'not applied yet: every session creates its own interface' },
   { path: ['shaper', 'fwmark'], text: 'not applied yet: marked packets are rate-limited like the others' },
   { path: ['log', 'level'], text: 'not applied yet: the log level comes from $SSTPD_LOG_LEVEL' },
-  {
-    path: ['client-ip-pool'],
-    when: (_c, t) => t.tagKeys(['client-ip-pool']).some((p) => t.has(['client-ip-pool', p, 'next-pool'])),
-    text: 'next-pool is not followed yet: a session whose pool is exhausted gets no address',
-  },
   { path: ['client-ipv6-pool'], when: (c) => c.ipv6Pools.length > 1, text: 'several IPv6 pools are used as one yet: a pool cannot be picked by name' },
   { path: [...RADIUS, 'accounting-interim-interval'], text: 'not applied yet: interim updates are sent only when RADIUS asks (Acct-Interim-Interval)' },
   { path: [...RADIUS, 'acct-interim-jitter'], text: 'not applied yet: interim updates are not jittered' },

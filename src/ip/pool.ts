@@ -70,8 +70,16 @@ export class Ipv4Pool {
   /** Addresses this pool can hand out (excluded ones inside its ranges not counted). */
   readonly size: number;
 
-  /** `ranges`: the pool's `range` values (1.3: `subnet`), in any form parsePoolRange takes. */
-  constructor(readonly name: string, ranges: readonly string[], exclude: ReadonlySet<string> = new Set()) {
+  /**
+   * `ranges`: the pool's `range` values (1.3: `subnet`), in any form parsePoolRange takes.
+   * `nextPool`: the pool's `next-pool`, tried by AddressBook.lease when this one is exhausted.
+   */
+  constructor(
+    readonly name: string,
+    ranges: readonly string[],
+    exclude: ReadonlySet<string> = new Set(),
+    readonly nextPool?: string,
+  ) {
     this.ranges = ranges.map(parsePoolRange);
     this.excluded = new Set([...exclude].map(ipv4ToInt));
     const inRanges = [...this.excluded].filter((v) => this.ranges.some((r) => v >= r.first && v <= r.last)).length;
@@ -156,16 +164,32 @@ export class AddressBook {
     }
     if (poolName !== undefined && !this.pools.has(poolName)) return { error: `address pool "${poolName}" does not exist` };
     const name = poolName ?? this.defaultPool;
-    const pool = name !== undefined ? this.pools.get(name) : undefined;
-    if (!pool) return { error: 'no address pool configured' };
+    const first = name !== undefined ? this.pools.get(name) : undefined;
+    if (!first) return { error: 'no address pool configured' };
+    // Follow the next-pool chain (accel-ppp `next=`) while a pool is exhausted. verify refuses
+    // loops; the visited set still guards a chain a reload left half-swapped.
+    const tried: string[] = [];
+    for (let pool: Ipv4Pool | undefined = first; pool !== undefined && !tried.includes(pool.name); ) {
+      tried.push(pool.name);
+      const ip = this.allocateFrom(pool);
+      if (ip !== undefined) {
+        this.leases.set(ip, sessionId);
+        return { ip };
+      }
+      pool = pool.nextPool !== undefined ? this.pools.get(pool.nextPool) : undefined;
+    }
+    const chain = tried.length > 1 ? ` (next-pool chain ${tried.map((n) => `"${n}"`).join(' → ')})` : '';
+    return { error: `address pool "${first.name}" is exhausted${chain}` };
+  }
+
+  /** The next address of `pool` no session holds, marked used; undefined when none is left. */
+  private allocateFrom(pool: Ipv4Pool): string | undefined {
     // Ranges of different pools may overlap (VyOS does not forbid it): an address another pool
     // already leased stays marked in this one too and is skipped.
     for (let ip = pool.allocate(); ip !== undefined; ip = pool.allocate()) {
-      if (this.leases.has(ip)) continue;
-      this.leases.set(ip, sessionId);
-      return { ip };
+      if (!this.leases.has(ip)) return ip;
     }
-    return { error: `address pool "${pool.name}" is exhausted` };
+    return undefined;
   }
 
   release(sessionId: string, ip: string): void {

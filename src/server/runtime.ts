@@ -17,6 +17,7 @@ import { resolveRateAttribute } from '../config/radius-dictionary.js';
 import type { Logger } from '../common/log.js';
 import { Ipv4Pool } from '../ip/pool.js';
 import { Ipv6PrefixPool } from '../ip/pool6.js';
+import { parseIid } from '../ppp/ipv6cp/iid.js';
 import { certHashes } from '../sstp/binding.js';
 import { PPP_MAX_MTU } from '../ppp/link/link.js';
 import type { SessionPolicy } from '../session/session.js';
@@ -194,6 +195,28 @@ async function bindingHashes(config: SstpConfig): Promise<CertHashes> {
   return certHashes(new X509Certificate(leaf).raw);
 }
 
+/**
+ * The session policy's PPP part from the `ppp-options`, `mtu` and `wins-server` nodes (accel-ppp's
+ * meanings): what the PPP link negotiates, apart from authentication, echo and IPv6 services.
+ */
+export function pppPolicy(config: SstpConfig): Pick<SessionPolicy, 'wins' | 'mru' | 'maxPeerMru' | 'minPeerMru' | 'mppe' | 'ncp' | 'interfaceId'> {
+  const { ipv4, ipv6 } = config.ppp;
+  // "random" (or absent) leaves the id to each session.
+  const interfaceId = config.ppp.ipv6InterfaceId !== undefined ? parseIid(config.ppp.ipv6InterfaceId) : undefined;
+  return {
+    wins: config.winsServers ?? [],
+    // `ppp-options mru` is what we ask for, `mtu` the largest client MRU; SSTP caps both at 1452.
+    mru: Math.min(config.ppp.mru ?? PPP_MAX_MTU, PPP_MAX_MTU),
+    ...(config.mtu !== undefined ? { maxPeerMru: Math.min(config.mtu, PPP_MAX_MTU) } : {}),
+    ...(config.ppp.minMtu !== undefined ? { minPeerMru: config.ppp.minMtu } : {}),
+    // `disable-ccp` (accel-ppp ccp=0): CCP is Protocol-Rejected whatever `mppe` says.
+    mppe: config.ppp.disableCcp ? 'deny' : (config.ppp.mppe ?? 'accept'),
+    // ipv6 deny also leaves IPv6 unconfigured (buildIpv6Pools), so IPV6CP is refused either way.
+    ...(ipv4 !== undefined || ipv6 !== undefined ? { ncp: { ...(ipv4 ? { ipv4 } : {}), ...(ipv6 ? { ipv6 } : {}) } } : {}),
+    ...(interfaceId ? { interfaceId } : {}),
+  };
+}
+
 async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runtime> {
   const radius = buildRadiusRuntime(config);
   const tls = await buildTls(config);
@@ -201,7 +224,7 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
   const gateway = config.gatewayAddress ?? '0.0.0.0';
   // The gateway and every user's static-ip are reserved: a pool never hands them to anyone else.
   const exclude = new Set([gateway, ...[...config.localUsers.values()].flatMap((u) => (u.staticIp ? [u.staticIp] : []))]);
-  const pools = new Map(config.ipv4Pools.map((p) => [p.name, new Ipv4Pool(p.name, p.subnets, exclude)]));
+  const pools = new Map(config.ipv4Pools.map((p) => [p.name, new Ipv4Pool(p.name, p.subnets, exclude, p.nextPool)]));
   const ipv6Pools = buildIpv6Pools(config);
   const policy: SessionPolicy = {
     // Offer the strongest allowed method first (accel-ppp offers config order, so VyOS's default
@@ -209,7 +232,7 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     authProtocols: OFFER_ORDER.filter((m) => config.authProtocols.includes(m)),
     gateway,
     dns: config.nameServers.ipv4,
-    mru: PPP_MAX_MTU,
+    ...pppPolicy(config),
     echo: { intervalS: config.ppp.lcpEchoInterval, failure: config.ppp.lcpEchoFailure, timeoutS: config.ppp.lcpEchoTimeout },
     certHashes: hashes,
     serverName: 'sstpd',
@@ -217,7 +240,6 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     helloIntervalMs: 60_000,
     // VyOS 1.3 enables IPv6 on the link when an IPv6 prefix pool exists.
     ...(ipv6Pools.prefix ? { ipv6: { dns: config.nameServers.ipv6, serverDuid: SERVER_DUID } } : {}),
-    mppe: config.ppp.mppe ?? 'accept',
   };
   return {
     generation: ++generations,

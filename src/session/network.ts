@@ -15,7 +15,7 @@ import type { SessionAddresses, SessionPolicy } from './session.js';
 
 /** What the network side of a session takes from its configuration generation. */
 export interface NetworkEnv {
-  readonly policy: Pick<SessionPolicy, 'dns' | 'ipv6'>;
+  readonly policy: Pick<SessionPolicy, 'dns' | 'ipv6' | 'ncp'>;
   readonly addresses: AddressBook;
   /** IPv6 prefix leases (RA prefix, DHCPv6-PD); absent when no IPv6 pool is configured. */
   readonly prefixes?: Ipv6PrefixBook;
@@ -75,7 +75,8 @@ export class SessionNetwork {
   lease(result: AuthAccept): SessionAddresses | { readonly error: string } {
     const { addresses, prefixes: book, policy } = this.env;
     let ipv4: string | undefined;
-    if (addresses.offers(result.staticIp, result.poolName)) {
+    // `ppp-options ipv4 deny`: IPCP never runs, so no address is taken from a pool.
+    if (policy.ncp?.ipv4 !== 'deny' && addresses.offers(result.staticIp, result.poolName)) {
       const lease = addresses.lease(this.sid, result.staticIp, result.poolName);
       if ('error' in lease) this.log.warn({ username: result.username, reason: lease.error }, 'address-unavailable');
       else ipv4 = lease.ip;

@@ -14,7 +14,7 @@ import type { AuthProtocol } from '../config/model.js';
 import { minDeadline, type Millis } from '../common/time.js';
 import { checkSstpRequest, HttpRequestReader, http200, httpError } from '../sstp/http.js';
 import { SstpServer } from '../sstp/server.js';
-import { PppLink, type PppEvent, type TerminateCause as PppTerminateCause } from '../ppp/link/link.js';
+import { PppLink, type PppEvent, type PppLinkOptions, type TerminateCause as PppTerminateCause } from '../ppp/link/link.js';
 import { createAuthenticator } from '../ppp/auth/index.js';
 import { linkLocal } from '../ppp/ipv6cp/iid.js';
 import type { MppeMode } from '../ppp/ccp/mppe-option.js';
@@ -51,7 +51,14 @@ export interface SessionPolicy {
   readonly authProtocols: readonly AuthProtocol[];
   readonly gateway: string;
   readonly dns: readonly string[];
+  /** `wins-server` (≤ 2 IPv4), answered in IPCP 130/132; absent or empty: those are rejected. */
+  readonly wins?: readonly string[];
+  /** The MRU we ask for (`ppp-options mru`, capped at 1452); also caps the interface MTU. */
   readonly mru: number;
+  /** The largest client MRU accepted (`mtu`, capped at 1452); absent: 1452. */
+  readonly maxPeerMru?: number;
+  /** `ppp-options min-mtu`: smaller client MRUs are Nak'd up to it, then refused; absent: 100. */
+  readonly minPeerMru?: number;
   readonly echo: { readonly intervalS: number; readonly failure: number; readonly timeoutS: number };
   readonly certHashes: { readonly sha1: Buffer; readonly sha256: Buffer };
   readonly serverName: string;
@@ -60,6 +67,10 @@ export interface SessionPolicy {
   readonly helloIntervalMs: number;
   /** Absent: IPv6 is not configured (IPV6CP is Protocol-Rejected). */
   readonly ipv6?: Ipv6Policy;
+  /** `ppp-options ipv4` / `ipv6` (PppLinkOptions.ncp); absent: IPCP and IPV6CP as before those nodes existed. */
+  readonly ncp?: PppLinkOptions['ncp'];
+  /** Our IPV6CP interface id (`ppp-options ipv6-interface-id`); absent: random per session. */
+  readonly interfaceId?: Buffer;
   /** `ppp-options mppe`; 'accept' is the default (do not ask, accept if asked). Absent = deny. */
   readonly mppe?: MppeMode | 'deny';
 }
@@ -117,13 +128,18 @@ export class Session {
     this.httpDeadline = now + policy.negotiationTimeoutMs;
     this.ppp = new PppLink({
       mru: policy.mru,
+      ...(policy.maxPeerMru !== undefined ? { maxPeerMru: policy.maxPeerMru } : {}),
+      ...(policy.minPeerMru !== undefined ? { minPeerMru: policy.minPeerMru } : {}),
       authProtocols: policy.authProtocols,
       makeAuthenticator: (m) => createAuthenticator(m, { random, serverName: policy.serverName }),
       echo: policy.echo,
       dns: policy.dns,
+      ...(policy.wins ? { wins: policy.wins } : {}),
       random,
       ipv6: policy.ipv6 !== undefined,
       mppe: policy.mppe ?? 'deny',
+      ...(policy.ncp ? { ncp: policy.ncp } : {}),
+      ...(policy.interfaceId ? { interfaceId: policy.interfaceId } : {}),
       awaitLowerVerification: true,
     });
     this.ppp.gate.sources = this.sources;

@@ -65,6 +65,8 @@ describe('session lifecycle in the in-process daemon', () => {
       'set vpn sstp gateway-address 192.0.2.254',
       'set vpn sstp client-ip-pool subnet 192.0.2.0/25',
       'set vpn sstp client-ipv6-pool prefix 2001:db8:7::/56 mask 64',
+      // We start IPV6CP (1.3's implicit `allow` waits for the client): a client refusing it gives the prefix back.
+      'set vpn sstp ppp-options ipv6 prefer',
       `set vpn sstp ssl cert-file ${certs.serverCert}`,
       `set vpn sstp ssl key-file ${certs.serverKey}`,
       `set vpn sstp port ${port}`,

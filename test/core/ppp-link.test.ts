@@ -175,6 +175,12 @@ class Script {
     assert.ok(reqs.length > 0, 'server sent a Configure-Request');
     return reqs.at(-1)!;
   }
+  /** The server's latest packet of any code on a protocol. */
+  lastSent(protocol: number): CpPacket {
+    const all = this.sent.map(parseFrame).filter((f) => f.protocol === protocol).map((f) => decodeCp(f.info));
+    assert.ok(all.length > 0, 'server sent a packet');
+    return all.at(-1)!;
+  }
   ackServer(protocol: number): Buffer[] {
     const r = this.lastReq(protocol);
     return this.feed(protocol, encodeCp(CODE.CONF_ACK, r.id, r.data));
@@ -276,6 +282,53 @@ test('script: MRU 1500 (pppd `mru 1500`) is Nak-ed to 1452; MRU 1400 is Acked an
   assert.equal(s.link.peerMru, 1400);
 });
 
+test('script: mtu (maxPeerMru 1400) Naks a larger client MRU to 1400; without an MRU option the peer MRU is 1400', () => {
+  const s = new Script({ maxPeerMru: 1400 });
+  const nak = lcpOut(s.lcpReq(1, '0104 05ac 0506 1a2b3c4d'));
+  assert.deepEqual([nak[0]!.code, nak[0]!.data], [CODE.CONF_NAK, h('0104 0578')]);
+  assert.equal(lcpOut(s.lcpReq(2, '0104 0578 0506 1a2b3c4d'))[0]!.code, CODE.CONF_ACK);
+  s.ackServer(LCP);
+  assert.equal(s.link.peerMru, 1400);
+  const quiet = new Script({ maxPeerMru: 1400 });
+  quiet.openLcp();
+  assert.equal(quiet.link.peerMru, 1400, 'RFC default 1500, capped at mtu');
+  const over = new Script({ maxPeerMru: 9000 });
+  assert.deepEqual(lcpOut(over.lcpReq(1, '0104 05dc'))[0]!.data, h('0104 05ac'), 'SSTP caps mtu at 1452');
+});
+
+test('script: ppp-options mru 1200 is the MRU we ask for; a value above 1452 asks for 1452', () => {
+  assert.deepEqual(new Script({ mru: 1200 }).lastReq(LCP).data.subarray(0, 4), h('0104 04b0'));
+  assert.deepEqual(new Script({ mru: 9000 }).lastReq(LCP).data.subarray(0, 4), h('0104 05ac'));
+});
+
+test('script: min-mtu 1400: a client MRU of 1300 is Nak-ed to 1400 and Acked once raised; a client that insists is disconnected', () => {
+  const ok = new Script({ minPeerMru: 1400, maxFailure: 3 });
+  const nak = lcpOut(ok.lcpReq(1, '0104 0514 0506 1a2b3c4d'));
+  assert.deepEqual([nak[0]!.code, nak[0]!.data], [CODE.CONF_NAK, h('0104 0578')]);
+  assert.equal(lcpOut(ok.lcpReq(2, '0104 0578 0506 1a2b3c4d'))[0]!.code, CODE.CONF_ACK);
+  ok.ackServer(LCP);
+  assert.equal(ok.link.phase, 'authenticate');
+  assert.equal(ok.link.peerMru, 1400);
+
+  const s = new Script({ minPeerMru: 1400, maxFailure: 3 });
+  for (let id = 1; id <= 3; id++) {
+    const out = lcpOut(s.lcpReq(id, '0104 0514 0506 1a2b3c4d'));
+    assert.deepEqual(out.map((p) => p.code), [CODE.CONF_NAK], `request ${id}`);
+  }
+  // Max-Failure reached: the FSM rejects the option, and the link ends instead of running below min-mtu.
+  const last = lcpOut(s.lcpReq(4, '0104 0514 0506 1a2b3c4d'));
+  assert.deepEqual(last.map((p) => p.code), [CODE.CONF_REJ, CODE.TERM_REQ]);
+  assert.equal(s.link.phase, 'terminate');
+  s.feed(LCP, encodeCp(CODE.TERM_ACK, last[1]!.id, Buffer.alloc(0)));
+  assert.deepEqual(s.events.at(-1), { type: 'finished', cause: 'nas-error', reason: 'peer MRU 1300 is below the minimum 1400' });
+});
+
+test('script: min-mtu above mtu is lowered to it (no empty range)', () => {
+  const s = new Script({ minPeerMru: 1452, maxPeerMru: 1300 });
+  assert.deepEqual(lcpOut(s.lcpReq(1, '0104 05ac'))[0]!.data, h('0104 0514'));
+  assert.equal(lcpOut(s.lcpReq(2, '0104 0514'))[0]!.code, CODE.CONF_ACK);
+});
+
 test("script: pppd's IPCP <compress VJ> <addr 0.0.0.0> <ms-dns1/2> → Reject VJ → Nak addr+dns → Ack → ipcp-up", () => {
   const s = new Script();
   s.openLcp();
@@ -290,6 +343,30 @@ test("script: pppd's IPCP <compress VJ> <addr 0.0.0.0> <ms-dns1/2> → Reject VJ
   assert.deepEqual(ack, [h('ff03 8021 02 03 0016 0306 0a000002 8106 c0000235 8306 c0000236')]);
   s.ackServer(IPCP);
   assert.deepEqual(s.events.at(-1), { type: 'ipcp-up', local: '10.0.0.1', peer: '10.0.0.2', peerMru: 1452 });
+});
+
+test('script: wins-server: Windows\' NBNS requests are Nak-ed to the configured servers, then Acked; without it they are rejected', () => {
+  const s = new Script({ wins: ['192.0.2.137', '192.0.2.138'] });
+  s.openLcp();
+  s.authenticate();
+  const nak = s.feed(IPCP, encodeCp(CODE.CONF_REQ, 1, h('0306 00000000 8106 00000000 8206 00000000 8306 00000000 8406 00000000')));
+  assert.deepEqual(nak, [h('ff03 8021 03 01 0022 0306 0a000002 8106 c0000235 8206 c0000289 8306 c0000236 8406 c000028a')]);
+  const ackReq = h('0306 0a000002 8106 c0000235 8206 c0000289 8306 c0000236 8406 c000028a');
+  assert.deepEqual(s.feed(IPCP, encodeCp(CODE.CONF_REQ, 2, ackReq)), [Buffer.concat([h('ff03 8021 02 02 0022'), ackReq])]);
+  s.ackServer(IPCP);
+  assert.equal(s.events.at(-1)?.type, 'ipcp-up');
+
+  const one = new Script({ wins: ['192.0.2.137'] });
+  one.openLcp();
+  one.authenticate();
+  const rej = one.feed(IPCP, encodeCp(CODE.CONF_REQ, 1, h('0306 0a000002 8206 c0000289 8406 00000000')));
+  assert.deepEqual(rej, [h('ff03 8021 04 01 000a 8406 00000000')], 'only the empty secondary slot is rejected');
+
+  const none = new Script();
+  none.openLcp();
+  none.authenticate();
+  const rejAll = none.feed(IPCP, encodeCp(CODE.CONF_REQ, 1, h('0306 0a000002 8206 00000000 8406 00000000')));
+  assert.deepEqual(rejAll, [h('ff03 8021 04 01 0010 8206 00000000 8406 00000000')]);
 });
 
 test('script: IPV6CP and CCP are Protocol-Rejected once authenticated (silently dropped before)', () => {
@@ -570,4 +647,107 @@ test('malformed frames are dropped without an answer', () => {
     s.link.receive(s.now, h(bad));
     assert.deepEqual(s.drain(), [], bad);
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// ppp-options ipv4 / ipv6: deny, allow, prefer, require (accel-ppp's meaning)
+
+const IPV6CP = 0x8057;
+const sentOn = (frames: Buffer[], protocol: number): CpPacket[] =>
+  frames.map(parseFrame).filter((f) => f.protocol === protocol).map((f) => decodeCp(f.info));
+
+/** LCP opened, authenticated, network started with IPv4 and IPv6 under the given policy. */
+function ncpScript(ncp: NonNullable<PppLinkOptions['ncp']>, params: { ipv4?: boolean; ipv6?: boolean } = {}): { s: Script; started: Buffer[] } {
+  const s = new Script({ ipv6: true, ncp });
+  s.openLcp();
+  s.authenticate(false);
+  s.link.startNetwork(s.now, {
+    ...(params.ipv4 !== false ? { ipv4: { local: '10.0.0.1', peer: '10.0.0.2' } } : {}),
+    ipv6: params.ipv6 !== false,
+  });
+  return { s, started: s.drain() };
+}
+
+function protocolReject(s: Script, protocol: number): Buffer[] {
+  const data = Buffer.concat([Buffer.from([protocol >> 8, protocol & 255]), encodeCp(CODE.CONF_REQ, 1, h('0306 0a000001'))]);
+  return s.feed(LCP, encodeCp(CODE.PROT_REJ, 42, data));
+}
+
+test('ppp-options ipv4 deny: no IPCP from us, the client\'s IPCP is Protocol-Rejected, IPv6 runs', () => {
+  const { s, started } = ncpScript({ ipv4: 'deny', ipv6: 'prefer' });
+  assert.equal(sentOn(started, IPCP).length, 0);
+  assert.equal(sentOn(started, IPV6CP).length, 1);
+  const out = sentOn(s.feed(IPCP, encodeCp(CODE.CONF_REQ, 1, h('0306 00000000'))), LCP);
+  assert.deepEqual(out.map((p) => [p.code, p.data.readUInt16BE(0)]), [[CODE.PROT_REJ, IPCP]]);
+  assert.equal(s.link.phase, 'network');
+});
+
+test('ppp-options ipv4 allow: we do not start IPCP, but negotiate it once the client does', () => {
+  const { s, started } = ncpScript({ ipv4: 'allow' });
+  assert.equal(sentOn(started, IPCP).length, 0, 'no Configure-Request of ours');
+  const out = sentOn(s.feed(IPCP, encodeCp(CODE.CONF_REQ, 1, h('0306 00000000'))), IPCP);
+  assert.deepEqual(out.map((p) => p.code), [CODE.CONF_REQ, CODE.CONF_NAK]);
+  s.feed(IPCP, encodeCp(CODE.CONF_REQ, 2, h('0306 0a000002')));
+  s.ackServer(IPCP);
+  assert.ok(s.types().includes('ipcp-up'));
+});
+
+test('ppp-options ipv4 allow: a client request held from before the network phase is answered when it starts', () => {
+  const s = new Script({ ncp: { ipv4: 'allow' } });
+  s.openLcp();
+  s.authenticate(false);
+  s.feed(IPCP, encodeCp(CODE.CONF_REQ, 7, h('0306 00000000')));
+  setAddresses(s.link, s.now, '10.0.0.1', '10.0.0.2');
+  const out = sentOn(s.drain(), IPCP);
+  assert.deepEqual(out.map((p) => [p.code, p.id]), [[CODE.CONF_REQ, out[0]!.id], [CODE.CONF_NAK, 7]]);
+});
+
+test('ppp-options ipv4 prefer: we start IPCP; the client rejecting it leaves the session on IPv6', () => {
+  const { s, started } = ncpScript({ ipv4: 'prefer', ipv6: 'prefer' });
+  assert.equal(sentOn(started, IPCP).length, 1);
+  protocolReject(s, IPCP);
+  assert.equal(s.link.phase, 'network');
+  assert.ok(!s.types().includes('finished'));
+});
+
+test('ppp-options ipv4 require: we start IPCP; the client rejecting it ends the session; no address ends it at once', () => {
+  const { s, started } = ncpScript({ ipv4: 'require', ipv6: 'prefer' });
+  assert.equal(sentOn(started, IPCP).length, 1);
+  const out = sentOn(protocolReject(s, IPCP), LCP);
+  assert.deepEqual(out.map((p) => p.code), [CODE.TERM_REQ]);
+  assert.equal(s.link.phase, 'terminate');
+
+  const none = ncpScript({ ipv4: 'require', ipv6: 'prefer' }, { ipv4: false }).s;
+  assert.equal(none.link.phase, 'terminate');
+  none.feed(LCP, encodeCp(CODE.TERM_ACK, none.lastSent(LCP).id, Buffer.alloc(0)));
+  assert.deepEqual(none.events.at(-1), { type: 'finished', cause: 'nas-error', reason: 'IPv4 is required (ppp-options ipv4 require) but this session has no address' });
+});
+
+test('ppp-options ipv6: allow waits for the client, prefer lives on without it, require ends without it, deny rejects it', () => {
+  const allow = ncpScript({ ipv6: 'allow' });
+  assert.equal(sentOn(allow.started, IPV6CP).length, 0);
+  assert.deepEqual(sentOn(allow.s.feed(IPV6CP, encodeCp(CODE.CONF_REQ, 1, h('010a 1122334455667788'))), IPV6CP).map((p) => p.code)[0], CODE.CONF_REQ);
+
+  const prefer = ncpScript({ ipv6: 'prefer' });
+  assert.equal(sentOn(prefer.started, IPV6CP).length, 1);
+  protocolReject(prefer.s, IPV6CP);
+  assert.equal(prefer.s.link.phase, 'network');
+
+  const require = ncpScript({ ipv6: 'require' });
+  assert.deepEqual(sentOn(protocolReject(require.s, IPV6CP), LCP).map((p) => p.code), [CODE.TERM_REQ]);
+  assert.equal(ncpScript({ ipv6: 'require' }, { ipv6: false }).s.link.phase, 'terminate', 'no prefix: ended at once');
+
+  const deny = ncpScript({ ipv6: 'deny' });
+  assert.equal(sentOn(deny.started, IPV6CP).length, 0);
+  const pr = sentOn(deny.s.feed(IPV6CP, encodeCp(CODE.CONF_REQ, 1, h('010a 1122334455667788'))), LCP);
+  assert.deepEqual(pr.map((p) => p.code), [CODE.PROT_REJ]);
+});
+
+test('ppp-options ipv6-interface-id: our IPV6CP request carries the configured id', () => {
+  const s = new Script({ ipv6: true, interfaceId: Buffer.from('0000000000000001', 'hex') });
+  s.openLcp();
+  s.authenticate(false);
+  s.link.startNetwork(s.now, { ipv4: { local: '10.0.0.1', peer: '10.0.0.2' }, ipv6: true });
+  const req = sentOn(s.drain(), IPV6CP).find((p) => p.code === CODE.CONF_REQ);
+  assert.deepEqual(req?.data, h('010a 0000000000000001'));
 });

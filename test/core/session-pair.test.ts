@@ -122,3 +122,13 @@ test('the server terminates (operator): client sees the link end', () => {
   assert.ok(p.ca.some((a) => a.type === 'closed'));
   assert.equal((p.serverEvents('ended')[0] as { cause: string }).cause, 'admin-reset');
 });
+
+test('mtu and ppp-options mru set the interface MTU: the client MRU capped at mtu, at most our MRU', () => {
+  const capped = new SessionPair({ policy: { authProtocols: ['mschap-v2'], maxPeerMru: 1400 }, client: { authMethods: ['mschap-v2'], password: 'vyos' }, maxSteps: 500 });
+  capped.drive();
+  assert.deepEqual(capped.sa.find((a) => a.type === 'link-up'), { type: 'link-up', local: '192.0.2.254', peer: '192.0.2.1', mtu: 1400 });
+  const small = new SessionPair({ policy: { authProtocols: ['mschap-v2'], mru: 1300 }, client: { authMethods: ['mschap-v2'], password: 'vyos' }, maxSteps: 500 });
+  small.drive();
+  assert.deepEqual(small.sa.find((a) => a.type === 'link-up'), { type: 'link-up', local: '192.0.2.254', peer: '192.0.2.1', mtu: 1300 });
+  assert.equal((small.ca.find((a) => a.type === 'up') as { mtu?: number } | undefined)?.mtu, 1300, 'the client sends at most our MRU');
+});

@@ -87,3 +87,34 @@ test('a named pool (RADIUS Framed-Pool) is leased from; an unknown name is an er
   book.release('s1', '198.51.100.1');
   assert.deepEqual(book.lease('s6', undefined, 'gold'), { ip: '198.51.100.1' });
 });
+
+test('next-pool: an exhausted pool hands over to its next-pool, down the chain, for default-pool and Framed-Pool alike', () => {
+  const pools = new Map([
+    ['A', new Ipv4Pool('A', ['192.0.2.1/32'], new Set(), 'B')],
+    ['B', new Ipv4Pool('B', ['198.51.100.1/32'], new Set(), 'C')],
+    ['C', new Ipv4Pool('C', ['203.0.113.1/32'])],
+    ['gold', new Ipv4Pool('gold', ['203.0.113.9/32'], new Set(), 'C')],
+  ]);
+  const book = new AddressBook(pools, 'A');
+  assert.deepEqual(book.lease('s1'), { ip: '192.0.2.1' });
+  assert.deepEqual(book.lease('s2'), { ip: '198.51.100.1' });
+  assert.deepEqual(book.lease('s3', undefined, 'gold'), { ip: '203.0.113.9' });
+  assert.deepEqual(book.lease('s4', undefined, 'gold'), { ip: '203.0.113.1' });
+  assert.deepEqual(book.lease('s5'), { error: 'address pool "A" is exhausted (next-pool chain "A" → "B" → "C")' });
+  // A freed address of the first pool is preferred again over the later ones.
+  book.release('s1', '192.0.2.1');
+  book.release('s4', '203.0.113.1');
+  assert.deepEqual(book.lease('s6'), { ip: '192.0.2.1' });
+  assert.deepEqual(book.lease('s7'), { ip: '203.0.113.1' });
+});
+
+test('next-pool: a chain that loops (a reload half-swapped) ends instead of spinning', () => {
+  const pools = new Map([
+    ['A', new Ipv4Pool('A', ['192.0.2.1/32'], new Set(), 'B')],
+    ['B', new Ipv4Pool('B', ['198.51.100.1/32'], new Set(), 'A')],
+  ]);
+  const book = new AddressBook(pools, 'A');
+  assert.deepEqual(book.lease('s1'), { ip: '192.0.2.1' });
+  assert.deepEqual(book.lease('s2'), { ip: '198.51.100.1' });
+  assert.deepEqual(book.lease('s3'), { error: 'address pool "A" is exhausted (next-pool chain "A" → "B")' });
+});

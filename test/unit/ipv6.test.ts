@@ -10,7 +10,7 @@ import { Ipv6PrefixBook, Ipv6PrefixPool } from '../../src/ip/pool6.js';
 import { NH_ICMPV6, buildIpv6Packet, checksumOk, parseIpv6Packet, upperChecksum } from '../../src/ipv6/packet.js';
 import { buildRouterAdvertisement } from '../../src/ipv6/nd.js';
 import { Dhcpv6Server, MSG, decodeMessage } from '../../src/ipv6/dhcpv6.js';
-import { ServerIidOption, linkLocal, randomIid } from '../../src/ppp/ipv6cp/iid.js';
+import { ServerIidOption, linkLocal, parseIid, randomIid } from '../../src/ppp/ipv6cp/iid.js';
 import { addr6 } from '../support/ipv6.js';
 
 test('RFC 5952 text: longest zero run, leftmost on ties, no "::" for one group, lower case', () => {
@@ -179,4 +179,18 @@ test('book: a reload keeps live leases (re-claimed in the new pools)', () => {
   assert.ok('prefix' in b);
   assert.notEqual(formatPrefix6(b.prefix), formatPrefix6(a.prefix));
   assert.deepEqual(book.lease('s3', 'prefix'), { error: 'IPv6 prefix pool is exhausted' });
+});
+
+test('ipv6-interface-id: "a:b:c:d" is four hex groups; a fixed id is ours in every session and kept when Nak\'d', () => {
+  assert.equal(parseIid('0:0:0:1')?.toString('hex'), '0000000000000001');
+  assert.equal(parseIid('1234:5:67:8')?.toString('hex'), '1234000500670008');
+  for (const bad of ['0:0:0:0', '1:2:3', '1:2:3:4:5', 'random', '12345:0:0:1']) assert.equal(parseIid(bad), undefined, bad);
+  const fixed = parseIid('0:0:0:1')!;
+  const o = new ServerIidOption((k) => Buffer.alloc(k, 7), 3, fixed);
+  assert.deepEqual(o.request(), fixed);
+  assert.equal(o.check(Buffer.from(fixed)).verdict, 'nak', 'the peer may not take our id');
+  assert.equal(o.nakked(Buffer.from('1122334455667788', 'hex')), 'ok');
+  assert.deepEqual(o.request(), fixed);
+  o.nakked(Buffer.from('1122334455667788', 'hex'));
+  assert.deepEqual(o.nakked(Buffer.from('1122334455667788', 'hex')), { fail: 'peer keeps refusing our IPV6CP interface identifier' });
 });

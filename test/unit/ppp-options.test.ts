@@ -188,6 +188,17 @@ test('ipcp: a wrong address is Nak-ed, a missing one prompted; DNS rejected with
   assert.deepEqual([rej.verdict, rej.options.map((o) => o.type)], ['reject', [129, 130, 132, 1]]);
 });
 
+test('ipcp: wins-server answers NBNS 130/132 like the DNS slots (Nak to ours, Ack ours); an empty slot is rejected', () => {
+  const t = serverIpcpOptions([], 5, ['192.0.2.137']);
+  t.address.configure('10.0.0.1', '10.0.0.2');
+  const nak = classifyRequest(opts('0306 0a000002 8206 00000000'), t.handlers);
+  assert.deepEqual([nak.verdict, show(nak.options)], ['nak', ['130:c0000289']]);
+  assert.equal(classifyRequest(opts('0306 0a000002 8206 c0000289'), t.handlers).verdict, 'ack');
+  const rej = classifyRequest(opts('0306 0a000002 8206 c0000289 8406 00000000 8106 00000000'), t.handlers);
+  assert.deepEqual([rej.verdict, rej.options.map((o) => o.type)], ['reject', [132, 129]]);
+  assert.equal(classifyRequest(opts('0306 0a000002 8205 c00002'), t.handlers).verdict, 'reject', 'a short NBNS option is rejected');
+});
+
 test('ipcp: our address is not negotiable: re-requested after a Nak, failure at Max-Failure', () => {
   const t = serverIpcpOptions([], 3);
   t.address.configure('10.0.0.1', '10.0.0.2');

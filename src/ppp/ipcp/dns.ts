@@ -11,12 +11,20 @@ export const IPCP_DNS1 = 129;
 export const IPCP_DNS2 = 131;
 const ZERO = Buffer.alloc(4);
 
+/** RFC 1877's four server-address options: DNS 129/131 here, NBNS (WINS) 130/132 in wins.ts. */
+const SERVER_OPTION_NAMES = { 129: 'dns1', 130: 'nbns1', 131: 'dns2', 132: 'nbns2' } as const;
+export type ServerAddressOptionType = keyof typeof SERVER_OPTION_NAMES;
+
+/**
+ * One RFC 1877 server slot answered from configuration: Nak to our value, Ack it, Reject when the
+ * slot is empty. Named for DNS, its first user; WINS uses it too.
+ */
 export class ServerDnsOption implements OptionHandler {
   readonly name: string;
   private server: Buffer | undefined;
 
-  constructor(readonly type: typeof IPCP_DNS1 | typeof IPCP_DNS2, server: string | undefined) {
-    this.name = type === IPCP_DNS1 ? 'dns1' : 'dns2';
+  constructor(readonly type: ServerAddressOptionType, server: string | undefined) {
+    this.name = SERVER_OPTION_NAMES[type];
     this.server = server === undefined ? undefined : ipv4Bytes(server);
   }
 

@@ -7,7 +7,7 @@ import { Ncp, type NcpUpper } from '../ncp.js';
 import { rejectOption, type OptionHandler } from '../negotiate.js';
 import { ClientAddressOption, ServerAddressOption } from './address.js';
 import { ClientDnsOption, IPCP_DNS1, IPCP_DNS2, serverDnsOptions, type ServerDnsOption } from './dns.js';
-import { WINS_OPTIONS } from './wins.js';
+import { serverWinsOptions } from './wins.js';
 
 export type { NcpUpper } from '../ncp.js';
 
@@ -27,10 +27,11 @@ export interface ServerIpcpTable {
   readonly dns: readonly ServerDnsOption[];
 }
 
-export function serverIpcpOptions(dns: readonly string[], maxFailure: number): ServerIpcpTable {
+/** `wins`: `wins-server` (≤ 2 IPv4); empty = the NBNS options are rejected. */
+export function serverIpcpOptions(dns: readonly string[], maxFailure: number, wins: readonly string[] = []): ServerIpcpTable {
   const address = new ServerAddressOption(maxFailure);
   const dnsOptions = serverDnsOptions(dns);
-  return { address, dns: dnsOptions, handlers: [address, ...dnsOptions, ...WINS_OPTIONS, ...REJECTED_IPCP_OPTIONS] };
+  return { address, dns: dnsOptions, handlers: [address, ...dnsOptions, ...serverWinsOptions(wins), ...REJECTED_IPCP_OPTIONS] };
 }
 
 export interface ClientIpcpTable {

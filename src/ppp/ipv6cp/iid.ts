@@ -21,6 +21,18 @@ export function randomIid(random: (n: number) => Buffer, not?: Buffer): Buffer {
   }
 }
 
+/**
+ * `ppp-options ipv6-interface-id` "a:b:c:d" → 8 bytes: four 16-bit groups written as in an IPv6
+ * address (hex), e.g. "0:0:0:1" → ::1. Undefined for anything else, or for the all-zero id.
+ */
+export function parseIid(text: string): Buffer | undefined {
+  const groups = text.split(':');
+  if (groups.length !== 4 || !groups.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
+  const iid = Buffer.alloc(IID_LEN);
+  groups.forEach((g, i) => iid.writeUInt16BE(parseInt(g, 16), 2 * i));
+  return isZero(iid) ? undefined : iid;
+}
+
 /** "fe80::a:b:c:d" for an identifier. */
 export function linkLocal(iid: Buffer): string {
   const groups: string[] = [];
@@ -35,8 +47,13 @@ export class ServerIidOption implements OptionHandler {
   private peer: Buffer | undefined;
   private naks = 0;
 
-  constructor(private readonly random: (n: number) => Buffer, private readonly maxFailure: number) {
-    this.ours = randomIid(random);
+  /** `fixed`: our id from `ppp-options ipv6-interface-id` (kept even when the peer Naks it); absent: random. */
+  constructor(
+    private readonly random: (n: number) => Buffer,
+    private readonly maxFailure: number,
+    private readonly fixed?: Buffer,
+  ) {
+    this.ours = fixed ? Buffer.from(fixed) : randomIid(random);
   }
 
   get local(): Buffer {
@@ -65,6 +82,7 @@ export class ServerIidOption implements OptionHandler {
     if (data.length !== IID_LEN) return 'invalid';
     this.naks++;
     if (this.naks >= this.maxFailure) return { fail: 'peer keeps refusing our IPV6CP interface identifier' };
+    if (this.fixed) return 'ok'; // configured: asked for again, up to Max-Failure
     // Take the peer's suggestion unless it would collide; then pick another at random.
     const clash = isZero(data) || (this.peer !== undefined && data.equals(this.peer));
     this.ours = clash ? randomIid(this.random, this.peer) : Buffer.from(data);

@@ -16,6 +16,11 @@ export interface MruPolicy {
   /** Peer MRU bounds: outside them we Nak with the nearest bound. */
   readonly min: number;
   readonly max: number;
+  /**
+   * Requests below `min` answered (Nak, then the FSM's Reject after Max-Failure) before the peer
+   * counts as insisting (`tooSmall`), so the link ends (`ppp-options min-mtu`). Absent: never.
+   */
+  readonly maxLowRequests?: number;
 }
 
 export class MruOption implements OptionHandler {
@@ -23,6 +28,8 @@ export class MruOption implements OptionHandler {
   readonly name = 'mru';
   private ours: number | undefined;
   private peer: number;
+  private lowRequests = 0;
+  private insisted: number | undefined;
 
   constructor(private readonly policy: MruPolicy) {
     this.ours = policy.request;
@@ -36,6 +43,13 @@ export class MruOption implements OptionHandler {
   get ourMru(): number {
     return this.ours ?? 1500;
   }
+  get minPeerMru(): number {
+    return this.policy.min;
+  }
+  /** The MRU below `min` the peer kept asking for past `maxLowRequests` answers; the owner ends the link. */
+  get tooSmall(): number | undefined {
+    return this.insisted;
+  }
 
   request(): Buffer | undefined {
     return this.ours === undefined ? undefined : u16(this.ours);
@@ -45,7 +59,13 @@ export class MruOption implements OptionHandler {
     if (data.length !== 2) return REJECT;
     const v = data.readUInt16BE(0);
     if (v > this.policy.max) return nak(u16(this.policy.max));
-    if (v < this.policy.min) return nak(u16(this.policy.min));
+    if (v < this.policy.min) {
+      this.lowRequests++;
+      const limit = this.policy.maxLowRequests;
+      if (limit !== undefined && this.lowRequests > limit) this.insisted = v;
+      return nak(u16(this.policy.min));
+    }
+    this.lowRequests = 0;
     return ACK;
   }
 
@@ -68,6 +88,8 @@ export class MruOption implements OptionHandler {
   reset(): void {
     this.ours = this.policy.request;
     this.peer = this.defaultPeer();
+    this.lowRequests = 0;
+    this.insisted = undefined;
   }
 
   private defaultPeer(): number {

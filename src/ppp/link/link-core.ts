@@ -16,7 +16,7 @@
  */
 import { DecodeError } from '../../common/errors.js';
 import { minDeadline, type Millis } from '../../common/time.js';
-import type { AuthProtocol } from '../../config/model.js';
+import type { AuthProtocol, NcpPolicy } from '../../config/model.js';
 import { MPPE_OVERHEAD } from '../mppe-cipher.js';
 import { MppeLink, type MppePolicy } from './mppe-link.js';
 import { CODE } from '../cp.js';
@@ -79,6 +79,13 @@ export interface LinkParts {
   readonly mppe?: MppePolicy;
   /** No data moves until the owner sets `gate.lowerVerified` (SSTP: crypto binding). */
   readonly awaitLowerVerification?: boolean;
+  /**
+   * `ppp-options ipv4` / `ipv6` for the NCPs that run (deny is the owner's: it does not run them):
+   * allow = opened only when the peer starts it; prefer = we start it, the link lives on without
+   * it; require = we start it, the link ends without it. Absent: we start both; the link ends when
+   * IPCP finishes, and lives on when the peer Protocol-Rejects either or IPV6CP finishes.
+   */
+  readonly ncp?: { readonly ipv4?: NcpPolicy; readonly ipv6?: NcpPolicy };
 }
 
 /** One run of the negotiated authentication protocol, as the role drives it. */
@@ -108,6 +115,8 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   /** Whether data may pass, in both directions (the owners' fast lanes ask the same gate). */
   readonly gate: DataGate;
   private readonly authOption: ServerAuthOption | ClientAuthOption;
+  private readonly mruOption: MruOption;
+  private readonly ncpPolicy: { readonly ipv4?: NcpPolicy; readonly ipv6?: NcpPolicy };
   private ph: PppPhase = 'dead';
   private auth: AuthRun | undefined;
   private authed = false;
@@ -121,6 +130,8 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
     this.authOption = parts.auth;
     const log = this.log.bind(this);
     const mru = new MruOption(parts.mru);
+    this.mruOption = mru;
+    this.ncpPolicy = parts.ncp ?? {};
     const magic = new MagicOption(parts.random);
     this.lcp = new Lcp(
       { handlers: [mru, parts.auth, magic, ...REJECTED_LCP_OPTIONS], mru, magic, fsm: parts.fsm, echo: parts.echo },
@@ -139,7 +150,11 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
     );
     const fsm = { ...parts.fsm, peerMru: () => this.lcp.peerMru };
     // IPCP failing ends the link; IPV6CP failing only ends IPv6 (ncpGone).
-    this.ipcp = new Ipcp(parts.ipcp, this.ncpUpper(PPP_IPCP, (now, reason, why) => this.terminate(now, why === 'peer-terminated' ? 'user-request' : 'nas-error', reason)), fsm);
+    const ipcpGone = (now: Millis, reason: string, why?: FinishReason): void =>
+      this.policyOf(PPP_IPCP) === 'prefer' || this.policyOf(PPP_IPCP) === 'allow'
+        ? this.ncpGone(now, PPP_IPCP, reason)
+        : this.terminate(now, why === 'peer-terminated' ? 'user-request' : 'nas-error', reason);
+    this.ipcp = new Ipcp(parts.ipcp, this.ncpUpper(PPP_IPCP, ipcpGone), fsm);
     this.ipv6cp = parts.ipv6cp && new Ipv6cp(parts.ipv6cp, this.ncpUpper(PPP_IPV6CP, (now, reason) => this.ncpGone(now, PPP_IPV6CP, reason)), fsm);
     this.mppe =
       parts.mppe &&
@@ -251,7 +266,7 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   /** Starts an NCP that runs in this network phase and has not started yet; false = nothing to start. */
   protected openNcp(now: Millis, protocol: number): boolean {
     const ncp = this.ph === 'network' ? this.ncpFor(protocol) : undefined;
-    if (!ncp || ncp.fsm.state !== 'initial') return false;
+    if (!ncp || ncp.fsm.state !== 'initial' || this.passive(protocol)) return false;
     ncp.fsm.open(now);
     ncp.fsm.up(now);
     return true;
@@ -285,7 +300,7 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   // ---- demultiplexing ----
 
   private dispatch(now: Millis, protocol: number, info: Buffer): void {
-    if (protocol === PPP_LCP) return this.lcp.receive(now, info);
+    if (protocol === PPP_LCP) return this.lcpReceive(now, info);
     if (!this.lcp.opened || this.ph === 'terminate') return;
     const auth = this.auth;
     if (auth && protocol === auth.protocol) return auth.handle(now, info);
@@ -314,10 +329,24 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   }
 
   /** A control packet of an NCP: to the role before the network phase, then to the NCP, or Protocol-Rejected. */
+  private lcpReceive(now: Millis, info: Buffer): void {
+    this.lcp.receive(now, info);
+    const low = this.mruOption.tooSmall;
+    // A peer that keeps asking for an MRU below min-mtu after our Naks and Reject cannot be served.
+    if (low !== undefined) {
+      this.terminate(now, 'nas-error', `peer MRU ${low} is below the minimum ${this.mruOption.minPeerMru}`);
+    }
+  }
+
   private control(now: Millis, protocol: number, info: Buffer): void {
     const ncp = this.ncpFor(protocol);
     if (!ncp) return this.lcp.protocolReject(protocol, info);
     if (this.ph !== 'network') return this.beforeNetwork(protocol, info);
+    if (info[0] === CODE.CONF_REQ && this.passive(protocol) && ncp.fsm.state === 'initial') {
+      // `allow`: the peer started it, so now we negotiate it too.
+      ncp.fsm.open(now);
+      ncp.fsm.up(now);
+    }
     if (info[0] === CODE.CONF_REQ) this.configureRequest(now, protocol, ncp);
     ncp.receive(now, info);
   }
@@ -397,17 +426,29 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
     }
   }
 
+  protected policyOf(protocol: number): NcpPolicy | undefined {
+    return protocol === PPP_IPCP ? this.ncpPolicy.ipv4 : protocol === PPP_IPV6CP ? this.ncpPolicy.ipv6 : undefined;
+  }
+
+  /** An NCP we leave to the peer to start (`allow`). */
+  protected passive(protocol: number): boolean {
+    return this.policyOf(protocol) === 'allow';
+  }
+
   /** An IP NCP finished or was rejected for good: the link lives on while the other one runs. */
   private ncpGone(now: Millis, protocol: number, reason: string): void {
     (protocol === PPP_IPCP ? this.ipcp : this.ipv6cp)?.stop(now);
     this.enabled.delete(protocol);
     if (protocol === PPP_IPV6CP) this.out.push({ type: 'ipv6-stopped' });
-    if (this.enabled.size === 0) return this.terminate(now, 'nas-error', reason);
+    if (this.enabled.size === 0 || this.policyOf(protocol) === 'require') return this.terminate(now, 'nas-error', reason);
     this.log('info', 'ncp-stopped', { protocol: protocolName(protocol), reason });
   }
 
   private protocolRejected(now: Millis, protocol: number): void {
-    if (protocol === PPP_IPCP || protocol === PPP_IPV6CP) return this.ncpGone(now, protocol, `peer rejected ${protocolName(protocol)}`);
+    if (protocol === PPP_IPCP || protocol === PPP_IPV6CP) {
+      const reason = `peer rejected ${protocolName(protocol)}`;
+      return this.policyOf(protocol) === 'require' ? this.terminate(now, 'nas-error', reason) : this.ncpGone(now, protocol, reason);
+    }
     if (protocol === PPP_CCP) this.mppe?.rejected(now);
   }
 

@@ -13,7 +13,7 @@
 import type { AuthAccept, AuthRequest, AuthResult, MppeKeys } from '../../auth/backend.js';
 import { SstpdError } from '../../common/errors.js';
 import { minDeadline, type Millis } from '../../common/time.js';
-import type { AuthProtocol } from '../../config/model.js';
+import type { AuthProtocol, NcpPolicy } from '../../config/model.js';
 import type { AuthEvent, Authenticator } from '../auth/authenticator.js';
 import { ServerMppeOption, type MppeMode } from '../ccp/mppe-option.js';
 import type { ServerAddressOption } from '../ipcp/address.js';
@@ -22,6 +22,7 @@ import { serverIpcpOptions } from '../ipcp/ipcp.js';
 import { ServerIidOption } from '../ipv6cp/iid.js';
 import { ServerAuthOption } from '../lcp/auth-proto.js';
 import type { EchoPolicy } from '../lcp/lcp.js';
+import type { MruPolicy } from '../lcp/mru.js';
 import { PppLinkCore, type AuthRun, type LinkEvent } from './link-core.js';
 import type { Ncp } from '../ncp.js';
 import { PPP_IPCP, PPP_IPV6CP, PPP_CCP, type TerminateCause } from '../protocols.js';
@@ -57,12 +58,21 @@ type ServerEvent = Exclude<PppEvent, LinkEvent>;
 export interface PppLinkOptions {
   /** The MRU we request, ≤ PPP_MAX_MTU (larger values are capped). */
   readonly mru: number;
+  /** The largest peer MRU we accept (`mtu`), capped at PPP_MAX_MTU; larger ones are Nak'd to it. Default PPP_MAX_MTU. */
+  readonly maxPeerMru?: number;
+  /**
+   * The smallest peer MRU we accept (`ppp-options min-mtu`; default MIN_PEER_MRU): smaller ones are
+   * Nak'd to it, and a peer that still asks for less after Max-Failure Naks is disconnected.
+   */
+  readonly minPeerMru?: number;
   /** Allowed methods in offer order, strongest first: mschap-v2, mschap, chap, pap. Not empty. */
   readonly authProtocols: readonly AuthProtocol[];
   readonly makeAuthenticator: (method: AuthProtocol) => Authenticator;
   readonly echo: EchoPolicy;
   /** Name servers for IPCP 129/131, ≤ 2 IPv4. */
   readonly dns: readonly string[];
+  /** WINS servers for IPCP 130/132 (`wins-server`, ≤ 2 IPv4); absent or empty: those options are rejected. */
+  readonly wins?: readonly string[];
   readonly random: (n: number) => Buffer;
   /** From LCP Opened to authentication success; default 30000. */
   readonly authTimeoutMs?: number;
@@ -81,6 +91,14 @@ export interface PppLinkOptions {
   readonly mppe?: MppeMode | 'deny';
   /** No data moves until the owner sets `gate.lowerVerified` (SSTP: crypto binding verified). */
   readonly awaitLowerVerification?: boolean;
+  /**
+   * `ppp-options ipv4` / `ipv6` (accel-ppp's words): deny = that NCP never runs (Protocol-Rejected);
+   * allow = run only when the client starts it; prefer = we start it, the session lives on without
+   * it; require = we start it, the session ends without it. Absent: see LinkParts.ncp.
+   */
+  readonly ncp?: { readonly ipv4?: NcpPolicy; readonly ipv6?: NcpPolicy };
+  /** Our IPV6CP interface id (`ppp-options ipv6-interface-id` a:b:c:d, 8 bytes); absent: random. */
+  readonly interfaceId?: Buffer;
 }
 
 /** What the network phase runs; given by the owner once addresses are known. */
@@ -91,6 +109,13 @@ export interface NetworkParams {
   readonly ipv6?: boolean;
   /** Replaces the configured IPv4 name servers for this link, slot by slot (RADIUS MS-*-DNS-Server). */
   readonly dns?: readonly (string | undefined)[];
+}
+
+/** LCP MRU bounds from the options; a min-mtu above the maximum is lowered to it (no empty range). */
+function peerMruPolicy(opts: PppLinkOptions, maxFailure: number): MruPolicy {
+  const max = Math.min(opts.maxPeerMru ?? PPP_MAX_MTU, PPP_MAX_MTU);
+  const min = Math.min(opts.minPeerMru ?? MIN_PEER_MRU, max);
+  return { request: Math.min(opts.mru, PPP_MAX_MTU), min, max, maxLowRequests: maxFailure };
 }
 
 export class PppLink extends PppLinkCore<ServerEvent> {
@@ -109,18 +134,19 @@ export class PppLink extends PppLinkCore<ServerEvent> {
   constructor(private readonly opts: PppLinkOptions) {
     if (opts.authProtocols.length === 0) throw new SstpdError('E_PPP_CONFIG', 'PPP link needs at least one authentication protocol');
     const fsm = { restartMs: opts.restartMs ?? 3000, maxConfigure: opts.maxConfigure ?? 10, maxFailure: opts.maxFailure ?? 5 };
-    const ipcp = serverIpcpOptions(opts.dns, fsm.maxFailure);
+    const ipcp = serverIpcpOptions(opts.dns, fsm.maxFailure, opts.wins);
     const mppe = opts.mppe ?? 'deny';
     super({
       random: opts.random,
-      mru: { request: Math.min(opts.mru, PPP_MAX_MTU), min: MIN_PEER_MRU, max: PPP_MAX_MTU },
+      mru: peerMruPolicy(opts, fsm.maxFailure),
       auth: new ServerAuthOption(opts.authProtocols),
       echo: opts.echo,
       fsm,
       ipcp: ipcp.handlers,
-      ipv6cp: opts.ipv6 ? new ServerIidOption(opts.random, fsm.maxFailure) : undefined,
+      ipv6cp: opts.ipv6 ? new ServerIidOption(opts.random, fsm.maxFailure, opts.interfaceId) : undefined,
       mppe: mppe === 'deny' ? undefined : { option: new ServerMppeOption(mppe), required: mppe === 'require', silent: mppe === 'accept', peer: 'client' },
       awaitLowerVerification: opts.awaitLowerVerification,
+      ...(opts.ncp ? { ncp: opts.ncp } : {}),
     });
     this.address = ipcp.address;
     this.dnsOptions = ipcp.dns;
@@ -153,15 +179,21 @@ export class PppLink extends PppLinkCore<ServerEvent> {
     this.addresses = params.ipv4;
     const dns = params.dns;
     if (dns) this.dnsOptions.forEach((o, i) => o.configure(dns[i]));
-    const ncps = [...(params.ipv4 ? [PPP_IPCP] : []), ...(params.ipv6 && this.ipv6cp ? [PPP_IPV6CP] : [])];
+    const v4 = params.ipv4 !== undefined && this.policyOf(PPP_IPCP) !== 'deny';
+    const v6 = params.ipv6 === true && this.ipv6cp !== undefined && this.policyOf(PPP_IPV6CP) !== 'deny';
+    const ncps = [...(v4 ? [PPP_IPCP] : []), ...(v6 ? [PPP_IPV6CP] : [])];
     if (ncps.length === 0) return this.close(now, 'nas-error', 'no IPv4 address and no IPv6 prefix for this session');
+    if (!v4 && this.policyOf(PPP_IPCP) === 'require') return this.close(now, 'nas-error', 'IPv4 is required (ppp-options ipv4 require) but this session has no address');
+    if (!v6 && this.policyOf(PPP_IPV6CP) === 'require') return this.close(now, 'nas-error', 'IPv6 is required (ppp-options ipv6 require) but this session has no prefix');
     if (this.mppe && !this.mppe.start(now, this.mppeKeys, this.authMethod)) return;
     this.enterNetwork(ncps);
     this.peerSpoke.clear();
     this.nudgeOnFirstRequest.clear();
     for (const p of [PPP_IPCP, PPP_IPV6CP, PPP_CCP]) {
       const held = this.held.get(p);
-      if (this.openNcp(now, p) && held) this.replayControl(now, p, held);
+      const started = this.openNcp(now, p);
+      // A passive (`allow`) NCP starts from the client's request, so a held one is replayed too.
+      if (held && (started || this.passive(p))) this.replayControl(now, p, held);
     }
     this.held.clear();
   }
