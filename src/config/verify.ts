@@ -640,7 +640,6 @@ interface NotYet {
 }
 
 const NOT_ACTED_ON_YET: readonly NotYet[] = [
-  { path: ['host-name'], text: 'the TLS SNI / HTTP Host check is not enforced yet: clients naming another host are not refused' },
   { path: ['max-concurrent-sessions'], when: (c) => (c.maxConcurrentSessions ?? 0) > 0, text: 'not enforced yet: connections are not refused while that many sessions are starting' },
   { path: ['limits'], text: 'the per-address connection limit is not enforced yet' },
   { path: ['mtu'], when: (c) => (c.mtu ?? SSTP_MAX_MTU) < SSTP_MAX_MTU, text: `not applied yet: the MTU stays ${SSTP_MAX_MTU}` },

@@ -23,6 +23,12 @@ export interface ListenerPolicy {
   readonly tls?: SecureContext;
   /** PROXY protocol v1/v2 required on every connection; `trusted` empty = from any address. */
   readonly proxy?: { readonly trusted: readonly string[] };
+  /**
+   * `host-name`: a client whose TLS SNI (or, TLS offloaded, PROXY v2 AUTHORITY) names another host
+   * is refused here with a fatal TLS alert, as accel-ppp's servername callback does. A client that
+   * sends no SNI gets through to the HTTP Host check in the session.
+   */
+  readonly hostName?: string;
 }
 
 export interface Endpoint {
@@ -47,6 +53,9 @@ export interface ListenerCounters {
   tlsFailed: number;
   proxyRefused: number;
 }
+
+/** Does a TLS SNI / PROXY AUTHORITY name `hostName`? Case-insensitive, as accel-ppp's strcasecmp. */
+export const namesHost = (name: string, hostName: string): boolean => name.toLowerCase() === hostName.toLowerCase();
 
 const plain = (a: string | undefined): string => (a ?? '').replace(/^::ffff:/, '');
 
@@ -156,11 +165,26 @@ export class Listener {
   /** TLS on the (possibly already read-from) socket, or straight on with plain HTTP when offloaded. */
   private secure(socket: Socket, policy: ListenerPolicy, peer: Endpoint, local: Endpoint, authority: string | undefined): void {
     if (!policy.tls) {
+      if (authority !== undefined && policy.hostName !== undefined && !namesHost(authority, policy.hostName)) {
+        return this.refuseProxy(socket, peer, 'host-name-refused', `PROXY authority ${authority} is not ${policy.hostName}`);
+      }
       socket.resume();
       this.counters.accepted++;
       return this.onConnection({ socket, peer, local, ...(authority !== undefined ? { serverName: authority } : {}) });
     }
-    const tls = new TLSSocket(socket, { isServer: true, secureContext: policy.tls, requestCert: false });
+    const { tls: context, hostName } = policy;
+    const tls = new TLSSocket(socket, {
+      isServer: true,
+      secureContext: context,
+      requestCert: false,
+      // Node calls this only when the client sends SNI; an error ends the handshake with an alert.
+      ...(hostName !== undefined
+        ? {
+            SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void): void =>
+              namesHost(name, hostName) ? cb(null, context) : cb(new Error(`SNI ${name} is not ${hostName}`)),
+          }
+        : {}),
+    });
     const timer = setTimeout(() => fail(new Error('TLS handshake timed out')), TLS_HANDSHAKE_TIMEOUT_MS);
     const fail = (err: Error): void => {
       clearTimeout(timer);

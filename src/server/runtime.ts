@@ -222,8 +222,12 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
   return {
     generation: ++generations,
     config,
-    listener: { ...(tls ? { tls } : {}), ...(config.proxyProtocol ? { proxy: { trusted: config.proxyProtocol.trusted } } : {}) },
-    policy,
+    listener: {
+      ...(tls ? { tls } : {}),
+      ...(config.proxyProtocol ? { proxy: { trusted: config.proxyProtocol.trusted } } : {}),
+      ...(config.hostName !== undefined ? { hostName: config.hostName } : {}),
+    },
+    policy: config.hostName !== undefined ? { ...policy, hostName: config.hostName } : policy,
     auth: radius ? radiusBackend(radius, deps) : new LocalAuthBackend(config.localUsers),
     pools,
     ...(radius ? { radius } : {}),

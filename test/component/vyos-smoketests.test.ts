@@ -158,7 +158,7 @@ const CASES: readonly Case[] = [
   },
   { test: 'test_accel_log_level (default)', lines: basicConfig() },
   ...[0, 1, 2, 3, 4].map((level) => ({ test: `test_accel_log_level (${level})`, lines: [...basicConfig(), `${S} log level '${level}'`], notes: ['log level: note'] })),
-  { test: 'test_sstp_host_name', lines: [...basicConfig(), `${S} host-name 'test.vyos.io'`], notes: ['host-name: note'] },
+  { test: 'test_sstp_host_name', lines: [...basicConfig(), `${S} host-name 'test.vyos.io'`] },
   {
     test: 'tearDown (vpn sstp deleted: the daemon must not run)',
     lines: [],
