@@ -640,8 +640,6 @@ interface NotYet {
 }
 
 const NOT_ACTED_ON_YET: readonly NotYet[] = [
-  { path: ['max-concurrent-sessions'], when: (c) => (c.maxConcurrentSessions ?? 0) > 0, text: 'not enforced yet: connections are not refused while that many sessions are starting' },
-  { path: ['limits'], text: 'the per-address connection limit is not enforced yet' },
   { path: ['mtu'], when: (c) => (c.mtu ?? SSTP_MAX_MTU) < SSTP_MAX_MTU, text: `not applied yet: the MTU stays ${SSTP_MAX_MTU}` },
   { path: ['ppp-options', 'mru'], when: (c) => (c.ppp.mru ?? SSTP_MAX_MTU) < SSTP_MAX_MTU, text: `not applied yet: the MRU asked for stays ${SSTP_MAX_MTU}` },
   { path: ['ppp-options', 'min-mtu'], text: 'not enforced yet: clients with a smaller MRU are not refused' },

@@ -66,7 +66,7 @@ export class Daemon {
   private readonly shaper: Shaper = new TcShaper();
   private readonly startedAt = Date.now();
   private readonly sockets = new Set<Socket>();
-  private readonly counters = { accepted: 0, tlsFailed: 0, proxyRefused: 0, sessionsEnded: 0 };
+  private readonly counters = { accepted: 0, tlsFailed: 0, proxyRefused: 0, limitRefused: 0, sessionsEnded: 0 };
   private stopping = false;
   private readonly radius: RadiusService;
 
@@ -117,7 +117,9 @@ export class Daemon {
   }
 
   private async listen(rt: Runtime): Promise<void> {
-    const listener = new Listener(rt.listener, this.log, this.counters, (c) => this.accept(c), MAX_CONNECTIONS);
+    const listener = new Listener(rt.listener, this.log, this.counters, (c) => this.accept(c), MAX_CONNECTIONS, () =>
+      this.registry.startingCount(),
+    );
     await listener.listen(rt.config.port, this.opts.host);
     this.listener?.close();
     this.listener = listener;

@@ -22,6 +22,7 @@ import { PPP_MAX_MTU } from '../ppp/link/link.js';
 import type { SessionPolicy } from '../session/session.js';
 import { ConfigError } from '../common/errors.js';
 import type { ListenerPolicy } from './listener.js';
+import { rateLimitConfig } from './admission.js';
 import type { CertHashes } from '../sstp/binding.js';
 
 const OFFER_ORDER: readonly AuthProtocol[] = ['mschap-v2', 'mschap', 'chap', 'pap'];
@@ -226,6 +227,8 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
       ...(tls ? { tls } : {}),
       ...(config.proxyProtocol ? { proxy: { trusted: config.proxyProtocol.trusted } } : {}),
       ...(config.hostName !== undefined ? { hostName: config.hostName } : {}),
+      ...(config.maxConcurrentSessions !== undefined ? { maxStarting: config.maxConcurrentSessions } : {}),
+      ...(config.limits !== undefined ? { rateLimit: rateLimitConfig(config.limits) } : {}),
     },
     policy: config.hostName !== undefined ? { ...policy, hostName: config.hostName } : policy,
     auth: radius ? radiusBackend(radius, deps) : new LocalAuthBackend(config.localUsers),

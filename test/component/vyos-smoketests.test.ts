@@ -154,7 +154,6 @@ const CASES: readonly Case[] = [
   {
     test: 'test_accel_limits',
     lines: [...basicConfig(), `${S} limits connection-limit '1/min'`, `${S} limits timeout '20'`, `${S} limits burst '100'`],
-    notes: ['limits: note'],
   },
   { test: 'test_accel_log_level (default)', lines: basicConfig() },
   ...[0, 1, 2, 3, 4].map((level) => ({ test: `test_accel_log_level (${level})`, lines: [...basicConfig(), `${S} log level '${level}'`], notes: ['log level: note'] })),

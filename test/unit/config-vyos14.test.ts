@@ -420,8 +420,8 @@ describe('vyos 1.4: notes (VyOS\'s warnings, nodes without meaning here, what is
     assert.match(n, /line 12: vpn sstp authentication radius preallocate-vif: note: accepted: sstpd creates the session interface after authentication/);
   });
   it('a node the runtime does not act on yet gets a note only when it would change something', () => {
-    const n = notes([...base(), `${S} mtu 1500`, `${S} ppp-options mru 9000`, `${S} ppp-options ipv4 allow`, `${S} host-name vpn.example.net`, `${S} max-concurrent-sessions 0`]);
-    // host-name is acted on (SNI and Host checks), so no line of these gets a note.
+    const n = notes([...base(), `${S} mtu 1500`, `${S} ppp-options mru 9000`, `${S} ppp-options ipv4 allow`, `${S} host-name vpn.example.net`, `${S} max-concurrent-sessions 5`, `${S} limits burst 5`]);
+    // host-name, max-concurrent-sessions and limits are acted on, so no line of these gets a note.
     assert.equal(n.split('\n').filter((l) => !l.includes('gateway-address')).join('\n'), '');
     assert.match(notes([...base(), `${S} mtu 1400`]), /line 11: vpn sstp mtu: note: not applied yet: the MTU stays 1452/);
   });
