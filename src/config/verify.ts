@@ -621,14 +621,6 @@ export function unsupportedYet(t: ConfigTree): ConfigIssue[] {
       'Invalid value "noauth": sstpd always authenticates clients (VyOS accepts "noauth" but gives the daemon no password source); use "local" or "radius"',
     );
   }
-  for (const n of ['on-pre-up', 'on-up', 'on-down', 'on-change']) {
-    if (t.has(['extended-scripts', n])) {
-      out.add(
-        ['extended-scripts', n],
-        'extended-scripts are not run by this build yet; a configuration relying on them (on-pre-up may refuse sessions) is refused rather than run without them',
-      );
-    }
-  }
   return out.list;
 }
 

@@ -27,6 +27,11 @@ import { framedRoutesFeature, type AddRoute } from '../session/features/framed-r
 import { timeoutsFeature } from '../session/features/timeouts.js';
 import { accountingFeature } from '../session/features/accounting.js';
 import { metricsFeature } from '../session/features/metrics.js';
+import { scriptsFeature } from '../session/features/scripts.js';
+import { runScript } from '../dataplane/scripts.js';
+
+/** An extended script that runs longer than this is killed (its session goes on, or is refused for on-pre-up). */
+export const SCRIPT_TIMEOUT_MS = 30_000;
 
 /** Component tests: fake TUN devices, interface calls and routes instead of the kernel's. */
 export interface SessionIo extends Pick<SessionEnv, 'openTun' | 'configureInterface' | 'ipv6Interface'> {
@@ -157,6 +162,9 @@ export class Daemon {
         rateLimitFeature(this.opts.shaper ?? this.shaper),
         framedRoutesFeature(fakeRoute ?? addRoute),
         timeoutsFeature(),
+        ...(rt.config.extendedScripts
+          ? [scriptsFeature(rt.config.extendedScripts, rt.policy.gateway, (path, args, env) => runScript(path, args, env, SCRIPT_TIMEOUT_MS))]
+          : []),
         ...(rt.radius ? [accountingFeature(this.radius.accountingFor(rt.radius))] : []),
         metricsFeature(this.metrics),
       ],
