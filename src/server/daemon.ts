@@ -12,7 +12,7 @@ import type { Shaper } from '../dataplane/shaper-api.js';
 import { SessionRegistry, type SessionInfo } from '../session/registry.js';
 import { SessionDriver } from '../session/driver.js';
 import { cleanupStaleInterfaces } from '../dataplane/iface.js';
-import type { Logger } from '../common/log.js';
+import { applyLogLevel, type Logger } from '../common/log.js';
 import { loadRuntime, type Runtime } from './runtime.js';
 import { startControl, type ControlReply, type ControlRequest } from './control.js';
 import { ConfigError } from '../common/errors.js';
@@ -73,12 +73,15 @@ export class Daemon {
   private readonly sockets = new Set<Socket>();
   private readonly counters = { accepted: 0, tlsFailed: 0, proxyRefused: 0, limitRefused: 0, sessionsEnded: 0 };
   private stopping = false;
+  /** The logger's level as made (CLI: $SSTPD_LOG_LEVEL or info): what a config without `log level` gets. */
+  private readonly baseLogLevel: string;
   private readonly radius: RadiusService;
 
   /** Prometheus metrics; the endpoint serves only when the configuration asks for it. */
   readonly metrics: Metrics;
 
   constructor(private readonly opts: DaemonOptions) {
+    this.baseLogLevel = opts.log.level;
     this.radius = new RadiusService(this.registry, opts.log);
     this.metrics = new Metrics(
       {
@@ -104,6 +107,7 @@ export class Daemon {
   /** Builds the first generation; throws ConfigError before anything binds. */
   async start(): Promise<void> {
     this.runtime = await loadRuntime(this.opts.source, { radius: this.radius, log: this.log });
+    applyLogLevel(this.log, this.runtime.config.logLevel, this.baseLogLevel);
     await this.radius.configure(this.runtime.radius);
     this.addresses = new AddressBook(this.runtime.pools, this.runtime.config.defaultIpv4Pool);
     this.prefixes = new Ipv6PrefixBook(this.runtime.ipv6Pools);
@@ -199,6 +203,7 @@ export class Daemon {
     this.addresses.reconfigure(next.pools, next.config.defaultIpv4Pool);
     this.prefixes.reconfigure(next.ipv6Pools);
     this.runtime = next;
+    applyLogLevel(this.log, next.config.logLevel, this.baseLogLevel);
     this.sessionEnv = this.envFor(next);
     this.log.info({ generation: next.generation, users: next.config.localUsers.size, port: next.config.port }, 'config-reloaded');
     return true;
