@@ -647,7 +647,6 @@ const NOT_ACTED_ON_YET: readonly NotYet[] = [
   { path: ['ppp-options', 'ipv6-accept-peer-interface-id'], text: 'not applied yet: a clashing client id is still Nak\'d' },
   { path: ['ppp-options', 'disable-ccp'], text: 'not applied yet: CCP is still negotiated (use "ppp-options mppe deny" to refuse it)' },
   { path: ['ppp-options', 'interface-cache'], text: 'not applied yet: every session creates its own interface' },
-  { path: ['shaper', 'fwmark'], text: 'not applied yet: marked packets are rate-limited like the others' },
   {
     path: ['client-ip-pool'],
     when: (_c, t) => t.tagKeys(['client-ip-pool']).some((p) => t.has(['client-ip-pool', p, 'next-pool'])),

@@ -68,7 +68,7 @@ export class Daemon {
   private readonly registry = new SessionRegistry();
   private addresses!: AddressBook;
   private prefixes!: Ipv6PrefixBook;
-  private readonly shaper: Shaper = new TcShaper();
+  private readonly shaper = new TcShaper();
   private readonly startedAt = Date.now();
   private readonly sockets = new Set<Socket>();
   private readonly counters = { accepted: 0, tlsFailed: 0, proxyRefused: 0, limitRefused: 0, sessionsEnded: 0 };
@@ -108,6 +108,7 @@ export class Daemon {
   async start(): Promise<void> {
     this.runtime = await loadRuntime(this.opts.source, { radius: this.radius, log: this.log });
     applyLogLevel(this.log, this.runtime.config.logLevel, this.baseLogLevel);
+    this.shaper.setFwmark(this.runtime.config.shaperFwmark);
     await this.radius.configure(this.runtime.radius);
     this.addresses = new AddressBook(this.runtime.pools, this.runtime.config.defaultIpv4Pool);
     this.prefixes = new Ipv6PrefixBook(this.runtime.ipv6Pools);
@@ -204,6 +205,7 @@ export class Daemon {
     this.prefixes.reconfigure(next.ipv6Pools);
     this.runtime = next;
     applyLogLevel(this.log, next.config.logLevel, this.baseLogLevel);
+    this.shaper.setFwmark(next.config.shaperFwmark);
     this.sessionEnv = this.envFor(next);
     this.log.info({ generation: next.generation, users: next.config.localUsers.size, port: next.config.port }, 'config-reloaded');
     return true;

@@ -150,7 +150,7 @@ const CASES: readonly Case[] = [
   },
   { test: 'test_accel_wins_server', lines: [...basicConfig(), `${S} wins-server '192.0.2.1'`, `${S} wins-server '192.0.2.2'`], notes: ['wins-server: note: not sent yet'] },
   { test: 'test_accel_snmp', lines: [...basicConfig(), `${S} snmp master-agent`], notes: ['snmp master-agent: note: sstpd has no SNMP agent'] },
-  { test: 'test_accel_shaper', lines: [...basicConfig(), `${S} shaper fwmark '2'`], notes: ['shaper fwmark: note'] },
+  { test: 'test_accel_shaper', lines: [...basicConfig(), `${S} shaper fwmark '2'`] },
   {
     test: 'test_accel_limits',
     lines: [...basicConfig(), `${S} limits connection-limit '1/min'`, `${S} limits timeout '20'`, `${S} limits burst '100'`],
