@@ -653,18 +653,13 @@ const NOT_ACTED_ON_YET: readonly NotYet[] = [
     text: 'next-pool is not followed yet: a session whose pool is exhausted gets no address',
   },
   { path: ['client-ipv6-pool'], when: (c) => c.ipv6Pools.length > 1, text: 'several IPv6 pools are used as one yet: a pool cannot be picked by name' },
-  { path: [...RADIUS, 'accounting-interim-interval'], text: 'not applied yet: interim updates are sent only when RADIUS asks (Acct-Interim-Interval)' },
-  { path: [...RADIUS, 'acct-interim-jitter'], text: 'not applied yet: interim updates are not jittered' },
-  { path: [...RADIUS, 'rate-limit', 'multiplier'], when: (c) => (c.radius?.rateLimit.multiplier ?? 1) !== 1, text: 'not applied yet: rates are used as RADIUS sends them' },
 ];
 
-/** Per RADIUS server: priority, backup, disable-accounting. */
+/** Per RADIUS server: priority (backup and disable-accounting are acted on). */
 function notesRadiusServers(t: ConfigTree, notes: Issues): void {
   for (const ip of t.keys([...RADIUS, 'server'])) {
     const s = [...RADIUS, 'server', ip];
     if (t.has([...s, 'priority'])) notes.add([...s, 'priority'], 'not applied yet: servers are asked in the order configured');
-    if (t.has([...s, 'backup'])) notes.add([...s, 'backup'], 'not applied yet: a backup server is asked in its turn like the others');
-    if (t.has([...s, 'disable-accounting'])) notes.add([...s, 'disable-accounting'], 'not applied yet: accounting is still sent to this server');
   }
 }
 
