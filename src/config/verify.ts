@@ -618,14 +618,6 @@ export function unsupportedYet(t: ConfigTree): ConfigIssue[] {
       'Invalid value "noauth": sstpd always authenticates clients (VyOS accepts "noauth" but gives the daemon no password source); use "local" or "radius"',
     );
   }
-  for (const n of ['on-pre-up', 'on-up', 'on-down', 'on-change']) {
-    if (t.has(['extended-scripts', n])) {
-      out.add(
-        ['extended-scripts', n],
-        'extended-scripts are not run by this build yet; a configuration relying on them (on-pre-up may refuse sessions) is refused rather than run without them',
-      );
-    }
-  }
   return out.list;
 }
 
@@ -637,27 +629,17 @@ interface NotYet {
 }
 
 const NOT_ACTED_ON_YET: readonly NotYet[] = [
-  { path: ['host-name'], text: 'the TLS SNI / HTTP Host check is not enforced yet: clients naming another host are not refused' },
-  { path: ['max-concurrent-sessions'], when: (c) => (c.maxConcurrentSessions ?? 0) > 0, text: 'not enforced yet: connections are not refused while that many sessions are starting' },
-  { path: ['limits'], text: 'the per-address connection limit is not enforced yet' },
   { path: ['ppp-options', 'ipv6-peer-interface-id'], text: 'not applied yet: the client keeps its own id unless it clashes' },
   { path: ['ppp-options', 'ipv6-accept-peer-interface-id'], text: 'not applied yet: a clashing client id is still Nak\'d' },
   { path: ['ppp-options', 'interface-cache'], text: 'not applied yet: every session creates its own interface' },
-  { path: ['shaper', 'fwmark'], text: 'not applied yet: marked packets are rate-limited like the others' },
-  { path: ['log', 'level'], text: 'not applied yet: the log level comes from $SSTPD_LOG_LEVEL' },
   { path: ['client-ipv6-pool'], when: (c) => c.ipv6Pools.length > 1, text: 'several IPv6 pools are used as one yet: a pool cannot be picked by name' },
-  { path: [...RADIUS, 'accounting-interim-interval'], text: 'not applied yet: interim updates are sent only when RADIUS asks (Acct-Interim-Interval)' },
-  { path: [...RADIUS, 'acct-interim-jitter'], text: 'not applied yet: interim updates are not jittered' },
-  { path: [...RADIUS, 'rate-limit', 'multiplier'], when: (c) => (c.radius?.rateLimit.multiplier ?? 1) !== 1, text: 'not applied yet: rates are used as RADIUS sends them' },
 ];
 
-/** Per RADIUS server: priority, backup, disable-accounting. */
+/** Per RADIUS server: priority (backup and disable-accounting are acted on). */
 function notesRadiusServers(t: ConfigTree, notes: Issues): void {
   for (const ip of t.keys([...RADIUS, 'server'])) {
     const s = [...RADIUS, 'server', ip];
     if (t.has([...s, 'priority'])) notes.add([...s, 'priority'], 'not applied yet: servers are asked in the order configured');
-    if (t.has([...s, 'backup'])) notes.add([...s, 'backup'], 'not applied yet: a backup server is asked in its turn like the others');
-    if (t.has([...s, 'disable-accounting'])) notes.add([...s, 'disable-accounting'], 'not applied yet: accounting is still sent to this server');
   }
 }
 

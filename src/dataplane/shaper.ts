@@ -12,6 +12,14 @@
  * burst factor 0.1, ≥ 2 full packets); queue (tbf limit) = 100 ms at the rate more. Rates are kbit/s
  * = 1000 bit/s, as tc and VyOS count them.
  *
+ * `shaper fwmark` (accel-ppp `[shaper] fwmark`): downloads carrying that firewall mark bypass the
+ * limit, by accel-ppp's means: the egress root is an `htb` whose default class 1:2 (unbounded)
+ * holds the tbf (handle 10:), and a filter classifies the marked packets to 1:0, the htb itself,
+ * which sends them through its direct queue, unshaped. The filter is u32's `match mark` (these
+ * kernels have neither the fw classifier nor prio). Like accel-ppp, only the download side: upload
+ * is redirected at ingress, before netfilter marks anything. An interface keeps the layout it was
+ * first shaped with until its limit is removed.
+ *
  * Changes (RADIUS CoA, sstpctl) replace the qdiscs in place; `apply(ifname, undefined)` removes
  * everything, ifb included, and must run before the session interface is deleted (the driver does).
  */
@@ -55,12 +63,18 @@ export function tbfArgs(kbit: number): string[] {
 }
 
 export class TcShaper implements Shaper {
-  /** Interfaces we shaped, and whether their ingress redirect is in place. */
-  private readonly shaped = new Map<string, { ingress: boolean }>();
+  /** Interfaces we shaped: whether their ingress redirect is in place, and the fwmark bypass they got. */
+  private readonly shaped = new Map<string, { ingress: boolean; egressMark: number | undefined | null }>();
+  /** `shaper fwmark` for interfaces shaped from now on (a reload sets it); undefined = none. */
+  private fwmark: number | undefined;
   /** One change at a time per interface: tc commands of two applies must not interleave. */
   private readonly chains = new Map<string, Promise<void>>();
 
   constructor(private readonly run: CommandRunner = defaultRunner) {}
+
+  setFwmark(mark: number | undefined): void {
+    this.fwmark = mark;
+  }
 
   apply(ifname: string, limit: RateLimit | undefined): Promise<void> {
     if (!IFNAME.test(ifname)) return Promise.reject(new ShaperError(`invalid interface name ${ifname}`));
@@ -79,10 +93,11 @@ export class TcShaper implements Shaper {
     if (!ifb) throw new ShaperError(`${ifname}: name too long for its ifb device`);
     checkRate(limit.downloadKbit);
     checkRate(limit.uploadKbit);
-    const state = this.shaped.get(ifname) ?? { ingress: false };
+    // egressMark null = the egress root is not built yet.
+    const state = this.shaped.get(ifname) ?? { ingress: false, egressMark: null };
     this.shaped.set(ifname, state);
     try {
-      await this.tc(['qdisc', 'replace', 'dev', ifname, 'root', 'handle', '1:', ...tbfArgs(limit.downloadKbit)]);
+      await this.setEgress(ifname, state, limit.downloadKbit);
       if (!state.ingress) {
         await this.ip(['link', 'add', ifb, 'type', 'ifb']).catch((e: unknown) => {
           if (!/File exists/.test(String(e))) throw e;
@@ -101,6 +116,27 @@ export class TcShaper implements Shaper {
     } catch (e) {
       throw new ShaperError(`${ifname}: cannot set rate limit ${limit.downloadKbit}/${limit.uploadKbit}: ${errText(e)}`, e);
     }
+  }
+
+  /** The download tbf: the root, or inside the htb whose direct queue takes the marked packets. */
+  private async setEgress(ifname: string, state: { egressMark: number | undefined | null }, kbit: number): Promise<void> {
+    if (state.egressMark === undefined || (state.egressMark === null && this.fwmark === undefined)) {
+      state.egressMark = undefined;
+      await this.tc(['qdisc', 'replace', 'dev', ifname, 'root', 'handle', '1:', ...tbfArgs(kbit)]);
+      return;
+    }
+    if (state.egressMark === null) {
+      // htb cannot be "replaced" in place, so the frame is built once; later changes touch the tbf only.
+      const mark = this.fwmark!;
+      await this.tc(['qdisc', 'replace', 'dev', ifname, 'root', 'handle', '1:', 'htb', 'default', '2']);
+      await this.tc(['class', 'replace', 'dev', ifname, 'parent', '1:', 'classid', '1:2', 'htb', 'rate', '10gbit', 'quantum', '1514']);
+      await this.tc([
+        'filter', 'replace', 'dev', ifname, 'parent', '1:', 'protocol', 'all', 'prio', '1', 'handle', '800::1',
+        'u32', 'match', 'mark', String(mark), '0xffffffff', 'classid', '1:0',
+      ]);
+      state.egressMark = mark;
+    }
+    await this.tc(['qdisc', 'replace', 'dev', ifname, 'parent', '1:2', 'handle', '10:', ...tbfArgs(kbit)]);
   }
 
   /** Removes the qdiscs and the ifb; errors about things already gone are ignored. */

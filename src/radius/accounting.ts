@@ -76,6 +76,10 @@ export interface AccountingDeps {
   /** Accounting cannot be kept: the owner ends the session (NAS-Error). */
   readonly onFailure: (reason: string) => void;
   readonly log: AcctLog;
+  /** `accounting-interim-interval`: the period when the Access-Accept gives none. */
+  readonly interimDefaultS?: number;
+  /** `acct-interim-jitter`: milliseconds added to each interim period (a random 0..jitter s, as accel-ppp). */
+  readonly interimJitterMs?: () => number;
   /** Told about every Stop under way, so a shutdown can wait for them; true = answered (or none was due). */
   readonly trackStop?: (stop: Promise<boolean>) => void;
 }
@@ -183,12 +187,12 @@ export class SessionAccounting {
 
   constructor(private readonly deps: AccountingDeps) {}
 
-  /** The session is up: Accounting-Start, then Interim-Updates every `interimS` (if any). */
+  /** The session is up: Accounting-Start, then Interim-Updates every `interimS` (RADIUS's, else the configured default). */
   start(session: AcctSession, interimS: number | undefined): void {
     if (this.phase !== 'idle') return;
     this.phase = 'starting';
     this.session = session;
-    this.interimS = interimS;
+    this.interimS = interimS ?? this.deps.interimDefaultS;
     this.startedAt = this.deps.clock.monotonic();
     this.started = this.send(ACCT_STATUS.START).then((ok) => {
       if (this.phase !== 'starting') return;
@@ -248,7 +252,7 @@ export class SessionAccounting {
     this.cancelTimer = undefined;
     const s = this.interimS;
     if (s === undefined || s <= 0) return;
-    this.cancelTimer = this.deps.scheduler.after(s * 1000, () => {
+    this.cancelTimer = this.deps.scheduler.after(s * 1000 + (this.deps.interimJitterMs?.() ?? 0), () => {
       this.cancelTimer = undefined;
       void this.interim();
     });

@@ -12,7 +12,7 @@ import type { Shaper } from '../dataplane/shaper-api.js';
 import { SessionRegistry, type SessionInfo } from '../session/registry.js';
 import { SessionDriver } from '../session/driver.js';
 import { cleanupStaleInterfaces } from '../dataplane/iface.js';
-import type { Logger } from '../common/log.js';
+import { applyLogLevel, type Logger } from '../common/log.js';
 import { loadRuntime, type Runtime } from './runtime.js';
 import { startControl, type ControlReply, type ControlRequest } from './control.js';
 import { ConfigError } from '../common/errors.js';
@@ -27,6 +27,11 @@ import { framedRoutesFeature, type AddRoute } from '../session/features/framed-r
 import { timeoutsFeature } from '../session/features/timeouts.js';
 import { accountingFeature } from '../session/features/accounting.js';
 import { metricsFeature } from '../session/features/metrics.js';
+import { scriptsFeature } from '../session/features/scripts.js';
+import { runScript } from '../dataplane/scripts.js';
+
+/** An extended script that runs longer than this is killed (its session goes on, or is refused for on-pre-up). */
+export const SCRIPT_TIMEOUT_MS = 30_000;
 
 /** Component tests: fake TUN devices, interface calls and routes instead of the kernel's. */
 export interface SessionIo extends Pick<SessionEnv, 'openTun' | 'configureInterface' | 'ipv6Interface'> {
@@ -63,17 +68,20 @@ export class Daemon {
   private readonly registry = new SessionRegistry();
   private addresses!: AddressBook;
   private prefixes!: Ipv6PrefixBook;
-  private readonly shaper: Shaper = new TcShaper();
+  private readonly shaper = new TcShaper();
   private readonly startedAt = Date.now();
   private readonly sockets = new Set<Socket>();
-  private readonly counters = { accepted: 0, tlsFailed: 0, proxyRefused: 0, sessionsEnded: 0 };
+  private readonly counters = { accepted: 0, tlsFailed: 0, proxyRefused: 0, limitRefused: 0, sessionsEnded: 0 };
   private stopping = false;
+  /** The logger's level as made (CLI: $SSTPD_LOG_LEVEL or info): what a config without `log level` gets. */
+  private readonly baseLogLevel: string;
   private readonly radius: RadiusService;
 
   /** Prometheus metrics; the endpoint serves only when the configuration asks for it. */
   readonly metrics: Metrics;
 
   constructor(private readonly opts: DaemonOptions) {
+    this.baseLogLevel = opts.log.level;
     this.radius = new RadiusService(this.registry, opts.log);
     this.metrics = new Metrics(
       {
@@ -99,6 +107,8 @@ export class Daemon {
   /** Builds the first generation; throws ConfigError before anything binds. */
   async start(): Promise<void> {
     this.runtime = await loadRuntime(this.opts.source, { radius: this.radius, log: this.log });
+    applyLogLevel(this.log, this.runtime.config.logLevel, this.baseLogLevel);
+    this.shaper.setFwmark(this.runtime.config.shaperFwmark);
     await this.radius.configure(this.runtime.radius);
     this.addresses = new AddressBook(this.runtime.pools, this.runtime.config.defaultIpv4Pool);
     this.prefixes = new Ipv6PrefixBook(this.runtime.ipv6Pools);
@@ -117,7 +127,9 @@ export class Daemon {
   }
 
   private async listen(rt: Runtime): Promise<void> {
-    const listener = new Listener(rt.listener, this.log, this.counters, (c) => this.accept(c), MAX_CONNECTIONS);
+    const listener = new Listener(rt.listener, this.log, this.counters, (c) => this.accept(c), MAX_CONNECTIONS, () =>
+      this.registry.startingCount(),
+    );
     await listener.listen(rt.config.port, this.opts.host);
     this.listener?.close();
     this.listener = listener;
@@ -155,6 +167,9 @@ export class Daemon {
         rateLimitFeature(this.opts.shaper ?? this.shaper),
         framedRoutesFeature(fakeRoute ?? addRoute),
         timeoutsFeature(),
+        ...(rt.config.extendedScripts
+          ? [scriptsFeature(rt.config.extendedScripts, rt.policy.gateway, (path, args, env) => runScript(path, args, env, SCRIPT_TIMEOUT_MS))]
+          : []),
         ...(rt.radius ? [accountingFeature(this.radius.accountingFor(rt.radius))] : []),
         metricsFeature(this.metrics),
       ],
@@ -189,6 +204,8 @@ export class Daemon {
     this.addresses.reconfigure(next.pools, next.config.defaultIpv4Pool);
     this.prefixes.reconfigure(next.ipv6Pools);
     this.runtime = next;
+    applyLogLevel(this.log, next.config.logLevel, this.baseLogLevel);
+    this.shaper.setFwmark(next.config.shaperFwmark);
     this.sessionEnv = this.envFor(next);
     this.log.info({ generation: next.generation, users: next.config.localUsers.size, port: next.config.port }, 'config-reloaded');
     return true;

@@ -12,6 +12,8 @@ import { BlockList, createServer, isIPv6, type Server, type Socket } from 'node:
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from '../common/log.js';
 import { ProxyHeaderReader } from '../proxy/header.js';
+import { monotonicNow } from '../common/time.js';
+import { ConnectionRateLimiter, type RateLimitConfig } from './admission.js';
 
 /** The TLS handshake must finish within this; the SSTP negotiation timer takes over after it. */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
@@ -23,6 +25,19 @@ export interface ListenerPolicy {
   readonly tls?: SecureContext;
   /** PROXY protocol v1/v2 required on every connection; `trusted` empty = from any address. */
   readonly proxy?: { readonly trusted: readonly string[] };
+  /**
+   * `host-name`: a client whose TLS SNI (or, TLS offloaded, PROXY v2 AUTHORITY) names another host
+   * is refused here with a fatal TLS alert, as accel-ppp's servername callback does. A client that
+   * sends no SNI gets through to the HTTP Host check in the session.
+   */
+  readonly hostName?: string;
+  /**
+   * `max-concurrent-sessions`: new connections are closed at once while this many are starting
+   * (in PROXY/TLS here, or sessions not yet active: `starting` of the constructor). Absent/0: none.
+   */
+  readonly maxStarting?: number;
+  /** `limits`: per client address (the PROXY-resolved one), checked before TLS. */
+  readonly rateLimit?: RateLimitConfig;
 }
 
 export interface Endpoint {
@@ -46,7 +61,12 @@ export interface ListenerCounters {
   accepted: number;
   tlsFailed: number;
   proxyRefused: number;
+  /** Closed before TLS by max-concurrent-sessions or the per-address limit. */
+  limitRefused: number;
 }
+
+/** Does a TLS SNI / PROXY AUTHORITY name `hostName`? Case-insensitive, as accel-ppp's strcasecmp. */
+export const namesHost = (name: string, hostName: string): boolean => name.toLowerCase() === hostName.toLowerCase();
 
 const plain = (a: string | undefined): string => (a ?? '').replace(/^::ffff:/, '');
 
@@ -73,8 +93,11 @@ class AddressMatcher {
 export class Listener {
   private server: Server | undefined;
   private policy: ListenerPolicy;
-  private trusted: AddressMatcher;
+  private trusted!: AddressMatcher;
   private closed = false;
+  /** Connections in the PROXY or TLS step: starting, but not yet handed on. */
+  private readonly pending = new Set<Socket>();
+  private limiter: ConnectionRateLimiter | undefined;
 
   constructor(
     policy: ListenerPolicy,
@@ -82,15 +105,35 @@ export class Listener {
     private readonly counters: ListenerCounters,
     private readonly onConnection: (c: AcceptedConnection) => void,
     private readonly maxConnections: number,
+    /** Sessions handed on that are not active yet (the daemon's registry knows). */
+    private readonly starting: () => number = () => 0,
   ) {
     this.policy = policy;
-    this.trusted = new AddressMatcher(policy.proxy?.trusted ?? []);
+    this.setPolicy(policy);
   }
 
   /** New connections use this from now on; connections already accepted keep theirs. */
   setPolicy(policy: ListenerPolicy): void {
     this.policy = policy;
     this.trusted = new AddressMatcher(policy.proxy?.trusted ?? []);
+    // The addresses counted so far stay counted across a reload; only the numbers change.
+    if (policy.rateLimit === undefined) this.limiter = undefined;
+    else if (this.limiter) this.limiter.setConfig(policy.rateLimit);
+    else this.limiter = new ConnectionRateLimiter(policy.rateLimit);
+  }
+
+  /** Why a new connection from `address` is closed at once, if it is (max-starting, then the rate). */
+  private refusal(policy: ListenerPolicy, address: string | undefined): string | undefined {
+    const max = policy.maxStarting ?? 0;
+    if (address === undefined && max > 0 && this.pending.size + this.starting() >= max) return `${max} sessions are starting`;
+    if (address !== undefined && this.limiter && !this.limiter.admit(address, monotonicNow())) return 'connection rate limit';
+    return undefined;
+  }
+
+  private refuseLimit(socket: Socket, address: string, reason: string): void {
+    this.counters.limitRefused++;
+    this.log.info({ callingSid: address, reason }, 'connection-refused');
+    socket.destroy();
   }
 
   listen(port: number, host: string | undefined): Promise<void> {
@@ -118,6 +161,10 @@ export class Listener {
     const policy = this.policy;
     const tcpPeer = { address: plain(socket.remoteAddress), port: socket.remotePort ?? 0 };
     const tcpLocal = { address: plain(socket.localAddress), port: socket.localPort ?? 0 };
+    const busy = this.refusal(policy, undefined);
+    if (busy !== undefined) return this.refuseLimit(socket, tcpPeer.address, busy);
+    this.pending.add(socket);
+    socket.once('close', () => this.pending.delete(socket));
     if (!policy.proxy) return this.secure(socket, policy, tcpPeer, tcpLocal, undefined);
     if (!this.trusted.empty && !this.trusted.matches(tcpPeer.address)) {
       return this.refuseProxy(socket, tcpPeer, 'proxy-untrusted', `${tcpPeer.address} is not a trusted proxy`);
@@ -141,6 +188,10 @@ export class Listener {
       const peer = h.command === 'proxy' && h.source ? h.source : tcpPeer;
       const local = h.command === 'proxy' && h.destination ? h.destination : tcpLocal;
       if (r.rest.length > 0) socket.unshift(r.rest);
+      if (h.command === 'proxy' && h.source) {
+        const limited = this.refusal(policy, peer.address);
+        if (limited !== undefined) return this.refuseLimit(socket, peer.address, limited);
+      }
       this.secure(socket, policy, peer, local, h.authority);
     };
     socket.on('data', onData);
@@ -155,12 +206,33 @@ export class Listener {
 
   /** TLS on the (possibly already read-from) socket, or straight on with plain HTTP when offloaded. */
   private secure(socket: Socket, policy: ListenerPolicy, peer: Endpoint, local: Endpoint, authority: string | undefined): void {
+    // Without PROXY the TCP peer is the client: its rate is checked here, still before TLS.
+    if (!policy.proxy) {
+      const limited = this.refusal(policy, peer.address);
+      if (limited !== undefined) return this.refuseLimit(socket, peer.address, limited);
+    }
     if (!policy.tls) {
+      if (authority !== undefined && policy.hostName !== undefined && !namesHost(authority, policy.hostName)) {
+        return this.refuseProxy(socket, peer, 'host-name-refused', `PROXY authority ${authority} is not ${policy.hostName}`);
+      }
       socket.resume();
+      this.pending.delete(socket);
       this.counters.accepted++;
       return this.onConnection({ socket, peer, local, ...(authority !== undefined ? { serverName: authority } : {}) });
     }
-    const tls = new TLSSocket(socket, { isServer: true, secureContext: policy.tls, requestCert: false });
+    const { tls: context, hostName } = policy;
+    const tls = new TLSSocket(socket, {
+      isServer: true,
+      secureContext: context,
+      requestCert: false,
+      // Node calls this only when the client sends SNI; an error ends the handshake with an alert.
+      ...(hostName !== undefined
+        ? {
+            SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void): void =>
+              namesHost(name, hostName) ? cb(null, context) : cb(new Error(`SNI ${name} is not ${hostName}`)),
+          }
+        : {}),
+    });
     const timer = setTimeout(() => fail(new Error('TLS handshake timed out')), TLS_HANDSHAKE_TIMEOUT_MS);
     const fail = (err: Error): void => {
       clearTimeout(timer);
@@ -173,6 +245,7 @@ export class Listener {
     tls.once('secure', () => {
       clearTimeout(timer);
       tls.off('error', fail);
+      this.pending.delete(socket);
       this.counters.accepted++;
       const sni = (tls as TLSSocket & { servername?: string | false }).servername;
       this.onConnection({ socket: tls, peer, local, ...(typeof sni === 'string' ? { serverName: sni } : {}) });

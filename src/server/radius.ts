@@ -10,7 +10,7 @@ import type { RadiusOutcome, RadiusRequest, RadiusTransport } from '../radius/cl
 import { RadiusUdpClient, DaeListener } from '../radius/udp.js';
 import { SessionAccounting, accountingOnOffAttributes, type AccountingFactory } from '../radius/accounting.js';
 import { CODE } from '../radius/packet.js';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { DaeReplyCache, decideDae, type DaeSession } from '../radius/dae.js';
 import { ERROR_CAUSE } from '../radius/attributes.js';
 import type { SessionRegistry } from '../session/registry.js';
@@ -111,6 +111,8 @@ export class RadiusService implements RadiusTransport {
         clock: { monotonic: monotonicNow, wallSeconds: () => Date.now() / 1000 },
         nas: rt.nas,
         acctTimeoutS: rt.acctTimeoutS,
+        ...(rt.interimDefaultS !== undefined ? { interimDefaultS: rt.interimDefaultS } : {}),
+        ...(rt.interimJitterS !== undefined ? { interimJitterMs: jitterMs(rt.interimJitterS) } : {}),
         trackStop: (p) => {
           this.stops.add(p);
           void p.then((ok) => {
@@ -223,4 +225,9 @@ export class RadiusService implements RadiusTransport {
       };
     });
   }
+}
+
+/** A random 0..jitterS seconds in milliseconds (accel-ppp acct-interim-jitter). */
+function jitterMs(jitterS: number): () => number {
+  return () => randomInt(jitterS * 1000 + 1);
 }

@@ -23,6 +23,7 @@ import { PPP_MAX_MTU } from '../ppp/link/link.js';
 import type { SessionPolicy } from '../session/session.js';
 import { ConfigError } from '../common/errors.js';
 import type { ListenerPolicy } from './listener.js';
+import { rateLimitConfig } from './admission.js';
 import type { CertHashes } from '../sstp/binding.js';
 
 const OFFER_ORDER: readonly AuthProtocol[] = ['mschap-v2', 'mschap', 'chap', 'pap'];
@@ -46,6 +47,9 @@ export interface RadiusRuntime {
   readonly sourceAddress?: string;
   readonly nas: NasIdentity;
   readonly acctTimeoutS: number;
+  /** `accounting-interim-interval` and `acct-interim-jitter`, seconds. */
+  readonly interimDefaultS?: number;
+  readonly interimJitterS?: number;
   readonly rateLimit?: RadiusRateLimitSource;
   readonly dae?: { readonly address: string; readonly port: number; readonly secret: Buffer };
 }
@@ -110,16 +114,17 @@ export function buildRadiusRuntime(config: SstpConfig): RadiusRuntime | undefine
   if (r.rateLimit.enabled) {
     const res = resolveRateAttribute(r.rateLimit.attribute, r.rateLimit.vendor, readText);
     if (!res.ok) throw new ConfigError([{ path: 'vpn sstp authentication radius rate-limit', message: res.reason }]);
-    rateLimit = { attribute: res.def, multiplier: 1 };
+    rateLimit = { attribute: res.def, multiplier: r.rateLimit.multiplier ?? 1 };
   }
   return {
     client: {
-      servers: r.servers
-        .filter((s) => !s.disabled)
+      // `backup` servers go last: the client asks the others first and a backup only when they
+      // failed (accel-ppp `backup`). `disable-accounting` is accel-ppp's acct-port=0: never asked for accounting.
+      servers: [...r.servers.filter((s) => !s.disabled && !s.backup), ...r.servers.filter((s) => !s.disabled && s.backup)]
         .map((s) => ({
           address: s.address,
           authPort: s.port,
-          acctPort: s.acctPort,
+          acctPort: s.disableAccounting ? 0 : s.acctPort,
           secret: Buffer.from(s.key, 'utf8'),
           failTimeS: s.failTime,
           requireMessageAuthenticator: s.requireMessageAuthenticator ? 'always' : 'auto',
@@ -130,6 +135,8 @@ export function buildRadiusRuntime(config: SstpConfig): RadiusRuntime | undefine
     ...(r.sourceAddress !== undefined ? { sourceAddress: r.sourceAddress } : {}),
     nas,
     acctTimeoutS: r.acctTimeout,
+    ...(r.accountingInterimInterval !== undefined ? { interimDefaultS: r.accountingInterimInterval } : {}),
+    ...(r.acctInterimJitter !== undefined ? { interimJitterS: r.acctInterimJitter } : {}),
     ...(rateLimit ? { rateLimit } : {}),
     ...(r.dynamicAuthor ? { dae: { address: r.dynamicAuthor.server, port: r.dynamicAuthor.port, secret: Buffer.from(r.dynamicAuthor.key, 'utf8') } } : {}),
   };
@@ -244,8 +251,14 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
   return {
     generation: ++generations,
     config,
-    listener: { ...(tls ? { tls } : {}), ...(config.proxyProtocol ? { proxy: { trusted: config.proxyProtocol.trusted } } : {}) },
-    policy,
+    listener: {
+      ...(tls ? { tls } : {}),
+      ...(config.proxyProtocol ? { proxy: { trusted: config.proxyProtocol.trusted } } : {}),
+      ...(config.hostName !== undefined ? { hostName: config.hostName } : {}),
+      ...(config.maxConcurrentSessions !== undefined ? { maxStarting: config.maxConcurrentSessions } : {}),
+      ...(config.limits !== undefined ? { rateLimit: rateLimitConfig(config.limits) } : {}),
+    },
+    policy: config.hostName !== undefined ? { ...policy, hostName: config.hostName } : policy,
     auth: radius ? radiusBackend(radius, deps) : new LocalAuthBackend(config.localUsers),
     pools,
     ...(radius ? { radius } : {}),

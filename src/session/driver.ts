@@ -94,6 +94,10 @@ export class SessionDriver implements SessionHandle {
     this.rearm();
   }
 
+  isStarting(): boolean {
+    return this.state === 'starting';
+  }
+
   info(): SessionInfo {
     return this.facts.info({ state: this.state, startedAt: this.startedAt, upAt: this.upAt, generation: this.env.generation });
   }

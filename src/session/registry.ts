@@ -69,6 +69,8 @@ export type TerminateCause =
 export interface SessionHandle {
   readonly sid: string;
   info(): SessionInfo;
+  /** info().state === 'starting' without building the whole info (asked per new connection). */
+  isStarting?(): boolean;
   /** Ends the session (PPP terminate + SSTP disconnect); resources are released at once. */
   terminate(cause: TerminateCause, reason: string): Promise<void>;
   /** Changes the session's bandwidth limit (RADIUS CoA, operator); undefined removes it. */
@@ -112,6 +114,13 @@ export class SessionRegistry {
       set?.delete(sid);
       if (set && set.size === 0) this.byUser.delete(username);
     }
+  }
+
+  /** Sessions not active yet (max-concurrent-sessions counts them). */
+  startingCount(): number {
+    let n = 0;
+    for (const s of this.bySid.values()) if (s.isStarting ? s.isStarting() : s.info().state === 'starting') n++;
+    return n;
   }
 
   get(sid: string): SessionHandle | undefined {

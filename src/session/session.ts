@@ -62,6 +62,8 @@ export interface SessionPolicy {
   readonly echo: { readonly intervalS: number; readonly failure: number; readonly timeoutS: number };
   readonly certHashes: { readonly sha1: Buffer; readonly sha256: Buffer };
   readonly serverName: string;
+  /** `host-name`: the HTTP Host header must name this host (the listener checks TLS SNI). */
+  readonly hostName?: string;
   /** From accept to SSTP Call Connected verified (covers HTTP + SSTP negotiation), ms. */
   readonly negotiationTimeoutMs: number;
   readonly helloIntervalMs: number;
@@ -179,7 +181,7 @@ export class Session {
     const r = this.http.feed(chunk);
     if (r.kind === 'need-more') return;
     if (r.kind === 'error') return this.httpFail(r.status, r.reason);
-    const ok = checkSstpRequest(r.request);
+    const ok = checkSstpRequest(r.request, this.policy.hostName);
     if (!ok.ok) return this.httpFail(ok.status, ok.reason);
     this.out.push({ type: 'send', bytes: http200(this.wallClock()) });
     this.log('debug', 'http-request', { uri: r.request.uri });

@@ -146,13 +146,14 @@ export class HttpRequestReader {
 export type SstpRequestCheck = { readonly ok: true } | { readonly ok: false; readonly status: number; readonly reason: string };
 
 /**
- * Is this an SSTP request? Not HTTP/1.1 → 400 (MS-SSTP §2.2.1 requires 1.1; Windows, sstpc and
+ * Is this an SSTP request? With `hostName` (`host-name`), a Host header naming another host → 404,
+ * as accel-ppp answers it. Not HTTP/1.1 → 400 (MS-SSTP §2.2.1 requires 1.1; Windows, sstpc and
  * Open-SSTP-Client all send it); GET → 404; `SSTP_DUPLEX_POST` or `GET` in another letter case →
  * 400 (methods are case-sensitive, RFC 9110 §9.1: that is a broken client, not another method);
  * any other method → 501; wrong URI → 404. The URI compares case-insensitively (the GUID's hex
  * digits come in either case); a `?query` (e.g. tenantid, §3.2.4.1) is ignored.
  */
-export function checkSstpRequest(req: HttpRequest): SstpRequestCheck {
+export function checkSstpRequest(req: HttpRequest, hostName?: string): SstpRequestCheck {
   if (req.version !== 'HTTP/1.1') return { ok: false, status: 400, reason: `unsupported version ${req.version}` };
   if (req.method === 'GET') return { ok: false, status: 404, reason: 'GET is not served' };
   if (req.method !== SSTP_METHOD) {
@@ -162,10 +163,25 @@ export function checkSstpRequest(req: HttpRequest): SstpRequestCheck {
     }
     return { ok: false, status: 501, reason: `method ${req.method} not implemented` };
   }
+  if (hostName !== undefined && !hostHeaderNames(req.headers.get('host'), hostName)) {
+    return { ok: false, status: 404, reason: `Host ${req.headers.get('host') ?? '(none)'} is not ${hostName}` };
+  }
   const q = req.uri.indexOf('?');
   const path = q < 0 ? req.uri : req.uri.slice(0, q);
   if (path.toLowerCase() !== SSTP_URI.toLowerCase()) return { ok: false, status: 404, reason: 'not the SSTP URI' };
   return { ok: true };
+}
+
+/**
+ * Does a Host header name `hostName` (`host-name`)? As accel-ppp: the port is stripped and the
+ * name compares case-insensitively; a missing Host names nothing. A bracketed IPv6 literal keeps
+ * its brackets off, so `[::1]:443` is `::1`.
+ */
+export function hostHeaderNames(host: string | undefined, hostName: string): boolean {
+  if (host === undefined) return false;
+  const h = host.trim();
+  const name = h.startsWith('[') ? h.slice(1, h.indexOf(']') < 0 ? undefined : h.indexOf(']')) : h.replace(/:\d*$/, '');
+  return name.toLowerCase() === hostName.toLowerCase();
 }
 
 /** The SSTPCORRELATIONID header (a GUID in braces from Windows, sstpc, Open-SSTP-Client), for logs. */

@@ -77,7 +77,6 @@ const CASES: readonly Case[] = [
   {
     test: 'test_accel_radius_authentication',
     lines: [...basicConfig().filter((l) => !l.includes('mode')), ...radius, `${S} authentication radius server 192.0.2.22 acct-port '3000'`],
-    notes: ['accounting-interim-interval: note: not applied yet', 'acct-interim-jitter: note: not applied yet'],
   },
   {
     test: 'test_accel_radius_authentication (disable-accounting, backup, priority 10)',
@@ -88,7 +87,7 @@ const CASES: readonly Case[] = [
       `${S} authentication radius server 192.0.2.22 backup`,
       `${S} authentication radius server 192.0.2.22 priority '10'`,
     ],
-    notes: ['server 192.0.2.22 priority: note: not applied yet', 'server 192.0.2.22 backup: note', 'server 192.0.2.22 disable-accounting: note'],
+    notes: ['server 192.0.2.22 priority: note: not applied yet'],
   },
   {
     test: 'test_accel_ipv4_pool',
@@ -149,15 +148,14 @@ const CASES: readonly Case[] = [
   },
   { test: 'test_accel_wins_server', lines: [...basicConfig(), `${S} wins-server '192.0.2.1'`, `${S} wins-server '192.0.2.2'`] },
   { test: 'test_accel_snmp', lines: [...basicConfig(), `${S} snmp master-agent`], notes: ['snmp master-agent: note: sstpd has no SNMP agent'] },
-  { test: 'test_accel_shaper', lines: [...basicConfig(), `${S} shaper fwmark '2'`], notes: ['shaper fwmark: note'] },
+  { test: 'test_accel_shaper', lines: [...basicConfig(), `${S} shaper fwmark '2'`] },
   {
     test: 'test_accel_limits',
     lines: [...basicConfig(), `${S} limits connection-limit '1/min'`, `${S} limits timeout '20'`, `${S} limits burst '100'`],
-    notes: ['limits: note'],
   },
   { test: 'test_accel_log_level (default)', lines: basicConfig() },
-  ...[0, 1, 2, 3, 4].map((level) => ({ test: `test_accel_log_level (${level})`, lines: [...basicConfig(), `${S} log level '${level}'`], notes: ['log level: note'] })),
-  { test: 'test_sstp_host_name', lines: [...basicConfig(), `${S} host-name 'test.vyos.io'`], notes: ['host-name: note'] },
+  ...[0, 1, 2, 3, 4].map((level) => ({ test: `test_accel_log_level (${level})`, lines: [...basicConfig(), `${S} log level '${level}'`] })),
+  { test: 'test_sstp_host_name', lines: [...basicConfig(), `${S} host-name 'test.vyos.io'`] },
   {
     test: 'tearDown (vpn sstp deleted: the daemon must not run)',
     lines: [],

@@ -59,7 +59,11 @@ const flush = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
 };
 
-function setup(acctTimeoutS = 3, counters: AcctCounters = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 }) {
+function setup(
+  acctTimeoutS = 3,
+  counters: AcctCounters = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 },
+  interim: { interimDefaultS?: number; interimJitterMs?: () => number } = {},
+) {
   const t = new FakeTime();
   const tr = new HeldTransport();
   const failures: string[] = [];
@@ -73,6 +77,7 @@ function setup(acctTimeoutS = 3, counters: AcctCounters = { rxBytes: 0, txBytes:
     counters: () => c,
     onFailure: (r) => failures.push(r),
     log: () => undefined,
+    ...interim,
   });
   return { t, tr, failures, acct, c };
 }
@@ -195,4 +200,27 @@ test('CoA can change the interim interval; no interval, no updates', async () =>
   acct.setInterim(30);
   await t.advance(30_000);
   assert.equal(tr.status(1), 3);
+});
+
+test('accounting-interim-interval is the period when RADIUS gives none (RADIUS\'s wins); acct-interim-jitter is added to each period', async () => {
+  const jitters = [700, 300];
+  const { t, tr, acct } = setup(3, undefined, { interimDefaultS: 10, interimJitterMs: () => jitters.shift() ?? 0 });
+  acct.start(SESSION, undefined);
+  tr.answer(0);
+  await t.advance(10_699);
+  assert.equal(tr.requests.length, 1, 'not before 10 s + the first jitter');
+  await t.advance(1);
+  assert.equal(tr.status(1), 3);
+  tr.answer(1);
+  await t.advance(10_299);
+  assert.equal(tr.requests.length, 2);
+  await t.advance(1);
+  assert.equal(tr.status(2), 3, 'the next period has its own jitter');
+  const own = setup(3, undefined, { interimDefaultS: 10 });
+  own.acct.start(SESSION, 60);
+  own.tr.answer(0);
+  await own.t.advance(59_999);
+  assert.equal(own.tr.requests.length, 1, 'Acct-Interim-Interval from RADIUS overrides the default');
+  await own.t.advance(1);
+  assert.equal(own.tr.status(1), 3);
 });

@@ -34,6 +34,8 @@ async function main(): Promise<void> {
       tun: { type: 'boolean', default: false },
       mppe: { type: 'boolean', default: false },
       servername: { type: 'string' },
+      'no-sni': { type: 'boolean', default: false },
+      'host-header': { type: 'string' },
       'local-address': { type: 'string' },
     },
   });
@@ -49,6 +51,8 @@ async function main(): Promise<void> {
       corruptBinding: values['corrupt-binding'],
       ...(values.mppe ? { mppe: { bits: MPPE_128_STATELESS } } : {}),
       ...(values.servername ? { servername: values.servername } : {}),
+      ...(values['no-sni'] ? { servername: null } : {}),
+      ...(values['host-header'] ? { hostHeader: values['host-header'] } : {}),
       ...(values['local-address'] ? { localAddress: values['local-address'] } : {}),
       ...(values.tun ? { onIp: (p: Buffer) => void tun?.write(p) } : {}),
     });

@@ -34,7 +34,7 @@ export class ClientProc {
 
   static start(
     ns: Netns,
-    o: { port: number; user: string; password: string; auth?: string; corruptBinding?: boolean; host?: string; tun?: boolean; mppe?: boolean; servername?: string; localAddress?: string },
+    o: { port: number; user: string; password: string; auth?: string; corruptBinding?: boolean; host?: string; tun?: boolean; mppe?: boolean; servername?: string; noSni?: boolean; hostHeader?: string; localAddress?: string },
   ): ClientProc {
     const args = [join(distDir(), 'test', 'support', 'client-cli.js'), '--port', String(o.port), '--user', o.user, '--password', o.password];
     if (o.auth) args.push('--auth', o.auth);
@@ -43,6 +43,8 @@ export class ClientProc {
     if (o.tun) args.push('--tun');
     if (o.mppe) args.push('--mppe');
     if (o.servername) args.push('--servername', o.servername);
+    if (o.noSni) args.push('--no-sni');
+    if (o.hostHeader) args.push('--host-header', o.hostHeader);
     if (o.localAddress) args.push('--local-address', o.localAddress);
     return new ClientProc(ns.spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] }));
   }

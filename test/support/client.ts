@@ -11,8 +11,10 @@ import { ClientError } from '../../src/client/errors.js';
 export interface TestClientOptions {
   readonly host?: string;
   readonly port: number;
-  /** TLS SNI; default "localhost". */
-  readonly servername?: string;
+  /** TLS SNI; default "localhost"; `null` sends none. */
+  readonly servername?: string | null;
+  /** The HTTP Host header; default the host connected to. */
+  readonly hostHeader?: string;
   /** Connect from this local address (e.g. another 127.x to look like another client). */
   readonly localAddress?: string;
   readonly username: string;
@@ -45,7 +47,8 @@ export class TestClient {
       t.c = await SstpConnection.connect({
         host: opts.host ?? '127.0.0.1',
         port: opts.port,
-        servername: opts.servername ?? 'localhost',
+        ...(opts.servername !== null ? { servername: opts.servername ?? 'localhost' } : {}),
+        ...(opts.hostHeader !== undefined ? { hostHeader: opts.hostHeader } : {}),
         ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
         insecure: true,
         username: opts.username,

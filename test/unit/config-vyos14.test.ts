@@ -324,7 +324,7 @@ describe('vyos 1.4: commit checks with VyOS\'s texts', () => {
     assert.equal(issues([...base(), `${S} limits connection-limit '0/min'`]), 'line 11: vpn sstp limits connection-limit: "0/min" allows no connection at all (accel-ppp divides the period by the count): use at least 1');
   });
 
-  it('extended-scripts: VyOS\'s script validator, then refused as not delivered yet', async () => {
+  it('extended-scripts: VyOS\'s script validator; an executable script is accepted', async () => {
     const script = join(dir, 'up.sh');
     await writeFile(script, '#!/bin/sh\nexit 0\n');
     await chmod(script, 0o644);
@@ -333,14 +333,13 @@ describe('vyos 1.4: commit checks with VyOS\'s texts', () => {
       [
         `line 11: vpn sstp extended-scripts on-up: File ${script} is not an executable file`,
         `line 12: vpn sstp extended-scripts on-down: File ${dir}/nope.sh does not exist`,
-        'line 11: vpn sstp extended-scripts on-up: extended-scripts are not run by this build yet; a configuration relying on them (on-pre-up may refuse sessions) is refused rather than run without them',
-        'line 12: vpn sstp extended-scripts on-down: extended-scripts are not run by this build yet; a configuration relying on them (on-pre-up may refuse sessions) is refused rather than run without them',
       ].join('\n'),
     );
     await chmod(script, 0o755);
     const r = load([...base(), `${S} extended-scripts on-pre-up '${script}'`], true);
-    assert.equal(r.ok ? '' : formatIssues(r.issues), 'line 11: vpn sstp extended-scripts on-pre-up: extended-scripts are not run by this build yet; a configuration relying on them (on-pre-up may refuse sessions) is refused rather than run without them');
-    assert.ok(!r.ok);
+    assert.equal(r.ok ? '' : formatIssues(r.issues), '');
+    assert.ok(r.ok);
+    assert.equal(r.ok && r.config.extendedScripts?.onPreUp, script);
   });
 
   it('mode noauth: VyOS\'s pool check, then sstpd\'s refusal', () => {
@@ -419,9 +418,10 @@ describe('vyos 1.4: notes (VyOS\'s warnings, nodes without meaning here, what is
     assert.match(n, /line 12: vpn sstp authentication radius preallocate-vif: note: accepted: sstpd creates the session interface after authentication/);
   });
   it('a node the runtime does not act on yet gets a note only when it would change something', () => {
-    const n = notes([...base(), `${S} mtu 1500`, `${S} ppp-options mru 9000`, `${S} ppp-options ipv4 allow`, `${S} host-name vpn.example.net`, `${S} max-concurrent-sessions 0`]);
-    assert.equal(n.split('\n').filter((l) => !l.includes('gateway-address')).join('\n'), 'line 14: vpn sstp host-name: note: the TLS SNI / HTTP Host check is not enforced yet: clients naming another host are not refused');
-    assert.match(notes([...base(), `${S} max-concurrent-sessions 5`]), /line 11: vpn sstp max-concurrent-sessions: note: not enforced yet/);
+    const n = notes([...base(), `${S} mtu 1500`, `${S} ppp-options mru 9000`, `${S} ppp-options ipv4 allow`, `${S} host-name vpn.example.net`, `${S} max-concurrent-sessions 5`, `${S} limits burst 5`]);
+    // mtu, mru, ipv4, host-name, max-concurrent-sessions and limits are acted on: no note for them.
+    assert.equal(n.split('\n').filter((l) => !l.includes('gateway-address')).join('\n'), '');
+    assert.match(notes([...base(), `${S} ppp-options interface-cache 10`]), /line 11: vpn sstp ppp-options interface-cache: note: not applied yet/);
     // Acted on now: no note.
     assert.doesNotMatch(notes([...base(), `${S} mtu 1400`, `${S} ppp-options mru 1200`, `${S} ppp-options min-mtu 1300`]), /mtu|mru/);
   });

@@ -84,3 +84,36 @@ test('stale ifb devices of a crashed run are swept at start', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('shaper fwmark: the egress tbf sits in an htb whose direct queue takes the marked packets; a change replaces only the tbfs', async () => {
+  const r = recorder();
+  const s = new TcShaper(r.run);
+  s.setFwmark(2);
+  await s.apply('sstp3', { downloadKbit: 2000, uploadKbit: 1000 });
+  assert.deepEqual(r.log, [
+    'tc qdisc replace dev sstp3 root handle 1: htb default 2',
+    'tc class replace dev sstp3 parent 1: classid 1:2 htb rate 10gbit quantum 1514',
+    'tc filter replace dev sstp3 parent 1: protocol all prio 1 handle 800::1 u32 match mark 2 0xffffffff classid 1:0',
+    'tc qdisc replace dev sstp3 parent 1:2 handle 10: tbf rate 2000kbit burst 25000 limit 50000',
+    'ip link add ifb-sstp3 type ifb',
+    'ip link set dev ifb-sstp3 up',
+    'tc qdisc replace dev ifb-sstp3 root handle 1: tbf rate 1000kbit burst 12500 limit 25000',
+    'tc qdisc replace dev sstp3 handle ffff: ingress',
+    'tc filter replace dev sstp3 parent ffff: protocol all prio 1 handle 800::1 u32 match u32 0 0 action mirred egress redirect dev ifb-sstp3',
+  ]);
+  r.log.length = 0;
+  // A reload dropping the mark does not rebuild a shaped interface; its next change is the tbfs only.
+  s.setFwmark(undefined);
+  await s.apply('sstp3', { downloadKbit: 4000, uploadKbit: 3000 });
+  assert.deepEqual(r.log, [
+    'tc qdisc replace dev sstp3 parent 1:2 handle 10: tbf rate 4000kbit burst 50000 limit 100000',
+    'tc qdisc replace dev ifb-sstp3 root handle 1: tbf rate 3000kbit burst 37500 limit 75000',
+  ]);
+  r.log.length = 0;
+  await s.apply('sstp3', undefined);
+  assert.deepEqual(r.log, ['tc qdisc del dev sstp3 root', 'tc qdisc del dev sstp3 ingress', 'ip link del dev ifb-sstp3']);
+  r.log.length = 0;
+  // Shaped again after the removal: the layout of the mark in force now (none).
+  await s.apply('sstp3', { downloadKbit: 2000, uploadKbit: 1000 });
+  assert.equal(r.log[0], 'tc qdisc replace dev sstp3 root handle 1: tbf rate 2000kbit burst 25000 limit 50000');
+});

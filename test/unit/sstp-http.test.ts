@@ -8,6 +8,7 @@ import {
   type HttpReadResult,
   type HttpRequest,
   checkSstpRequest,
+  hostHeaderNames,
   correlationId,
   http200,
   httpError,
@@ -166,4 +167,25 @@ test('client side: sstpRequest matches the vector; the response reader parses th
   assert.equal(r.rest.toString('hex'), '10');
   const bad = new HttpResponseReader().feed(Buffer.from('HTTP/1.1 2x0 OK\r\n\r\n'));
   assert.equal(bad.kind, 'error');
+});
+
+test('checkSstpRequest with host-name: the Host header must name it (port stripped, any case), else 404', () => {
+  const withHost = (host: string | undefined, method = 'SSTP_DUPLEX_POST'): HttpRequest => ({
+    method,
+    uri: URI,
+    version: 'HTTP/1.1',
+    headers: new Map(host === undefined ? [] : [['host', host]]),
+  });
+  assert.deepEqual(checkSstpRequest(withHost('vpn.example.net'), 'vpn.example.net'), { ok: true });
+  assert.deepEqual(checkSstpRequest(withHost('VPN.example.NET:443'), 'vpn.example.net'), { ok: true });
+  for (const bad of ['other.example.net', 'vpn.example.net.evil', 'evil.vpn.example.net', '', undefined]) {
+    const c = checkSstpRequest(withHost(bad), 'vpn.example.net');
+    assert.equal(c.ok ? undefined : c.status, 404, String(bad));
+  }
+  // Without host-name any Host passes; the method check still comes first (501, not 404).
+  assert.deepEqual(checkSstpRequest(withHost('other.example.net')), { ok: true });
+  const m = checkSstpRequest(withHost('other.example.net', 'PUT'), 'vpn.example.net');
+  assert.equal(m.ok ? undefined : m.status, 501);
+  assert.ok(hostHeaderNames('[2001:db8::1]:443', '2001:db8::1'));
+  assert.ok(!hostHeaderNames('vpn.example.net:443x', 'vpn.example.net'));
 });

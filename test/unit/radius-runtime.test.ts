@@ -1,0 +1,43 @@
+/**
+ * The RADIUS part of a generation built from VyOS nodes: `backup` servers are asked last,
+ * `disable-accounting` takes a server out of accounting (accel-ppp acct-port=0), `rate-limit
+ * multiplier` scales the rates RADIUS sends.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatIssues, loadConfigText } from '../../src/config/load.js';
+import { buildRadiusRuntime } from '../../src/server/runtime.js';
+
+const S = 'set vpn sstp';
+const lines = [
+  `${S} authentication mode radius`,
+  `${S} authentication radius server 192.0.2.1 key one`,
+  `${S} authentication radius server 192.0.2.1 backup`,
+  `${S} authentication radius server 192.0.2.2 key two`,
+  `${S} authentication radius server 192.0.2.2 disable-accounting`,
+  `${S} authentication radius server 192.0.2.3 key three`,
+  `${S} authentication radius server 192.0.2.4 key four`,
+  `${S} authentication radius server 192.0.2.4 disable`,
+  `${S} authentication radius rate-limit enable`,
+  `${S} authentication radius rate-limit multiplier 0.5`,
+  `${S} client-ip-pool subnet 192.0.2.0/25`,
+  `${S} gateway-address 192.0.2.254`,
+  `${S} ssl ca-cert-file /etc/ca.pem`,
+  `${S} ssl cert-file /etc/cert.pem`,
+  `${S} ssl key-file /etc/key.pem`,
+];
+
+test('backup last, disable-accounting = no accounting port, disabled left out, multiplier applied', () => {
+  const r = loadConfigText(lines.join('\n') + '\n');
+  assert.ok(r.ok, r.ok ? '' : formatIssues(r.issues));
+  const rt = buildRadiusRuntime(r.config);
+  assert.deepEqual(
+    rt?.client.servers.map((s) => [s.address, s.authPort, s.acctPort]),
+    [
+      ['192.0.2.2', 1812, 0],
+      ['192.0.2.3', 1812, 1813],
+      ['192.0.2.1', 1812, 1813],
+    ],
+  );
+  assert.equal(rt?.rateLimit?.multiplier, 0.5);
+});
