@@ -52,6 +52,8 @@ export class Metrics {
   private readonly ends: Counter<'cause'>;
   private server: Server | undefined;
   private bound = '';
+  /** One pass over the live sessions per scrape (every collector of a scrape runs in one turn). */
+  private scraped: { readonly sessions: readonly SessionInfo[]; readonly traffic: Traffic } | undefined;
 
   constructor(private readonly src: MetricsSources, private readonly log: Logger) {
     const r = this.registry;
@@ -117,8 +119,24 @@ export class Metrics {
     if (s) await new Promise<void>((r) => s.close(() => r()));
   }
 
+  /** The live sessions and the traffic totals, read once per scrape and forgotten after it. */
+  private scrape(): { readonly sessions: readonly SessionInfo[]; readonly traffic: Traffic } {
+    if (this.scraped) return this.scraped;
+    const sessions = this.src.sessions();
+    const traffic = { ...this.src.endedTraffic() };
+    for (const s of sessions) {
+      traffic.rxBytes += s.rxBytes;
+      traffic.txBytes += s.txBytes;
+      traffic.rxPackets += s.rxPackets;
+      traffic.txPackets += s.txPackets;
+    }
+    this.scraped = { sessions, traffic };
+    queueMicrotask(() => (this.scraped = undefined));
+    return this.scraped;
+  }
+
   private sessionGauges(r: Registry): void {
-    const src = this.src;
+    const scrape = (): ReturnType<Metrics['scrape']> => this.scrape();
     new Gauge({
       name: 'sstpd_sessions',
       help: 'Sessions by state: starting (not up yet), active (an interface is up), finishing.',
@@ -126,7 +144,7 @@ export class Metrics {
       registers: [r],
       collect() {
         const n = { starting: 0, active: 0, finishing: 0 };
-        for (const s of src.sessions()) n[s.state]++;
+        for (const s of scrape().sessions) n[s.state]++;
         for (const [k, v] of Object.entries(n)) this.labels(k).set(v);
       },
     });
@@ -134,16 +152,7 @@ export class Metrics {
 
   private trafficCounters(r: Registry): void {
     const src = this.src;
-    const total = (): Traffic => {
-      const t = { ...src.endedTraffic() };
-      for (const s of src.sessions()) {
-        t.rxBytes += s.rxBytes;
-        t.txBytes += s.txBytes;
-        t.rxPackets += s.rxPackets;
-        t.txPackets += s.txPackets;
-      }
-      return t;
-    };
+    const total = (): Traffic => this.scrape().traffic;
     // rx = from the clients, tx = to the clients (as sstpctl and RADIUS accounting count).
     const counter = (name: string, help: string, pick: (t: Traffic) => number): void => {
       new Counter({

@@ -267,6 +267,14 @@ const LINK_VARIANTS: readonly LinkVariant[] = [
   { method: 'mschap-v2', mppe: 'require', clientMppe: MPPE_BIT_S | MPPE_BIT_H },
 ];
 
+/** Moves a link's clock: fires its timeout when one is due; true if it fired. */
+function timeoutDue(link: { nextDeadline(): number | undefined; handleTimeout(now: number): void }, now: number): boolean {
+  const d = link.nextDeadline();
+  if (d === undefined || d > now) return false;
+  link.handleTimeout(now);
+  return true;
+}
+
 function serverOptions(v: LinkVariant): PppLinkOptions {
   const random = seededRandom(7);
   return {
@@ -347,10 +355,8 @@ class LinkEpisode implements Episode {
 
   step(s: Step): void {
     this.now += s.dt;
-    const d = this.link.nextDeadline();
-    if (d !== undefined && d <= this.now) {
+    if (timeoutDue(this.link, this.now)) {
       this.frame = undefined;
-      this.link.handleTimeout(this.now);
       this.pump();
     }
     if (s.op === OP_DATA) {
@@ -458,10 +464,8 @@ class ClientLinkEpisode implements Episode {
 
   step(s: Step): void {
     this.now += s.dt;
-    const d = this.link.nextDeadline();
-    if (d !== undefined && d <= this.now) {
+    if (timeoutDue(this.link, this.now)) {
       this.frame = undefined;
-      this.link.handleTimeout(this.now);
       this.pump();
     }
     if (s.op !== OP_DATA) return;
