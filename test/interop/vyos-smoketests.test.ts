@@ -169,7 +169,7 @@ describe('interop: VyOS smoketest configurations with sstpc + pppd', { skip: roo
     const port = env.nextPort();
     await withDaemon({ configText: configText(smoketestCase('test_accel_ppp_options').lines, port, userLines(2)), netns: env.ns }, async (d) => {
       const runs = await Promise.all(
-        [[], ['mru 1300']].map((pppd, i) => startSstpc(vm(port, { ...user(i), pppd, exec: ['sleep 4'] }))),
+        [[], ['mru 1300']].map((pppd, i) => startSstpc(vm(port, { ...user(i), pppd, exec: ['sleep 8'] }))),
       );
       try {
         const mtus: number[] = [];
@@ -296,7 +296,7 @@ describe('interop: VyOS smoketest configurations with sstpc + pppd', { skip: roo
           const results = await Promise.all(k.runs.map((p, i) => {
             // Up without IPCP counts for the harness only with noip: otherwise it waits for ip-up.
             const harnessUp = p.outcome !== 'refused' && (p.outcome.includes('ipv4') || p.pppd.includes('noip'));
-            return runSstpc(vm(port, { ...user(i), pppd: [p.pppd], ...(harnessUp ? {} : { expectFail: true, timeoutS: 15 }) }));
+            return runSstpc(vm(port, { ...user(i), pppd: [p.pppd], ...(harnessUp ? {} : { expectFail: true, timeoutS: 25 }) }));
           }));
           for (const [i, p] of k.runs.entries()) await checkPolicyRun(d, k.ipv4, `u${i + 1}`, p, results[i]!);
         });
