@@ -113,18 +113,22 @@ function dumpLogs(dir: string): void {
   }
 }
 
-test('cluster example: 3 sstpd nodes behind HAProxy on FreeRADIUS + PostgreSQL (SQL accounting and IP pool, DAE, a node dying)', { timeout: 240_000 }, async () => {
+test('cluster example: 3 sstpd nodes behind HAProxy on FreeRADIUS + PostgreSQL (SQL accounting and IP pool, DAE, a node dying)', { timeout: 240_000 }, async (t) => {
+  const t0 = Date.now();
+  const phase = (what: string): void => t.diagnostic(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
   const loads: Load[] = [];
   let dir = '';
   let down: CmdResult | undefined;
   try {
     await ok(['up'], 120_000);
     dir = readFileSync(`/run/sstpd-cluster/${NAME}`, 'utf8').trim();
+    phase('up');
 
     // 1. 50 sessions through HAProxy.
     const first = new Load(dir, undefined, SESSIONS);
     loads.push(first);
     await first.holding(SESSIONS);
+    phase(`${SESSIONS} sessions up`);
     // Every session has sent its Start and at least one Interim-Update (interim every 3 s).
     await eventually(async () => (await count('SELECT count(*) FROM radacct WHERE acctstoptime IS NULL AND acctinterval IS NOT NULL')) === SESSIONS, 30_000, 'an Interim-Update for every session');
     assert.deepEqual(await sql('SELECT count(*), count(DISTINCT acctsessionid), count(DISTINCT framedipaddress), count(DISTINCT username) FROM radacct'), [['50', '50', '50', '50']], 'one row per session, addresses distinct');
@@ -147,6 +151,7 @@ test('cluster example: 3 sstpd nodes behind HAProxy on FreeRADIUS + PostgreSQL (
       assert.ok(rows.every((r) => r.sid.startsWith(`${nodeIp(i).split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join('')}-node${i}-`)), 'Acct-Session-Id names the node');
     }
 
+    phase('accounting checked');
     // 2. Disconnect: to the node that holds the session, then to a wrong one.
     const matchBy = ['Acct-Session-Id', 'User-Name', 'Framed-IP-Address'] as const;
     const ended: string[] = [];
@@ -173,6 +178,7 @@ test('cluster example: 3 sstpd nodes behind HAProxy on FreeRADIUS + PostgreSQL (
     }
     assert.equal(await count(`SELECT count(*) FROM radippool WHERE expiry_time > now()`), SESSIONS - NODES, 'the Stops freed their leases');
 
+    phase('disconnects checked');
     // 3. Node 2 dies.
     const dead = 2;
     const survivors = await openRows(`nasipaddress <> '${nodeIp(dead)}'`);
@@ -184,6 +190,7 @@ test('cluster example: 3 sstpd nodes behind HAProxy on FreeRADIUS + PostgreSQL (
     const again = new Load(dir, orphans.map((r) => r.username), orphans.length);
     loads.push(again);
     await again.holding(orphans.length);
+    phase(`node ${dead} killed, its ${orphans.length} users back on the survivors`);
     const back = await openRows(`username IN (${orphans.map((r) => `'${r.username}'`).join(',')}) AND nasipaddress <> '${nodeIp(dead)}'`);
     assert.equal(back.length, orphans.length, 'every orphaned user has a new session on a survivor');
     const held = new Set([...survivors, ...orphans].map((r) => r.ip));
@@ -196,6 +203,7 @@ test('cluster example: 3 sstpd nodes behind HAProxy on FreeRADIUS + PostgreSQL (
     assert.equal(await count(`SELECT count(*) FROM radacct WHERE nasipaddress = '${nodeIp(dead)}' AND acctstoptime IS NULL`), 0, 'and closes its radacct rows');
     assert.equal(await count(`SELECT count(*) FROM radacct WHERE nasipaddress = '${nodeIp(dead)}' AND acctterminatecause = 'NAS-Reboot'`), orphans.length);
 
+    phase(`node ${dead} back, Accounting-On processed`);
     // The survivors' sessions never dropped: still listed by their nodes, still open in SQL.
     const stillOpen = new Set((await openRows()).map((r) => r.sid));
     for (const r of survivors) assert.ok(stillOpen.has(r.sid), `${r.sid} still open in radacct`);
@@ -211,6 +219,7 @@ test('cluster example: 3 sstpd nodes behind HAProxy on FreeRADIUS + PostgreSQL (
   } finally {
     for (const l of loads) l.stop();
     down = await cluster(['down'], 60_000);
+    phase('down');
   }
 
   // 4. Nothing left behind.
