@@ -66,18 +66,6 @@ if [ "$(id -u)" = 0 ]; then
     fi
     if [ ! -c /dev/net/tun ]; then
         modprobe tun 2>/dev/null || true
-        # The postgresql package creates and starts a system cluster; the cluster example runs its own
-    # instance (own data dir, socket and port), so the system one is stopped and left to start by hand.
-    if command -v pg_lsclusters >/dev/null 2>&1; then
-        pg_lsclusters -h 2>/dev/null | while read -r ver name _port status _rest; do
-            conf="/etc/postgresql/$ver/$name/start.conf"
-            if [ -f "$conf" ] && ! grep -qx manual "$conf"; then echo manual > "$conf"; fi
-            if [ "$status" = online ]; then
-                echo "system-deps: stopping the system postgresql $ver/$name cluster (the tests run their own)"
-                pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1 || true
-            fi
-        done
-    fi
-    if [ ! -c /dev/net/tun ]; then mkdir -p /dev/net && mknod /dev/net/tun c 10 200 && chmod 666 /dev/net/tun; fi
+        if [ ! -c /dev/net/tun ]; then mkdir -p /dev/net && mknod /dev/net/tun c 10 200 && chmod 666 /dev/net/tun; fi
     fi
 fi
