@@ -8,16 +8,17 @@
  * - node: who we are to RADIUS — NAS-IP-Address as 8 hex digits and/or NAS-Identifier (verbatim
  *   when it is a short plain word, else a 16-hex digest of it); absent without RADIUS. Nodes that
  *   a back end tells apart (as it must, to close their sessions on Accounting-On) get distinct ids.
- * - BOOT: this process's start (8 hex digits of Unix seconds) and 4 random hex digits, so a
- *   restarted node never reuses an id of its earlier run.
+ * - BOOT: this process's start (8 hex digits of Unix seconds) and its pid (6 hex digits), so a
+ *   restarted node never reuses an id of its earlier run, and processes of one node started in
+ *   the same second (workers) never share one.
  * - N: the session's number in this process (NAS-Port), at least 6 hex digits.
  *
- * At most 63 printable ASCII characters (RADIUS allows 253; MySQL's radacct column takes 64).
+ * At most 64 printable ASCII characters (RADIUS allows 253; MySQL's radacct column takes 64).
  */
 import { createHash } from 'node:crypto';
 import type { NasIdentity } from './accounting.js';
 
-const PLAIN_IDENTIFIER = /^[A-Za-z0-9._]{1,32}$/;
+const PLAIN_IDENTIFIER = /^[A-Za-z0-9._]{1,31}$/;
 
 /** The node part of our session ids ('' without RADIUS). */
 export function sessionIdNode(nas: NasIdentity | undefined): string {
@@ -37,9 +38,9 @@ export function sessionIdNode(nas: NasIdentity | undefined): string {
   return parts.join('-');
 }
 
-/** The BOOT part from the process's start time (ms) and two random bytes. */
-export function sessionIdBoot(startedAtMs: number, random: Buffer): string {
-  return Math.floor(startedAtMs / 1000).toString(16).padStart(8, '0') + random.subarray(0, 2).toString('hex').padStart(4, '0');
+/** The BOOT part from the process's start time (ms) and pid (Linux pids stay below 2^22). */
+export function sessionIdBoot(startedAtMs: number, pid: number): string {
+  return Math.floor(startedAtMs / 1000).toString(16).padStart(8, '0') + (pid % 0x1000000).toString(16).padStart(6, '0');
 }
 
 export function formatSessionId(node: string, boot: string, n: number): string {

@@ -37,7 +37,7 @@ export interface SessionEnv extends NetworkEnv {
 }
 
 let nextSid = 1;
-const sidBoot = sessionIdBoot(Date.now(), randomBytes(2));
+const sidBoot = sessionIdBoot(Date.now(), process.pid);
 
 /** Close a socket that does not finish its TLS shutdown within this time. */
 const CLOSE_GRACE_MS = 2000;
