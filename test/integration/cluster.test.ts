@@ -176,7 +176,8 @@ test('cluster example: 3 sstpd nodes behind HAProxy on FreeRADIUS + PostgreSQL (
       const sids = (await nodeSessions(dir, i)).map((s) => s.sid);
       assert.ok(!sids.includes(ended[i - 1]!), `node${i} no longer holds ${ended[i - 1]}`);
     }
-    assert.equal(await count(`SELECT count(*) FROM radippool WHERE expiry_time > now()`), SESSIONS - NODES, 'the Stops freed their leases');
+    // rlm_sql records the Stop before rlm_sqlippool frees the lease.
+    await eventually(async () => (await count(`SELECT count(*) FROM radippool WHERE expiry_time > now()`)) === SESSIONS - NODES, 15_000, 'the Stops free their leases');
 
     phase('disconnects checked');
     // 3. Node 2 dies.
@@ -191,8 +192,10 @@ test('cluster example: 3 sstpd nodes behind HAProxy on FreeRADIUS + PostgreSQL (
     loads.push(again);
     await again.holding(orphans.length);
     phase(`node ${dead} killed, its ${orphans.length} users back on the survivors`);
-    const back = await openRows(`username IN (${orphans.map((r) => `'${r.username}'`).join(',')}) AND nasipaddress <> '${nodeIp(dead)}'`);
-    assert.equal(back.length, orphans.length, 'every orphaned user has a new session on a survivor');
+    // The client is up when IPCP is; the Start reaches SQL a moment later.
+    const returning = `username IN (${orphans.map((r) => `'${r.username}'`).join(',')}) AND nasipaddress <> '${nodeIp(dead)}'`;
+    await eventually(async () => (await openRows(returning)).length === orphans.length, 15_000, 'every orphaned user has a new session on a survivor');
+    const back = await openRows(returning);
     const held = new Set([...survivors, ...orphans].map((r) => r.ip));
     assert.ok(back.every((r) => !held.has(r.ip)), 'new addresses, none of a live session nor of the dead node');
     assert.equal(new Set(back.map((r) => r.ip)).size, back.length);
