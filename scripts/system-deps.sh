@@ -9,12 +9,14 @@ set -euo pipefail
 # iproute2: netns, links · openssl: certificates · iputils-ping, procps, psmisc: test plumbing ·
 # kmod: modprobe tun · qemu-system-x86: the sstpc VM · freeradius + freeradius-utils (radclient):
 # RADIUS tests · haproxy: the proxy tests · systemd: systemd-analyze verify of the unit ·
-# prometheus: promtool checks the metrics endpoint ·
+# prometheus: promtool checks the metrics endpoint · postgresql + freeradius-postgresql: the
+# examples/cluster deployment and its test (own PostgreSQL instance, FreeRADIUS rlm_sql on it) ·
 # python3, make, g++: node-gyp for the native addon · iperf3: rate-limit tests and the benchmarks.
 PACKAGES=(
     iproute2 openssl iputils-ping procps psmisc kmod ca-certificates iperf3 haproxy systemd prometheus
     qemu-system-x86
     freeradius freeradius-utils
+    postgresql freeradius-postgresql
     python3 make g++
 )
 
@@ -50,6 +52,18 @@ if [ "$(id -u)" = 0 ]; then
             service "$svc" stop >/dev/null 2>&1 || pkill -x "$svc" || true
         fi
     done
+    # The postgresql package creates and starts a system cluster; the cluster example runs its own
+    # instance (own data dir, socket and port), so the system one is stopped and left to start by hand.
+    if command -v pg_lsclusters >/dev/null 2>&1; then
+        pg_lsclusters -h 2>/dev/null | while read -r ver name _port status _rest; do
+            conf="/etc/postgresql/$ver/$name/start.conf"
+            if [ -f "$conf" ] && ! grep -qx manual "$conf"; then echo manual > "$conf"; fi
+            if [ "$status" = online ]; then
+                echo "system-deps: stopping the system postgresql $ver/$name cluster (the tests run their own)"
+                pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1 || true
+            fi
+        done
+    fi
     if [ ! -c /dev/net/tun ]; then
         modprobe tun 2>/dev/null || true
         if [ ! -c /dev/net/tun ]; then mkdir -p /dev/net && mknod /dev/net/tun c 10 200 && chmod 666 /dev/net/tun; fi

@@ -13,6 +13,8 @@ import { authCycle } from '../client/stats.js';
 
 const USAGE = `usage: sstp-load [options] HOST[:PORT]
   -u, --user NAME        user name; with %d, session i uses NAME with %d = i mod --users
+      --user-list A,B,…  instead of --user: session i uses the (i mod count)-th name (e.g. the
+                         users a test wants back after their server went away)
   -p, --password PASS    password (same for every user); or $SSTP_PASSWORD
       --users N          distinct user names for %d (default: --sessions)
   -n, --sessions N       sessions to establish (default 100, at most 100000)
@@ -73,6 +75,7 @@ async function main(): Promise<number> {
     allowPositionals: true,
     options: {
       user: { type: 'string', short: 'u' },
+      'user-list': { type: 'string' },
       password: { type: 'string', short: 'p' },
       users: { type: 'string' },
       sessions: { type: 'string', short: 'n', default: '100' },
@@ -100,8 +103,12 @@ async function main(): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError('exactly one server address expected (HOST[:PORT])');
   const { host, port } = parseTarget(positionals[0]!);
-  const user = values.user;
-  if (user === undefined) throw new UsageError('--user is required');
+  const names = values['user-list']?.split(',').filter(Boolean);
+  if (names !== undefined && (names.length === 0 || values.user !== undefined)) throw new UsageError('--user-list takes one or more names, and no --user');
+  const user = values.user ?? (names !== undefined ? '%d' : undefined);
+  if (user === undefined) throw new UsageError('--user (or --user-list) is required');
+  /** The user name with %d = k. */
+  const userFor = (k: number): string => (names !== undefined ? names[k % names.length]! : user.replace('%d', String(k)));
   const password = values.password ?? process.env['SSTP_PASSWORD'];
   if (password === undefined) throw new UsageError('--password (or $SSTP_PASSWORD) is required');
   const sources = values['source-addresses'] !== undefined ? int(values['source-addresses'], '--source-addresses', 1, 254) : 0;
@@ -125,7 +132,7 @@ async function main(): Promise<number> {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => stop.abort());
     const report = await runChurn({
       ...common,
-      credentials: (w) => ({ username: user.replace('%d', String(w)), password }),
+      credentials: (w) => ({ username: userFor(w), password }),
       workers: int(values.concurrency, '--concurrency', 1, 100_000),
       durationS: int(values.duration, '--duration', 1, 30 * 86_400),
       mix: churnMix(values.mix),
@@ -138,10 +145,10 @@ async function main(): Promise<number> {
     return report.failed === 0 && report.lost === 0 && report.closeErrors === 0 ? 0 : 1;
   }
   const sessions = int(values.sessions, '--sessions', 1, 100_000);
-  const users = values.users !== undefined ? int(values.users, '--users', 1, 1_000_000) : sessions;
+  const users = values.users !== undefined ? int(values.users, '--users', 1, 1_000_000) : (names?.length ?? sessions);
   const report = await runLoad({
     ...common,
-    credentials: (i) => ({ username: user.replace('%d', String(i % users)), password }),
+    credentials: (i) => ({ username: userFor(i % users), password }),
     sessions,
     concurrency: int(values.concurrency, '--concurrency', 1, 100_000),
     holdS: Number(values.hold ?? '0') || 0,

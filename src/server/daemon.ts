@@ -29,6 +29,7 @@ import { accountingFeature } from '../session/features/accounting.js';
 import { metricsFeature } from '../session/features/metrics.js';
 import { scriptsFeature } from '../session/features/scripts.js';
 import { runScript } from '../dataplane/scripts.js';
+import { sessionIdNode } from '../radius/session-id.js';
 
 /** An extended script that runs longer than this is killed (its session goes on, or is refused for on-pre-up). */
 export const SCRIPT_TIMEOUT_MS = 30_000;
@@ -162,6 +163,8 @@ export class Daemon {
       prefixes: this.prefixes,
       registry: this.registry,
       log: this.log,
+      // cluster13: session ids carry the NAS identity, so nodes sharing a RADIUS back end never collide.
+      ...(rt.radius ? { sidNode: sessionIdNode(rt.radius.nas) } : {}),
       ...io,
       features: [
         rateLimitFeature(this.opts.shaper ?? this.shaper),

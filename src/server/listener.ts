@@ -157,6 +157,9 @@ export class Listener {
 
   private connection(socket: Socket): void {
     if (this.closed) return void socket.destroy();
+    // Already reset by the peer (a load balancer's health check connects and resets at once): it
+    // has no address left, nothing to refuse or log.
+    if (socket.remoteAddress === undefined) return void socket.destroy();
     socket.on('error', () => socket.destroy());
     const policy = this.policy;
     const tcpPeer = { address: plain(socket.remoteAddress), port: socket.remotePort ?? 0 };

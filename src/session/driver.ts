@@ -21,6 +21,7 @@ import type { SessionHandle, SessionInfo, SessionRegistry, TerminateCause } from
 import { RecordWriter } from './record-writer.js';
 import type { RateLimit } from '../config/model.js';
 import type { CoaChanges } from '../radius/dae.js';
+import { formatSessionId, sessionIdBoot } from '../radius/session-id.js';
 
 /** What a connection takes from the configuration generation it was accepted under. */
 export interface SessionEnv extends NetworkEnv {
@@ -31,10 +32,12 @@ export interface SessionEnv extends NetworkEnv {
   readonly log: Logger;
   /** The features every session runs (rate limit, routes, timeouts, accounting, …), in call order. */
   readonly features: readonly SubscriberFactory[];
+  /** Who we are to RADIUS, in session ids (src/radius/session-id.ts); '' or absent without RADIUS. */
+  readonly sidNode?: string;
 }
 
 let nextSid = 1;
-const sidPrefix = randomBytes(3).toString('hex');
+const sidBoot = sessionIdBoot(Date.now(), process.pid);
 
 /** Close a socket that does not finish its TLS shutdown within this time. */
 const CLOSE_GRACE_MS = 2000;
@@ -42,7 +45,8 @@ const CLOSE_GRACE_MS = 2000;
 export class SessionDriver implements SessionHandle {
   /** NAS-Port: this session's number since the daemon started. */
   readonly nasPort = nextSid++;
-  readonly sid = `${sidPrefix}${this.nasPort.toString(16).padStart(6, '0')}`;
+  /** Also the Acct-Session-Id: unique across nodes and restarts. */
+  readonly sid: string;
   private readonly core: Session;
   private readonly log: Logger;
   private readonly network: SessionNetwork;
@@ -69,6 +73,7 @@ export class SessionDriver implements SessionHandle {
     private readonly env: SessionEnv,
     conn: { readonly peer: { readonly address: string; readonly port: number }; readonly local: { readonly address: string } },
   ) {
+    this.sid = formatSessionId(env.sidNode ?? '', sidBoot, this.nasPort);
     this.log = env.log.child({ sid: this.sid });
     this.core = new Session(env.policy, randomBytes, monotonicNow(), () => new Date());
     this.core.setIpSink((packet) => this.writeTun(packet));

@@ -132,7 +132,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   }
   await Promise.all(running);
   const rampS = (monotonicNow() - t0) / 1000;
-  o.onEvent?.('ramp-done', { established: setupMs.length, failed: o.sessions - setupMs.length, rampS: Math.round(rampS * 100) / 100 });
+  // The causes too, so a run that holds its sessions says why some failed before its report.
+  const why = Object.entries(failures).map(([k, n]) => `${k}=${n}`).join(' ');
+  o.onEvent?.('ramp-done', { established: setupMs.length, failed: o.sessions - setupMs.length, rampS: Math.round(rampS * 100) / 100, ...(why ? { failures: why } : {}) });
 
   let echo: { rtt: number[]; failed: number } | undefined;
   if (o.holdS > 0) {
