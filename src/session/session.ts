@@ -235,6 +235,14 @@ export class Session {
     this.pump.run(now);
   }
 
+  /**
+   * Holds every data packet back, both ways (the driver, while the session's pre-up hooks run), or
+   * lets them move again. Control traffic (LCP, NCPs, SSTP) is not affected.
+   */
+  holdData(held: boolean): void {
+    this.ppp.gate.held = held;
+  }
+
   /** The prefix delegated by DHCPv6 and bound, if any. */
   get delegatedPrefix(): Prefix6 | undefined {
     return this.v6?.delegatedPrefix;
