@@ -270,8 +270,8 @@ export interface SstpConfig {
   /** The Prometheus endpoint (sstpd extension); absent = off. */
   readonly metrics?: { readonly address: string; readonly port: number };
   /**
-   * `authentication mode`. "noauth" (1.4+): VyOS gives accel-ppp no password source for SSTP, so
-   * logins fail there; sstpd refuses the configuration (verify) until it gives it a meaning.
+   * `authentication mode`. "noauth" (1.4+): no authentication at all, as accel-ppp's noauth=1 (VyOS
+   * renders no noauth for SSTP, so logins fail there); verify notes it loudly.
    */
   readonly authMode: 'local' | 'radius' | 'noauth';
   /** In the order configured (VyOS `multi` keeps insertion order). */

@@ -141,7 +141,7 @@ export const SSTP_SCHEMA: ContainerNode = node({
   authentication: node({
     'local-users': localUsers,
     protocols: leaf(oneOf(AUTH_PROTOCOL_WORDS), { multi: true, default: AUTH_PROTOCOL_WORDS }),
-    // 1.4 added noauth; what sstpd does with it is decided in verify (see unsupportedYet).
+    // 1.4 added noauth (accel-ppp noauth=1; verify says loudly what it means).
     mode: leaf(oneOf(['local', 'radius', 'noauth']), { default: 'local' }),
     radius,
   }),

@@ -172,9 +172,27 @@ function checkRateLimitAttribute(c: SstpConfig, opts: VerifyOptions, out: Issues
   if (!res.ok) out.add([...RADIUS, 'rate-limit', rl.vendor !== undefined ? 'vendor' : 'attribute'], res.reason);
 }
 
-function checkAuthentication(t: ConfigTree, c: SstpConfig, opts: VerifyOptions, out: Issues): void {
+/**
+ * noauth (accel-ppp `[auth] noauth=1`): nobody is asked for a password, so anyone who reaches the
+ * port gets an address — said loudly. MPPE needs MS-CHAP's keys: `mppe require` cannot work.
+ */
+function checkNoauth(c: SstpConfig, out: Issues, notes: Issues): void {
+  const mode = ['authentication', 'mode'];
+  notes.add(
+    mode,
+    'NO AUTHENTICATION: every client that reaches the port gets a session and an address, with no user name ' +
+      '(VyOS 1.4/1.5 render no noauth for SSTP, so there every login fails; sstpd does what accel-ppp\'s noauth=1 does). ' +
+      'Restrict who can connect (firewall, limits) or use "local" or "radius"',
+  );
+  if (c.ppp.mppe === 'require' && !c.ppp.disableCcp) {
+    out.add(['ppp-options', 'mppe'], '"require" cannot work with authentication mode noauth: MPPE keys come from MS-CHAP authentication, so every session would fail');
+  }
+}
+
+function checkAuthentication(t: ConfigTree, c: SstpConfig, opts: VerifyOptions, out: Issues, notes: Issues): void {
   if (c.authMode === 'local') checkLocalUsers(t, c, out);
   else if (c.authMode === 'radius') checkRadius(t, c, opts, out);
+  else checkNoauth(c, out, notes);
   // VyOS checks the DAE key in any mode.
   const dae = [...RADIUS, 'dynamic-author'];
   if (t.has([...dae, 'server']) && t.value([...dae, 'key']) === undefined) out.add(dae, 'DAE/CoA server key required!');
@@ -606,20 +624,9 @@ function noteOthers(t: ConfigTree, notes: Issues): void {
 //
 // Every node below parses, validates and lands in the model (so a wrong value still gets its
 // type error), but this build cannot act on it. Ignoring it silently would mislead the operator:
-// a node whose absence of effect could change who gets in is refused (unsupportedYet); the others
-// are accepted with a note saying so (notActedOnYet), since VyOS's own smoketest configurations
-// use them. Each later issue that delivers a feature deletes its lines here.
-
-export function unsupportedYet(t: ConfigTree): ConfigIssue[] {
-  const out = new Issues(t);
-  if (t.value(['authentication', 'mode']) === 'noauth') {
-    out.add(
-      ['authentication', 'mode'],
-      'Invalid value "noauth": sstpd always authenticates clients (VyOS accepts "noauth" but gives the daemon no password source); use "local" or "radius"',
-    );
-  }
-  return out.list;
-}
+// a node whose absence of effect could change who gets in would be refused; the others are
+// accepted with a note saying so (notActedOnYet), since VyOS's own smoketest configurations use
+// them. Each later issue that delivers a feature deletes its lines here.
 
 interface NotYet {
   readonly path: readonly string[];
@@ -673,7 +680,7 @@ export function verifyConfig(t: ConfigTree, c: SstpConfig, opts: VerifyOptions =
   const pki = opts.pki ?? new ConfigTree(new ConfigNode(0), PKI_PREFIX);
   const era = syntaxEra(t, pki, opts.versions);
   checkPoolOrder(t, out);
-  checkAuthentication(t, c, opts, out);
+  checkAuthentication(t, c, opts, out, notes);
   checkGatewayAndStaticIps(c, out);
   checkIpv4Pools(t, out);
   checkNameServers(t, out);
@@ -688,5 +695,5 @@ export function verifyConfig(t: ConfigTree, c: SstpConfig, opts: VerifyOptions =
   noteOthers(t, notes);
   // Notes in line order (a stable sort keeps the order of several notes on one line).
   const allNotes = [...notes.list, ...notActedOnYet(t, c)].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-  return { issues: [...out.list, ...unsupportedYet(t)], notes: allNotes };
+  return { issues: out.list, notes: allNotes };
 }

@@ -237,6 +237,7 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     // Offer the strongest allowed method first (accel-ppp offers config order, so VyOS's default
     // list makes it offer PAP first and every binding key zero); clients Nak to what they support.
     authProtocols: OFFER_ORDER.filter((m) => config.authProtocols.includes(m)),
+    ...(config.authMode === 'noauth' ? { noauth: true } : {}),
     gateway,
     dns: config.nameServers.ipv4,
     ...pppPolicy(config),

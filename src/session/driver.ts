@@ -242,7 +242,9 @@ export class SessionDriver implements SessionHandle {
   }
 
   private onAuthenticated(result: AuthAccept): void {
-    const replaced = this.env.registry.bindUser(this.sid, result.username).map((old) => {
+    // `single-session replace` is per user name; noauth sessions have none (as in accel-ppp).
+    const named = result.username !== '';
+    const replaced = (named ? this.env.registry.bindUser(this.sid, result.username) : []).map((old) => {
       this.log.info({ username: result.username, replaced: old.sid }, 'session-replaced');
       return old.terminate('session-replaced', `replaced by session ${this.sid}`);
     });

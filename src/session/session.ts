@@ -49,6 +49,8 @@ export interface SessionAddresses {
 /** Everything a session needs from its configuration generation, frozen at accept time. */
 export interface SessionPolicy {
   readonly authProtocols: readonly AuthProtocol[];
+  /** `authentication mode noauth`: no authentication at all (PppLinkOptions.noauth). */
+  readonly noauth?: boolean;
   readonly gateway: string;
   readonly dns: readonly string[];
   /** `wins-server` (≤ 2 IPv4), answered in IPCP 130/132; absent or empty: those are rejected. */
@@ -133,6 +135,7 @@ export class Session {
       ...(policy.maxPeerMru !== undefined ? { maxPeerMru: policy.maxPeerMru } : {}),
       ...(policy.minPeerMru !== undefined ? { minPeerMru: policy.minPeerMru } : {}),
       authProtocols: policy.authProtocols,
+      ...(policy.noauth ? { noauth: true } : {}),
       makeAuthenticator: (m) => createAuthenticator(m, { random, serverName: policy.serverName }),
       echo: policy.echo,
       dns: policy.dns,

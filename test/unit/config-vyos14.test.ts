@@ -342,14 +342,20 @@ describe('vyos 1.4: commit checks with VyOS\'s texts', () => {
     assert.equal(r.ok && r.config.extendedScripts?.onPreUp, script);
   });
 
-  it('mode noauth: VyOS\'s pool check, then sstpd\'s refusal', () => {
+  it('mode noauth: VyOS\'s pool check; accepted with a loud note; mppe require refused (no MS-CHAP keys)', () => {
     assert.equal(
       issues(edit([`${S} authentication mode`, `${S} client-ip-pool`, `${S} default-pool`], [`${S} authentication mode noauth`])),
-      [
-        'vpn sstp client-ip-pool: Local auth mode requires local client-ip-pool or client-ipv6-pool to be configured!',
-        'line 8: vpn sstp authentication mode: Invalid value "noauth": sstpd always authenticates clients (VyOS accepts "noauth" but gives the daemon no password source); use "local" or "radius"',
-      ].join('\n'),
+      'vpn sstp client-ip-pool: Local auth mode requires local client-ip-pool or client-ipv6-pool to be configured!',
     );
+    const noauth = edit([`${S} authentication mode`], [`${S} authentication mode noauth`]);
+    assert.match(notes(noauth), /vpn sstp authentication mode: note: NO AUTHENTICATION: every client that reaches the port gets a session/);
+    assert.equal(config(load(noauth)).authMode, 'noauth');
+    assert.equal(
+      issues([...noauth, `${S} ppp-options mppe require`]),
+      `line ${noauth.length + 1}: vpn sstp ppp-options mppe: "require" cannot work with authentication mode noauth: ` +
+        'MPPE keys come from MS-CHAP authentication, so every session would fail',
+    );
+    assert.ok(load([...noauth, `${S} ppp-options mppe require`, `${S} ppp-options disable-ccp`]).ok, 'disable-ccp: no MPPE at all');
   });
 });
 
