@@ -156,6 +156,8 @@ export interface PppOptions {
   readonly ipv6PeerInterfaceId?: string;
   /** `ppp-options ipv6-accept-peer-interface-id`: the client's proposed id is accepted as is. */
   readonly ipv6AcceptPeerInterfaceId?: boolean;
+  /** `ppp-options ipv6-peer-interface-id-secret` (newer VyOS): the key of "calling-sid" ids. */
+  readonly ipv6PeerInterfaceIdSecret?: string;
 }
 
 /**

@@ -210,6 +210,10 @@ export const SSTP_SCHEMA: ContainerNode = node({
       fullMatch('ipv6-peer-interface-id', new RegExp(`random|calling-sid|ipv4-addr|${IID}`), iidMessage('"random", "calling-sid", "ipv4-addr"')),
     ),
     'ipv6-accept-peer-interface-id': valueless,
+    // Newer VyOS (T8598, 2026): the key of `ipv6-peer-interface-id calling-sid` (16-128 printable, no spaces).
+    'ipv6-peer-interface-id-secret': leaf(
+      fullMatch('ipv6-peer-interface-id-secret', /[!-~]{16,128}/, 'Secret must be 16 to 128 printable ASCII characters without whitespace'),
+    ),
   }),
 });
 

@@ -16,7 +16,7 @@ import type { SstpConfig } from './model.js';
 import { issuerChain, parseCertBody, parseKeyBody, pkiCaCertificates } from './pki.js';
 import { tokenizeLine } from './lexer.js';
 import { ConfigNode, ConfigTree, PKI_PREFIX } from './tree.js';
-import { ipv4InPrefix, ipv4PoolSpan, parseIpv4, parseIpv4Prefix } from './values.js';
+import { ipv4InPrefix, ipv4PoolSpan, parseInterfaceId, parseIpv4, parseIpv4Prefix } from './values.js';
 import { resolveRateAttribute } from './radius-dictionary.js';
 
 export type FileRead = { readonly ok: true; readonly data: Buffer } | { readonly ok: false; readonly reason: string };
@@ -597,6 +597,31 @@ function checkScripts(t: ConfigTree, files: FileChecker | undefined, out: Issues
   }
 }
 
+/**
+ * IPV6CP interface ids: two fixed ids that are the same can never be negotiated (accel-ppp would
+ * Nak the client for ever). calling-sid without newer VyOS's secret gets a per-process key.
+ */
+function checkInterfaceIds(t: ConfigTree, out: Issues, notes: Issues): void {
+  const at = (n: string): string[] => ['ppp-options', n];
+  const ours = t.value(at('ipv6-interface-id'));
+  const peer = t.value(at('ipv6-peer-interface-id'));
+  const oursId = ours !== undefined ? parseInterfaceId(ours) : undefined;
+  const peerId = peer !== undefined ? parseInterfaceId(peer) : undefined;
+  if (oursId && peerId?.equals(oursId)) {
+    out.add(at('ipv6-peer-interface-id'), `"${peer}" is also ipv6-interface-id: both ends of the link would have the same link-local address`);
+  }
+  if (peer === 'calling-sid' && !t.has(at('ipv6-peer-interface-id-secret'))) {
+    notes.add(
+      at('ipv6-peer-interface-id'),
+      'calling-sid: each client\'s id is a keyed hash of its address, with a key sstpd picks at start, so the ids change when sstpd restarts ' +
+        '(set ppp-options ipv6-peer-interface-id-secret, which newer VyOS requires, to keep them)',
+    );
+  }
+  if (t.has(at('ipv6-peer-interface-id-secret')) && peer !== 'calling-sid') {
+    notes.add(at('ipv6-peer-interface-id-secret'), 'only used with "ipv6-peer-interface-id calling-sid"');
+  }
+}
+
 /** Accepted VyOS nodes that mean nothing here, or something slightly different. */
 function noteOthers(t: ConfigTree, notes: Issues): void {
   if (t.has(['snmp'])) {
@@ -636,8 +661,6 @@ interface NotYet {
 }
 
 const NOT_ACTED_ON_YET: readonly NotYet[] = [
-  { path: ['ppp-options', 'ipv6-peer-interface-id'], text: 'not applied yet: the client keeps its own id unless it clashes' },
-  { path: ['ppp-options', 'ipv6-accept-peer-interface-id'], text: 'not applied yet: a clashing client id is still Nak\'d' },
   { path: ['ppp-options', 'interface-cache'], text: 'not applied yet: every session creates its own interface' },
   { path: ['client-ipv6-pool'], when: (c) => c.ipv6Pools.length > 1, text: 'several IPv6 pools are used as one yet: a pool cannot be picked by name' },
 ];
@@ -690,6 +713,7 @@ export function verifyConfig(t: ConfigTree, c: SstpConfig, opts: VerifyOptions =
   checkSsl(t, c, pki, era, opts, out, notes);
   checkLimits(t, out);
   checkScripts(t, opts.files, out);
+  checkInterfaceIds(t, out, notes);
   noteGatewayInPool(t, c, notes);
   notePools(t, c, notes);
   noteOthers(t, notes);

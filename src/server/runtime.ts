@@ -17,7 +17,7 @@ import { resolveRateAttribute } from '../config/radius-dictionary.js';
 import type { Logger } from '../common/log.js';
 import { Ipv4Pool } from '../ip/pool.js';
 import { Ipv6PrefixPool } from '../ip/pool6.js';
-import { parseIid } from '../ppp/ipv6cp/iid.js';
+import { parseIid, type PeerIidRule } from '../ppp/ipv6cp/iid.js';
 import { certHashes } from '../sstp/binding.js';
 import { PPP_MAX_MTU } from '../ppp/link/link.js';
 import type { SessionPolicy } from '../session/session.js';
@@ -206,10 +206,13 @@ async function bindingHashes(config: SstpConfig): Promise<CertHashes> {
  * The session policy's PPP part from the `ppp-options`, `mtu` and `wins-server` nodes (accel-ppp's
  * meanings): what the PPP link negotiates, apart from authentication, echo and IPv6 services.
  */
-export function pppPolicy(config: SstpConfig): Pick<SessionPolicy, 'wins' | 'mru' | 'maxPeerMru' | 'minPeerMru' | 'mppe' | 'ncp' | 'interfaceId'> {
+export function pppPolicy(
+  config: SstpConfig,
+): Pick<SessionPolicy, 'wins' | 'mru' | 'maxPeerMru' | 'minPeerMru' | 'mppe' | 'ncp' | 'interfaceId' | 'peerInterfaceId' | 'acceptPeerInterfaceId'> {
   const { ipv4, ipv6 } = config.ppp;
   // "random" (or absent) leaves the id to each session.
   const interfaceId = config.ppp.ipv6InterfaceId !== undefined ? parseIid(config.ppp.ipv6InterfaceId) : undefined;
+  const peerInterfaceId = peerIidRule(config);
   return {
     wins: config.winsServers ?? [],
     // `ppp-options mru` is what we ask for, `mtu` the largest client MRU; SSTP caps both at 1452.
@@ -221,7 +224,27 @@ export function pppPolicy(config: SstpConfig): Pick<SessionPolicy, 'wins' | 'mru
     // ipv6 deny also leaves IPv6 unconfigured (buildIpv6Pools), so IPV6CP is refused either way.
     ...(ipv4 !== undefined || ipv6 !== undefined ? { ncp: { ...(ipv4 ? { ipv4 } : {}), ...(ipv6 ? { ipv6 } : {}) } } : {}),
     ...(interfaceId ? { interfaceId } : {}),
+    ...(peerInterfaceId ? { peerInterfaceId } : {}),
+    ...(config.ppp.ipv6AcceptPeerInterfaceId ? { acceptPeerInterfaceId: true } : {}),
   };
+}
+
+/**
+ * The key of `ipv6-peer-interface-id calling-sid` without `ipv6-peer-interface-id-secret`: one per
+ * process, so a client keeps its id while sstpd runs (and across reloads), not across restarts.
+ */
+const CALLING_SID_KEY = randomBytes(32);
+
+function peerIidRule(config: SstpConfig): PeerIidRule | undefined {
+  const v = config.ppp.ipv6PeerInterfaceId;
+  if (v === undefined) return undefined;
+  if (v === 'random' || v === 'ipv4-addr') return { mode: v };
+  if (v === 'calling-sid') {
+    const secret = config.ppp.ipv6PeerInterfaceIdSecret;
+    return { mode: 'calling-sid', key: secret !== undefined ? Buffer.from(secret, 'utf8') : CALLING_SID_KEY };
+  }
+  const id = parseIid(v);
+  return id ? { mode: 'fixed', id } : undefined;
 }
 
 async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runtime> {

@@ -13,6 +13,7 @@ import { DeadlineTimer } from '../common/io/deadline-timer.js';
 import type { Logger } from '../common/log.js';
 import { batchFrame, TUN_HEADROOM, type PacketBatch } from '../dataplane/tun.js';
 import { formatPrefix6 } from '../ip/ipv6-addr.js';
+import { peerIidFor } from '../ppp/ipv6cp/iid.js';
 import { LiveFacts } from './facts.js';
 import { Session, type SessionAction, type SessionPolicy } from './session.js';
 import { SessionNetwork, type NetworkEnv } from './network.js';
@@ -64,6 +65,8 @@ export class SessionDriver implements SessionHandle {
    * current interface; undefined when nothing is held.
    */
   private heldSteps: (() => void)[] | undefined;
+  /** See peerIid(); undefined until computed. */
+  private ipv6PeerId: Buffer | null | undefined;
 
   /**
    * `socket` is TLS, or plain HTTP when a proxy in front terminates TLS; `peer`/`local` are the
@@ -269,9 +272,21 @@ export class SessionDriver implements SessionHandle {
       this.log.info({ username: result.username, ip: given.ipv4, ...ip6 }, 'authenticated');
     }
     this.lifecycle.authorized();
+    given = { ...given, ...this.peerIid(given.ipv4) };
     // A new interface will come, and its pre-up hooks must finish before any data moves.
     if (!this.network.tun) this.core.holdData(true);
     this.core.networkAssigned(monotonicNow(), given);
+  }
+
+  /** The client's IPV6CP id by `ipv6-peer-interface-id`, fixed for the session on first use (as accel-ppp keeps it). */
+  private peerIid(ipv4: string | undefined): { ipv6PeerId?: Buffer | null } {
+    const rule = this.env.policy.peerInterfaceId;
+    if (!rule) return {};
+    if (this.ipv6PeerId === undefined) {
+      this.ipv6PeerId = peerIidFor(rule, { ...(ipv4 !== undefined ? { ipv4 } : {}), callingSid: this.facts.callingSid }, randomBytes);
+      if (this.ipv6PeerId === null) this.log.warn({ username: this.core.username, rule: rule.mode }, 'ipv6-peer-id-unavailable');
+    }
+    return { ipv6PeerId: this.ipv6PeerId };
   }
 
   /** Runs `step` on the session interface once it exists and its pre-up hooks have all finished. */

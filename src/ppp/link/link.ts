@@ -105,6 +105,8 @@ export interface PppLinkOptions {
   readonly ncp?: { readonly ipv4?: NcpPolicy; readonly ipv6?: NcpPolicy };
   /** Our IPV6CP interface id (`ppp-options ipv6-interface-id` a:b:c:d, 8 bytes); absent: random. */
   readonly interfaceId?: Buffer;
+  /** `ppp-options ipv6-accept-peer-interface-id`: the client's own non-zero id is taken. */
+  readonly acceptPeerInterfaceId?: boolean;
 }
 
 /**
@@ -119,6 +121,8 @@ export interface NetworkParams {
   readonly ipv4?: { readonly local: string; readonly peer: string };
   /** Run IPV6CP (the session holds an IPv6 prefix). */
   readonly ipv6?: boolean;
+  /** The peer's interface id by `ppp-options ipv6-peer-interface-id` (see ServerIidOption). */
+  readonly ipv6PeerId?: Buffer;
   /** Replaces the configured IPv4 name servers for this link, slot by slot (RADIUS MS-*-DNS-Server). */
   readonly dns?: readonly (string | undefined)[];
 }
@@ -133,6 +137,7 @@ function peerMruPolicy(opts: PppLinkOptions, maxFailure: number): MruPolicy {
 export class PppLink extends PppLinkCore<ServerEvent> {
   private readonly address: ServerAddressOption;
   private readonly dnsOptions: readonly ServerDnsOption[];
+  private readonly iid: ServerIidOption | undefined;
   private authenticator: Authenticator | undefined;
   private mppeKeys: MppeKeys | undefined;
   private addresses: { readonly local: string; readonly peer: string } | undefined;
@@ -148,6 +153,7 @@ export class PppLink extends PppLinkCore<ServerEvent> {
     const fsm = { restartMs: opts.restartMs ?? 3000, maxConfigure: opts.maxConfigure ?? 10, maxFailure: opts.maxFailure ?? 5 };
     const ipcp = serverIpcpOptions(opts.dns, fsm.maxFailure, opts.wins);
     const mppe = opts.mppe ?? 'deny';
+    const iid = opts.ipv6 ? new ServerIidOption(opts.random, fsm.maxFailure, opts.interfaceId, opts.acceptPeerInterfaceId) : undefined;
     super({
       random: opts.random,
       mru: peerMruPolicy(opts, fsm.maxFailure),
@@ -155,13 +161,14 @@ export class PppLink extends PppLinkCore<ServerEvent> {
       echo: opts.echo,
       fsm,
       ipcp: ipcp.handlers,
-      ipv6cp: opts.ipv6 ? new ServerIidOption(opts.random, fsm.maxFailure, opts.interfaceId) : undefined,
+      ipv6cp: iid,
       mppe: mppe === 'deny' ? undefined : { option: new ServerMppeOption(mppe), required: mppe === 'require', silent: mppe === 'accept', peer: 'client' },
       awaitLowerVerification: opts.awaitLowerVerification,
       ...(opts.ncp ? { ncp: opts.ncp } : {}),
     });
     this.address = ipcp.address;
     this.dnsOptions = ipcp.dns;
+    this.iid = iid;
   }
 
   /** The backend's answer to the last 'verify'. */
@@ -189,6 +196,7 @@ export class PppLink extends PppLinkCore<ServerEvent> {
       }
     }
     this.addresses = params.ipv4;
+    if (params.ipv6PeerId) this.iid?.setPeerId(params.ipv6PeerId);
     const dns = params.dns;
     if (dns) this.dnsOptions.forEach((o, i) => o.configure(dns[i]));
     const v4 = params.ipv4 !== undefined && this.policyOf(PPP_IPCP) !== 'deny';
