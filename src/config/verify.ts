@@ -665,20 +665,11 @@ const NOT_ACTED_ON_YET: readonly NotYet[] = [
   { path: ['client-ipv6-pool'], when: (c) => c.ipv6Pools.length > 1, text: 'several IPv6 pools are used as one yet: a pool cannot be picked by name' },
 ];
 
-/** Per RADIUS server: priority (backup and disable-accounting are acted on). */
-function notesRadiusServers(t: ConfigTree, notes: Issues): void {
-  for (const ip of t.keys([...RADIUS, 'server'])) {
-    const s = [...RADIUS, 'server', ip];
-    if (t.has([...s, 'priority'])) notes.add([...s, 'priority'], 'not applied yet: servers are asked in the order configured');
-  }
-}
-
 export function notActedOnYet(t: ConfigTree, c: SstpConfig): ConfigNote[] {
   const notes = new Issues(t);
   for (const n of NOT_ACTED_ON_YET) {
     if (t.has(n.path) && (n.when === undefined || n.when(c, t))) notes.add(n.path, n.text);
   }
-  notesRadiusServers(t, notes);
   return notes.list;
 }
 

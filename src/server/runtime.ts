@@ -118,9 +118,10 @@ export function buildRadiusRuntime(config: SstpConfig): RadiusRuntime | undefine
   }
   return {
     client: {
-      // `backup` servers go last: the client asks the others first and a backup only when they
-      // failed (accel-ppp `backup`). `disable-accounting` is accel-ppp's acct-port=0: never asked for accounting.
-      servers: [...r.servers.filter((s) => !s.disabled && !s.backup), ...r.servers.filter((s) => !s.disabled && s.backup)]
+      // The client chooses by `backup` and `priority` (accel-ppp `weight`), see radius/client.ts.
+      // `disable-accounting` is accel-ppp's acct-port=0: never asked for accounting.
+      servers: r.servers
+        .filter((s) => !s.disabled)
         .map((s) => ({
           address: s.address,
           authPort: s.port,
@@ -128,6 +129,8 @@ export function buildRadiusRuntime(config: SstpConfig): RadiusRuntime | undefine
           secret: Buffer.from(s.key, 'utf8'),
           failTimeS: s.failTime,
           requireMessageAuthenticator: s.requireMessageAuthenticator ? 'always' : 'auto',
+          ...(s.priority !== undefined ? { weight: s.priority } : {}),
+          ...(s.backup ? { backup: true } : {}),
         })),
       timeoutMs: r.timeout * 1000,
       maxTry: r.maxTry,
