@@ -662,7 +662,6 @@ interface NotYet {
 
 const NOT_ACTED_ON_YET: readonly NotYet[] = [
   { path: ['ppp-options', 'interface-cache'], text: 'not applied yet: every session creates its own interface' },
-  { path: ['client-ipv6-pool'], when: (c) => c.ipv6Pools.length > 1, text: 'several IPv6 pools are used as one yet: a pool cannot be picked by name' },
 ];
 
 export function notActedOnYet(t: ConfigTree, c: SstpConfig): ConfigNote[] {

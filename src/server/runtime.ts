@@ -16,7 +16,7 @@ import type { NasIdentity } from '../radius/accounting.js';
 import { resolveRateAttribute } from '../config/radius-dictionary.js';
 import type { Logger } from '../common/log.js';
 import { Ipv4Pool } from '../ip/pool.js';
-import { Ipv6PrefixPool } from '../ip/pool6.js';
+import { Ipv6PrefixPool, type Ipv6PoolSet, type NamedIpv6Pool } from '../ip/pool6.js';
 import { parseIid, type PeerIidRule } from '../ppp/ipv6cp/iid.js';
 import { certHashes } from '../sstp/binding.js';
 import { PPP_MAX_MTU } from '../ppp/link/link.js';
@@ -38,8 +38,8 @@ export interface Runtime {
   readonly pools: Map<string, Ipv4Pool>;
   /** `authentication mode radius`: what the RADIUS client, accounting and DAE run with. */
   readonly radius?: RadiusRuntime;
-  /** The IPv6 pools (every configured pool's prefixes and delegates, used as one), none under `ipv6 deny`. */
-  readonly ipv6Pools: { readonly prefix?: Ipv6PrefixPool; readonly delegate?: Ipv6PrefixPool };
+  /** The IPv6 pools by name and `default-ipv6-pool`; none under `ipv6 deny`. */
+  readonly ipv6Pools: Ipv6PoolSet;
 }
 
 export interface RadiusRuntime {
@@ -76,15 +76,21 @@ const SERVER_DUID = ((): Buffer => {
   return Buffer.concat([Buffer.from([0x00, 0x03, 0x00, 0x01]), mac]);
 })();
 
-function buildIpv6Pools(config: SstpConfig): Runtime['ipv6Pools'] {
+function buildIpv6Pools(config: SstpConfig): Ipv6PoolSet {
   // `ppp-options ipv6 deny` (VyOS 1.4's default when unset): the pools are not used, IPV6CP is refused.
-  if (config.ppp.ipv6 === 'deny') return {};
-  const specs = config.ipv6Pools.flatMap((p) => p.prefixes.map((x) => ({ prefix: x.prefix, childLen: x.mask })));
-  const dspecs = config.ipv6Pools.flatMap((p) => p.delegates.map((x) => ({ prefix: x.prefix, childLen: x.delegationPrefix })));
-  return {
-    ...(specs.length > 0 ? { prefix: new Ipv6PrefixPool('default', specs) } : {}),
-    ...(dspecs.length > 0 ? { delegate: new Ipv6PrefixPool('default-delegate', dspecs) } : {}),
-  };
+  if (config.ppp.ipv6 === 'deny') return { pools: new Map() };
+  const pools = new Map(
+    config.ipv6Pools.map((p) => {
+      const specs = p.prefixes.map((x) => ({ prefix: x.prefix, childLen: x.mask }));
+      const dspecs = p.delegates.map((x) => ({ prefix: x.prefix, childLen: x.delegationPrefix }));
+      const named: NamedIpv6Pool = {
+        ...(specs.length > 0 ? { prefix: new Ipv6PrefixPool(p.name, specs) } : {}),
+        ...(dspecs.length > 0 ? { delegate: new Ipv6PrefixPool(`${p.name}-delegate`, dspecs) } : {}),
+      };
+      return [p.name, named] as const;
+    }),
+  );
+  return config.defaultIpv6Pool !== undefined ? { pools, defaultPool: config.defaultIpv6Pool } : { pools };
 }
 
 export async function loadRuntime(source: { file: string } | { text: string; baseDir: string }, deps: RuntimeDeps = {}): Promise<Runtime> {
@@ -272,8 +278,8 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     serverName: 'sstpd',
     negotiationTimeoutMs: 60_000,
     helloIntervalMs: 60_000,
-    // VyOS 1.3 enables IPv6 on the link when an IPv6 prefix pool exists.
-    ...(ipv6Pools.prefix ? { ipv6: { dns: config.nameServers.ipv6, serverDuid: SERVER_DUID } } : {}),
+    // VyOS 1.3 enables IPv6 on the link when an IPv6 prefix pool exists (RADIUS may name any pool).
+    ...([...ipv6Pools.pools.values()].some((p) => p.prefix) ? { ipv6: { dns: config.nameServers.ipv6, serverDuid: SERVER_DUID } } : {}),
   };
   return {
     generation: ++generations,
