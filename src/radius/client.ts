@@ -179,7 +179,10 @@ export class RadiusClientCore {
   private readonly pending = new Map<number, Pending>();
   /** By destination and Identifier, for replies. */
   private readonly inFlight = new Map<string, Pending>();
-  /** Requests in flight per server address: accel-ppp's client count, what `weight` divides. */
+  /**
+   * Session requests in flight per server address: accel-ppp's client count, what `weight` divides.
+   * NAS-wide notices sent to every server (Accounting-On/Off) do not count, as in accel-ppp.
+   */
   private readonly load = new Map<string, number>();
   /** Waiting for a free Identifier towards their server. */
   private readonly waiting: Pending[] = [];
@@ -344,7 +347,7 @@ export class RadiusClientCore {
     const { bytes, authenticator } = encoded;
     p.attempt = { server, port, id, bytes, authenticator, delayS };
     this.inFlight.set(`${dest}#${id}`, p);
-    this.load.set(server.address, (this.load.get(server.address) ?? 0) + 1);
+    if (p.req.server === undefined) this.load.set(server.address, (this.load.get(server.address) ?? 0) + 1);
     this.transmit(now, p);
   }
 
@@ -406,9 +409,11 @@ export class RadiusClientCore {
     const dest = key(a.server.address, a.port);
     this.inFlight.delete(`${dest}#${a.id}`);
     this.ids.get(dest)?.free(a.id);
-    const n = (this.load.get(a.server.address) ?? 1) - 1;
-    if (n > 0) this.load.set(a.server.address, n);
-    else this.load.delete(a.server.address);
+    if (p.req.server === undefined) {
+      const n = (this.load.get(a.server.address) ?? 1) - 1;
+      if (n > 0) this.load.set(a.server.address, n);
+      else this.load.delete(a.server.address);
+    }
     p.attempt = undefined;
     p.retryAt = undefined;
     this.wakeWaiting();

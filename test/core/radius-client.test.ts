@@ -288,3 +288,10 @@ test('chooseServer: non-backup first, then load per weight, then configuration o
   assert.equal(chooseServer([c], () => 0), c);
   assert.equal(chooseServer([], () => 0), undefined);
 });
+
+test('priority: a notice pinned to one server (Accounting-On) does not count as its load', () => {
+  const h = new Harness(cfg([server('192.0.2.1', S1), server('192.0.2.2', S2)]));
+  h.core.submit(h.now, { role: 'acct', code: CODE.ACCOUNTING_REQUEST, attributes: [textAttr(ATTR.ACCT_SESSION_ID, 'on')], server: '192.0.2.1' });
+  h.auth();
+  assert.equal(h.last().address, '192.0.2.1', 'still the first configured');
+});
