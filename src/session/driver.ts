@@ -315,6 +315,8 @@ export class SessionDriver implements SessionHandle {
       this.sessionUp(mtu);
       return true;
     }
+    // Held since authorize(); again here when only an NCP reopened (no new authorization).
+    this.core.holdData(true);
     const steps: (() => void)[] = [];
     this.heldSteps = steps;
     void ready.then((ok) => {
