@@ -430,6 +430,32 @@ describe('vyos 1.4: notes (VyOS\'s warnings, nodes without meaning here, what is
     assert.match(notes([...base(), `${S} ppp-options interface-cache 10`]), /line 11: vpn sstp ppp-options interface-cache: note: not applied yet/);
     // Acted on now: no note.
     assert.doesNotMatch(notes([...base(), `${S} mtu 1400`, `${S} ppp-options mru 1200`, `${S} ppp-options min-mtu 1300`]), /mtu|mru/);
+    const acted = [
+      `${S} ppp-options ipv6-peer-interface-id 'ipv4-addr'`,
+      `${S} ppp-options ipv6-accept-peer-interface-id`,
+      `${S} authentication radius server 192.0.2.9 priority 10`,
+      `${S} client-ipv6-pool A prefix 2001:db8:a::/48`,
+      `${S} client-ipv6-pool B prefix 2001:db8:b::/48`,
+      `${S} default-ipv6-pool A`,
+      `${S} ppp-options ipv6 allow`,
+    ];
+    assert.doesNotMatch(notes([...base(), ...acted]), /not applied yet|used as one/);
+  });
+
+  it('IPV6CP ids: two equal fixed ids refused; calling-sid without its secret noted; the secret\'s own check', () => {
+    const v6 = [...base(), `${S} client-ipv6-pool A prefix 2001:db8:a::/48`, `${S} default-ipv6-pool A`, `${S} ppp-options ipv6 allow`];
+    assert.equal(
+      issues([...v6, `${S} ppp-options ipv6-interface-id '0:0:0:1'`, `${S} ppp-options ipv6-peer-interface-id '0:0:0:01'`]),
+      `line ${v6.length + 2}: vpn sstp ppp-options ipv6-peer-interface-id: "0:0:0:01" is also ipv6-interface-id: both ends of the link would have the same link-local address`,
+    );
+    assert.match(notes([...v6, `${S} ppp-options ipv6-peer-interface-id calling-sid`]), /ipv6-peer-interface-id: note: calling-sid: .* \(set ppp-options ipv6-peer-interface-id-secret/);
+    const keyed = [...v6, `${S} ppp-options ipv6-peer-interface-id calling-sid`, `${S} ppp-options ipv6-peer-interface-id-secret '0123456789abcdef0123'`];
+    assert.doesNotMatch(notes(keyed), /calling-sid/);
+    assert.equal(config(load(keyed)).ppp.ipv6PeerInterfaceIdSecret, '0123456789abcdef0123');
+    assert.equal(
+      issues([...v6, `${S} ppp-options ipv6-peer-interface-id-secret 'short'`]),
+      `line ${v6.length + 1}: vpn sstp ppp-options ipv6-peer-interface-id-secret: Secret must be 16 to 128 printable ASCII characters without whitespace`,
+    );
   });
 });
 
