@@ -7,9 +7,11 @@
  * - A request sticks to one server for `maxTry` attempts, `timeoutMs` apart; then it moves to the
  *   next server it has not tried. When none is left it fails.
  * - Which server (accel-ppp radius/serv.c): among those not failed, a non-backup one before any
- *   `backup`; among those, the one with the fewest requests in flight per unit of `weight`
- *   (VyOS `priority`, default 1); ties go to the first configured. Failed servers only when no
- *   other is left.
+ *   `backup`; among those, the one with the least load per unit of `weight` (VyOS `priority`,
+ *   default 1); ties go to the first configured. Load = requests in flight plus the sessions whose
+ *   accounting the server holds (accel-ppp keeps a session's accounting request, and so its
+ *   client count, on one server until the Stop). A session's requests go to its server first.
+ *   Failed servers only when no other is left.
  * - A server whose request ran out of attempts is dead for its `failTimeS` (0 = never): new
  *   requests skip it while another server is alive, and try it again once the time is up.
  * - A retransmission to the same server reuses the same bytes. A new server is a new packet (new
@@ -78,6 +80,12 @@ export interface RadiusRequest {
    * NAS-wide notices every server must get on its own (Accounting-On/Off).
    */
   readonly server?: string;
+  /**
+   * The session a request is for (its accounting). Once a server answered one of its requests the
+   * session counts against that server (accel-ppp's client count, what `weight` divides) and its
+   * later requests go there first while it is alive; `ends` (the Stop) lets it go, answered or not.
+   */
+  readonly session?: { readonly id: string; readonly ends?: boolean };
 }
 
 export type RadiusOutcome =
@@ -184,6 +192,9 @@ export class RadiusClientCore {
    * NAS-wide notices sent to every server (Accounting-On/Off) do not count, as in accel-ppp.
    */
   private readonly load = new Map<string, number>();
+  /** Session → the server holding its accounting, and how many sessions each server holds. */
+  private readonly sessions = new Map<string, string>();
+  private readonly held = new Map<string, number>();
   /** Waiting for a free Identifier towards their server. */
   private readonly waiting: Pending[] = [];
   private readonly out: ClientOutput[] = [];
@@ -252,6 +263,8 @@ export class RadiusClientCore {
     }
     st.deadUntil = 0;
     this.serverStats(a.server.address).replies++;
+    const session = p.req.session;
+    if (session && !session.ends) this.hold(session.id, a.server.address);
     this.finish(p, { ok: true, reply, requestAuthenticator: a.authenticator, secret: a.server.secret, server: a.server.address });
   }
 
@@ -294,7 +307,9 @@ export class RadiusClientCore {
   private pickServer(now: Millis, p: Pending): RadiusServer | undefined {
     const left = p.servers.filter((s) => !p.tried.has(s.address) && this.portOf(s, p.req.role) > 0);
     const alive = left.filter((s) => this.serverState(s).deadUntil <= now);
-    return chooseServer(alive.length > 0 ? alive : left, (s) => this.load.get(s.address) ?? 0);
+    const own = p.req.session ? this.sessions.get(p.req.session.id) : undefined;
+    const home = own === undefined ? undefined : alive.find((s) => s.address === own);
+    return home ?? chooseServer(alive.length > 0 ? alive : left, (s) => (this.load.get(s.address) ?? 0) + (this.held.get(s.address) ?? 0));
   }
 
   private serverStats(address: string): RadiusServerStats {
@@ -426,10 +441,28 @@ export class RadiusClientCore {
 
   private finish(p: Pending, outcome: RadiusOutcome | undefined): void {
     if (!this.pending.delete(p.handle)) return; // once only
+    if (p.req.session?.ends) this.hold(p.req.session.id, undefined);
     const i = this.waiting.indexOf(p);
     if (i >= 0) this.waiting.splice(i, 1);
     this.release(p);
     if (outcome) this.out.push({ type: 'done', handle: p.handle, outcome });
+  }
+
+  /** Moves a session's accounting to `address` (undefined: it holds none any more). */
+  private hold(id: string, address: string | undefined): void {
+    const before = this.sessions.get(id);
+    if (before === address) return;
+    if (before !== undefined) {
+      const n = (this.held.get(before) ?? 1) - 1;
+      if (n > 0) this.held.set(before, n);
+      else this.held.delete(before);
+    }
+    if (address === undefined) {
+      this.sessions.delete(id);
+      return;
+    }
+    this.sessions.set(id, address);
+    this.held.set(address, (this.held.get(address) ?? 0) + 1);
   }
 
   private drop(from: { address: string; port: number }, reason: string, id: number, level: 'debug' | 'warn' = 'warn'): void {

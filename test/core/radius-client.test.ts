@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { RadiusClientCore, chooseServer, type ClientOutput, type RadiusClientConfig, type RadiusOutcome, type RadiusServer } from '../../src/radius/client.js';
+import { RadiusClientCore, chooseServer, type ClientOutput, type RadiusClientConfig, type RadiusOutcome, type RadiusRequest, type RadiusServer } from '../../src/radius/client.js';
 import { CODE, first, intValue, textAttr, verifyAccessRequestMa, verifyComputedRequest, unhidePassword } from '../../src/radius/packet.js';
 import { ATTR } from '../../src/radius/attributes.js';
 import { decoded, replyTo } from '../support/radius-fake.js';
@@ -34,6 +34,11 @@ class Harness {
       else if (o.type === 'done') this.done.set(o.handle, o.outcome);
       else this.logs.push(o);
     }
+  }
+  submit(req: RadiusRequest): number {
+    const h = this.core.submit(this.now, req);
+    this.drain();
+    return h;
   }
   auth(user = 'alice', password = 'pw'): number {
     const h = this.core.submit(this.now, {
@@ -294,4 +299,26 @@ test('priority: a notice pinned to one server (Accounting-On) does not count as 
   h.core.submit(h.now, { role: 'acct', code: CODE.ACCOUNTING_REQUEST, attributes: [textAttr(ATTR.ACCT_SESSION_ID, 'on')], server: '192.0.2.1' });
   h.auth();
   assert.equal(h.last().address, '192.0.2.1', 'still the first configured');
+});
+
+test('priority: a session whose accounting a server holds counts against it until its Stop (accel-ppp client count)', () => {
+  const h = new Harness(cfg([server('192.0.2.1', S1), server('192.0.2.2', S2, { weight: 2 })]));
+  const secretOf = (s: Send): Buffer => (s.address === '192.0.2.1' ? S1 : S2);
+  const acct = (id: string, ends = false): Send => {
+    h.submit({ role: 'acct', code: CODE.ACCOUNTING_REQUEST, attributes: [textAttr(ATTR.ACCT_SESSION_ID, id)], session: { id, ...(ends ? { ends } : {}) } });
+    const send = h.last();
+    h.reply(send, secretOf(send));
+    return send;
+  };
+  // Four sessions start: held 1:0 → .2 (0/2 < 1/1), 1:1 → .2 (1/2 < 1/1), 1:2 → .1 (2/2 = 1/1: the first), …
+  const starts = ['x1', 'x2', 'x3', 'x4'].map((id) => acct(id).address);
+  assert.deepEqual(starts, ['192.0.2.1', '192.0.2.2', '192.0.2.2', '192.0.2.1']);
+  // Held 2:2 → per weight 2 vs 1: an Access-Request goes to .2.
+  h.auth('new');
+  assert.equal(h.last().address, '192.0.2.2');
+  h.reply(h.last(), S2);
+  // A session's Stop goes to its own server and lets it go: x1 leaves .1, held 1:2 → per weight equal: .1 again.
+  assert.equal(acct('x1', true).address, '192.0.2.1');
+  h.auth('after-stop');
+  assert.equal(h.last().address, '192.0.2.1');
 });
