@@ -44,7 +44,7 @@ const serverArb = fc.record({ weight: fc.integer({ min: 1, max: 255 }), backup: 
 test('chooseServer: no backup while a non-backup is a candidate; the least load per weight; the first among equals', () => {
   fc.assert(
     fc.property(fc.array(serverArb, { minLength: 1, maxLength: 8 }), (specs) => {
-      const servers: (RadiusServer & { load: number })[] = specs.map((s, i) => ({
+      const servers: RadiusServer[] = specs.map((s, i) => ({
         address: `192.0.2.${i + 1}`, authPort: 1812, acctPort: 1813, secret: Buffer.from('k'), failTimeS: 0, requireMessageAuthenticator: 'auto', ...s,
       }));
       const load = (s: RadiusServer): number => (s as RadiusServer & { load: number }).load;
