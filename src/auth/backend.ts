@@ -74,6 +74,10 @@ export interface FramedRoute {
 export interface Authorization {
   /** Framed-Pool: lease from this pool instead of the default one. */
   readonly poolName?: string;
+  /** Framed-IPv6-Pool (RFC 3162): the session's IPv6 prefix from this `client-ipv6-pool`. */
+  readonly ipv6PoolName?: string;
+  /** Delegated-IPv6-Prefix-Pool (RFC 6911): the delegated prefix from this `client-ipv6-pool`. */
+  readonly delegatedIpv6PoolName?: string;
   /** Session-Timeout: end the session after this many seconds (cause session-timeout). */
   readonly sessionTimeoutS?: number;
   /** Idle-Timeout: end it after this many seconds without data either way (cause idle-timeout). */

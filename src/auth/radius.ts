@@ -6,7 +6,8 @@
  * - Access-Accept: MS-CHAP2-Success is the client's authenticator response unchanged;
  *   MS-MPPE-Recv-Key ‖ MS-MPPE-Send-Key is the SSTP HLAK (MS-CHAPv2); MS-CHAP-MPPE-Keys gives
  *   PasswordHashHash, from which both MS-CHAPv1 HLAK forms clients use are derived; the
- *   authorization attributes (Framed-IP-Address, Framed-Pool, timeouts, Class, DNS, routes, rate
+ *   authorization attributes (Framed-IP-Address, Framed-Pool, Framed-IPv6-Pool,
+ *   Delegated-IPv6-Prefix-Pool, timeouts, Class, DNS, routes, rate
  *   limit) become `Authorization` fields.
  * - Access-Reject: only its Reply-Message and MS-CHAP-Error are read (for the log and the PPP
  *   failure text); every other attribute is ignored.
@@ -189,6 +190,10 @@ export class RadiusAuthBackend implements AuthBackend {
     if (ip !== undefined && !POOL_ADDRESSES.has(ip)) out.staticIp = ip;
     const pool = textValue(first(reply, ATTR.FRAMED_POOL));
     if (pool) out.poolName = pool;
+    const pool6 = textValue(first(reply, ATTR.FRAMED_IPV6_POOL));
+    if (pool6) out.ipv6PoolName = pool6;
+    const dpool6 = textValue(first(reply, ATTR.DELEGATED_IPV6_PREFIX_POOL));
+    if (dpool6) out.delegatedIpv6PoolName = dpool6;
     const positive = (type: number): number | undefined => {
       const n = intValue(first(reply, type));
       return n !== undefined && n > 0 ? n : undefined;

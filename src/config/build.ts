@@ -238,6 +238,7 @@ function buildPpp(r: Reader): PppOptions {
     ipv6InterfaceId: r.set(at('ipv6-interface-id')),
     ipv6PeerInterfaceId: r.set(at('ipv6-peer-interface-id')),
     ipv6AcceptPeerInterfaceId: r.flag(at('ipv6-accept-peer-interface-id')),
+    ipv6PeerInterfaceIdSecret: r.set(at('ipv6-peer-interface-id-secret')),
   });
 }
 

@@ -156,6 +156,8 @@ export interface PppOptions {
   readonly ipv6PeerInterfaceId?: string;
   /** `ppp-options ipv6-accept-peer-interface-id`: the client's proposed id is accepted as is. */
   readonly ipv6AcceptPeerInterfaceId?: boolean;
+  /** `ppp-options ipv6-peer-interface-id-secret` (newer VyOS): the key of "calling-sid" ids. */
+  readonly ipv6PeerInterfaceIdSecret?: string;
 }
 
 /**
@@ -270,8 +272,8 @@ export interface SstpConfig {
   /** The Prometheus endpoint (sstpd extension); absent = off. */
   readonly metrics?: { readonly address: string; readonly port: number };
   /**
-   * `authentication mode`. "noauth" (1.4+): VyOS gives accel-ppp no password source for SSTP, so
-   * logins fail there; sstpd refuses the configuration (verify) until it gives it a meaning.
+   * `authentication mode`. "noauth" (1.4+): no authentication at all, as accel-ppp's noauth=1 (VyOS
+   * renders no noauth for SSTP, so logins fail there); verify notes it loudly.
    */
   readonly authMode: 'local' | 'radius' | 'noauth';
   /** In the order configured (VyOS `multi` keeps insertion order). */

@@ -141,7 +141,7 @@ export const SSTP_SCHEMA: ContainerNode = node({
   authentication: node({
     'local-users': localUsers,
     protocols: leaf(oneOf(AUTH_PROTOCOL_WORDS), { multi: true, default: AUTH_PROTOCOL_WORDS }),
-    // 1.4 added noauth; what sstpd does with it is decided in verify (see unsupportedYet).
+    // 1.4 added noauth (accel-ppp noauth=1; verify says loudly what it means).
     mode: leaf(oneOf(['local', 'radius', 'noauth']), { default: 'local' }),
     radius,
   }),
@@ -210,6 +210,10 @@ export const SSTP_SCHEMA: ContainerNode = node({
       fullMatch('ipv6-peer-interface-id', new RegExp(`random|calling-sid|ipv4-addr|${IID}`), iidMessage('"random", "calling-sid", "ipv4-addr"')),
     ),
     'ipv6-accept-peer-interface-id': valueless,
+    // Newer VyOS (T8598, 2026): the key of `ipv6-peer-interface-id calling-sid` (16-128 printable, no spaces).
+    'ipv6-peer-interface-id-secret': leaf(
+      fullMatch('ipv6-peer-interface-id-secret', /[!-~]{16,128}/, 'Secret must be 16 to 128 printable ASCII characters without whitespace'),
+    ),
   }),
 });
 

@@ -379,3 +379,16 @@ export function ipv4PoolSpan(v: string): { first: number; last: number } | undef
   const broadcast = (p.addr | ~ipv4Mask(p.length)) >>> 0;
   return { first: p.addr, last: broadcast };
 }
+
+/**
+ * An IPV6CP interface id "a:b:c:d" (`ppp-options ipv6-interface-id`, `ipv6-peer-interface-id`) →
+ * 8 bytes: four 16-bit groups written as in an IPv6 address (hex), e.g. "0:0:0:1" → ::1.
+ * Undefined for anything else, or for the all-zero id.
+ */
+export function parseInterfaceId(text: string): Buffer | undefined {
+  const groups = text.split(':');
+  if (groups.length !== 4 || !groups.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
+  const iid = Buffer.alloc(8);
+  groups.forEach((g, i) => iid.writeUInt16BE(parseInt(g, 16), 2 * i));
+  return iid.every((b) => b === 0) ? undefined : iid;
+}

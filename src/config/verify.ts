@@ -16,7 +16,7 @@ import type { SstpConfig } from './model.js';
 import { issuerChain, parseCertBody, parseKeyBody, pkiCaCertificates } from './pki.js';
 import { tokenizeLine } from './lexer.js';
 import { ConfigNode, ConfigTree, PKI_PREFIX } from './tree.js';
-import { ipv4InPrefix, ipv4PoolSpan, parseIpv4, parseIpv4Prefix } from './values.js';
+import { ipv4InPrefix, ipv4PoolSpan, parseInterfaceId, parseIpv4, parseIpv4Prefix } from './values.js';
 import { resolveRateAttribute } from './radius-dictionary.js';
 
 export type FileRead = { readonly ok: true; readonly data: Buffer } | { readonly ok: false; readonly reason: string };
@@ -172,9 +172,27 @@ function checkRateLimitAttribute(c: SstpConfig, opts: VerifyOptions, out: Issues
   if (!res.ok) out.add([...RADIUS, 'rate-limit', rl.vendor !== undefined ? 'vendor' : 'attribute'], res.reason);
 }
 
-function checkAuthentication(t: ConfigTree, c: SstpConfig, opts: VerifyOptions, out: Issues): void {
+/**
+ * noauth (accel-ppp `[auth] noauth=1`): nobody is asked for a password, so anyone who reaches the
+ * port gets an address — said loudly. MPPE needs MS-CHAP's keys: `mppe require` cannot work.
+ */
+function checkNoauth(c: SstpConfig, out: Issues, notes: Issues): void {
+  const mode = ['authentication', 'mode'];
+  notes.add(
+    mode,
+    'NO AUTHENTICATION: every client that reaches the port gets a session and an address, with no user name ' +
+      '(VyOS 1.4/1.5 render no noauth for SSTP, so there every login fails; sstpd does what accel-ppp\'s noauth=1 does). ' +
+      'Restrict who can connect (firewall, limits) or use "local" or "radius"',
+  );
+  if (c.ppp.mppe === 'require' && !c.ppp.disableCcp) {
+    out.add(['ppp-options', 'mppe'], '"require" cannot work with authentication mode noauth: MPPE keys come from MS-CHAP authentication, so every session would fail');
+  }
+}
+
+function checkAuthentication(t: ConfigTree, c: SstpConfig, opts: VerifyOptions, out: Issues, notes: Issues): void {
   if (c.authMode === 'local') checkLocalUsers(t, c, out);
   else if (c.authMode === 'radius') checkRadius(t, c, opts, out);
+  else checkNoauth(c, out, notes);
   // VyOS checks the DAE key in any mode.
   const dae = [...RADIUS, 'dynamic-author'];
   if (t.has([...dae, 'server']) && t.value([...dae, 'key']) === undefined) out.add(dae, 'DAE/CoA server key required!');
@@ -579,6 +597,31 @@ function checkScripts(t: ConfigTree, files: FileChecker | undefined, out: Issues
   }
 }
 
+/**
+ * IPV6CP interface ids: two fixed ids that are the same can never be negotiated (accel-ppp would
+ * Nak the client for ever). calling-sid without newer VyOS's secret gets a per-process key.
+ */
+function checkInterfaceIds(t: ConfigTree, out: Issues, notes: Issues): void {
+  const at = (n: string): string[] => ['ppp-options', n];
+  const ours = t.value(at('ipv6-interface-id'));
+  const peer = t.value(at('ipv6-peer-interface-id'));
+  const oursId = ours !== undefined ? parseInterfaceId(ours) : undefined;
+  const peerId = peer !== undefined ? parseInterfaceId(peer) : undefined;
+  if (oursId && peerId?.equals(oursId)) {
+    out.add(at('ipv6-peer-interface-id'), `"${peer}" is also ipv6-interface-id: both ends of the link would have the same link-local address`);
+  }
+  if (peer === 'calling-sid' && !t.has(at('ipv6-peer-interface-id-secret'))) {
+    notes.add(
+      at('ipv6-peer-interface-id'),
+      'calling-sid: each client\'s id is a keyed hash of its address, with a key sstpd picks at start, so the ids change when sstpd restarts ' +
+        '(set ppp-options ipv6-peer-interface-id-secret, which newer VyOS requires, to keep them)',
+    );
+  }
+  if (t.has(at('ipv6-peer-interface-id-secret')) && peer !== 'calling-sid') {
+    notes.add(at('ipv6-peer-interface-id-secret'), 'only used with "ipv6-peer-interface-id calling-sid"');
+  }
+}
+
 /** Accepted VyOS nodes that mean nothing here, or something slightly different. */
 function noteOthers(t: ConfigTree, notes: Issues): void {
   if (t.has(['snmp'])) {
@@ -606,20 +649,9 @@ function noteOthers(t: ConfigTree, notes: Issues): void {
 //
 // Every node below parses, validates and lands in the model (so a wrong value still gets its
 // type error), but this build cannot act on it. Ignoring it silently would mislead the operator:
-// a node whose absence of effect could change who gets in is refused (unsupportedYet); the others
-// are accepted with a note saying so (notActedOnYet), since VyOS's own smoketest configurations
-// use them. Each later issue that delivers a feature deletes its lines here.
-
-export function unsupportedYet(t: ConfigTree): ConfigIssue[] {
-  const out = new Issues(t);
-  if (t.value(['authentication', 'mode']) === 'noauth') {
-    out.add(
-      ['authentication', 'mode'],
-      'Invalid value "noauth": sstpd always authenticates clients (VyOS accepts "noauth" but gives the daemon no password source); use "local" or "radius"',
-    );
-  }
-  return out.list;
-}
+// a node whose absence of effect could change who gets in would be refused; the others are
+// accepted with a note saying so (notActedOnYet), since VyOS's own smoketest configurations use
+// them. Each later issue that delivers a feature deletes its lines here.
 
 interface NotYet {
   readonly path: readonly string[];
@@ -629,26 +661,14 @@ interface NotYet {
 }
 
 const NOT_ACTED_ON_YET: readonly NotYet[] = [
-  { path: ['ppp-options', 'ipv6-peer-interface-id'], text: 'not applied yet: the client keeps its own id unless it clashes' },
-  { path: ['ppp-options', 'ipv6-accept-peer-interface-id'], text: 'not applied yet: a clashing client id is still Nak\'d' },
   { path: ['ppp-options', 'interface-cache'], text: 'not applied yet: every session creates its own interface' },
-  { path: ['client-ipv6-pool'], when: (c) => c.ipv6Pools.length > 1, text: 'several IPv6 pools are used as one yet: a pool cannot be picked by name' },
 ];
-
-/** Per RADIUS server: priority (backup and disable-accounting are acted on). */
-function notesRadiusServers(t: ConfigTree, notes: Issues): void {
-  for (const ip of t.keys([...RADIUS, 'server'])) {
-    const s = [...RADIUS, 'server', ip];
-    if (t.has([...s, 'priority'])) notes.add([...s, 'priority'], 'not applied yet: servers are asked in the order configured');
-  }
-}
 
 export function notActedOnYet(t: ConfigTree, c: SstpConfig): ConfigNote[] {
   const notes = new Issues(t);
   for (const n of NOT_ACTED_ON_YET) {
     if (t.has(n.path) && (n.when === undefined || n.when(c, t))) notes.add(n.path, n.text);
   }
-  notesRadiusServers(t, notes);
   return notes.list;
 }
 
@@ -673,7 +693,7 @@ export function verifyConfig(t: ConfigTree, c: SstpConfig, opts: VerifyOptions =
   const pki = opts.pki ?? new ConfigTree(new ConfigNode(0), PKI_PREFIX);
   const era = syntaxEra(t, pki, opts.versions);
   checkPoolOrder(t, out);
-  checkAuthentication(t, c, opts, out);
+  checkAuthentication(t, c, opts, out, notes);
   checkGatewayAndStaticIps(c, out);
   checkIpv4Pools(t, out);
   checkNameServers(t, out);
@@ -683,10 +703,11 @@ export function verifyConfig(t: ConfigTree, c: SstpConfig, opts: VerifyOptions =
   checkSsl(t, c, pki, era, opts, out, notes);
   checkLimits(t, out);
   checkScripts(t, opts.files, out);
+  checkInterfaceIds(t, out, notes);
   noteGatewayInPool(t, c, notes);
   notePools(t, c, notes);
   noteOthers(t, notes);
   // Notes in line order (a stable sort keeps the order of several notes on one line).
   const allNotes = [...notes.list, ...notActedOnYet(t, c)].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-  return { issues: [...out.list, ...unsupportedYet(t)], notes: allNotes };
+  return { issues: out.list, notes: allNotes };
 }

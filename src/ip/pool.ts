@@ -121,6 +121,23 @@ export class Ipv4Pool {
 }
 
 /**
+ * The pool a session starts from (IPv4 and IPv6 alike): the one a backend named (RADIUS Framed-Pool,
+ * Framed-IPv6-Pool, Delegated-IPv6-Prefix-Pool) or else the default one; `what` names the kind in
+ * the error ("address pool").
+ */
+export function pickPool<P>(
+  pools: ReadonlyMap<string, P>,
+  named: string | undefined,
+  defaultName: string | undefined,
+  what: string,
+): { readonly name: string; readonly pool: P } | { readonly error: string } {
+  if (named !== undefined && !pools.has(named)) return { error: `${what} "${named}" does not exist` };
+  const name = named ?? defaultName;
+  const pool = name !== undefined ? pools.get(name) : undefined;
+  return name === undefined || pool === undefined ? { error: `no ${what} configured` } : { name, pool };
+}
+
+/**
  * All addresses the daemon hands out: static ones per user and the pools. A lease is the one
  * record of "this address belongs to that session"; releasing it is idempotent.
  */
@@ -162,10 +179,9 @@ export class AddressBook {
       this.leases.set(staticIp, sessionId);
       return { ip: staticIp };
     }
-    if (poolName !== undefined && !this.pools.has(poolName)) return { error: `address pool "${poolName}" does not exist` };
-    const name = poolName ?? this.defaultPool;
-    const first = name !== undefined ? this.pools.get(name) : undefined;
-    if (!first) return { error: 'no address pool configured' };
+    const picked = pickPool(this.pools, poolName, this.defaultPool, 'address pool');
+    if ('error' in picked) return picked;
+    const first = picked.pool;
     // Follow the next-pool chain (accel-ppp `next=`) while a pool is exhausted. verify refuses
     // loops; the visited set still guards a chain a reload left half-swapped.
     const tried: string[] = [];

@@ -5,6 +5,7 @@
  * allocation is first-free from a cursor that only moves back on release. Pure and synchronous.
  */
 import { bigIntToIpv6, formatPrefix6, ipv6ToBigInt, parsePrefix6, prefixesOverlap, type Prefix6 } from './ipv6-addr.js';
+import { pickPool } from './pool.js';
 
 interface Range {
   readonly parent: Prefix6;
@@ -113,50 +114,64 @@ function child(r: Range, i: bigint): Prefix6 {
 
 export type Ipv6PoolKind = 'prefix' | 'delegate';
 
+/** One `client-ipv6-pool NAME`: its prefix ranges (RA) and its delegate ranges (DHCPv6-PD). */
+export interface NamedIpv6Pool {
+  readonly prefix?: Ipv6PrefixPool;
+  readonly delegate?: Ipv6PrefixPool;
+}
+
+/** Every IPv6 pool of a generation by name, and `default-ipv6-pool`. */
+export interface Ipv6PoolSet {
+  readonly pools: ReadonlyMap<string, NamedIpv6Pool>;
+  readonly defaultPool?: string;
+}
+
 /**
- * The daemon's IPv6 leases: one SLAAC prefix and at most one delegated prefix per session. The two
- * pools may be configured to overlap (VyOS does not forbid it); then no prefix of one is handed out
- * while it overlaps a live prefix of the other.
+ * The daemon's IPv6 leases: one SLAAC prefix and at most one delegated prefix per session, each
+ * from the pool a backend named (RADIUS Framed-IPv6-Pool for the prefix, Delegated-IPv6-Prefix-Pool
+ * for the delegation, as accel-ppp's ipv6pool) or else from `default-ipv6-pool` (accel-ppp
+ * `ipv6-pool` and `ipv6-pool-delegate`, both set to it by VyOS). VyOS has no `next-pool` for IPv6:
+ * an exhausted pool is not followed by another. Ranges may overlap, within a pool, across pools and
+ * kinds (VyOS does not forbid it); then no prefix is handed out while it overlaps a live one.
  */
 export class Ipv6PrefixBook {
   private readonly leases = new Map<string, { readonly sid: string; readonly kind: Ipv6PoolKind; readonly prefix: Prefix6 }>();
   private overlapping = false;
 
-  constructor(private pools: { prefix?: Ipv6PrefixPool; delegate?: Ipv6PrefixPool }) {
-    this.overlapping = poolsOverlap(pools);
+  constructor(private set: Ipv6PoolSet) {
+    this.overlapping = rangesOverlap(set);
   }
 
-  /** The prefix and delegate pools' sizes and use (metrics). */
+  /** Each pool's prefix and delegate ranges' sizes and use (metrics): "NAME" and "NAME-delegate". */
   poolStats(): { readonly name: string; readonly size: number; readonly used: number }[] {
-    return (['prefix', 'delegate'] as const).flatMap((k) => {
-      const p = this.pools[k];
-      return p ? [{ name: p.name, size: p.size, used: p.inUse }] : [];
-    });
+    return [...this.set.pools.values()].flatMap((n) => [n.prefix, n.delegate].flatMap((p) => (p ? [{ name: p.name, size: p.size, used: p.inUse }] : [])));
   }
 
-  get hasPrefixPool(): boolean {
-    return this.pools.prefix !== undefined;
-  }
-  get hasDelegatePool(): boolean {
-    return this.pools.delegate !== undefined;
+  /**
+   * Whether `lease(kind, name)` is worth trying: a named pool is always tried (so a missing one is
+   * reported by name, as for IPv4), else the default pool must have ranges of that kind.
+   */
+  offers(kind: Ipv6PoolKind, poolName?: string): boolean {
+    if (poolName !== undefined) return true;
+    const d = this.set.defaultPool;
+    return d !== undefined && this.set.pools.get(d)?.[kind] !== undefined;
   }
 
   /** A new generation's pools; live leases stay valid (re-claimed where they still fit). */
-  reconfigure(pools: { prefix?: Ipv6PrefixPool; delegate?: Ipv6PrefixPool }): void {
-    this.pools = pools;
-    this.overlapping = poolsOverlap(pools);
-    for (const l of this.leases.values()) pools[l.kind]?.claim(l.prefix);
+  reconfigure(set: Ipv6PoolSet): void {
+    this.set = set;
+    this.overlapping = rangesOverlap(set);
+    for (const l of this.leases.values()) for (const n of set.pools.values()) n[l.kind]?.claim(l.prefix);
   }
 
-  lease(sid: string, kind: Ipv6PoolKind): { prefix: Prefix6 } | { error: string } {
-    const pool = this.pools[kind];
-    if (!pool) return { error: `no IPv6 ${kind} pool configured` };
-    const other: Ipv6PoolKind = kind === 'prefix' ? 'delegate' : 'prefix';
-    const blocked = this.overlapping
-      ? (p: Prefix6): boolean => [...this.leases.values()].some((l) => l.kind === other && prefixesOverlap(l.prefix, p))
-      : undefined;
+  lease(sid: string, kind: Ipv6PoolKind, poolName?: string): { prefix: Prefix6 } | { error: string } {
+    const picked = pickPool(this.set.pools, poolName, this.set.defaultPool, `IPv6 ${kind} pool`);
+    if ('error' in picked) return picked;
+    const pool = picked.pool[kind];
+    if (!pool) return { error: `IPv6 pool "${picked.name}" has no ${kind} ranges` };
+    const blocked = this.overlapping ? (p: Prefix6): boolean => [...this.leases.values()].some((l) => prefixesOverlap(l.prefix, p)) : undefined;
     const prefix = pool.allocate(blocked);
-    if (!prefix) return { error: `IPv6 ${kind} pool is exhausted` };
+    if (!prefix) return { error: `IPv6 ${kind} pool "${picked.name}" is exhausted` };
     this.leases.set(formatPrefix6(prefix), { sid, kind, prefix });
     return { prefix };
   }
@@ -166,7 +181,7 @@ export class Ipv6PrefixBook {
     const l = this.leases.get(key);
     if (!l || l.sid !== sid) return;
     this.leases.delete(key);
-    for (const p of [this.pools.prefix, this.pools.delegate]) if (p?.contains(prefix)) p.release(prefix);
+    for (const n of this.set.pools.values()) for (const p of [n.prefix, n.delegate]) if (p?.contains(prefix)) p.release(prefix);
   }
 
   holderOf(prefix: Prefix6): string | undefined {
@@ -174,7 +189,8 @@ export class Ipv6PrefixBook {
   }
 }
 
-function poolsOverlap(p: { prefix?: Ipv6PrefixPool; delegate?: Ipv6PrefixPool }): boolean {
-  if (!p.prefix || !p.delegate) return false;
-  return p.prefix.prefixes.some((a) => p.delegate!.prefixes.some((b) => prefixesOverlap(a, b)));
+/** Whether any two ranges of different pools (or kinds) overlap. */
+function rangesOverlap(set: Ipv6PoolSet): boolean {
+  const all = [...set.pools.values()].flatMap((n) => [n.prefix, n.delegate].filter((p): p is Ipv6PrefixPool => p !== undefined));
+  return all.some((a, i) => all.slice(i + 1).some((b) => a.prefixes.some((x) => b.prefixes.some((y) => prefixesOverlap(x, y)))));
 }

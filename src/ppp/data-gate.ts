@@ -6,7 +6,9 @@
  * IPv4 past `mppe require`).
  *
  * A packet passes only when:
- * - its NCP is Opened (IPCP for IPv4, IPV6CP for IPv6; RFC 1661 §3.5);
+ * - its NCP is Opened (IPCP for IPv4, IPV6CP for IPv6; RFC 1661 §3.5) and the owner does not hold
+ *   the session back (`held`: its pre-up hooks, such as an on-pre-up script, have not all finished;
+ *   such drops count as `not-open`, since the session is not up yet);
  * - the lower layer vouches for the link (SSTP: Call Connected with a verified crypto binding, or the
  *   zero-key waiver), so no data moves on a call that may be a man in the middle;
  * - MPPE allows it: while the peer encrypts, nothing clear is taken from it; with `require`, nothing
@@ -52,6 +54,8 @@ export class DataGate {
   private readonly mppeRequired: boolean;
   ipv4Open = false;
   ipv6Open = false;
+  /** The owner holds all data back (the session's pre-up hooks are still running). */
+  held = false;
   /** The lower layer's word that data may move (SSTP binding verified or waived). */
   lowerVerified: boolean;
   /** Set while MPPE runs in that direction. */
@@ -83,7 +87,7 @@ export class DataGate {
    * pass it up; false = dropped and counted.
    */
   admitIn(protocol: number, packet: Buffer, encrypted: boolean): boolean {
-    if (protocol === PPP_IPV4 ? !this.ipv4Open : protocol === PPP_IPV6 ? !this.ipv6Open : true) return this.drop('not-open');
+    if (this.held || (protocol === PPP_IPV4 ? !this.ipv4Open : protocol === PPP_IPV6 ? !this.ipv6Open : true)) return this.drop('not-open');
     if (!this.lowerVerified) return this.drop('unverified');
     if ((this.decryptor !== undefined && !encrypted) || this.heldForMppe) return this.drop('mppe');
     const version = packet.length > 0 ? packet[0]! >> 4 : 0;
@@ -95,12 +99,12 @@ export class DataGate {
 
   /**
    * The PPP protocol to send an IP packet under (by its version nibble), or 0 when it may not go now:
-   * its NCP is not Opened, the binding is not verified, or MPPE is required and not up. Not counted:
+   * its NCP is not Opened, the session is held, the binding is not verified, or MPPE is required and not up. Not counted:
    * the host's traffic that races link setup or teardown is not the peer's doing.
    */
   protocolOut(versionNibble: number): number {
     const protocol = versionNibble === 4 && this.ipv4Open ? PPP_IPV4 : versionNibble === 6 && this.ipv6Open ? PPP_IPV6 : 0;
-    if (protocol === 0 || !this.lowerVerified || this.heldForMppe) return 0;
+    if (protocol === 0 || this.held || !this.lowerVerified || this.heldForMppe) return 0;
     return protocol;
   }
 

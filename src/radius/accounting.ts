@@ -293,6 +293,8 @@ export class SessionAccounting {
       code: CODE.ACCOUNTING_REQUEST,
       attributes,
       ...(withinMs !== undefined ? { deadline: now + withinMs } : {}),
+      // The session's accounting stays with one server, which counts it (priority/weight).
+      session: { id: s.sid, ...(status === ACCT_STATUS.STOP ? { ends: true } : {}) },
     });
     if (status === ACCT_STATUS.START) this.startAnswered = outcome.ok;
     if (outcome.ok) this.deps.log('debug', `acct-${kind}`, { username: s.username, server: outcome.server });

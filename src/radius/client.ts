@@ -5,7 +5,13 @@
  * (`udp.ts` is the socket edge).
  *
  * - A request sticks to one server for `maxTry` attempts, `timeoutMs` apart; then it moves to the
- *   next configured server it has not tried. When none is left it fails.
+ *   next server it has not tried. When none is left it fails.
+ * - Which server (accel-ppp radius/serv.c): among those not failed, a non-backup one before any
+ *   `backup`; among those, the one with the least load per unit of `weight` (VyOS `priority`,
+ *   default 1); ties go to the first configured. Load = requests in flight plus the sessions whose
+ *   accounting the server holds (accel-ppp keeps a session's accounting request, and so its
+ *   client count, on one server until the Stop). A session's requests go to its server first.
+ *   Failed servers only when no other is left.
  * - A server whose request ran out of attempts is dead for its `failTimeS` (0 = never): new
  *   requests skip it while another server is alive, and try it again once the time is up.
  * - A retransmission to the same server reuses the same bytes. A new server is a new packet (new
@@ -45,10 +51,14 @@ export interface RadiusServer {
   /** Seconds a server stays skipped after it failed a request; 0 = never skipped. */
   readonly failTimeS: number;
   readonly requireMessageAuthenticator: MaPolicy;
+  /** accel-ppp `weight` (VyOS `priority`, 1-255): the share of requests it takes; default 1. */
+  readonly weight?: number;
+  /** accel-ppp `backup`: asked only when no non-backup server is left for the request. */
+  readonly backup?: boolean;
 }
 
 export interface RadiusClientConfig {
-  /** Enabled servers, in preference order. */
+  /** Enabled servers, in configuration order. */
   readonly servers: readonly RadiusServer[];
   readonly timeoutMs: number;
   readonly maxTry: number;
@@ -70,6 +80,12 @@ export interface RadiusRequest {
    * NAS-wide notices every server must get on its own (Accounting-On/Off).
    */
   readonly server?: string;
+  /**
+   * The session a request is for (its accounting). Once a server answered one of its requests the
+   * session counts against that server (accel-ppp's client count, what `weight` divides) and its
+   * later requests go there first while it is alive; `ends` (the Stop) lets it go, answered or not.
+   */
+  readonly session?: { readonly id: string; readonly ends?: boolean };
 }
 
 export type RadiusOutcome =
@@ -171,6 +187,14 @@ export class RadiusClientCore {
   private readonly pending = new Map<number, Pending>();
   /** By destination and Identifier, for replies. */
   private readonly inFlight = new Map<string, Pending>();
+  /**
+   * Session requests in flight per server address: accel-ppp's client count, what `weight` divides.
+   * NAS-wide notices sent to every server (Accounting-On/Off) do not count, as in accel-ppp.
+   */
+  private readonly load = new Map<string, number>();
+  /** Session → the server holding its accounting, and how many sessions each server holds. */
+  private readonly sessions = new Map<string, string>();
+  private readonly held = new Map<string, number>();
   /** Waiting for a free Identifier towards their server. */
   private readonly waiting: Pending[] = [];
   private readonly out: ClientOutput[] = [];
@@ -239,6 +263,8 @@ export class RadiusClientCore {
     }
     st.deadUntil = 0;
     this.serverStats(a.server.address).replies++;
+    const session = p.req.session;
+    if (session && !session.ends) this.hold(session.id, a.server.address);
     this.finish(p, { ok: true, reply, requestAuthenticator: a.authenticator, secret: a.server.secret, server: a.server.address });
   }
 
@@ -277,10 +303,13 @@ export class RadiusClientCore {
     return st;
   }
 
-  /** The next server for this request: alive ones first, in order; dead ones when none is alive. */
+  /** The next server for this request (see the rules above): alive ones first, dead ones when none is alive. */
   private pickServer(now: Millis, p: Pending): RadiusServer | undefined {
     const left = p.servers.filter((s) => !p.tried.has(s.address) && this.portOf(s, p.req.role) > 0);
-    return left.find((s) => this.serverState(s).deadUntil <= now) ?? left[0];
+    const alive = left.filter((s) => this.serverState(s).deadUntil <= now);
+    const own = p.req.session ? this.sessions.get(p.req.session.id) : undefined;
+    const home = own === undefined ? undefined : alive.find((s) => s.address === own);
+    return home ?? chooseServer(alive.length > 0 ? alive : left, (s) => (this.load.get(s.address) ?? 0) + (this.held.get(s.address) ?? 0));
   }
 
   private serverStats(address: string): RadiusServerStats {
@@ -333,6 +362,7 @@ export class RadiusClientCore {
     const { bytes, authenticator } = encoded;
     p.attempt = { server, port, id, bytes, authenticator, delayS };
     this.inFlight.set(`${dest}#${id}`, p);
+    if (p.req.server === undefined) this.load.set(server.address, (this.load.get(server.address) ?? 0) + 1);
     this.transmit(now, p);
   }
 
@@ -394,6 +424,11 @@ export class RadiusClientCore {
     const dest = key(a.server.address, a.port);
     this.inFlight.delete(`${dest}#${a.id}`);
     this.ids.get(dest)?.free(a.id);
+    if (p.req.server === undefined) {
+      const n = (this.load.get(a.server.address) ?? 1) - 1;
+      if (n > 0) this.load.set(a.server.address, n);
+      else this.load.delete(a.server.address);
+    }
     p.attempt = undefined;
     p.retryAt = undefined;
     this.wakeWaiting();
@@ -406,10 +441,28 @@ export class RadiusClientCore {
 
   private finish(p: Pending, outcome: RadiusOutcome | undefined): void {
     if (!this.pending.delete(p.handle)) return; // once only
+    if (p.req.session?.ends) this.hold(p.req.session.id, undefined);
     const i = this.waiting.indexOf(p);
     if (i >= 0) this.waiting.splice(i, 1);
     this.release(p);
     if (outcome) this.out.push({ type: 'done', handle: p.handle, outcome });
+  }
+
+  /** Moves a session's accounting to `address` (undefined: it holds none any more). */
+  private hold(id: string, address: string | undefined): void {
+    const before = this.sessions.get(id);
+    if (before === address) return;
+    if (before !== undefined) {
+      const n = (this.held.get(before) ?? 1) - 1;
+      if (n > 0) this.held.set(before, n);
+      else this.held.delete(before);
+    }
+    if (address === undefined) {
+      this.sessions.delete(id);
+      return;
+    }
+    this.sessions.set(id, address);
+    this.held.set(address, (this.held.get(address) ?? 0) + 1);
   }
 
   private drop(from: { address: string; port: number }, reason: string, id: number, level: 'debug' | 'warn' = 'warn'): void {
@@ -421,6 +474,23 @@ export class RadiusClientCore {
   private log(level: 'debug' | 'info' | 'warn', event: string, fields: Record<string, string | number>): void {
     this.out.push({ type: 'log', level, event, fields });
   }
+}
+
+/**
+ * accel-ppp's choice among candidate servers: non-backup before backup, then the lowest load per
+ * weight (load × other's weight < other's load × weight), the first configured on a tie.
+ */
+export function chooseServer(candidates: readonly RadiusServer[], load: (s: RadiusServer) => number): RadiusServer | undefined {
+  let best: RadiusServer | undefined;
+  for (const s of candidates) {
+    if (best === undefined) {
+      best = s;
+      continue;
+    }
+    const backupFirst = Number(s.backup ?? false) - Number(best.backup ?? false);
+    if (backupFirst < 0 || (backupFirst === 0 && load(s) * (best.weight ?? 1) < load(best) * (s.weight ?? 1))) best = s;
+  }
+  return best;
 }
 
 /** What the backends need of a RADIUS client: one request, one outcome (udp.ts implements it). */

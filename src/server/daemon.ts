@@ -125,6 +125,16 @@ export class Daemon {
       { port: this.runtime.config.port, generation: this.runtime.generation, auth: this.runtime.config.authMode, users: this.runtime.config.localUsers.size },
       'listening',
     );
+    this.warnNoauth(this.runtime);
+  }
+
+  /** `authentication mode noauth` is worth a loud line each time a generation starts with it. */
+  private warnNoauth(rt: Runtime): void {
+    if (rt.config.authMode !== 'noauth') return;
+    this.log.warn(
+      { port: rt.config.port, generation: rt.generation, warning: 'NO AUTHENTICATION: every client that reaches the port gets a session and an address' },
+      'noauth-enabled',
+    );
   }
 
   private async listen(rt: Runtime): Promise<void> {
@@ -211,6 +221,7 @@ export class Daemon {
     this.shaper.setFwmark(next.config.shaperFwmark);
     this.sessionEnv = this.envFor(next);
     this.log.info({ generation: next.generation, users: next.config.localUsers.size, port: next.config.port }, 'config-reloaded');
+    this.warnNoauth(next);
     return true;
   }
 

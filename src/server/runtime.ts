@@ -16,8 +16,8 @@ import type { NasIdentity } from '../radius/accounting.js';
 import { resolveRateAttribute } from '../config/radius-dictionary.js';
 import type { Logger } from '../common/log.js';
 import { Ipv4Pool } from '../ip/pool.js';
-import { Ipv6PrefixPool } from '../ip/pool6.js';
-import { parseIid } from '../ppp/ipv6cp/iid.js';
+import { Ipv6PrefixPool, type Ipv6PoolSet, type NamedIpv6Pool } from '../ip/pool6.js';
+import { parseIid, type PeerIidRule } from '../ppp/ipv6cp/iid.js';
 import { certHashes } from '../sstp/binding.js';
 import { PPP_MAX_MTU } from '../ppp/link/link.js';
 import type { SessionPolicy } from '../session/session.js';
@@ -38,8 +38,8 @@ export interface Runtime {
   readonly pools: Map<string, Ipv4Pool>;
   /** `authentication mode radius`: what the RADIUS client, accounting and DAE run with. */
   readonly radius?: RadiusRuntime;
-  /** The IPv6 pools (every configured pool's prefixes and delegates, used as one), none under `ipv6 deny`. */
-  readonly ipv6Pools: { readonly prefix?: Ipv6PrefixPool; readonly delegate?: Ipv6PrefixPool };
+  /** The IPv6 pools by name and `default-ipv6-pool`; none under `ipv6 deny`. */
+  readonly ipv6Pools: Ipv6PoolSet;
 }
 
 export interface RadiusRuntime {
@@ -76,15 +76,21 @@ const SERVER_DUID = ((): Buffer => {
   return Buffer.concat([Buffer.from([0x00, 0x03, 0x00, 0x01]), mac]);
 })();
 
-function buildIpv6Pools(config: SstpConfig): Runtime['ipv6Pools'] {
+function buildIpv6Pools(config: SstpConfig): Ipv6PoolSet {
   // `ppp-options ipv6 deny` (VyOS 1.4's default when unset): the pools are not used, IPV6CP is refused.
-  if (config.ppp.ipv6 === 'deny') return {};
-  const specs = config.ipv6Pools.flatMap((p) => p.prefixes.map((x) => ({ prefix: x.prefix, childLen: x.mask })));
-  const dspecs = config.ipv6Pools.flatMap((p) => p.delegates.map((x) => ({ prefix: x.prefix, childLen: x.delegationPrefix })));
-  return {
-    ...(specs.length > 0 ? { prefix: new Ipv6PrefixPool('default', specs) } : {}),
-    ...(dspecs.length > 0 ? { delegate: new Ipv6PrefixPool('default-delegate', dspecs) } : {}),
-  };
+  if (config.ppp.ipv6 === 'deny') return { pools: new Map() };
+  const pools = new Map(
+    config.ipv6Pools.map((p) => {
+      const specs = p.prefixes.map((x) => ({ prefix: x.prefix, childLen: x.mask }));
+      const dspecs = p.delegates.map((x) => ({ prefix: x.prefix, childLen: x.delegationPrefix }));
+      const named: NamedIpv6Pool = {
+        ...(specs.length > 0 ? { prefix: new Ipv6PrefixPool(p.name, specs) } : {}),
+        ...(dspecs.length > 0 ? { delegate: new Ipv6PrefixPool(`${p.name}-delegate`, dspecs) } : {}),
+      };
+      return [p.name, named] as const;
+    }),
+  );
+  return config.defaultIpv6Pool !== undefined ? { pools, defaultPool: config.defaultIpv6Pool } : { pools };
 }
 
 export async function loadRuntime(source: { file: string } | { text: string; baseDir: string }, deps: RuntimeDeps = {}): Promise<Runtime> {
@@ -118,9 +124,10 @@ export function buildRadiusRuntime(config: SstpConfig): RadiusRuntime | undefine
   }
   return {
     client: {
-      // `backup` servers go last: the client asks the others first and a backup only when they
-      // failed (accel-ppp `backup`). `disable-accounting` is accel-ppp's acct-port=0: never asked for accounting.
-      servers: [...r.servers.filter((s) => !s.disabled && !s.backup), ...r.servers.filter((s) => !s.disabled && s.backup)]
+      // The client chooses by `backup` and `priority` (accel-ppp `weight`), see radius/client.ts.
+      // `disable-accounting` is accel-ppp's acct-port=0: never asked for accounting.
+      servers: r.servers
+        .filter((s) => !s.disabled)
         .map((s) => ({
           address: s.address,
           authPort: s.port,
@@ -128,6 +135,8 @@ export function buildRadiusRuntime(config: SstpConfig): RadiusRuntime | undefine
           secret: Buffer.from(s.key, 'utf8'),
           failTimeS: s.failTime,
           requireMessageAuthenticator: s.requireMessageAuthenticator ? 'always' : 'auto',
+          ...(s.priority !== undefined ? { weight: s.priority } : {}),
+          ...(s.backup ? { backup: true } : {}),
         })),
       timeoutMs: r.timeout * 1000,
       maxTry: r.maxTry,
@@ -206,10 +215,13 @@ async function bindingHashes(config: SstpConfig): Promise<CertHashes> {
  * The session policy's PPP part from the `ppp-options`, `mtu` and `wins-server` nodes (accel-ppp's
  * meanings): what the PPP link negotiates, apart from authentication, echo and IPv6 services.
  */
-export function pppPolicy(config: SstpConfig): Pick<SessionPolicy, 'wins' | 'mru' | 'maxPeerMru' | 'minPeerMru' | 'mppe' | 'ncp' | 'interfaceId'> {
+export function pppPolicy(
+  config: SstpConfig,
+): Pick<SessionPolicy, 'wins' | 'mru' | 'maxPeerMru' | 'minPeerMru' | 'mppe' | 'ncp' | 'interfaceId' | 'peerInterfaceId' | 'acceptPeerInterfaceId'> {
   const { ipv4, ipv6 } = config.ppp;
   // "random" (or absent) leaves the id to each session.
   const interfaceId = config.ppp.ipv6InterfaceId !== undefined ? parseIid(config.ppp.ipv6InterfaceId) : undefined;
+  const peerInterfaceId = peerIidRule(config);
   return {
     wins: config.winsServers ?? [],
     // `ppp-options mru` is what we ask for, `mtu` the largest client MRU; SSTP caps both at 1452.
@@ -221,7 +233,27 @@ export function pppPolicy(config: SstpConfig): Pick<SessionPolicy, 'wins' | 'mru
     // ipv6 deny also leaves IPv6 unconfigured (buildIpv6Pools), so IPV6CP is refused either way.
     ...(ipv4 !== undefined || ipv6 !== undefined ? { ncp: { ...(ipv4 ? { ipv4 } : {}), ...(ipv6 ? { ipv6 } : {}) } } : {}),
     ...(interfaceId ? { interfaceId } : {}),
+    ...(peerInterfaceId ? { peerInterfaceId } : {}),
+    ...(config.ppp.ipv6AcceptPeerInterfaceId ? { acceptPeerInterfaceId: true } : {}),
   };
+}
+
+/**
+ * The key of `ipv6-peer-interface-id calling-sid` without `ipv6-peer-interface-id-secret`: one per
+ * process, so a client keeps its id while sstpd runs (and across reloads), not across restarts.
+ */
+const CALLING_SID_KEY = randomBytes(32);
+
+function peerIidRule(config: SstpConfig): PeerIidRule | undefined {
+  const v = config.ppp.ipv6PeerInterfaceId;
+  if (v === undefined) return undefined;
+  if (v === 'random' || v === 'ipv4-addr') return { mode: v };
+  if (v === 'calling-sid') {
+    const secret = config.ppp.ipv6PeerInterfaceIdSecret;
+    return { mode: 'calling-sid', key: secret !== undefined ? Buffer.from(secret, 'utf8') : CALLING_SID_KEY };
+  }
+  const id = parseIid(v);
+  return id ? { mode: 'fixed', id } : undefined;
 }
 
 async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runtime> {
@@ -237,6 +269,7 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     // Offer the strongest allowed method first (accel-ppp offers config order, so VyOS's default
     // list makes it offer PAP first and every binding key zero); clients Nak to what they support.
     authProtocols: OFFER_ORDER.filter((m) => config.authProtocols.includes(m)),
+    ...(config.authMode === 'noauth' ? { noauth: true } : {}),
     gateway,
     dns: config.nameServers.ipv4,
     ...pppPolicy(config),
@@ -245,8 +278,8 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     serverName: 'sstpd',
     negotiationTimeoutMs: 60_000,
     helloIntervalMs: 60_000,
-    // VyOS 1.3 enables IPv6 on the link when an IPv6 prefix pool exists.
-    ...(ipv6Pools.prefix ? { ipv6: { dns: config.nameServers.ipv6, serverDuid: SERVER_DUID } } : {}),
+    // VyOS 1.3 enables IPv6 on the link when an IPv6 prefix pool exists (RADIUS may name any pool).
+    ...([...ipv6Pools.pools.values()].some((p) => p.prefix) ? { ipv6: { dns: config.nameServers.ipv6, serverDuid: SERVER_DUID } } : {}),
   };
   return {
     generation: ++generations,

@@ -13,6 +13,7 @@ import { DeadlineTimer } from '../common/io/deadline-timer.js';
 import type { Logger } from '../common/log.js';
 import { batchFrame, TUN_HEADROOM, type PacketBatch } from '../dataplane/tun.js';
 import { formatPrefix6 } from '../ip/ipv6-addr.js';
+import { peerIidFor } from '../ppp/ipv6cp/iid.js';
 import { LiveFacts } from './facts.js';
 import { Session, type SessionAction, type SessionPolicy } from './session.js';
 import { SessionNetwork, type NetworkEnv } from './network.js';
@@ -63,6 +64,13 @@ export class SessionDriver implements SessionHandle {
   private readonly stats: LiveFacts['stats'];
   /** The cause an operator, DAE or a limit gave, for accounting (the PPP cause is coarser). */
   private requestedCause: TerminateCause | undefined;
+  /**
+   * Interface steps (IPv4 addresses and `up`, IPv6 addresses) waiting for the pre-up hooks of the
+   * current interface; undefined when nothing is held.
+   */
+  private heldSteps: (() => void)[] | undefined;
+  /** See peerIid(); undefined until computed. */
+  private ipv6PeerId: Buffer | null | undefined;
 
   /**
    * `socket` is TLS, or plain HTTP when a proxy in front terminates TLS; `peer`/`local` are the
@@ -190,10 +198,12 @@ export class SessionDriver implements SessionHandle {
           this.lifecycle.authResult({ method: this.core.authMethod ?? 'none', ok: false, reason: a.reason });
           break;
         case 'link-up':
-          if (this.ensureTun(a.mtu) && this.configured(() => this.network.configureIpv4(a.local, a.peer, a.mtu))) this.lifecycle.up();
+          this.whenUp(a.mtu, () => {
+            if (this.configured(() => this.network.configureIpv4(a.local, a.peer, a.mtu))) this.lifecycle.up();
+          });
           break;
         case 'ipv6-up':
-          if (this.ensureTun(a.mtu)) this.network.ipv6Up(a.local, a.prefix);
+          this.whenUp(a.mtu, () => this.network.ipv6Up(a.local, a.prefix));
           break;
         case 'route6':
           this.network.route6(a.op, a.prefix);
@@ -202,6 +212,7 @@ export class SessionDriver implements SessionHandle {
           this.network.releaseIpv6();
           break;
         case 'link-down':
+          this.heldSteps = undefined;
           void this.network.close();
           break;
         case 'close':
@@ -239,7 +250,9 @@ export class SessionDriver implements SessionHandle {
   }
 
   private onAuthenticated(result: AuthAccept): void {
-    const replaced = this.env.registry.bindUser(this.sid, result.username).map((old) => {
+    // `single-session replace` is per user name; noauth sessions have none (as in accel-ppp).
+    const named = result.username !== '';
+    const replaced = (named ? this.env.registry.bindUser(this.sid, result.username) : []).map((old) => {
       this.log.info({ username: result.username, replaced: old.sid }, 'session-replaced');
       return old.terminate('session-replaced', `replaced by session ${this.sid}`);
     });
@@ -264,12 +277,35 @@ export class SessionDriver implements SessionHandle {
       this.log.info({ username: result.username, ip: given.ipv4, ...ip6 }, 'authenticated');
     }
     this.lifecycle.authorized();
+    given = { ...given, ...this.peerIid(given.ipv4) };
+    // A new interface will come, and its pre-up hooks must finish before any data moves.
+    if (!this.network.tun) this.core.holdData(true);
     this.core.networkAssigned(monotonicNow(), given);
+  }
+
+  /** The client's IPV6CP id by `ipv6-peer-interface-id`, fixed for the session on first use (as accel-ppp keeps it). */
+  private peerIid(ipv4: string | undefined): { ipv6PeerId?: Buffer | null } {
+    const rule = this.env.policy.peerInterfaceId;
+    if (!rule) return {};
+    if (this.ipv6PeerId === undefined) {
+      this.ipv6PeerId = peerIidFor(rule, { ...(ipv4 !== undefined ? { ipv4 } : {}), callingSid: this.facts.callingSid }, randomBytes);
+      if (this.ipv6PeerId === null) this.log.warn({ username: this.core.username, rule: rule.mode }, 'ipv6-peer-id-unavailable');
+    }
+    return { ipv6PeerId: this.ipv6PeerId };
+  }
+
+  /** Runs `step` on the session interface once it exists and its pre-up hooks have all finished. */
+  private whenUp(mtu: number, step: () => void): void {
+    if (!this.ensureTun(mtu)) return;
+    if (this.heldSteps) this.heldSteps.push(step);
+    else step();
   }
 
   /**
    * The session interface, created when the first network protocol opens (see SessionNetwork.open),
    * then `preUp`: a feature that cannot do its part before traffic flows ends the session here.
+   * While a preUp runs (an on-pre-up script), the session is held: no data either way, no
+   * addresses on the interface, no `up` (accel-ppp runs ip-pre-up before the interface goes up).
    * False when there is no interface to go on with.
    */
   private ensureTun(mtu: number): boolean {
@@ -277,12 +313,35 @@ export class SessionDriver implements SessionHandle {
     if (!this.configured(() => this.network.open(mtu))) return false;
     this.state = 'active';
     this.upAt = Date.now();
-    const ifname = this.lifecycle.preUp() ? this.facts.ifname : undefined;
-    if (ifname === undefined) return false; // a feature ended the session
+    const tun = this.network.tun;
+    const ready = this.lifecycle.preUp();
+    if (ready === false) return false; // a feature ended the session
+    if (ready === true) {
+      this.sessionUp(mtu);
+      return true;
+    }
+    // Held since authorize(); again here when only an NCP reopened (no new authorization).
+    this.core.holdData(true);
+    const steps: (() => void)[] = [];
+    this.heldSteps = steps;
+    void ready.then((ok) => {
+      // Refused (the lifecycle ends the session), or the interface went meanwhile.
+      if (!ok || this.tornDown || this.network.tun !== tun || this.heldSteps !== steps) return;
+      this.input(() => {
+        this.heldSteps = undefined;
+        this.sessionUp(mtu);
+        for (const step of steps) step();
+      });
+    });
+    return true;
+  }
+
+  /** Every pre-up hook let the session go up: data may move. */
+  private sessionUp(mtu: number): void {
+    this.core.holdData(false);
     const prefix = this.network.ipv6Prefix;
     const ip6 = prefix ? { ipv6Prefix: formatPrefix6(prefix) } : {};
-    this.log.info({ username: this.core.username, ifname, ip: this.network.ipv4, ...ip6, gateway: this.env.policy.gateway, mtu }, 'session-up');
-    return true;
+    this.log.info({ username: this.core.username, ifname: this.facts.ifname, ip: this.network.ipv4, ...ip6, gateway: this.env.policy.gateway, mtu }, 'session-up');
   }
 
   /** Runs an interface step; if it fails the session ends (nas-error) and the answer is false. */

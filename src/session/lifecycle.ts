@@ -121,7 +121,8 @@ export interface SessionSubscriber {
   /**
    * The interface exists, no traffic has flowed. Throwing or rejecting (SessionRejected) ends the
    * session with nas-error and the rejection's message, like accel-ppp's pre-up; later subscribers
-   * are not called after a synchronous rejection.
+   * are not called after a synchronous rejection. The session passes no data, its interface gets
+   * no addresses and `up` does not run until every subscriber's promise has resolved.
    */
   preUp?(ctx: SessionContext): void | Promise<void>;
   /** IPv4 runs: IPCP opened and the interface has its addresses. (IPv6 alone does not fire it.) */
@@ -172,8 +173,12 @@ export class SessionLifecycle {
     for (const s of this.subscribers) s.authorized?.(this.ctx);
   }
 
-  /** False when a subscriber refused at once (the session is being ended); a later refusal ends it then. */
-  preUp(): boolean {
+  /**
+   * Starts every subscriber's preUp. False when one refused at once (the session is being ended);
+   * true when all are done already; otherwise a promise that settles when every one has finished:
+   * true when all let the session go up, false at the first refusal (which ends the session).
+   */
+  preUp(): boolean | Promise<boolean> {
     if (this.isEnded) return false;
     const pending: Promise<void>[] = [];
     for (const s of this.subscribers) {
@@ -185,8 +190,14 @@ export class SessionLifecycle {
         return false;
       }
     }
-    for (const p of pending) p.catch((err: unknown) => this.refuse(err));
-    return true;
+    if (pending.length === 0) return true;
+    return Promise.all(pending).then(
+      () => !this.rejected && !this.isEnded,
+      (err: unknown) => {
+        this.refuse(err);
+        return false;
+      },
+    );
   }
 
   up(): void {

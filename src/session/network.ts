@@ -81,8 +81,8 @@ export class SessionNetwork {
       if ('error' in lease) this.log.warn({ username: result.username, reason: lease.error }, 'address-unavailable');
       else ipv4 = lease.ip;
     }
-    if (policy.ipv6 && book?.hasPrefixPool) {
-      const lease = book.lease(this.sid, 'prefix');
+    if (policy.ipv6 && book?.offers('prefix', result.ipv6PoolName)) {
+      const lease = book.lease(this.sid, 'prefix', result.ipv6PoolName);
       if ('error' in lease) this.log.warn({ username: result.username, reason: lease.error }, 'ipv6-prefix-unavailable');
       else this.prefix = lease.prefix;
     }
@@ -93,7 +93,8 @@ export class SessionNetwork {
     }
     this.ip = ipv4;
     const dns = result.dns ? [result.dns.primary ?? policy.dns[0], result.dns.secondary ?? policy.dns[1]] : undefined;
-    const delegation = this.prefix && book?.hasDelegatePool ? this.delegationSource(book) : undefined;
+    const dpool = result.delegatedIpv6PoolName;
+    const delegation = this.prefix && book?.offers('delegate', dpool) ? this.delegationSource(book, dpool) : undefined;
     this.given = {
       ...(ipv4 !== undefined ? { ipv4 } : {}),
       ...(this.prefix ? { ipv6Prefix: this.prefix } : {}),
@@ -190,12 +191,12 @@ export class SessionNetwork {
     return this.released;
   }
 
-  /** The delegate pool, bound to this session: DHCPv6 reserves at most one prefix through it. */
-  private delegationSource(book: Ipv6PrefixBook): PrefixSource {
+  /** The delegate pool (`poolName`, else the default), bound to this session: DHCPv6 reserves at most one prefix through it. */
+  private delegationSource(book: Ipv6PrefixBook, poolName: string | undefined): PrefixSource {
     return {
       acquire: () => {
         if (this.delegated) return this.delegated;
-        const lease = book.lease(this.sid, 'delegate');
+        const lease = book.lease(this.sid, 'delegate', poolName);
         if ('error' in lease) {
           this.log.warn({ username: this.hooks.username(), reason: lease.error }, 'ipv6-delegate-unavailable');
           return undefined;

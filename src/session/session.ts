@@ -16,7 +16,7 @@ import { checkSstpRequest, HttpRequestReader, http200, httpError } from '../sstp
 import { SstpServer } from '../sstp/server.js';
 import { PppLink, type PppEvent, type PppLinkOptions, type TerminateCause as PppTerminateCause } from '../ppp/link/link.js';
 import { createAuthenticator } from '../ppp/auth/index.js';
-import { linkLocal } from '../ppp/ipv6cp/iid.js';
+import { linkLocal, type PeerIidRule } from '../ppp/ipv6cp/iid.js';
 import type { MppeMode } from '../ppp/ccp/mppe-option.js';
 import { formatPrefix6, parseAddress6, type Prefix6 } from '../ip/ipv6-addr.js';
 import { Ipv6Services } from '../ipv6/services.js';
@@ -44,11 +44,18 @@ export interface SessionAddresses {
   readonly dns?: readonly (string | undefined)[];
   /** IPv4 networks routed to the client ("a.b.c.d/len", RADIUS Framed-Route): it may send from them. */
   readonly routes?: readonly string[];
+  /**
+   * The client's IPV6CP interface id by `ppp-options ipv6-peer-interface-id` (peerIidFor); null:
+   * the rule gives none (ipv4-addr without IPv4), so IPV6CP does not run, as accel-ppp stops it.
+   */
+  readonly ipv6PeerId?: Buffer | null;
 }
 
 /** Everything a session needs from its configuration generation, frozen at accept time. */
 export interface SessionPolicy {
   readonly authProtocols: readonly AuthProtocol[];
+  /** `authentication mode noauth`: no authentication at all (PppLinkOptions.noauth). */
+  readonly noauth?: boolean;
   readonly gateway: string;
   readonly dns: readonly string[];
   /** `wins-server` (≤ 2 IPv4), answered in IPCP 130/132; absent or empty: those are rejected. */
@@ -73,6 +80,10 @@ export interface SessionPolicy {
   readonly ncp?: PppLinkOptions['ncp'];
   /** Our IPV6CP interface id (`ppp-options ipv6-interface-id`); absent: random per session. */
   readonly interfaceId?: Buffer;
+  /** `ppp-options ipv6-peer-interface-id`; absent: the client keeps its own id unless it clashes. */
+  readonly peerInterfaceId?: PeerIidRule;
+  /** `ppp-options ipv6-accept-peer-interface-id`. */
+  readonly acceptPeerInterfaceId?: boolean;
   /** `ppp-options mppe`; 'accept' is the default (do not ask, accept if asked). Absent = deny. */
   readonly mppe?: MppeMode | 'deny';
 }
@@ -133,6 +144,7 @@ export class Session {
       ...(policy.maxPeerMru !== undefined ? { maxPeerMru: policy.maxPeerMru } : {}),
       ...(policy.minPeerMru !== undefined ? { minPeerMru: policy.minPeerMru } : {}),
       authProtocols: policy.authProtocols,
+      ...(policy.noauth ? { noauth: true } : {}),
       makeAuthenticator: (m) => createAuthenticator(m, { random, serverName: policy.serverName }),
       echo: policy.echo,
       dns: policy.dns,
@@ -142,6 +154,7 @@ export class Session {
       mppe: policy.mppe ?? 'deny',
       ...(policy.ncp ? { ncp: policy.ncp } : {}),
       ...(policy.interfaceId ? { interfaceId: policy.interfaceId } : {}),
+      ...(policy.acceptPeerInterfaceId ? { acceptPeerInterfaceId: true } : {}),
       awaitLowerVerification: true,
     });
     this.ppp.gate.sources = this.sources;
@@ -231,8 +244,17 @@ export class Session {
     this.sources.setIpv4Routes(a.routes ?? []);
     if (a.ipv6Prefix) this.sources.addIpv6Prefix(a.ipv6Prefix);
     const ipv4 = a.ipv4 !== undefined ? { local: this.policy.gateway, peer: a.ipv4 } : undefined;
-    this.ppp.startNetwork(now, { ...(ipv4 ? { ipv4 } : {}), ipv6: a.ipv6Prefix !== undefined, ...(a.dns ? { dns: a.dns } : {}) });
+    const ipv6 = a.ipv6Prefix !== undefined && a.ipv6PeerId !== null;
+    this.ppp.startNetwork(now, { ...(ipv4 ? { ipv4 } : {}), ipv6, ...(a.ipv6PeerId ? { ipv6PeerId: a.ipv6PeerId } : {}), ...(a.dns ? { dns: a.dns } : {}) });
     this.pump.run(now);
+  }
+
+  /**
+   * Holds every data packet back, both ways (the driver, while the session's pre-up hooks run), or
+   * lets them move again. Control traffic (LCP, NCPs, SSTP) is not affected.
+   */
+  holdData(held: boolean): void {
+    this.ppp.gate.held = held;
   }
 
   /** The prefix delegated by DHCPv6 and bound, if any. */

@@ -138,9 +138,9 @@ const cases: readonly Case[] = [
   c('unknown protocol', add('set vpn sstp authentication protocols eap'), [
     'line 10: vpn sstp authentication protocols: Invalid value "eap": must be one of pap, chap, mschap, mschap-v2',
   ]),
-  c('mode noauth', replace(2, 'set vpn sstp authentication mode noauth'), [
-    'line 2: vpn sstp authentication mode: Invalid value "noauth": sstpd always authenticates clients ' +
-      '(VyOS accepts "noauth" but gives the daemon no password source); use "local" or "radius"',
+  c('mode noauth with mppe require', [replace(2, 'set vpn sstp authentication mode noauth'), add('set vpn sstp ppp-options mppe require')], [
+    'line 10: vpn sstp ppp-options mppe: "require" cannot work with authentication mode noauth: MPPE keys come from MS-CHAP authentication, ' +
+      'so every session would fail',
   ]),
   c('radius key longer than 128', add(`set vpn sstp authentication radius server 192.0.2.10 key ${'k'.repeat(129)}`), [
     'line 10: vpn sstp authentication radius server 192.0.2.10 key: Password must be less then 128 characters',

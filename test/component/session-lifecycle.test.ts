@@ -120,6 +120,8 @@ describe('session lifecycle in the in-process daemon', () => {
 
   it('the rate limit is on the interface before its addresses and off it before the interface goes', async () => {
     const c = await TestClient.connect({ port, username: 'shaped', password: 'shaped-pw' });
+    // The shaper is a pre-up hook: the session is up (data moves) once it is on.
+    await eventually(() => events('session-up').length > 0, 5000, 'session-up');
     const ifname = String(events('session-up')[0]?.['ifname']);
     await c.close();
     await sessionDown('shaped');

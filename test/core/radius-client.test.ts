@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { RadiusClientCore, type ClientOutput, type RadiusClientConfig, type RadiusOutcome, type RadiusServer } from '../../src/radius/client.js';
+import { RadiusClientCore, chooseServer, type ClientOutput, type RadiusClientConfig, type RadiusOutcome, type RadiusRequest, type RadiusServer } from '../../src/radius/client.js';
 import { CODE, first, intValue, textAttr, verifyAccessRequestMa, verifyComputedRequest, unhidePassword } from '../../src/radius/packet.js';
 import { ATTR } from '../../src/radius/attributes.js';
 import { decoded, replyTo } from '../support/radius-fake.js';
@@ -34,6 +34,11 @@ class Harness {
       else if (o.type === 'done') this.done.set(o.handle, o.outcome);
       else this.logs.push(o);
     }
+  }
+  submit(req: RadiusRequest): number {
+    const h = this.core.submit(this.now, req);
+    this.drain();
+    return h;
   }
   auth(user = 'alice', password = 'pw'): number {
     const h = this.core.submit(this.now, {
@@ -252,4 +257,68 @@ test('reconfigure: new requests use the new servers, the one under way keeps its
   h.run(1000);
   assert.equal(h.done.get(a)?.ok, false);
   assert.equal(h.sends.filter((s) => s.address === '192.0.2.1').length, 1);
+});
+
+test('priority (accel-ppp weight): requests in flight are shared by weight; ties go to the first configured', () => {
+  const h = new Harness(cfg([server('192.0.2.1', S1), server('192.0.2.2', S2, { weight: 2 })]));
+  for (let i = 0; i < 6; i++) h.auth(`u${i}`);
+  // Loads per weight: 1 → .1, then .2 (0/2 < 1/1), .2 (1/2 < 1/1), .1 (2/1 = 2/2: not lower), .2, .2 …
+  assert.deepEqual(h.sends.map((s) => s.address), ['192.0.2.1', '192.0.2.2', '192.0.2.2', '192.0.2.1', '192.0.2.2', '192.0.2.2']);
+  // Answered requests no longer count: with nothing in flight the first configured is chosen again.
+  for (const s of [...h.sends]) h.reply(s, s.address === '192.0.2.1' ? S1 : S2);
+  h.auth('again');
+  assert.equal(h.last().address, '192.0.2.1');
+});
+
+test('backup: asked only once every non-backup server failed, whatever the order configured', () => {
+  const h = new Harness(cfg([server('192.0.2.9', S2, { backup: true }), server('192.0.2.1', S1, { failTimeS: 30 })], { timeoutMs: 1000, maxTry: 1 }));
+  for (let i = 0; i < 3; i++) h.auth(`u${i}`);
+  assert.deepEqual(h.sends.map((s) => s.address), ['192.0.2.1', '192.0.2.1', '192.0.2.1'], 'the backup is idle while the other is up, however loaded');
+  h.run(1000);
+  // The primary timed out: each request moved on to the backup, and new ones go there during fail-time.
+  assert.deepEqual(h.sends.slice(3).map((s) => s.address), ['192.0.2.9', '192.0.2.9', '192.0.2.9']);
+  h.now = 5000;
+  h.auth('during-fail-time');
+  assert.equal(h.last().address, '192.0.2.9');
+});
+
+test('chooseServer: non-backup first, then load per weight, then configuration order', () => {
+  const a: RadiusServer = server('192.0.2.1', S1);
+  const b: RadiusServer = server('192.0.2.2', S1, { weight: 10 });
+  const c: RadiusServer = server('192.0.2.3', S1, { backup: true, weight: 255 });
+  const loads = new Map([[a, 1], [b, 9], [c, 0]]);
+  assert.equal(chooseServer([a, b, c], (s) => loads.get(s)!), b, '9/10 < 1/1');
+  loads.set(b, 10);
+  assert.equal(chooseServer([a, b, c], (s) => loads.get(s)!), a, '10/10 = 1/1: the first configured');
+  assert.equal(chooseServer([c], () => 0), c);
+  assert.equal(chooseServer([], () => 0), undefined);
+});
+
+test('priority: a notice pinned to one server (Accounting-On) does not count as its load', () => {
+  const h = new Harness(cfg([server('192.0.2.1', S1), server('192.0.2.2', S2)]));
+  h.core.submit(h.now, { role: 'acct', code: CODE.ACCOUNTING_REQUEST, attributes: [textAttr(ATTR.ACCT_SESSION_ID, 'on')], server: '192.0.2.1' });
+  h.auth();
+  assert.equal(h.last().address, '192.0.2.1', 'still the first configured');
+});
+
+test('priority: a session whose accounting a server holds counts against it until its Stop (accel-ppp client count)', () => {
+  const h = new Harness(cfg([server('192.0.2.1', S1), server('192.0.2.2', S2, { weight: 2 })]));
+  const secretOf = (s: Send): Buffer => (s.address === '192.0.2.1' ? S1 : S2);
+  const acct = (id: string, ends = false): Send => {
+    h.submit({ role: 'acct', code: CODE.ACCOUNTING_REQUEST, attributes: [textAttr(ATTR.ACCT_SESSION_ID, id)], session: { id, ...(ends ? { ends } : {}) } });
+    const send = h.last();
+    h.reply(send, secretOf(send));
+    return send;
+  };
+  // Four sessions start: held 1:0 → .2 (0/2 < 1/1), 1:1 → .2 (1/2 < 1/1), 1:2 → .1 (2/2 = 1/1: the first), …
+  const starts = ['x1', 'x2', 'x3', 'x4'].map((id) => acct(id).address);
+  assert.deepEqual(starts, ['192.0.2.1', '192.0.2.2', '192.0.2.2', '192.0.2.1']);
+  // Held 2:2 → per weight 2 vs 1: an Access-Request goes to .2.
+  h.auth('new');
+  assert.equal(h.last().address, '192.0.2.2');
+  h.reply(h.last(), S2);
+  // A session's Stop goes to its own server and lets it go: x1 leaves .1, held 1:2 → per weight equal: .1 again.
+  assert.equal(acct('x1', true).address, '192.0.2.1');
+  h.auth('after-stop');
+  assert.equal(h.last().address, '192.0.2.1');
 });

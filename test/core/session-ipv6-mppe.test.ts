@@ -15,6 +15,7 @@ import type { MppeMode } from '../../src/ppp/ccp/mppe-option.js';
 import { icmpEchoRequest } from '../support/icmp.js';
 import { MSG, dhcpv6Client, icmp6EchoRequest, parseDhcpv6Reply, parseRouterAdvertisement, routerSolicitation } from '../support/ipv6.js';
 import { SessionPair } from '../support/session-pair.js';
+import { peerIidFor } from '../../src/ppp/ipv6cp/iid.js';
 
 const DUID = Buffer.from('00030001020000000001', 'hex');
 const PREFIX = parsePrefix6('2001:db8:1:7::/64')!;
@@ -28,6 +29,8 @@ interface PairOptions {
   readonly ipv4?: boolean;
   readonly dns6?: readonly string[];
   readonly delegate?: Ipv6PrefixPool;
+  /** The driver's `ipv6-peer-interface-id` result (SessionAddresses.ipv6PeerId). */
+  readonly peerId?: Buffer | null;
 }
 
 class Pair extends SessionPair {
@@ -59,6 +62,7 @@ class Pair extends SessionPair {
     this.server.networkAssigned(this.now, {
       ...(this.o.ipv4 === false ? {} : { ipv4: '192.0.2.1' }),
       ...(this.o.ipv6 ? { ipv6Prefix: PREFIX } : {}),
+      ...(this.o.peerId !== undefined ? { ipv6PeerId: this.o.peerId } : {}),
       ...(pool
         ? {
             delegation: {
@@ -541,4 +545,15 @@ test('MPPE on, with the fast lane installed as the daemon runs it: clear IPv4 is
   assert.equal(p.server.drops.mppe, 1);
   p.send(ping);
   assert.deepEqual(p.serverIp(), [ping], 'encrypted IPv4 takes the event path (decryption) and passes');
+});
+
+test('ipv6-peer-interface-id ipv4-addr: the client is Nak\'d to the id from its IPv4 address; without IPv4 no IPV6CP runs', () => {
+  const peerId = peerIidFor({ mode: 'ipv4-addr' }, { ipv4: '192.0.2.1', callingSid: '198.51.100.7' }, () => Buffer.alloc(8, 1));
+  const p = new Pair({ ipv6: true, clientIpv6: true, peerId });
+  p.drive();
+  assert.equal(clientLinkLocal(p), 'fe80::192:0:2:1');
+  const none = new Pair({ ipv6: true, clientIpv6: true, peerId: null });
+  none.drive();
+  assert.equal(none.ca.some((a) => a.type === 'ipv6-up'), false, 'IPV6CP did not run');
+  assert.ok(none.ca.some((a) => a.type === 'up'), 'IPv4 runs on');
 });

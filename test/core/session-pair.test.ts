@@ -132,3 +132,34 @@ test('mtu and ppp-options mru set the interface MTU: the client MRU capped at mt
   assert.deepEqual(small.sa.find((a) => a.type === 'link-up'), { type: 'link-up', local: '192.0.2.254', peer: '192.0.2.1', mtu: 1300 });
   assert.equal((small.ca.find((a) => a.type === 'up') as { mtu?: number } | undefined)?.mtu, 1300, 'the client sends at most our MRU');
 });
+
+test('noauth: LCP asks for no authentication, the backend is never asked, the session has no user name and passes IPv4', () => {
+  const p = new SessionPair({ policy: { authProtocols: [], noauth: true }, client: { authMethods: ['mschap-v2'] }, maxSteps: 500 });
+  p.drive();
+  assert.equal(p.of('authenticate').length, 0, 'nobody is asked for a password');
+  const opened = p.logs('lcp-opened')[0];
+  assert.equal(opened?.fields?.['auth'], 'none');
+  assert.deepEqual(p.of('authenticated').map((a) => a.result.username), ['']);
+  assert.equal(p.server.username, '');
+  const up = p.ca.find((a) => a.type === 'up');
+  assert.ok(up && up.type === 'up' && up.ipv4 === '192.0.2.1', JSON.stringify(up));
+  assert.equal(forwardsIpv4(p.server), true);
+});
+
+test('holdData: while the driver holds the session (pre-up hooks), no data passes either way; released, it flows', () => {
+  const p = new SessionPair({ policy: { authProtocols: ['mschap-v2'] }, maxSteps: 500 });
+  p.server.holdData(true);
+  p.drive();
+  assert.ok(p.ca.some((a) => a.type === 'up'), 'IPCP opens (as in accel-ppp, ip-pre-up runs after it)');
+  assert.equal(forwardsIpv4(p.server), false, 'nothing goes to the client');
+  const ping = icmpEchoRequest('192.0.2.1', '192.0.2.254', 1, 1, Buffer.alloc(8));
+  p.toServer.push(p.client.encodeIp(ping)!);
+  p.drive();
+  assert.equal(p.of('ip').length, 0, 'nothing from the client reaches the host');
+  assert.equal(p.server.drops['not-open'], 1);
+  p.server.holdData(false);
+  assert.equal(forwardsIpv4(p.server), true);
+  p.toServer.push(p.client.encodeIp(ping)!);
+  p.drive();
+  assert.equal(p.of('ip').length, 1);
+});

@@ -40,6 +40,8 @@ const USERS: FrUser[] = [
   { name: 'pooled', password: 'pooled-pw', reply: ['Framed-IP-Address = 255.255.255.254', 'Framed-Pool = "default"'] },
   { name: 'nopool', password: 'nopool-pw', reply: ['Framed-Pool = "gold"'] },
   { name: 'bob', password: 'bob-pw' },
+  { name: 'v6gold', password: 'v6gold-pw', reply: ['Framed-IPv6-Pool = "GOLD6"', 'Delegated-IPv6-Prefix-Pool = "GOLD6"'] },
+  { name: 'v6none', password: 'v6none-pw', reply: ['Framed-IPv6-Pool = "NOPE"'] },
 ];
 
 interface RadiusConfigOptions {
@@ -52,6 +54,8 @@ interface RadiusConfigOptions {
   readonly radius?: readonly string[];
   /** Replaces the single server 127.0.0.1. */
   readonly servers?: readonly string[];
+  /** Other `set vpn sstp …` lines. */
+  readonly extra?: readonly string[];
 }
 
 function radiusConfig(env: InteropEnv, o: RadiusConfigOptions): string {
@@ -65,7 +69,7 @@ function radiusConfig(env: InteropEnv, o: RadiusConfigOptions): string {
     port: o.port,
     certs: env.certs,
     ...(o.protocols ? { protocols: o.protocols } : {}),
-    lines: [...servers, `${R} timeout 1`, `${R} max-try 2`, ...dae, ...(o.radius ?? []).map((l) => `${R} ${l}`)],
+    lines: [...servers, `${R} timeout 1`, `${R} max-try 2`, ...dae, ...(o.radius ?? []).map((l) => `${R} ${l}`), ...(o.extra ?? [])],
   }).replace('set vpn sstp authentication mode local', 'set vpn sstp authentication mode radius');
 }
 
@@ -294,6 +298,36 @@ describe('RADIUS: sstpd + FreeRADIUS + our client in a network namespace', { ski
       } finally {
         a.kill();
         b.kill();
+      }
+    });
+  });
+
+  it('Framed-IPv6-Pool picks the named client-ipv6-pool; without it default-ipv6-pool; an unknown one leaves the session IPv4-only', async () => {
+    const port = env.nextPort();
+    const extra = [
+      'set vpn sstp client-ipv6-pool DEFAULT6 prefix 2001:db8:d::/48 mask 64',
+      'set vpn sstp client-ipv6-pool GOLD6 prefix 2001:db8:a::/48 mask 64',
+      'set vpn sstp client-ipv6-pool GOLD6 delegate 2001:db8:b00::/40 delegation-prefix 56',
+      'set vpn sstp default-ipv6-pool DEFAULT6',
+      // The client starts no IPV6CP: the leased prefix stays with the session (`allow` waits for it).
+      'set vpn sstp ppp-options ipv6 allow',
+    ];
+    await withDaemon({ configText: radiusConfig(env, { port, authPort, acctPort, extra }), netns: env.ns }, async (d) => {
+      const clients = [
+        ClientProc.start(env.ns, { port, user: 'v6gold', password: 'v6gold-pw' }),
+        ClientProc.start(env.ns, { port, user: 'bob', password: 'bob-pw' }),
+        ClientProc.start(env.ns, { port, user: 'v6none', password: 'v6none-pw' }),
+      ];
+      try {
+        for (const c of clients) await up(c);
+        const prefixOf = async (username: string): Promise<unknown> => (await d.waitForLog(isEvent('authenticated', { username })))['ipv6Prefix'];
+        assert.equal(await prefixOf('v6gold'), '2001:db8:a::/64', 'from the pool RADIUS named');
+        assert.equal(await prefixOf('bob'), '2001:db8:d::/64', 'from default-ipv6-pool');
+        assert.equal(await prefixOf('v6none'), undefined, 'no prefix from a pool that does not exist');
+        const why = await d.waitForLog(isEvent('ipv6-prefix-unavailable', { username: 'v6none' }));
+        assert.equal(why.reason, 'IPv6 prefix pool "NOPE" does not exist');
+      } finally {
+        for (const c of clients) c.kill();
       }
     });
   });

@@ -3,13 +3,16 @@
  * scripts write their argv and environment to files; on-pre-up refuses user "bob" with exit 1,
  * which ends his session; alice's session runs on-pre-up, on-up and on-down with pppd_compat's
  * arguments (interface, none, 0, local, remote, calling station) and environment.
+ * A slow on-pre-up holds its session back: while it runs, no data passes either way and the
+ * interface has no address; a refusal ends the session without a packet having passed, a yes lets
+ * the traffic flow. (The scripts wait for a file the test creates, so nothing depends on timing.)
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInteropEnv, isEvent, rootSkipReason, seedConfig, withDaemon, type InteropEnv } from '../support/daemon.js';
+import { createInteropEnv, isEvent, rootSkipReason, runCommand, seedConfig, withDaemon, type InteropEnv } from '../support/daemon.js';
 import { ClientProc } from '../support/client-proc.js';
 
 const GATEWAY = '192.0.2.254';
@@ -82,6 +85,59 @@ describe('extended-scripts: run with pppd_compat arguments; a failing on-pre-up 
         await assert.rejects(readFile(join(dir, 'down.bob')));
       } finally {
         b.kill();
+      }
+    });
+  });
+
+  it('a slow on-pre-up holds the session: no data and no address until it finishes; exit 1 ends it with nothing passed, exit 0 lets data flow', async () => {
+    // Waits for "<dir>/go.<user>", then exits with the code written in it.
+    const body = `#!/bin/sh\nwhile [ ! -e ${dir}/go.$PEERNAME ]; do sleep 0.1; done\nexit $(cat ${dir}/go.$PEERNAME)\n`;
+    await writeFile(join(dir, 'slow-pre-up.sh'), body);
+    await chmod(join(dir, 'slow-pre-up.sh'), 0o755);
+    const port = env.nextPort();
+    const users = [
+      { name: 'carol', password: 'c-secret' },
+      { name: 'dave', password: 'd-secret' },
+    ];
+    const lines = [`set vpn sstp extended-scripts on-pre-up ${dir}/slow-pre-up.sh`];
+    await withDaemon({ configText: seedConfig({ port, certs: env.certs, users, lines }), netns: env.ns }, async (d) => {
+      const held = async (user: string): Promise<{ sid: string; ifname: string }> => {
+        const [row] = (await d.sessions()).filter((r) => r.username === user);
+        assert.ok(row, `a session for ${user}`);
+        return { sid: row.sid, ifname: row.ifname };
+      };
+      const ipv4Of = async (ifname: string): Promise<string> =>
+        (await runCommand('ip', ['-4', '-o', 'addr', 'show', 'dev', ifname], { netns: env.ns })).stdout.trim();
+
+      const c = ClientProc.start(env.ns, { port, user: 'carol', password: 'c-secret' });
+      try {
+        const up = await c.next(['up', 'failed']);
+        assert.equal(up.event, 'up', JSON.stringify(up));
+        const row = await held('carol');
+        assert.equal(await c.ping(GATEWAY), false, 'no echo reply while on-pre-up runs');
+        assert.equal(await ipv4Of(row.ifname), '', 'the interface has no address yet');
+        assert.equal(d.findLogs(isEvent('session-up', { username: 'carol' })).length, 0, 'not up while on-pre-up runs');
+        await writeFile(join(dir, 'go.carol'), '1');
+        const down = await d.waitForLog(isEvent('session-down', { username: 'carol' }));
+        assert.match(String(down['reason']), /on-pre-up .*slow-pre-up\.sh exited with 1/);
+        assert.equal(down['rxPackets'], 0, 'nothing from the client reached the interface');
+        assert.equal(down['txPackets'], 0, 'nothing reached the client');
+        assert.ok(((down['drops'] as Record<string, number> | undefined)?.['not-open'] ?? 0) >= 1, JSON.stringify(down));
+      } finally {
+        c.kill();
+      }
+
+      const e = ClientProc.start(env.ns, { port, user: 'dave', password: 'd-secret' });
+      try {
+        assert.equal((await e.next(['up', 'failed'])).event, 'up');
+        const row = await held('dave');
+        assert.equal(await e.ping(GATEWAY), false, 'held: no echo reply');
+        await writeFile(join(dir, 'go.dave'), '0');
+        await d.waitForLog(isEvent('session-up', { username: 'dave' }));
+        assert.match(await ipv4Of(row.ifname), /192\.0\.2\.254/, 'the interface got its address after on-pre-up');
+        assert.ok(await e.ping(GATEWAY), 'data flows once on-pre-up said yes');
+      } finally {
+        e.kill();
       }
     });
   });

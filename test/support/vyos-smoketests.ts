@@ -75,7 +75,6 @@ export const SMOKETEST_CASES: readonly SmoketestCase[] = [
       `${S} authentication radius server 192.0.2.22 backup`,
       `${S} authentication radius server 192.0.2.22 priority '10'`,
     ],
-    notes: ['server 192.0.2.22 priority: note: not applied yet'],
   },
   {
     test: 'test_accel_ipv4_pool',

@@ -98,10 +98,12 @@ test('Access-Request attributes as accel-ppp sends them, Message-Authenticator f
   assert.equal(first(chap, ATTR.NAS_PORT_ID), undefined, 'no interface yet, no NAS-Port-Id');
 });
 
-test('Access-Accept authorization: address, pool, timeouts, Class, DNS, routes, rate limit', async () => {
+test('Access-Accept authorization: address, pools (IPv4, IPv6, delegation), timeouts, Class, DNS, routes, rate limit', async () => {
   const reply = [
     ipAttr(ATTR.FRAMED_IP_ADDRESS, '192.0.2.77'),
     textAttr(ATTR.FRAMED_POOL, 'gold'),
+    textAttr(ATTR.FRAMED_IPV6_POOL, 'gold6'),
+    textAttr(ATTR.DELEGATED_IPV6_PREFIX_POOL, 'pd6'),
     intAttr(ATTR.SESSION_TIMEOUT, 3600),
     intAttr(ATTR.IDLE_TIMEOUT, 600),
     intAttr(ATTR.ACCT_INTERIM_INTERVAL, 300),
@@ -117,6 +119,8 @@ test('Access-Accept authorization: address, pool, timeouts, Class, DNS, routes, 
   assert.ok(r.ok);
   assert.equal(r.staticIp, '192.0.2.77');
   assert.equal(r.poolName, 'gold');
+  assert.equal(r.ipv6PoolName, 'gold6', 'Framed-IPv6-Pool (100)');
+  assert.equal(r.delegatedIpv6PoolName, 'pd6', 'Delegated-IPv6-Prefix-Pool (171)');
   assert.equal(r.sessionTimeoutS, 3600);
   assert.equal(r.idleTimeoutS, 600);
   assert.equal(r.interimIntervalS, 300);

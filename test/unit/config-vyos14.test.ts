@@ -342,14 +342,20 @@ describe('vyos 1.4: commit checks with VyOS\'s texts', () => {
     assert.equal(r.ok && r.config.extendedScripts?.onPreUp, script);
   });
 
-  it('mode noauth: VyOS\'s pool check, then sstpd\'s refusal', () => {
+  it('mode noauth: VyOS\'s pool check; accepted with a loud note; mppe require refused (no MS-CHAP keys)', () => {
     assert.equal(
       issues(edit([`${S} authentication mode`, `${S} client-ip-pool`, `${S} default-pool`], [`${S} authentication mode noauth`])),
-      [
-        'vpn sstp client-ip-pool: Local auth mode requires local client-ip-pool or client-ipv6-pool to be configured!',
-        'line 8: vpn sstp authentication mode: Invalid value "noauth": sstpd always authenticates clients (VyOS accepts "noauth" but gives the daemon no password source); use "local" or "radius"',
-      ].join('\n'),
+      'vpn sstp client-ip-pool: Local auth mode requires local client-ip-pool or client-ipv6-pool to be configured!',
     );
+    const noauth = edit([`${S} authentication mode`], [`${S} authentication mode noauth`]);
+    assert.match(notes(noauth), /vpn sstp authentication mode: note: NO AUTHENTICATION: every client that reaches the port gets a session/);
+    assert.equal(config(load(noauth)).authMode, 'noauth');
+    assert.equal(
+      issues([...noauth, `${S} ppp-options mppe require`]),
+      `line ${noauth.length + 1}: vpn sstp ppp-options mppe: "require" cannot work with authentication mode noauth: ` +
+        'MPPE keys come from MS-CHAP authentication, so every session would fail',
+    );
+    assert.ok(load([...noauth, `${S} ppp-options mppe require`, `${S} ppp-options disable-ccp`]).ok, 'disable-ccp: no MPPE at all');
   });
 });
 
@@ -424,6 +430,32 @@ describe('vyos 1.4: notes (VyOS\'s warnings, nodes without meaning here, what is
     assert.match(notes([...base(), `${S} ppp-options interface-cache 10`]), /line 11: vpn sstp ppp-options interface-cache: note: not applied yet/);
     // Acted on now: no note.
     assert.doesNotMatch(notes([...base(), `${S} mtu 1400`, `${S} ppp-options mru 1200`, `${S} ppp-options min-mtu 1300`]), /mtu|mru/);
+    const acted = [
+      `${S} ppp-options ipv6-peer-interface-id 'ipv4-addr'`,
+      `${S} ppp-options ipv6-accept-peer-interface-id`,
+      `${S} authentication radius server 192.0.2.9 priority 10`,
+      `${S} client-ipv6-pool A prefix 2001:db8:a::/48`,
+      `${S} client-ipv6-pool B prefix 2001:db8:b::/48`,
+      `${S} default-ipv6-pool A`,
+      `${S} ppp-options ipv6 allow`,
+    ];
+    assert.doesNotMatch(notes([...base(), ...acted]), /not applied yet|used as one/);
+  });
+
+  it('IPV6CP ids: two equal fixed ids refused; calling-sid without its secret noted; the secret\'s own check', () => {
+    const v6 = [...base(), `${S} client-ipv6-pool A prefix 2001:db8:a::/48`, `${S} default-ipv6-pool A`, `${S} ppp-options ipv6 allow`];
+    assert.equal(
+      issues([...v6, `${S} ppp-options ipv6-interface-id '0:0:0:1'`, `${S} ppp-options ipv6-peer-interface-id '0:0:0:01'`]),
+      `line ${v6.length + 2}: vpn sstp ppp-options ipv6-peer-interface-id: "0:0:0:01" is also ipv6-interface-id: both ends of the link would have the same link-local address`,
+    );
+    assert.match(notes([...v6, `${S} ppp-options ipv6-peer-interface-id calling-sid`]), /ipv6-peer-interface-id: note: calling-sid: .* \(set ppp-options ipv6-peer-interface-id-secret/);
+    const keyed = [...v6, `${S} ppp-options ipv6-peer-interface-id calling-sid`, `${S} ppp-options ipv6-peer-interface-id-secret '0123456789abcdef0123'`];
+    assert.doesNotMatch(notes(keyed), /calling-sid/);
+    assert.equal(config(load(keyed)).ppp.ipv6PeerInterfaceIdSecret, '0123456789abcdef0123');
+    assert.equal(
+      issues([...v6, `${S} ppp-options ipv6-peer-interface-id-secret 'short'`]),
+      `line ${v6.length + 1}: vpn sstp ppp-options ipv6-peer-interface-id-secret: Secret must be 16 to 128 printable ASCII characters without whitespace`,
+    );
   });
 });
 

@@ -109,3 +109,16 @@ test('IPv6 source policy: prefixes (any length), the link-local, and :: only tow
   f.removeIpv6Prefix(prefix);
   assert.equal(f.admits(v6('2001:db8:1:7::5')), false, 'removed once, although added twice');
 });
+
+test('held (pre-up hooks running): nothing passes either way, counted as not-open; released, data flows', () => {
+  const g = openGate();
+  g.held = true;
+  assert.equal(g.admitIn(V4, v4('192.0.2.1'), false), false);
+  assert.equal(g.admitIn(V6, v6('2001:db8::1'), false), false);
+  assert.equal(g.drops['not-open'], 2);
+  assert.equal(g.protocolOut(4), 0);
+  assert.equal(g.protocolOut(6), 0);
+  g.held = false;
+  assert.equal(g.admitIn(V4, v4('192.0.2.1'), false), true);
+  assert.equal(g.protocolOut(6), V6);
+});

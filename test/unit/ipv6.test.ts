@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { formatIpv6, parsePrefix6, prefixContains, prefixesOverlap, withInterfaceId, formatPrefix6 } from '../../src/ip/ipv6-addr.js';
-import { Ipv6PrefixBook, Ipv6PrefixPool } from '../../src/ip/pool6.js';
+import { Ipv6PrefixBook, Ipv6PrefixPool, type Ipv6PoolSet, type NamedIpv6Pool } from '../../src/ip/pool6.js';
 import { NH_ICMPV6, buildIpv6Packet, checksumOk, parseIpv6Packet, upperChecksum } from '../../src/ipv6/packet.js';
 import { buildRouterAdvertisement } from '../../src/ipv6/nd.js';
 import { Dhcpv6Server, MSG, decodeMessage } from '../../src/ipv6/dhcpv6.js';
@@ -152,11 +152,16 @@ test('property: the pools never hand out a prefix twice; exhaustion is clean', (
   );
 });
 
+/** One pool named "default", the default one (the 1.3 unnamed pool). */
+const single = (pool: NamedIpv6Pool): Ipv6PoolSet => ({ pools: new Map([['default', pool]]), defaultPool: 'default' });
+
 test('book: overlapping prefix and delegate pools never hand out overlapping prefixes; leases are per session', () => {
-  const book = new Ipv6PrefixBook({
-    prefix: new Ipv6PrefixPool('p', [{ prefix: '2001:db8::/56', childLen: 64 }]),
-    delegate: new Ipv6PrefixPool('d', [{ prefix: '2001:db8::/56', childLen: 60 }]),
-  });
+  const book = new Ipv6PrefixBook(
+    single({
+      prefix: new Ipv6PrefixPool('p', [{ prefix: '2001:db8::/56', childLen: 64 }]),
+      delegate: new Ipv6PrefixPool('d', [{ prefix: '2001:db8::/56', childLen: 60 }]),
+    }),
+  );
   const a = book.lease('s1', 'prefix');
   assert.ok('prefix' in a);
   assert.equal(formatPrefix6(a.prefix), '2001:db8::/64');
@@ -167,18 +172,40 @@ test('book: overlapping prefix and delegate pools never hand out overlapping pre
   assert.equal(book.holderOf(a.prefix), 's1', 'only the holder releases');
   book.release('s1', a.prefix);
   assert.equal(book.holderOf(a.prefix), undefined);
-  assert.deepEqual(new Ipv6PrefixBook({}).lease('s', 'delegate'), { error: 'no IPv6 delegate pool configured' });
+  assert.deepEqual(new Ipv6PrefixBook({ pools: new Map() }).lease('s', 'delegate'), { error: 'no IPv6 delegate pool configured' });
+  assert.deepEqual(book.lease('s', 'delegate', 'nope'), { error: 'IPv6 delegate pool "nope" does not exist' });
 });
 
 test('book: a reload keeps live leases (re-claimed in the new pools)', () => {
-  const book = new Ipv6PrefixBook({ prefix: new Ipv6PrefixPool('p', [{ prefix: '2001:db8::/63', childLen: 64 }]) });
+  const book = new Ipv6PrefixBook(single({ prefix: new Ipv6PrefixPool('p', [{ prefix: '2001:db8::/63', childLen: 64 }]) }));
   const a = book.lease('s1', 'prefix');
   assert.ok('prefix' in a);
-  book.reconfigure({ prefix: new Ipv6PrefixPool('p2', [{ prefix: '2001:db8::/63', childLen: 64 }]) });
+  book.reconfigure(single({ prefix: new Ipv6PrefixPool('p2', [{ prefix: '2001:db8::/63', childLen: 64 }]) }));
   const b = book.lease('s2', 'prefix');
   assert.ok('prefix' in b);
   assert.notEqual(formatPrefix6(b.prefix), formatPrefix6(a.prefix));
-  assert.deepEqual(book.lease('s3', 'prefix'), { error: 'IPv6 prefix pool is exhausted' });
+  assert.deepEqual(book.lease('s3', 'prefix'), { error: 'IPv6 prefix pool "default" is exhausted' });
+});
+
+test('book: named pools picked by name (Framed-IPv6-Pool, Delegated-IPv6-Prefix-Pool), else default-ipv6-pool; no chain', () => {
+  const pool = (name: string, prefix: string, delegate?: string): [string, NamedIpv6Pool] => [
+    name,
+    {
+      prefix: new Ipv6PrefixPool(name, [{ prefix, childLen: 64 }]),
+      ...(delegate ? { delegate: new Ipv6PrefixPool(`${name}-delegate`, [{ prefix: delegate, childLen: 56 }]) } : {}),
+    },
+  ];
+  const book = new Ipv6PrefixBook({ pools: new Map([pool('A', '2001:db8:a::/63', '2001:db8:a00::/56'), pool('B', '2001:db8:b::/64')]), defaultPool: 'A' });
+  const leased = (r: ReturnType<Ipv6PrefixBook['lease']>): string => ('prefix' in r ? formatPrefix6(r.prefix) : r.error);
+  assert.equal(leased(book.lease('s1', 'prefix')), '2001:db8:a::/64', 'the default pool');
+  assert.equal(leased(book.lease('s2', 'prefix', 'B')), '2001:db8:b::/64', 'the pool RADIUS named');
+  assert.equal(leased(book.lease('s3', 'prefix', 'B')), 'IPv6 prefix pool "B" is exhausted', 'no next pool for IPv6 (VyOS has none)');
+  assert.equal(leased(book.lease('s3', 'delegate', 'B')), 'IPv6 pool "B" has no delegate ranges');
+  assert.equal(leased(book.lease('s3', 'delegate')), '2001:db8:a00::/56', 'delegation from the default pool');
+  assert.equal(book.offers('delegate'), true);
+  assert.equal(book.offers('delegate', 'Z'), true, 'a named pool is always tried, so a missing one is reported');
+  assert.equal(new Ipv6PrefixBook({ pools: new Map([pool('B', '2001:db8:b::/64')]) }).offers('prefix'), false, 'no default-ipv6-pool: nothing unless named');
+  assert.deepEqual(book.poolStats().map((p) => [p.name, p.used]), [['A', 1], ['A-delegate', 1], ['B', 1]]);
 });
 
 test('ipv6-interface-id: "a:b:c:d" is four hex groups; a fixed id is ours in every session and kept when Nak\'d', () => {

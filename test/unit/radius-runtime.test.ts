@@ -1,5 +1,6 @@
 /**
- * The RADIUS part of a generation built from VyOS nodes: `backup` servers are asked last,
+ * The RADIUS part of a generation built from VyOS nodes: `backup` and `priority` (accel-ppp
+ * `weight`) reach the client, which chooses by them (test/core/radius-client.test.ts),
  * `disable-accounting` takes a server out of accounting (accel-ppp acct-port=0), `rate-limit
  * multiplier` scales the rates RADIUS sends.
  */
@@ -16,6 +17,7 @@ const lines = [
   `${S} authentication radius server 192.0.2.2 key two`,
   `${S} authentication radius server 192.0.2.2 disable-accounting`,
   `${S} authentication radius server 192.0.2.3 key three`,
+  `${S} authentication radius server 192.0.2.3 priority 10`,
   `${S} authentication radius server 192.0.2.4 key four`,
   `${S} authentication radius server 192.0.2.4 disable`,
   `${S} authentication radius rate-limit enable`,
@@ -27,16 +29,16 @@ const lines = [
   `${S} ssl key-file /etc/key.pem`,
 ];
 
-test('backup last, disable-accounting = no accounting port, disabled left out, multiplier applied', () => {
+test('backup and priority passed on, disable-accounting = no accounting port, disabled left out, multiplier applied', () => {
   const r = loadConfigText(lines.join('\n') + '\n');
   assert.ok(r.ok, r.ok ? '' : formatIssues(r.issues));
   const rt = buildRadiusRuntime(r.config);
   assert.deepEqual(
-    rt?.client.servers.map((s) => [s.address, s.authPort, s.acctPort]),
+    rt?.client.servers.map((s) => [s.address, s.authPort, s.acctPort, s.weight ?? 1, s.backup ?? false]),
     [
-      ['192.0.2.2', 1812, 0],
-      ['192.0.2.3', 1812, 1813],
-      ['192.0.2.1', 1812, 1813],
+      ['192.0.2.1', 1812, 1813, 1, true],
+      ['192.0.2.2', 1812, 0, 1, false],
+      ['192.0.2.3', 1812, 1813, 10, false],
     ],
   );
   assert.equal(rt?.rateLimit?.multiplier, 0.5);

@@ -116,16 +116,17 @@ test('a preUp that refuses later ends the session once, unless it already ended'
   const h = harness();
   const later = (reason: string): SessionSubscriber => ({ preUp: () => Promise.reject(new SessionRejected(reason)) });
   const lc = new SessionLifecycle(h.ctx, [later('first'), recorder('a', h.calls), later('second')]);
-  assert.equal(lc.preUp(), true, 'traffic is not held up by a pending preUp');
+  const held = lc.preUp();
+  assert.ok(held instanceof Promise, 'the session is held until every preUp has finished');
   assert.deepEqual(h.calls, ['a.preUp']);
-  await tick();
+  assert.equal(await held, false, 'a refusal: the session never goes up');
   assert.deepEqual(h.ends, [{ cause: 'nas-error', reason: 'first' }]);
 
   const h2 = harness();
   const lc2 = new SessionLifecycle(h2.ctx, [later('too late')]);
-  assert.equal(lc2.preUp(), true);
+  const held2 = lc2.preUp();
   lc2.ended({ cause: 'user-request', reason: 'bye' });
-  await tick();
+  assert.equal(await held2, false);
   assert.deepEqual(h2.ends, []);
 });
 

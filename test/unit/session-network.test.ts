@@ -42,8 +42,16 @@ function world(opts: { ipv6?: boolean; v4Size?: string } = {}): World {
   const log = pino({ base: undefined, level: 'debug' }, { write: (l: string) => void logs.push(JSON.parse(l) as Record<string, unknown>) });
   const addresses = new AddressBook(new Map([['default', new Ipv4Pool('default', [opts.v4Size ?? '192.0.2.0/30'])]]), 'default');
   const prefixes = new Ipv6PrefixBook({
-    prefix: new Ipv6PrefixPool('p', [{ prefix: '2001:db8:1::/62', childLen: 64 }]),
-    delegate: new Ipv6PrefixPool('d', [{ prefix: '2001:db8:100::/55', childLen: 56 }]),
+    pools: new Map([
+      [
+        'default',
+        {
+          prefix: new Ipv6PrefixPool('p', [{ prefix: '2001:db8:1::/62', childLen: 64 }]),
+          delegate: new Ipv6PrefixPool('d', [{ prefix: '2001:db8:100::/55', childLen: 56 }]),
+        },
+      ],
+    ]),
+    defaultPool: 'default',
   });
   let gate: Promise<void> = Promise.resolve();
   const w: World = {
@@ -102,6 +110,15 @@ test('leases an IPv4 address and an IPv6 prefix; DNS and Framed-Routes go with t
   assert.equal(n.ipv4, '192.0.2.1');
   assert.equal(n.addresses, given);
   assert.equal(w.addresses.holderOf('192.0.2.1'), 's1');
+});
+
+test('the IPv6 prefix and delegation come from the pools the backend named; a missing one is logged and left out', () => {
+  const w = world();
+  const named = w.network('a').lease(accept({ ipv6PoolName: 'nope' }));
+  assert.ok(!('error' in named) && named.ipv4 !== undefined && named.ipv6Prefix === undefined, 'IPv4 goes on alone');
+  assert.deepEqual(w.logs.filter((l) => l['msg'] === 'ipv6-prefix-unavailable').map((l) => l['reason']), ['IPv6 prefix pool "nope" does not exist']);
+  const noPd = w.network('b').lease(accept({ delegatedIpv6PoolName: 'default' }));
+  assert.ok(!('error' in noPd) && noPd.delegation !== undefined, 'the named delegation pool (here the default one)');
 });
 
 test('one of IPv4 and IPv6 is enough; neither ends the session with a reason', () => {

@@ -37,7 +37,8 @@ describe('extended-scripts subscriber', () => {
     const s = fakeSession({ ifname: 'sstp3', ipv4: '192.0.2.10', ipv6Prefix: parsePrefix6('2001:db8:1::/64') });
     const lc = SessionLifecycle.create(s.ctx, [scriptsFeature(SCRIPTS, '192.0.2.254', run)]);
     lc.authResult({ method: 'pap', ok: true });
-    assert.equal(lc.preUp(), true);
+    const held = lc.preUp();
+    assert.ok(held instanceof Promise, 'the session is held while on-pre-up runs');
     assert.equal(calls.length, 1);
     const pre = calls[0]!;
     assert.equal(pre.path, '/etc/ppp/pre-up');
@@ -47,7 +48,7 @@ describe('extended-scripts subscriber', () => {
       { PEERNAME: 'alice', CALLING_SID: '198.51.100.7', CALLED_SID: '192.0.2.1', IFNAME: 'sstp3', IPLOCAL: '192.0.2.254', IPREMOTE: '192.0.2.10', IPV6_PREFIX: '2001:db8:1::/64', PATH: undefined },
     );
     pre.finish();
-    await flush();
+    assert.equal(await held, true, 'on-pre-up said yes: the session may go up');
     assert.deepEqual(s.ends, []);
     lc.up();
     await flush();

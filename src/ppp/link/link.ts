@@ -12,6 +12,7 @@
  */
 import type { AuthAccept, AuthRequest, AuthResult, MppeKeys } from '../../auth/backend.js';
 import { SstpdError } from '../../common/errors.js';
+import { HLAK_LEN } from '../../crypto/mschap.js';
 import { minDeadline, type Millis } from '../../common/time.js';
 import type { AuthProtocol, NcpPolicy } from '../../config/model.js';
 import type { AuthEvent, Authenticator } from '../auth/authenticator.js';
@@ -65,8 +66,13 @@ export interface PppLinkOptions {
    * Nak'd to it, and a peer that still asks for less after Max-Failure Naks is disconnected.
    */
   readonly minPeerMru?: number;
-  /** Allowed methods in offer order, strongest first: mschap-v2, mschap, chap, pap. Not empty. */
+  /** Allowed methods in offer order, strongest first: mschap-v2, mschap, chap, pap. Not empty unless `noauth`. */
   readonly authProtocols: readonly AuthProtocol[];
+  /**
+   * `authentication mode noauth` (accel-ppp `[auth] noauth=1`): LCP asks for no authentication and
+   * the link goes on to the network phase at LCP Opened, with no user name and no keys.
+   */
+  readonly noauth?: boolean;
   readonly makeAuthenticator: (method: AuthProtocol) => Authenticator;
   readonly echo: EchoPolicy;
   /** Name servers for IPCP 129/131, ≤ 2 IPv4. */
@@ -99,7 +105,15 @@ export interface PppLinkOptions {
   readonly ncp?: { readonly ipv4?: NcpPolicy; readonly ipv6?: NcpPolicy };
   /** Our IPV6CP interface id (`ppp-options ipv6-interface-id` a:b:c:d, 8 bytes); absent: random. */
   readonly interfaceId?: Buffer;
+  /** `ppp-options ipv6-accept-peer-interface-id`: the client's own non-zero id is taken. */
+  readonly acceptPeerInterfaceId?: boolean;
 }
+
+/**
+ * The outcome of `noauth`: accel-ppp leaves such a session without a user name (empty in
+ * `show sessions`); no MS-CHAP keys, so the SSTP binding uses the zero HLAK and MPPE cannot run.
+ */
+const NOAUTH_ACCEPT: AuthAccept = { ok: true, username: '', hlaks: [{ label: 'zero', key: Buffer.alloc(HLAK_LEN) }] };
 
 /** What the network phase runs; given by the owner once addresses are known. */
 export interface NetworkParams {
@@ -107,6 +121,8 @@ export interface NetworkParams {
   readonly ipv4?: { readonly local: string; readonly peer: string };
   /** Run IPV6CP (the session holds an IPv6 prefix). */
   readonly ipv6?: boolean;
+  /** The peer's interface id by `ppp-options ipv6-peer-interface-id` (see ServerIidOption). */
+  readonly ipv6PeerId?: Buffer;
   /** Replaces the configured IPv4 name servers for this link, slot by slot (RADIUS MS-*-DNS-Server). */
   readonly dns?: readonly (string | undefined)[];
 }
@@ -121,6 +137,7 @@ function peerMruPolicy(opts: PppLinkOptions, maxFailure: number): MruPolicy {
 export class PppLink extends PppLinkCore<ServerEvent> {
   private readonly address: ServerAddressOption;
   private readonly dnsOptions: readonly ServerDnsOption[];
+  private readonly iid: ServerIidOption | undefined;
   private authenticator: Authenticator | undefined;
   private mppeKeys: MppeKeys | undefined;
   private addresses: { readonly local: string; readonly peer: string } | undefined;
@@ -132,31 +149,33 @@ export class PppLink extends PppLinkCore<ServerEvent> {
   private readonly nudgeOnFirstRequest = new Set<number>();
 
   constructor(private readonly opts: PppLinkOptions) {
-    if (opts.authProtocols.length === 0) throw new SstpdError('E_PPP_CONFIG', 'PPP link needs at least one authentication protocol');
+    if (opts.authProtocols.length === 0 && !opts.noauth) throw new SstpdError('E_PPP_CONFIG', 'PPP link needs at least one authentication protocol');
     const fsm = { restartMs: opts.restartMs ?? 3000, maxConfigure: opts.maxConfigure ?? 10, maxFailure: opts.maxFailure ?? 5 };
     const ipcp = serverIpcpOptions(opts.dns, fsm.maxFailure, opts.wins);
     const mppe = opts.mppe ?? 'deny';
+    const iid = opts.ipv6 ? new ServerIidOption(opts.random, fsm.maxFailure, opts.interfaceId, opts.acceptPeerInterfaceId) : undefined;
     super({
       random: opts.random,
       mru: peerMruPolicy(opts, fsm.maxFailure),
-      auth: new ServerAuthOption(opts.authProtocols),
+      auth: new ServerAuthOption(opts.noauth ? [] : opts.authProtocols),
       echo: opts.echo,
       fsm,
       ipcp: ipcp.handlers,
-      ipv6cp: opts.ipv6 ? new ServerIidOption(opts.random, fsm.maxFailure, opts.interfaceId) : undefined,
+      ipv6cp: iid,
       mppe: mppe === 'deny' ? undefined : { option: new ServerMppeOption(mppe), required: mppe === 'require', silent: mppe === 'accept', peer: 'client' },
       awaitLowerVerification: opts.awaitLowerVerification,
       ...(opts.ncp ? { ncp: opts.ncp } : {}),
     });
     this.address = ipcp.address;
     this.dnsOptions = ipcp.dns;
+    this.iid = iid;
   }
 
   /** The backend's answer to the last 'verify'. */
   authResult(now: Millis, result: AuthResult): void {
     const a = this.authenticator;
     if (this.ended || !a || this.authenticated || this.phase !== 'authenticate') return;
-    this.authEvents(now, a, a.backendResult(now, result));
+    this.authEvents(now, a.protocol, a.backendResult(now, result));
   }
 
   /**
@@ -177,6 +196,7 @@ export class PppLink extends PppLinkCore<ServerEvent> {
       }
     }
     this.addresses = params.ipv4;
+    if (params.ipv6PeerId) this.iid?.setPeerId(params.ipv6PeerId);
     const dns = params.dns;
     if (dns) this.dnsOptions.forEach((o, i) => o.configure(dns[i]));
     const v4 = params.ipv4 !== undefined && this.policyOf(PPP_IPCP) !== 'deny';
@@ -205,16 +225,21 @@ export class PppLink extends PppLinkCore<ServerEvent> {
 
   // ---- role hooks ----
 
-  protected startAuth(now: Millis, method: AuthProtocol | undefined): AuthRun {
-    const a = this.opts.makeAuthenticator(method!); // the server always asks for a method
+  protected startAuth(now: Millis, method: AuthProtocol | undefined): AuthRun | undefined {
+    if (method === undefined) {
+      // We asked for no method (noauth): nobody to authenticate, the network phase may start.
+      this.authEvents(now, 0, [{ type: 'success', result: NOAUTH_ACCEPT }]);
+      return undefined;
+    }
+    const a = this.opts.makeAuthenticator(method);
     this.authenticator = a;
     let deadline: Millis | undefined = now + (this.opts.authTimeoutMs ?? 30000);
     return {
       protocol: a.protocol,
-      start: (t) => this.authEvents(t, a, a.start(t)),
-      handle: (t, info) => this.authEvents(t, a, a.handle(t, info)),
+      start: (t) => this.authEvents(t, a.protocol, a.start(t)),
+      handle: (t, info) => this.authEvents(t, a.protocol, a.handle(t, info)),
       handleTimeout: (t) => {
-        this.authEvents(t, a, a.handleTimeout(t));
+        this.authEvents(t, a.protocol, a.handleTimeout(t));
         if (deadline === undefined || t < deadline || this.authenticated || this.ended) return;
         deadline = undefined;
         this.authFailed(t, undefined, 'authentication timed out');
@@ -250,12 +275,13 @@ export class PppLink extends PppLinkCore<ServerEvent> {
     return { type: 'finished', cause, reason };
   }
 
-  private authEvents(now: Millis, a: Authenticator, events: readonly AuthEvent[]): void {
+  /** `protocol`: the authenticator's (its packets are sent under it). */
+  private authEvents(now: Millis, protocol: number, events: readonly AuthEvent[]): void {
     for (const ev of events) {
       if (this.ended) return;
       switch (ev.type) {
         case 'send':
-          this.send(a.protocol, ev.packet);
+          this.send(protocol, ev.packet);
           break;
         case 'verify':
           this.out.push({ type: 'verify', request: ev.request });
