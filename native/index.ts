@@ -46,6 +46,8 @@ export interface NativePoller {
   readonly superPackets: number;
   /** Offload: packets with a virtio header we could not make sense of, dropped. */
   readonly refused: number;
+  /** Reads and discards what the kernel still queues (a cached interface, down); the count. */
+  drain(): number;
 }
 
 export interface NativeTun {
@@ -61,6 +63,8 @@ export interface NativeTun {
   addAddress6(name: string, address: Uint8Array, prefixLen: number): void;
   /** Adds or deletes a route for prefix/len through the interface (no gateway); idempotent. */
   route6(name: string, add: boolean, prefix: Uint8Array, prefixLen: number): void;
+  /** Link down and every IPv4 address removed (down also drops the IPv6 addresses and the routes). */
+  reset(name: string): void;
   /** One non-blocking write; bytes written, or -1 when the device queue is full (drop the packet). */
   write(fd: number, buf: Uint8Array, offset: number, length: number): number;
   /**

@@ -6,10 +6,12 @@
 //   configure(name, {local?, peer?, mtu, up, txqueuelen?}) SIOCSIF* ioctls on an AF_INET datagram socket
 //   addAddress6(name, addr16, prefixLen)                 SIOCSIFADDR on an AF_INET6 socket (in6_ifreq)
 //   route6(name, add, prefix16, prefixLen)               SIOCADDRT / SIOCDELRT (in6_rtmsg) via the device
+//   reset(name)                                          link down, every IPv4 address removed (interface cache)
 //   write(fd, buf, offset, length)    -> bytes | -1     one non-blocking write(); -1 = queue full
 //   writeBatch(fd, buf, offsets, lengths, count, offload, result)  many packets; with offload,
 //                                        consecutive TCP segments go as one GRO super-packet
-//   new TunPoller(fd, onPackets, onError, offload)      uv_poll on the fd, batched reads
+//   new TunPoller(fd, onPackets, onError, offload)      uv_poll on the fd, batched reads; drain()
+//                                        discards what the kernel still queues (interface cache)
 //   segment(packet, vnetHdr, mtu), coalesce(packets)    the offload code, for tests only
 //
 // Why native: Node classes a TUN fd as a FILE, so net.Socket({fd}) refuses it, and fs.read parks a
@@ -369,6 +371,45 @@ Napi::Value Route6(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// reset(name): the interface goes down (the kernel then drops its IPv6 addresses and every route
+// through it) and loses its IPv4 addresses, so a cached interface keeps nothing of its last session.
+// SIOCSIFADDR 0.0.0.0 deletes the address labelled `name` without adding one (ifconfig's way); it
+// repeats while SIOCGIFADDR still finds one (bounded: an address is never re-added here).
+Napi::Value Reset(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  if (!ReadIfName(env, info[0], ifr.ifr_name, "interface name")) return env.Undefined();
+  char name[IFNAMSIZ];
+  std::memcpy(name, ifr.ifr_name, IFNAMSIZ);
+  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    ErrnoError(env, errno, "socket", name).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  bool ok = IfIoctl(env, sock, SIOCGIFFLAGS, "ioctl(SIOCGIFFLAGS)", &ifr);
+  if (ok && (ifr.ifr_flags & IFF_UP) != 0) {
+    ifr.ifr_flags &= ~IFF_UP;
+    ok = IfIoctl(env, sock, SIOCSIFFLAGS, "ioctl(SIOCSIFFLAGS)", &ifr);
+  }
+  for (int i = 0; ok && i < 256; i++) {
+    std::memset(&ifr, 0, sizeof ifr);
+    std::memcpy(ifr.ifr_name, name, IFNAMSIZ);
+    ifr.ifr_addr.sa_family = AF_INET;
+    if (::ioctl(sock, SIOCGIFADDR, &ifr) < 0) {
+      if (errno != EADDRNOTAVAIL) ok = IfIoctl(env, sock, SIOCGIFADDR, "ioctl(SIOCGIFADDR)", &ifr);
+      break;
+    }
+    struct sockaddr_in none;
+    std::memset(&none, 0, sizeof none);
+    none.sin_family = AF_INET;
+    SetAddr(&ifr, none, false);
+    ok = IfIoctl(env, sock, SIOCSIFADDR, "ioctl(SIOCSIFADDR, 0.0.0.0)", &ifr);
+  }
+  ::close(sock);
+  return env.Undefined();
+}
+
 // Reads the (fd, buffer, offset, length) arguments of write(); throws on bad ones.
 bool WriteArgs(const Napi::CallbackInfo& info, int* fd, const uint8_t** data, size_t* len) {
   Napi::Env env = info.Env();
@@ -618,6 +659,7 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
                         InstanceMethod<&TunPoller::Resume>("resume"),
                         InstanceMethod<&TunPoller::Close>("close"),
                         InstanceMethod<&TunPoller::SetMtu>("setMtu"),
+                        InstanceMethod<&TunPoller::Drain>("drain"),
                         InstanceAccessor<&TunPoller::GetClosed>("closed"),
                         InstanceAccessor<&TunPoller::GetTruncated>("truncated"),
                         InstanceAccessor<&TunPoller::GetSuperPackets>("superPackets"),
@@ -694,6 +736,26 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
                          : new CloseWorker(env, fd);
     w->Queue();
     return env.Undefined();
+  }
+
+  // drain() -> packets discarded: reads until the kernel queue is empty (the interface is down by
+  // then, so nothing new arrives), so a cached interface never hands its last session's packets on.
+  Napi::Value Drain(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    double n = 0;
+    if (!closed_ && fd_ >= 0) {
+      Shared* s = env.GetInstanceData<Shared>();
+      for (;;) {
+        ssize_t r = ::read(fd_, s->readBuf.data(), s->readBuf.size());
+        if (r > 0) {
+          n++;
+          continue;
+        }
+        if (r < 0 && errno == EINTR) continue;
+        break;  // EAGAIN: empty (or an error the next read will report)
+      }
+    }
+    return Napi::Number::New(env, n);
   }
 
   // setMtu(mtu): the session MTU; super-packets are cut to fit it (0: the kernel's gso_size).
@@ -886,6 +948,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("configure", Napi::Function::New<Configure>(env, "configure"));
   exports.Set("addAddress6", Napi::Function::New<AddAddress6>(env, "addAddress6"));
   exports.Set("route6", Napi::Function::New<Route6>(env, "route6"));
+  exports.Set("reset", Napi::Function::New<Reset>(env, "reset"));
   exports.Set("write", Napi::Function::New<Write>(env, "write"));
   exports.Set("writeBatch", Napi::Function::New<WriteBatch>(env, "writeBatch"));
   exports.Set("segment", Napi::Function::New<SegmentForTest>(env, "segment"));

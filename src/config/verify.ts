@@ -588,13 +588,6 @@ function noteOthers(t: ConfigTree, notes: Issues): void {
         '"set vpn sstp metrics" (listen-address, port 9474)',
     );
   }
-  if (t.has([...RADIUS, 'preallocate-vif'])) {
-    notes.add(
-      [...RADIUS, 'preallocate-vif'],
-      'accepted: sstpd creates the session interface after authentication, so the first Access-Request carries no NAS-Port-Id ' +
-        '(as accel-ppp without preallocate-vif)',
-    );
-  }
   const mcs = t.value(['max-concurrent-sessions']);
   if (mcs !== undefined && mcs.includes('-')) {
     notes.add(['max-concurrent-sessions'], `"${mcs}" is read as ${/^[0-9]+/.exec(mcs)?.[0] ?? mcs}, as accel-ppp reads it`);
@@ -631,7 +624,6 @@ interface NotYet {
 const NOT_ACTED_ON_YET: readonly NotYet[] = [
   { path: ['ppp-options', 'ipv6-peer-interface-id'], text: 'not applied yet: the client keeps its own id unless it clashes' },
   { path: ['ppp-options', 'ipv6-accept-peer-interface-id'], text: 'not applied yet: a clashing client id is still Nak\'d' },
-  { path: ['ppp-options', 'interface-cache'], text: 'not applied yet: every session creates its own interface' },
   { path: ['client-ipv6-pool'], when: (c) => c.ipv6Pools.length > 1, text: 'several IPv6 pools are used as one yet: a pool cannot be picked by name' },
 ];
 

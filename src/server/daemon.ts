@@ -12,6 +12,7 @@ import type { Shaper } from '../dataplane/shaper-api.js';
 import { SessionRegistry, type SessionInfo } from '../session/registry.js';
 import { SessionDriver } from '../session/driver.js';
 import { cleanupStaleInterfaces } from '../dataplane/iface.js';
+import { InterfaceCache } from '../dataplane/iface-cache.js';
 import { applyLogLevel, type Logger } from '../common/log.js';
 import { loadRuntime, type Runtime } from './runtime.js';
 import { startControl, type ControlReply, type ControlRequest } from './control.js';
@@ -69,6 +70,8 @@ export class Daemon {
   private addresses!: AddressBook;
   private prefixes!: Ipv6PrefixBook;
   private readonly shaper = new TcShaper();
+  /** `ppp-options interface-cache`: one cache for every generation (a reload resizes it). */
+  private readonly interfaceCache = new InterfaceCache(0);
   private readonly startedAt = Date.now();
   private readonly sockets = new Set<Socket>();
   private readonly counters = { accepted: 0, tlsFailed: 0, proxyRefused: 0, limitRefused: 0, sessionsEnded: 0 };
@@ -113,6 +116,7 @@ export class Daemon {
     this.addresses = new AddressBook(this.runtime.pools, this.runtime.config.defaultIpv4Pool);
     this.prefixes = new Ipv6PrefixBook(this.runtime.ipv6Pools);
     this.sessionEnv = this.envFor(this.runtime);
+    void this.interfaceCache.resize(this.runtime.config.ppp.interfaceCache ?? 0);
     const removed = [...(await cleanupStaleInterfaces('sstp')), ...(await cleanupStaleShapers('sstp').catch(() => []))];
     if (removed.length > 0) this.log.info({ removed }, 'stale-interfaces-removed');
     this.control = await startControl(this.opts.stateDir, (req) => this.handleControl(req));
@@ -162,6 +166,7 @@ export class Daemon {
       prefixes: this.prefixes,
       registry: this.registry,
       log: this.log,
+      interfaceCache: this.interfaceCache,
       ...io,
       features: [
         rateLimitFeature(this.opts.shaper ?? this.shaper),
@@ -207,6 +212,7 @@ export class Daemon {
     applyLogLevel(this.log, next.config.logLevel, this.baseLogLevel);
     this.shaper.setFwmark(next.config.shaperFwmark);
     this.sessionEnv = this.envFor(next);
+    void this.interfaceCache.resize(next.config.ppp.interfaceCache ?? 0);
     this.log.info({ generation: next.generation, users: next.config.localUsers.size, port: next.config.port }, 'config-reloaded');
     return true;
   }
@@ -216,12 +222,14 @@ export class Daemon {
     if (this.stopping) return;
     this.stopping = true;
     this.listener?.close();
+    // Interfaces of the sessions ending now are deleted, not cached; the cached ones go too.
+    const uncached = this.interfaceCache.resize(0);
     const live = this.registry.all();
     const released = Promise.all(live.map((s) => s.terminate('nas-reboot', 'server shutting down')));
     const deadline = Date.now() + DRAIN_MS;
     while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const s of this.sockets) s.destroy();
-    await released;
+    await Promise.all([released, uncached]);
     // No Accounting-Stop is lost on a clean shutdown: wait for them (bounded by the retry budget).
     const r = this.runtime.radius?.client;
     const budget = r ? Math.min(MAX_ACCT_DRAIN_MS, r.timeoutMs * r.maxTry * Math.max(1, r.servers.length) + 1000) : 10_000;
