@@ -12,7 +12,7 @@ import type { Shaper } from '../dataplane/shaper-api.js';
 import { SessionRegistry, type SessionInfo } from '../session/registry.js';
 import { SessionDriver } from '../session/driver.js';
 import { cleanupStaleInterfaces } from '../dataplane/iface.js';
-import { InterfaceCache } from '../dataplane/iface-cache.js';
+import { InterfaceCache, type InterfaceCacheDeps } from '../dataplane/iface-cache.js';
 import { applyLogLevel, type Logger } from '../common/log.js';
 import { loadRuntime, type Runtime } from './runtime.js';
 import { startControl, type ControlReply, type ControlRequest } from './control.js';
@@ -37,6 +37,8 @@ export const SCRIPT_TIMEOUT_MS = 30_000;
 /** Component tests: fake TUN devices, interface calls and routes instead of the kernel's. */
 export interface SessionIo extends Pick<SessionEnv, 'openTun' | 'configureInterface' | 'ipv6Interface'> {
   readonly addRoute?: AddRoute;
+  /** The interface cache's reset steps (fake devices must not reset the host's interfaces). */
+  readonly interfaceReset?: InterfaceCacheDeps;
 }
 
 export interface DaemonOptions {
@@ -71,7 +73,7 @@ export class Daemon {
   private prefixes!: Ipv6PrefixBook;
   private readonly shaper = new TcShaper();
   /** `ppp-options interface-cache`: one cache for every generation (a reload resizes it). */
-  private readonly interfaceCache = new InterfaceCache(0);
+  private readonly interfaceCache: InterfaceCache;
   private readonly startedAt = Date.now();
   private readonly sockets = new Set<Socket>();
   private readonly counters = { accepted: 0, tlsFailed: 0, proxyRefused: 0, limitRefused: 0, sessionsEnded: 0 };
@@ -85,6 +87,7 @@ export class Daemon {
 
   constructor(private readonly opts: DaemonOptions) {
     this.baseLogLevel = opts.log.level;
+    this.interfaceCache = new InterfaceCache(0, opts.sessionIo?.interfaceReset);
     this.radius = new RadiusService(this.registry, opts.log);
     this.metrics = new Metrics(
       {
@@ -157,7 +160,7 @@ export class Daemon {
    * metrics' session events.
    */
   private envFor(rt: Runtime): SessionEnv {
-    const { addRoute: fakeRoute, ...io } = this.opts.sessionIo ?? {};
+    const { addRoute: fakeRoute, interfaceReset: _reset, ...io } = this.opts.sessionIo ?? {};
     return {
       generation: rt.generation,
       policy: rt.policy,
