@@ -715,11 +715,11 @@ function table(m: Json): string {
 
 let loadAtStart: number[] = [];
 
-/** SIGTERM to every sstpd started here, bounded: a clean exit writes the --cpu-prof profile. */
+/** SIGTERM to every sstpd started here, bounded (deleting many cached interfaces takes a while): a clean exit writes the --cpu-prof profile. */
 async function stopServers(): Promise<void> {
   await Promise.all(servers.map((d) => new Promise<void>((resolve) => {
     if (d.exitCode !== null || d.signalCode !== null) return resolve();
-    const t = setTimeout(resolve, 20_000);
+    const t = setTimeout(resolve, 120_000);
     d.once('exit', () => {
       clearTimeout(t);
       resolve();
