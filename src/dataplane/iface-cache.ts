@@ -13,8 +13,8 @@ import { resetInterface, restoreIpv6Defaults, sessionInterfaceNames, type Interf
 import type { TunDevice } from './tun.js';
 
 export interface InterfaceCacheDeps {
-  /** Down, no address (iface.ts resetInterface). */
-  readonly reset?: (name: string) => void;
+  /** Down, no address (iface.ts resetInterface, off the event loop). */
+  readonly reset?: (name: string) => Promise<void>;
   /** The IPv6 settings back to the defaults (iface.ts restoreIpv6Defaults). */
   readonly restoreIpv6?: (name: string) => void;
   /** Where a deleted interface's name goes back (default: the daemon's `sstpN` allocator). */
@@ -29,6 +29,8 @@ const cacheable = (tun: TunDevice): tun is Cacheable => tun.park !== undefined &
 export class InterfaceCache {
   /** Parked devices; taken newest first (its kernel state is the warmest). */
   private readonly parked: Cacheable[] = [];
+  /** Devices being reset for the cache: they count against the limit. */
+  private resetting = 0;
 
   constructor(private limit: number, private readonly deps: InterfaceCacheDeps = {}) {}
 
@@ -54,14 +56,22 @@ export class InterfaceCache {
   /**
    * Keeps `tun` after its session ended: false (the caller deletes it) when the cache is full or
    * the device cannot be parked. Nothing of the session is left on a kept one. `ipv6`: the session
-   * changed the interface's IPv6 settings. Throws TunError when the reset fails (delete it then).
+   * changed the interface's IPv6 settings. Rejects with TunError when the reset fails (delete it then).
    */
-  put(tun: TunDevice, ipv6: boolean): boolean {
-    if (this.parked.length >= this.limit || tun.closed || !cacheable(tun)) return false;
-    // Settings first: changing addr_gen_mode makes the kernel add a link-local, which going down removes.
-    if (ipv6) (this.deps.restoreIpv6 ?? restoreIpv6Defaults)(tun.name);
-    (this.deps.reset ?? resetInterface)(tun.name);
+  async put(tun: TunDevice, ipv6: boolean): Promise<boolean> {
+    if (this.parked.length + this.resetting >= this.limit || tun.closed || !cacheable(tun)) return false;
+    this.resetting++;
+    try {
+      // Settings first: changing addr_gen_mode makes the kernel add a link-local, which going down removes.
+      if (ipv6) (this.deps.restoreIpv6 ?? restoreIpv6Defaults)(tun.name);
+      tun.pause();
+      await (this.deps.reset ?? resetInterface)(tun.name);
+    } finally {
+      this.resetting--;
+    }
+    // Down now: what the kernel still queued for the old session is discarded.
     tun.park();
+    if (this.parked.length >= this.limit) return false; // a reload shrank the cache meanwhile
     this.parked.push(tun);
     return true;
   }

@@ -18,6 +18,8 @@ export interface InterfaceAddress {
   /** The client's address; the kernel routes peer/32 into the interface. */
   readonly peer?: string;
   readonly mtu: number;
+  /** The interface is up at `mtu` already: only the addresses are set (fewer RTNL-locked ioctls). */
+  readonly linkUp?: boolean;
 }
 
 /**
@@ -58,7 +60,7 @@ export function configureInterface(name: string, a: InterfaceAddress): void {
   validate(name, a);
   try {
     const v4 = a.local !== undefined && a.peer !== undefined ? { local: a.local, peer: a.peer } : {};
-    loadNative().configure(name, { ...v4, mtu: a.mtu, up: true, ...(offloadWanted() ? {} : { txqueuelen: FALLBACK_TXQUEUELEN }) });
+    loadNative().configure(name, { ...v4, mtu: a.mtu, up: true, ...(a.linkUp ? { linkUp: true } : {}), ...(offloadWanted() ? {} : { txqueuelen: FALLBACK_TXQUEUELEN }) });
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new TunError('E_TUN_CONFIGURE', `${name}: ${msg}`, e);
@@ -68,15 +70,14 @@ export function configureInterface(name: string, a: InterfaceAddress): void {
 /**
  * Interface cache: the interface goes down with no address and no route left (the kernel drops
  * IPv6 addresses and every route through an interface that goes down; IPv4 addresses are removed
- * here). Throws TunError E_TUN_CONFIGURE.
+ * here). Off the event loop: each step waits for the kernel's global RTNL lock, which any other
+ * interface change on the host holds meanwhile. Rejects with TunError E_TUN_CONFIGURE.
  */
-export function resetInterface(name: string): void {
-  if (!IFNAME.test(name)) throw new TunError('E_TUN_CONFIGURE', `${name}: invalid interface name`);
-  try {
-    loadNative().reset(name);
-  } catch (e) {
-    throw new TunError('E_TUN_CONFIGURE', `${name}: reset: ${e instanceof Error ? e.message : String(e)}`, e);
-  }
+export function resetInterface(name: string): Promise<void> {
+  if (!IFNAME.test(name)) return Promise.reject(new TunError('E_TUN_CONFIGURE', `${name}: invalid interface name`));
+  return new Promise((resolve, reject) =>
+    loadNative().resetAsync(name, (err) => (err ? reject(new TunError('E_TUN_CONFIGURE', `${name}: reset: ${err.message}`, err)) : resolve())),
+  );
 }
 
 /** What `prepareIpv6` sets; a cached interface gets the namespace defaults back. */

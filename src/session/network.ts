@@ -56,6 +56,8 @@ export class SessionNetwork {
   private reserved: { readonly name: string; readonly cached?: TunDevice } | undefined;
   /** prepareIpv6 ran on the interface (a cached one gets the defaults back). */
   private ipv6Prepared = false;
+  /** The MTU the interface is up at. */
+  private mtu: number | undefined;
 
   constructor(private readonly sid: string, private readonly env: NetworkEnv, private readonly log: Logger, private readonly hooks: NetworkHooks) {}
 
@@ -140,14 +142,18 @@ export class SessionNetwork {
     if (this.prefix) this.prepareIpv6(tun.name);
     (this.env.configureInterface ?? configureInterface)(tun.name, { mtu });
     tun.setMtu(mtu);
+    this.mtu = mtu;
     return tun;
   }
 
   /** IPCP opened: our address, the client's (peer route) and the MTU. Throws on failure. */
   configureIpv4(local: string, peer: string, mtu: number): void {
     if (!this.device) return;
-    (this.env.configureInterface ?? configureInterface)(this.device.name, { local, peer, mtu });
+    // Opened at this MTU (the usual case): the link is up as it should be, only the addresses are new.
+    const linkUp = mtu === this.mtu;
+    (this.env.configureInterface ?? configureInterface)(this.device.name, { local, peer, mtu, ...(linkUp ? { linkUp } : {}) });
     this.device.setMtu(mtu);
+    this.mtu = mtu;
   }
 
   /** IPV6CP opened: our link-local address and the session prefix routed to the interface. */
@@ -213,7 +219,7 @@ export class SessionNetwork {
   /** The interface back to the cache when it has room, else deleted (its name freed). Never rejects. */
   private async retire(tun: TunDevice, ipv6: boolean): Promise<void> {
     try {
-      if (this.env.interfaceCache?.put(tun, ipv6)) return void this.log.debug({ ifname: tun.name }, 'interface-cached');
+      if (await this.env.interfaceCache?.put(tun, ipv6)) return void this.log.debug({ ifname: tun.name }, 'interface-cached');
     } catch (err) {
       this.log.warn({ ifname: tun.name, err: String(err) }, 'interface-reset-failed');
     }

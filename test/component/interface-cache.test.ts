@@ -77,7 +77,7 @@ describe('interface-cache and NAS-Port-Id in the in-process daemon', () => {
         },
         configureInterface: () => undefined,
         addRoute: () => Promise.resolve(),
-        interfaceReset: { reset: (name) => void resets.push(name), restoreIpv6: () => assert.fail('an IPv4 session') },
+        interfaceReset: { reset: async (name) => void resets.push(name), restoreIpv6: () => assert.fail('an IPv4 session') },
       },
     });
     await daemon.start();

@@ -176,7 +176,7 @@ function runChild(): void {
         route6(c.name, 'add', '2001:db8:600::/56');
         return {};
       case 'park':
-        return { kept: new InterfaceCache(1).put(device(c.name).dev, true) };
+        return { kept: await new InterfaceCache(1).put(device(c.name).dev, true) };
       case 'reuse': {
         const d = device(c.name);
         d.seen.length = 0;

@@ -70,7 +70,7 @@ function world(opts: { ipv6?: boolean; v4Size?: string; cache?: InterfaceCache }
         tuns.push(t);
         return t;
       },
-      configureInterface: (name, a) => void calls.push(`configure ${name} ${a.local ?? '-'} ${a.peer ?? '-'} ${a.mtu}`),
+      configureInterface: (name, a) => void calls.push(`configure ${name} ${a.local ?? '-'} ${a.peer ?? '-'} ${a.mtu}${a.linkUp ? ' (link up)' : ''}`),
       ipv6Interface: {
         prepare: (name) => void calls.push(`prepare6 ${name}`),
         configure: (name, c) => void calls.push(`configure6 ${name} ${c.linkLocal} ${c.prefix}`),
@@ -140,7 +140,7 @@ test('the interface: IPv6 prepared before it is up, IPv4 and IPv6 configured, th
   assert.deepEqual(w.calls, [
     `prepare6 ${tun.name}`,
     `configure ${tun.name} - - 1400`,
-    `configure ${tun.name} 192.0.2.254 192.0.2.1 1400`,
+    `configure ${tun.name} 192.0.2.254 192.0.2.1 1400 (link up)`,
     `configure6 ${tun.name} fe80::1 2001:db8:1::/64`,
     `route6 ${tun.name} add 2001:db8:100::/56`,
   ]);
@@ -235,7 +235,7 @@ test('the name is chosen before authentication and the interface opened under it
 test('interface-cache: an ended session\'s interface is reset and kept; the next session gets it, name first, counters from zero', async () => {
   const resets: string[] = [];
   const restored: string[] = [];
-  const cache = new InterfaceCache(1, { reset: (n) => void resets.push(n), restoreIpv6: (n) => void restored.push(n) });
+  const cache = new InterfaceCache(1, { reset: async (n) => void resets.push(n), restoreIpv6: (n) => void restored.push(n) });
   const w = world({ cache });
   w.release();
   const a = w.network('a');
@@ -277,9 +277,7 @@ test('interface-cache: an ended session\'s interface is reset and kept; the next
 test('interface-cache: an unused reservation goes back to the cache; a failed reset deletes the interface', async () => {
   let fail = false;
   const cache = new InterfaceCache(2, {
-    reset: () => {
-      if (fail) throw new TunError('E_TUN_CONFIGURE', 'reset failed');
-    },
+    reset: () => (fail ? Promise.reject(new TunError('E_TUN_CONFIGURE', 'reset failed')) : Promise.resolve()),
     restoreIpv6: () => undefined,
   });
   const w = world({ cache, ipv6: false });
@@ -303,4 +301,14 @@ test('interface-cache: an unused reservation goes back to the cache; a failed re
   assert.equal(tun.closed, true);
   assert.equal(cache.size, 0);
   assert.ok(w.logs.some((l) => l['msg'] === 'interface-reset-failed'));
+});
+
+test('IPCP at the MTU the interface was opened with sets only the addresses; at another MTU the link too', () => {
+  const w = world({ ipv6: false });
+  const n = w.network();
+  assert.ok(!('error' in n.lease(accept())));
+  const tun = n.open(1400);
+  n.configureIpv4('192.0.2.254', '192.0.2.1', 1400);
+  n.configureIpv4('192.0.2.254', '192.0.2.1', 1300);
+  assert.deepEqual(w.calls, [`configure ${tun.name} - - 1400`, `configure ${tun.name} 192.0.2.254 192.0.2.1 1400 (link up)`, `configure ${tun.name} 192.0.2.254 192.0.2.1 1300`]);
 });
