@@ -15,7 +15,8 @@
  *        # --interface-cache N sets `ppp-options interface-cache N` for this checkout's sstpd
  *   node dist/bench/run.js --only setup --profile /tmp/prof   # sstpd runs under node --cpu-prof
  *
- * Figures: setup rate and latency at 1/10/100 concurrent connects; idle sessions (1,000 and 10,000)
+ * Figures: setup rate and latency at 1/10/100 concurrent connects; steady churn (sessions set up
+ * and closed, 10/100 at a time); idle sessions (1,000 and 10,000)
  * with keepalives: server RSS, CPU %, LCP echo RTT; single-session TCP throughput both ways and 4
  * sessions in parallel (iperf3, client TUN in a namespace); 64-byte UDP packet rate; added latency
  * (ping through the tunnel minus ping over a veth pair); ping RTT while one bulk TCP flow runs
@@ -73,7 +74,7 @@ const { values } = parseArgs({
 
 const QUICK = values.quick;
 const SECONDS = Number(values.seconds ?? (QUICK ? 3 : 5));
-const ONLY = new Set((values.only ?? 'setup,idle,throughput,small,latency,loaded,mppe').split(','));
+const ONLY = new Set((values.only ?? 'setup,churn,idle,throughput,small,latency,loaded,mppe').split(','));
 const IDLE = (values.idle ?? (QUICK ? '1000' : '1000,10000')).split(',').map(Number);
 const EXTERNAL = values.server !== undefined;
 const RUNS = Math.max(1, Number(values.runs ?? 1) || 1);
@@ -346,6 +347,38 @@ async function setup(t: Target): Promise<Json> {
       sessions: Math.min(n, t.maxSessions), established, perSecond: rep['setupRate'], p50Ms: ms['p50'], p99Ms: ms['p99'], failures: rep['failures'],
       // The whole server's CPU over the run (setup, the 1 s hold, teardown) per session set up.
       ...(cpu !== undefined && established > 0 ? { serverCpuMsPerSetup: Math.round((cpu * 1000 / established) * 100) / 100 } : {}),
+    };
+  }
+  return out;
+}
+
+/**
+ * Steady churn: c sessions at a time, each set up and closed at once, then the next (sstp-load
+ * --duration): sessions end inside the window, so interface deletion (or, with interface-cache,
+ * reuse) is part of every figure. Sessions per second and server CPU per session.
+ */
+async function churn(t: Target): Promise<Json> {
+  const out: Json = {};
+  for (const c of [10, 100]) {
+    await settle(t);
+    log(`churn: ${c} at a time for ${SECONDS * 3} s`);
+    const cpu0 = t.pid !== undefined ? procStat(t.pid).cpuS : undefined;
+    const text = await run(t.ns, process.execPath, loadArgs(t, ['--duration', String(SECONDS * 3), '--concurrency', String(c), '--mix', 'clean:1', '--hold', '0', '--pings', '0', '--progress', '0', '--auth-mix', 'mschap-v2']), 600_000)
+      .catch((e: { stdout?: string }) => e.stdout ?? '');
+    const cpu = cpu0 !== undefined && t.pid !== undefined ? procStat(t.pid).cpuS - cpu0 : undefined;
+    const rep = text.trim().split('\n').flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Json];
+      } catch {
+        return [];
+      }
+    }).find((j) => j['event'] === 'report');
+    if (!rep) throw new Error(`churn c=${c}: no report from sstp-load`);
+    const established = Number(rep['established']);
+    const ms = rep['setupMs'] as Json;
+    out[`c${c}`] = {
+      established, perSecond: Math.round((established / Number(rep['durationS'])) * 10) / 10, p50Ms: ms['p50'], p99Ms: ms['p99'], failed: rep['failed'],
+      ...(cpu !== undefined && established > 0 ? { serverCpuMsPerSession: Math.round((cpu * 1000 / established) * 100) / 100 } : {}),
     };
   }
   return out;
@@ -679,6 +712,8 @@ function table(m: Json): string {
   const row = (k: string, v: unknown): void => void rows.push(`${k.padEnd(44)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
   const s = results['setup'] as Record<string, Json> | undefined;
   if (s) for (const [k, v] of Object.entries(s)) row(`setup, ${k.slice(1)} concurrent (${v['established']}/${v['sessions']})`, `${v['perSecond']}/s  p50 ${v['p50Ms']} ms  p99 ${v['p99Ms']} ms  server CPU ${v['serverCpuMsPerSetup'] ?? '-'} ms/setup`);
+  const ch = results['churn'] as Record<string, Json> | undefined;
+  if (ch) for (const [k, v] of Object.entries(ch)) row(`churn, ${k.slice(1)} at a time (${v['established']} sessions)`, `${v['perSecond']}/s  p50 ${v['p50Ms']} ms  p99 ${v['p99Ms']} ms  server CPU ${v['serverCpuMsPerSession'] ?? '-'} ms/session (set up and closed)`);
   const i = results['idle'] as Record<string, Json> | undefined;
   if (i) for (const v of Object.values(i)) row(`idle ${v['sessions']} sessions`, `RSS ${v['serverRssMiB'] ?? '-'} MiB (${v['rssPerSessionKiB'] ?? '-'} KiB/session)  CPU ${v['serverCpuPercent'] ?? '-'} %  echo RTT p50 ${v['echoRttP50Ms']} ms p99 ${v['echoRttP99Ms']} ms`);
   const tp = results['throughput'] as Json | undefined;
@@ -731,7 +766,7 @@ async function stopServers(): Promise<void> {
 // ---- runs, spread and comparison ------------------------------------------------------------
 
 const STEPS: [string, string, (t: Target) => Promise<Json>][] = [
-  ['setup', 'setup', setup], ['idle', 'idle', idle], ['throughput', 'throughput', throughput],
+  ['setup', 'setup', setup], ['churn', 'churn', churn], ['idle', 'idle', idle], ['throughput', 'throughput', throughput],
   ['small', 'smallPackets', small], ['latency', 'latency', latency], ['loaded', 'loaded', loaded], ['mppe', 'mppe', mppe],
 ];
 
