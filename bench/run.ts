@@ -10,18 +10,25 @@
  *        [--server-pid PID] [--target 192.168.30.1] [--netns NS] [--users N]   # any SSTP server
  *   node dist/bench/run.js --runs 3 --compare 127.0.0.1:8443 [--compare-pid PID] [--compare-netns NS]
  *        # every step run 3 times (min/median/max), alternating with a second server, side by side
+ *   node dist/bench/run.js --only setup --runs 3 --interface-cache 1000 --compare-build /work/wt/base
+ *        # A/B against another sstpd build (its dist/, started like this one in its own namespace);
+ *        # --interface-cache N sets `ppp-options interface-cache N` for this checkout's sstpd
+ *   node dist/bench/run.js --only setup --profile /tmp/prof   # sstpd runs under node --cpu-prof
  *
- * Figures: setup rate and latency at 1/10/100 concurrent connects; idle sessions (1,000 and 10,000)
+ * Figures: setup rate and latency at 1/10/100 concurrent connects; steady churn (sessions set up
+ * and closed, 10/100 at a time); idle sessions (1,000 and 10,000)
  * with keepalives: server RSS, CPU %, LCP echo RTT; single-session TCP throughput both ways and 4
  * sessions in parallel (iperf3, client TUN in a namespace); 64-byte UDP packet rate; added latency
- * (ping through the tunnel minus ping over a veth pair). Prints a table, writes bench/results.json.
+ * (ping through the tunnel minus ping over a veth pair); ping RTT while one bulk TCP flow runs
+ * (`loaded`); MPPE (128-bit stateless) throughput both ways with server CPU per GB (`mppe`).
+ * Prints a table, writes bench/results.json.
  *
  * Topology (sstpd): namespace S holds sstpd, the load generator and the iperf3 servers (the "host
  * side" of the tunnel: sstpd's gateway address is local there); namespaces C1..C4 hold the clients'
  * TUN interfaces (sstp-connect runs in S and moves its interface into Ci).
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -59,12 +66,15 @@ const { values } = parseArgs({
     'compare-user': { type: 'string' },
     'compare-password': { type: 'string' },
     'compare-users': { type: 'string' },
+    'compare-build': { type: 'string' },
+    'interface-cache': { type: 'string' },
+    profile: { type: 'string' },
   },
 });
 
 const QUICK = values.quick;
 const SECONDS = Number(values.seconds ?? (QUICK ? 3 : 5));
-const ONLY = new Set((values.only ?? 'setup,idle,throughput,small,latency').split(','));
+const ONLY = new Set((values.only ?? 'setup,churn,idle,throughput,small,latency,loaded,mppe').split(','));
 const IDLE = (values.idle ?? (QUICK ? '1000' : '1000,10000')).split(',').map(Number);
 const EXTERNAL = values.server !== undefined;
 const RUNS = Math.max(1, Number(values.runs ?? 1) || 1);
@@ -82,6 +92,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 const tag = `sb${process.pid}`;
 const NS_S = `${tag}-s`;
+/** The namespace of the second sstpd build (--compare-build). */
+const NS_S2 = `${tag}-b`;
 const nsC = (i: number): string => `${tag}-c${i}`;
 const namespaces: string[] = [];
 const children = new Set<ChildProcess>();
@@ -190,7 +202,21 @@ function fdLimit(): number {
   return Number(execFileSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim()) || 1024;
 }
 
-async function startSstpd(dir: string, users: number): Promise<Target> {
+/** An sstpd to start: this checkout's, or another build's dist/ (--compare-build). */
+interface SstpdVariant {
+  readonly name: string;
+  readonly ns: string;
+  readonly dist: string;
+  readonly interfaceCache?: number;
+}
+
+/** sstpd processes this run started: stopped with SIGTERM at the end (a --cpu-prof profile is written then). */
+const servers: ChildProcess[] = [];
+
+async function startSstpd(dir: string, users: number, v: SstpdVariant): Promise<Target> {
+  const NS_S = v.ns;
+  dir = join(dir, v.ns);
+  mkdirSync(dir, { recursive: true });
   addNetns(NS_S);
   // A bench host, not a router: wide ephemeral port range and TIME-WAIT reuse for 10k loopback
   // connections; sstpd has no IPv6 yet, so no IPv6 autoconfiguration on its interfaces.
@@ -205,9 +231,12 @@ async function startSstpd(dir: string, users: number): Promise<Target> {
     `set vpn sstp ssl cert-file ${certs.serverCert}`,
     `set vpn sstp ssl key-file ${certs.serverKey}`,
     `set vpn sstp port ${PORT}`,
+    ...(v.interfaceCache !== undefined ? [`set vpn sstp ppp-options interface-cache ${v.interfaceCache}`] : []),
   ];
   writeFileSync(join(dir, 'sstpd.conf'), conf.join('\n') + '\n');
-  const d = start(NS_S, process.execPath, [cliPath('sstpd'), '--config', join(dir, 'sstpd.conf'), '--state-dir', join(dir, 'state')]);
+  const prof = values.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(values.profile, v.ns)] : [];
+  const d = start(NS_S, process.execPath, [...prof, join(v.dist, 'src', 'cli', 'sstpd.js'), '--config', join(dir, 'sstpd.conf'), '--state-dir', join(dir, 'state')]);
+  servers.push(d);
   const lines = new Lines(d);
   d.stderr!.on('data', (b: Buffer) => process.stderr.write(b));
   await lines.next((j) => j['msg'] === 'listening', 60_000, 'sstpd start');
@@ -216,7 +245,7 @@ async function startSstpd(dir: string, users: number): Promise<Target> {
   // Nothing else reads the session log; keep the pipe drained.
   setInterval(() => void lines.seen.splice(0), 1000).unref();
   return {
-    name: 'sstpd',
+    name: v.name,
     ns: NS_S,
     host: '127.0.0.1',
     port: PORT,
@@ -273,12 +302,15 @@ function procStat(pid: number): { cpuS: number; rssMiB: number } {
   return { cpuS: ticks / 100, rssMiB: Math.round((Number(rss) / 1024) * 10) / 10 };
 }
 
-/** Waits until the server holds no session interfaces (teardown of a previous step is done). */
+/**
+ * Waits until the server holds no session interfaces that are up (teardown of a previous step is
+ * done; interfaces kept by `interface-cache` are down).
+ */
 async function settle(t: Target): Promise<void> {
   if (t.ns === undefined) return sleep(2000);
   const deadline = Date.now() + 300_000;
   while (Date.now() < deadline) {
-    const links = await run(t.ns, 'ip', ['-o', 'link', 'show']);
+    const links = await run(t.ns, 'ip', ['-o', 'link', 'show', 'up']);
     if (!/: sstp\d+/.test(links)) return;
     await sleep(1000);
   }
@@ -315,6 +347,38 @@ async function setup(t: Target): Promise<Json> {
       sessions: Math.min(n, t.maxSessions), established, perSecond: rep['setupRate'], p50Ms: ms['p50'], p99Ms: ms['p99'], failures: rep['failures'],
       // The whole server's CPU over the run (setup, the 1 s hold, teardown) per session set up.
       ...(cpu !== undefined && established > 0 ? { serverCpuMsPerSetup: Math.round((cpu * 1000 / established) * 100) / 100 } : {}),
+    };
+  }
+  return out;
+}
+
+/**
+ * Steady churn: c sessions at a time, each set up and closed at once, then the next (sstp-load
+ * --duration): sessions end inside the window, so interface deletion (or, with interface-cache,
+ * reuse) is part of every figure. Sessions per second and server CPU per session.
+ */
+async function churn(t: Target): Promise<Json> {
+  const out: Json = {};
+  for (const c of [10, 100]) {
+    await settle(t);
+    log(`churn: ${c} at a time for ${SECONDS * 3} s`);
+    const cpu0 = t.pid !== undefined ? procStat(t.pid).cpuS : undefined;
+    const text = await run(t.ns, process.execPath, loadArgs(t, ['--duration', String(SECONDS * 3), '--concurrency', String(c), '--mix', 'clean:1', '--hold', '0', '--pings', '0', '--progress', '0', '--auth-mix', 'mschap-v2']), 600_000)
+      .catch((e: { stdout?: string }) => e.stdout ?? '');
+    const cpu = cpu0 !== undefined && t.pid !== undefined ? procStat(t.pid).cpuS - cpu0 : undefined;
+    const rep = text.trim().split('\n').flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Json];
+      } catch {
+        return [];
+      }
+    }).find((j) => j['event'] === 'report');
+    if (!rep) throw new Error(`churn c=${c}: no report from sstp-load`);
+    const established = Number(rep['established']);
+    const ms = rep['setupMs'] as Json;
+    out[`c${c}`] = {
+      established, perSecond: Math.round((established / Number(rep['durationS'])) * 10) / 10, p50Ms: ms['p50'], p99Ms: ms['p99'], failed: rep['failed'],
+      ...(cpu !== undefined && established > 0 ? { serverCpuMsPerSession: Math.round((cpu * 1000 / established) * 100) / 100 } : {}),
     };
   }
   return out;
@@ -366,12 +430,12 @@ interface Tunnel {
   readonly up: Json;
 }
 
-async function tunnel(t: Target, i: number): Promise<Tunnel> {
+async function tunnel(t: Target, i: number, extra: readonly string[] = []): Promise<Tunnel> {
   const ns = nsC(i);
   if (!namespaces.includes(ns)) addNetns(ns);
   const user = t.user.replace('%d', String((90 + i) % t.users));
   const route = t.routeGateway && t.gateway !== undefined ? ['--route', `${t.gateway}/${t.gateway.includes(':') ? 128 : 32}`] : [];
-  const child = start(t.ns, process.execPath, [cliPath('sstp-connect'), '--user', user, '--password', t.password, ...t.tlsArgs, '--netns', ns, '--ifname', `sstpb${i}`, ...route, `${t.host}:${t.port}`]);
+  const child = start(t.ns, process.execPath, [cliPath('sstp-connect'), '--user', user, '--password', t.password, ...t.tlsArgs, '--netns', ns, '--ifname', `sstpb${i}`, ...route, ...extra, `${t.host}:${t.port}`]);
   const up = await new Lines(child).next((j) => j['state'] === 'up', 30_000, `tunnel ${i}`);
   return { ns, child, up };
 }
@@ -569,6 +633,53 @@ async function latency(t: Target): Promise<Json> {
   }
 }
 
+/** Ping RTT through the tunnel (p50/p99 µs) while iperf3 moves bulk TCP the other way, for each direction. */
+async function loaded(t: Target): Promise<Json> {
+  await settle(t);
+  const tu = await tunnel(t, 1);
+  try {
+    const target = t.gateway ?? String(tu.up['peer']);
+    const count = QUICK ? 100 : 300;
+    const out: Json = {};
+    // Upload: the client's echo requests queue behind the flow; download: the server's replies do.
+    for (const [key, args] of [['underUpload', []], ['underDownload', ['-R']]] as const) {
+      log(`loaded latency: ping while one bulk TCP flow runs (${key})`);
+      const flow = iperf(t, [tu], [...args]);
+      await sleep(1000);
+      const times = pingTimes(await run(tu.ns, 'ping', ['-c', String(Math.min(count, (SECONDS - 2) * 100)), '-i', '0.01', target]).catch((e: { stdout?: string }) => e.stdout ?? ''));
+      const bulk = (await flow)[0]!;
+      const a = summarize(times);
+      out[key] = {
+        pingP50Us: Math.round(a.p50 * 1000), pingP99Us: Math.round(a.p99 * 1000), samples: times.length,
+        ...(iperfError(bulk) !== undefined ? { bulkError: iperfError(bulk) } : { bulkGbit: gbit(bulk) }),
+      };
+    }
+    return out;
+  } finally {
+    await closeTunnel(tu);
+  }
+}
+
+/** One session with 128-bit stateless MPPE (no offload after encryption): TCP both ways, server CPU per GB. */
+async function mppe(t: Target): Promise<Json> {
+  await settle(t);
+  const tu = await tunnel(t, 1, ['--require-mppe-128']);
+  try {
+    log(`mppe (${t.name}): 1 session, client → server`);
+    const up = await measured(t, tu, []);
+    log(`mppe (${t.name}): 1 session, server → client`);
+    const down = await measured(t, tu, ['-R']);
+    return {
+      tcpUpGbit: up.gbit, tcpDownGbit: down.gbit, tcpUpServerCpuSPerGB: up.cpuSPerGB, tcpDownServerCpuSPerGB: down.cpuSPerGB,
+      tcpUpRetransmits: up.retransmits, tcpDownRetransmits: down.retransmits,
+      ...(up.error !== undefined ? { tcpUpError: up.error } : {}),
+      ...(down.error !== undefined ? { tcpDownError: down.error } : {}),
+    };
+  } finally {
+    await closeTunnel(tu);
+  }
+}
+
 // ---- report ---------------------------------------------------------------------------------
 
 function machine(): Json {
@@ -601,6 +712,8 @@ function table(m: Json): string {
   const row = (k: string, v: unknown): void => void rows.push(`${k.padEnd(44)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
   const s = results['setup'] as Record<string, Json> | undefined;
   if (s) for (const [k, v] of Object.entries(s)) row(`setup, ${k.slice(1)} concurrent (${v['established']}/${v['sessions']})`, `${v['perSecond']}/s  p50 ${v['p50Ms']} ms  p99 ${v['p99Ms']} ms  server CPU ${v['serverCpuMsPerSetup'] ?? '-'} ms/setup`);
+  const ch = results['churn'] as Record<string, Json> | undefined;
+  if (ch) for (const [k, v] of Object.entries(ch)) row(`churn, ${k.slice(1)} at a time (${v['established']} sessions)`, `${v['perSecond']}/s  p50 ${v['p50Ms']} ms  p99 ${v['p99Ms']} ms  server CPU ${v['serverCpuMsPerSession'] ?? '-'} ms/session (set up and closed)`);
   const i = results['idle'] as Record<string, Json> | undefined;
   if (i) for (const v of Object.values(i)) row(`idle ${v['sessions']} sessions`, `RSS ${v['serverRssMiB'] ?? '-'} MiB (${v['rssPerSessionKiB'] ?? '-'} KiB/session)  CPU ${v['serverCpuPercent'] ?? '-'} %  echo RTT p50 ${v['echoRttP50Ms']} ms p99 ${v['echoRttP99Ms']} ms`);
   const tp = results['throughput'] as Json | undefined;
@@ -618,17 +731,43 @@ function table(m: Json): string {
     row('ping RTT p50: tunnel / veth / added', `${l['tunnelP50Us']} / ${l['vethP50Us'] ?? '-'} / ${l['addedP50Us'] ?? '-'} µs`);
     row('floor: Node TCP echo between 2 processes', `p50 ${l['nodeEchoFloorP50Us'] ?? '-'} µs`);
   }
+  const ld = results['loaded'] as Record<string, Json> | undefined;
+  if (ld) {
+    for (const [k, v] of Object.entries(ld)) {
+      row(`ping RTT, 1 bulk TCP flow ${k === 'underUpload' ? 'client → server' : 'server → client'}`, `p50 ${v['pingP50Us']} µs  p99 ${v['pingP99Us']} µs  (${v['samples']} pings; flow ${v['bulkError'] ?? `${v['bulkGbit']} Gbit/s`})`);
+    }
+  }
+  const mp = results['mppe'] as Json | undefined;
+  if (mp) {
+    const fig = (d: 'Up' | 'Down'): string => mp[`tcp${d}Error`] !== undefined ? String(mp[`tcp${d}Error`])
+      : `${mp[`tcp${d}Gbit`]} Gbit/s  retransmits ${mp[`tcp${d}Retransmits`] ?? '-'}  server CPU ${mp[`tcp${d}ServerCpuSPerGB`] ?? '-'} s/GB`;
+    row('MPPE-128 TCP, 1 session, client → server', fig('Up'));
+    row('MPPE-128 TCP, 1 session, server → client', fig('Down'));
+  }
   for (const n of notes) rows.push(`note: ${n}`);
   return rows.join('\n');
 }
 
 let loadAtStart: number[] = [];
 
+/** SIGTERM to every sstpd started here, bounded (deleting many cached interfaces takes a while): a clean exit writes the --cpu-prof profile. */
+async function stopServers(): Promise<void> {
+  await Promise.all(servers.map((d) => new Promise<void>((resolve) => {
+    if (d.exitCode !== null || d.signalCode !== null) return resolve();
+    const t = setTimeout(resolve, 120_000);
+    d.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    d.kill('SIGTERM');
+  })));
+}
+
 // ---- runs, spread and comparison ------------------------------------------------------------
 
 const STEPS: [string, string, (t: Target) => Promise<Json>][] = [
-  ['setup', 'setup', setup], ['idle', 'idle', idle], ['throughput', 'throughput', throughput],
-  ['small', 'smallPackets', small], ['latency', 'latency', latency],
+  ['setup', 'setup', setup], ['churn', 'churn', churn], ['idle', 'idle', idle], ['throughput', 'throughput', throughput],
+  ['small', 'smallPackets', small], ['latency', 'latency', latency], ['loaded', 'loaded', loaded], ['mppe', 'mppe', mppe],
 ];
 
 /** Per result key, per server (in --compare order), the figures of each run. */
@@ -748,9 +887,17 @@ async function main(): Promise<void> {
     const maxIdle = Math.max(...IDLE, 0);
     const t = EXTERNAL
       ? externalTarget({ server: values.server!, user: values.user, password: values.password, pid: values['server-pid'], netns: values.netns, target: values.target, users: values.users })
-      : await startSstpd(dir, Math.max(maxIdle, 2100, 100));
+      : await startSstpd(dir, Math.max(maxIdle, 2100, 100), {
+        name: values['interface-cache'] !== undefined ? `sstpd (interface-cache ${values['interface-cache']})` : 'sstpd',
+        ns: NS_S,
+        dist: DIST,
+        ...(values['interface-cache'] !== undefined ? { interfaceCache: Number(values['interface-cache']) } : {}),
+      });
     const targets = [t];
-    if (values.compare !== undefined) {
+    if (values['compare-build'] !== undefined) {
+      const other = values['compare-build'];
+      targets.push(await startSstpd(dir, Math.max(maxIdle, 2100, 100), { name: `sstpd (${other})`, ns: NS_S2, dist: join(other, 'dist') }));
+    } else if (values.compare !== undefined) {
       targets.push(externalTarget({
         server: values.compare,
         user: values['compare-user'] ?? values.user ?? t.user,
@@ -763,6 +910,7 @@ async function main(): Promise<void> {
     }
     await runSteps(targets);
   } finally {
+    await stopServers();
     cleanup();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -46,6 +46,8 @@ export interface NativePoller {
   readonly superPackets: number;
   /** Offload: packets with a virtio header we could not make sense of, dropped. */
   readonly refused: number;
+  /** Reads and discards what the kernel still queues (a cached interface, down); the count. */
+  drain(): number;
 }
 
 export interface NativeTun {
@@ -55,12 +57,20 @@ export interface NativeTun {
    * answer says whether the kernel took it (if not, the device is a plain one).
    */
   open(nameTemplate: string, offload?: boolean): { fd: number; name: string; offload: boolean };
-  /** Address, point-to-point peer (adds the peer/32 route), /32 mask, MTU, and up/down. IPv4 optional. */
-  configure(name: string, opts: { local?: string; peer?: string; mtu: number; up: boolean; txqueuelen?: number }): void;
+  /**
+   * Address, point-to-point peer (adds the peer/32 route), /32 mask, MTU, and up/down. IPv4 optional.
+   * `linkUp`: the link is up at this MTU already, only the addresses are set (mtu, up not needed).
+   */
+  configure(name: string, opts: { local?: string; peer?: string; mtu?: number; up?: boolean; txqueuelen?: number; linkUp?: boolean }): void;
   /** An IPv6 address (16 bytes) with its prefix length on the interface; an existing one is fine. */
   addAddress6(name: string, address: Uint8Array, prefixLen: number): void;
   /** Adds or deletes a route for prefix/len through the interface (no gateway); idempotent. */
   route6(name: string, add: boolean, prefix: Uint8Array, prefixLen: number): void;
+  /**
+   * Link down and every IPv4 address removed (down also drops the IPv6 addresses and the routes),
+   * on the libuv pool: `done(null)`, or an errno error.
+   */
+  resetAsync(name: string, done: (err: NativeErrnoError | null) => void): void;
   /** One non-blocking write; bytes written, or -1 when the device queue is full (drop the packet). */
   write(fd: number, buf: Uint8Array, offset: number, length: number): number;
   /**

@@ -6,10 +6,13 @@
 //   configure(name, {local?, peer?, mtu, up, txqueuelen?}) SIOCSIF* ioctls on an AF_INET datagram socket
 //   addAddress6(name, addr16, prefixLen)                 SIOCSIFADDR on an AF_INET6 socket (in6_ifreq)
 //   route6(name, add, prefix16, prefixLen)               SIOCADDRT / SIOCDELRT (in6_rtmsg) via the device
+//   resetAsync(name, done)                               link down, every IPv4 address removed (interface
+//                                        cache), on the libuv pool
 //   write(fd, buf, offset, length)    -> bytes | -1     one non-blocking write(); -1 = queue full
 //   writeBatch(fd, buf, offsets, lengths, count, offload, result)  many packets; with offload,
 //                                        consecutive TCP segments go as one GRO super-packet
-//   new TunPoller(fd, onPackets, onError, offload)      uv_poll on the fd, batched reads
+//   new TunPoller(fd, onPackets, onError, offload)      uv_poll on the fd, batched reads; drain()
+//                                        discards what the kernel still queues (interface cache)
 //   segment(packet, vnetHdr, mtu), coalesce(packets)    the offload code, for tests only
 //
 // Why native: Node classes a TUN fd as a FILE, so net.Socket({fd}) refuses it, and fs.read parks a
@@ -218,12 +221,15 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
   // IPv4 is optional (an IPv6-only session): both addresses or neither.
   bool ipv4 = !o.Get("local").IsUndefined() || !o.Get("peer").IsUndefined();
   if (ipv4 && (!ReadIPv4(env, o, "local", &local) || !ReadIPv4(env, o, "peer", &peer))) return env.Undefined();
+  // The link part (MTU, queue, flags) is skipped when the link is already up at this MTU: each of
+  // those ioctls takes the kernel's global RTNL lock, which other interfaces' changes hold.
+  bool link = !o.Get("linkUp").ToBoolean().Value();
   Napi::Value mtuV = o.Get("mtu");
-  if (!mtuV.IsNumber()) {
+  if (link && !mtuV.IsNumber()) {
     Napi::TypeError::New(env, "mtu must be a number").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  int mtu = mtuV.As<Napi::Number>().Int32Value();
+  int mtu = link ? mtuV.As<Napi::Number>().Int32Value() : 0;
   bool up = o.Get("up").ToBoolean().Value();
   // Optional: the kernel's queue in front of our reader (TUN's default is 500 packets).
   Napi::Value qlenV = o.Get("txqueuelen");
@@ -253,16 +259,18 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
     std::memcpy(&ifr.ifr_netmask, &mask, sizeof mask);
     ok = ok && IfIoctl(env, sock, SIOCSIFNETMASK, "ioctl(SIOCSIFNETMASK)", &ifr);
   }
-  ifr.ifr_mtu = mtu;
-  ok = ok && IfIoctl(env, sock, SIOCSIFMTU, "ioctl(SIOCSIFMTU)", &ifr);
-  if (qlen > 0) {
-    ifr.ifr_qlen = qlen;
-    ok = ok && IfIoctl(env, sock, SIOCSIFTXQLEN, "ioctl(SIOCSIFTXQLEN)", &ifr);
-  }
-  ok = ok && IfIoctl(env, sock, SIOCGIFFLAGS, "ioctl(SIOCGIFFLAGS)", &ifr);
-  if (ok) {
-    if (up) ifr.ifr_flags |= IFF_UP; else ifr.ifr_flags &= ~IFF_UP;
-    ok = IfIoctl(env, sock, SIOCSIFFLAGS, "ioctl(SIOCSIFFLAGS)", &ifr);
+  if (link) {
+    ifr.ifr_mtu = mtu;
+    ok = ok && IfIoctl(env, sock, SIOCSIFMTU, "ioctl(SIOCSIFMTU)", &ifr);
+    if (qlen > 0) {
+      ifr.ifr_qlen = qlen;
+      ok = ok && IfIoctl(env, sock, SIOCSIFTXQLEN, "ioctl(SIOCSIFTXQLEN)", &ifr);
+    }
+    ok = ok && IfIoctl(env, sock, SIOCGIFFLAGS, "ioctl(SIOCGIFFLAGS)", &ifr);
+    if (ok) {
+      if (up) ifr.ifr_flags |= IFF_UP; else ifr.ifr_flags &= ~IFF_UP;
+      ok = IfIoctl(env, sock, SIOCSIFFLAGS, "ioctl(SIOCSIFFLAGS)", &ifr);
+    }
   }
   ::close(sock);
   return env.Undefined();
@@ -366,6 +374,87 @@ Napi::Value Route6(const Napi::CallbackInfo& info) {
     }
   }
   ::close(sock);
+  return env.Undefined();
+}
+
+// The interface goes down (the kernel then drops its IPv6 addresses and every route through it)
+// and loses its IPv4 addresses, so a cached interface keeps nothing of its last session.
+// SIOCSIFADDR 0.0.0.0 deletes the address labelled `name` without adding one (ifconfig's way); it
+// repeats while SIOCGIFADDR still finds one (bounded: an address is never re-added here).
+// 0, or the errno with the failed call in `*what`. No JS: it also runs on the libuv pool.
+int ResetLink(const char (&name)[IFNAMSIZ], const char** what) {
+  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    *what = "socket";
+    return errno;
+  }
+  struct ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  std::memcpy(ifr.ifr_name, name, IFNAMSIZ);
+  int err = 0;
+  if (::ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) {
+    err = errno;
+    *what = "ioctl(SIOCGIFFLAGS)";
+  } else if ((ifr.ifr_flags & IFF_UP) != 0) {
+    ifr.ifr_flags &= ~IFF_UP;
+    if (::ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) {
+      err = errno;
+      *what = "ioctl(SIOCSIFFLAGS)";
+    }
+  }
+  for (int i = 0; err == 0 && i < 256; i++) {
+    std::memset(&ifr, 0, sizeof ifr);
+    std::memcpy(ifr.ifr_name, name, IFNAMSIZ);
+    ifr.ifr_addr.sa_family = AF_INET;
+    if (::ioctl(sock, SIOCGIFADDR, &ifr) < 0) {
+      if (errno != EADDRNOTAVAIL) {
+        err = errno;
+        *what = "ioctl(SIOCGIFADDR)";
+      }
+      break;
+    }
+    struct sockaddr_in none;
+    std::memset(&none, 0, sizeof none);
+    none.sin_family = AF_INET;
+    SetAddr(&ifr, none, false);
+    if (::ioctl(sock, SIOCSIFADDR, &ifr) < 0) {
+      err = errno;
+      *what = "ioctl(SIOCSIFADDR, 0.0.0.0)";
+    }
+  }
+  ::close(sock);
+  return err;
+}
+
+// resetAsync(name, done): ResetLink on the libuv pool, so the event loop does not wait for the
+// kernel's RTNL lock; done(err | null).
+class ResetWorker : public Napi::AsyncWorker {
+ public:
+  ResetWorker(Napi::Function done, const char (&name)[IFNAMSIZ]) : Napi::AsyncWorker(done, "sstpd:TunReset") {
+    std::memcpy(name_, name, IFNAMSIZ);
+  }
+  void Execute() override { err_ = ResetLink(name_, &what_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (err_ != 0) Callback().Call({ErrnoError(env, err_, what_, name_).Value()});
+    else Callback().Call({env.Null()});
+  }
+
+ private:
+  char name_[IFNAMSIZ];
+  int err_ = 0;
+  const char* what_ = "";
+};
+
+Napi::Value ResetAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  char name[IFNAMSIZ];
+  if (!ReadIfName(env, info[0], name, "interface name")) return env.Undefined();
+  if (info.Length() < 2 || !info[1].IsFunction()) {
+    Napi::TypeError::New(env, "resetAsync(name, done)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  (new ResetWorker(info[1].As<Napi::Function>(), name))->Queue();
   return env.Undefined();
 }
 
@@ -618,6 +707,7 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
                         InstanceMethod<&TunPoller::Resume>("resume"),
                         InstanceMethod<&TunPoller::Close>("close"),
                         InstanceMethod<&TunPoller::SetMtu>("setMtu"),
+                        InstanceMethod<&TunPoller::Drain>("drain"),
                         InstanceAccessor<&TunPoller::GetClosed>("closed"),
                         InstanceAccessor<&TunPoller::GetTruncated>("truncated"),
                         InstanceAccessor<&TunPoller::GetSuperPackets>("superPackets"),
@@ -694,6 +784,26 @@ class TunPoller : public Napi::ObjectWrap<TunPoller> {
                          : new CloseWorker(env, fd);
     w->Queue();
     return env.Undefined();
+  }
+
+  // drain() -> packets discarded: reads until the kernel queue is empty (the interface is down by
+  // then, so nothing new arrives), so a cached interface never hands its last session's packets on.
+  Napi::Value Drain(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    double n = 0;
+    if (!closed_ && fd_ >= 0) {
+      Shared* s = env.GetInstanceData<Shared>();
+      for (;;) {
+        ssize_t r = ::read(fd_, s->readBuf.data(), s->readBuf.size());
+        if (r > 0) {
+          n++;
+          continue;
+        }
+        if (r < 0 && errno == EINTR) continue;
+        break;  // EAGAIN: empty (or an error the next read will report)
+      }
+    }
+    return Napi::Number::New(env, n);
   }
 
   // setMtu(mtu): the session MTU; super-packets are cut to fit it (0: the kernel's gso_size).
@@ -886,6 +996,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("configure", Napi::Function::New<Configure>(env, "configure"));
   exports.Set("addAddress6", Napi::Function::New<AddAddress6>(env, "addAddress6"));
   exports.Set("route6", Napi::Function::New<Route6>(env, "route6"));
+  exports.Set("resetAsync", Napi::Function::New<ResetAsync>(env, "resetAsync"));
   exports.Set("write", Napi::Function::New<Write>(env, "write"));
   exports.Set("writeBatch", Napi::Function::New<WriteBatch>(env, "writeBatch"));
   exports.Set("segment", Napi::Function::New<SegmentForTest>(env, "segment"));

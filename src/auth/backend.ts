@@ -41,7 +41,7 @@ export interface AuthContext {
   readonly calledStationId?: string;
   /** The session's number on this NAS (NAS-Port). */
   readonly nasPort?: number;
-  /** The session's interface, when it exists already (NAS-Port-Id; re-authentication only). */
+  /** The session's interface name (NAS-Port-Id), chosen before the first Access-Request. */
   readonly nasPortId?: string;
 }
 

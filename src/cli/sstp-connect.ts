@@ -9,6 +9,7 @@ import { ClientError, ClientErrorCode, EXIT_CODES } from '../client/errors.js';
 import { AUTH_METHODS as METHODS, UsageError, authList, parseTarget } from '../client/options.js';
 import { SstpConnection } from '../client/io/socket.js';
 import { ClientInterface } from '../client/io/tun.js';
+import { MPPE_BIT_H, MPPE_BIT_S } from '../ppp/ccp/mppe-option.js';
 
 const USAGE = `usage: sstp-connect [options] HOST[:PORT]
 Connects to an SSTP server (port 443 by default) and brings up the tunnel.
@@ -21,6 +22,7 @@ Connects to an SSTP server (port 443 by default) and brings up the tunnel.
       --auth LIST           methods we accept, preferred first (default mschap-v2,mschap,chap,pap)
       --require-METHOD      accept only METHOD (pap, chap, mschap, mschap-v2), like pppd require-*
       --refuse-METHOD       never do METHOD, like pppd refuse-*
+      --require-mppe-128    ask for 128-bit stateless MPPE and end without it, like pppd require-mppe-128
       --no-tun              no interface: the link only (scripts, load tests)
       --ifname NAME         interface name or template (default sstpc%d)
       --netns NAME          move the interface into this network namespace (TLS stays here)
@@ -69,6 +71,7 @@ function parseOptions(argv: string[]) {
       'default-route': { type: 'boolean', default: false },
       route: { type: 'string', multiple: true },
       'no-dns': { type: 'boolean', default: false },
+      'require-mppe-128': { type: 'boolean', default: false },
       'lcp-echo-interval': { type: 'string', default: '30' },
       'lcp-echo-failure': { type: 'string', default: '3' },
       timeout: { type: 'string', default: '30' },
@@ -130,6 +133,7 @@ async function main(): Promise<number> {
     ...(ca ? { ca } : {}),
     insecure: values.insecure,
     requestDns: !values['no-dns'],
+    ...(values['require-mppe-128'] ? { mppe: { bits: MPPE_BIT_S | MPPE_BIT_H } } : {}),
     ...(echoInterval > 0 ? { lcpEcho: { intervalS: echoInterval, failure: positive(values['lcp-echo-failure'], '--lcp-echo-failure'), timeoutS: 0 } } : {}),
     setupTimeoutMs: positive(values.timeout, '--timeout') * 1000,
     onIp: (p) => iface?.deliver(p),

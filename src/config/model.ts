@@ -104,7 +104,8 @@ export interface RadiusConfig {
   readonly acctInterimJitter?: number;
   /**
    * `preallocate-vif` (accel-ppp `unit-preallocate=1`): the interface exists before authentication,
-   * so NAS-Port-Id is in the first Access-Request. sstpd creates it after authentication.
+   * so NAS-Port-Id is in the first Access-Request. sstpd always chooses the interface (a cached one,
+   * or its name) before authentication, so the first Access-Request has NAS-Port-Id either way.
    */
   readonly preallocateVif?: boolean;
 }

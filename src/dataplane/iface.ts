@@ -1,9 +1,9 @@
 /**
- * Per-session interface management: address, peer route, MTU and up for a fresh `sstpN`, and the
- * start-up sweep of `sstpN` devices left behind by an earlier run.
+ * Per-session interface management: address, peer route, MTU and up for a fresh `sstpN`, the
+ * reset of one that is cached for reuse (iface-cache.ts), and the start-up sweep of `sstpN` devices left behind by an earlier run.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,6 +18,8 @@ export interface InterfaceAddress {
   /** The client's address; the kernel routes peer/32 into the interface. */
   readonly peer?: string;
   readonly mtu: number;
+  /** The interface is up at `mtu` already: only the addresses are set (fewer RTNL-locked ioctls). */
+  readonly linkUp?: boolean;
 }
 
 /**
@@ -58,7 +60,7 @@ export function configureInterface(name: string, a: InterfaceAddress): void {
   validate(name, a);
   try {
     const v4 = a.local !== undefined && a.peer !== undefined ? { local: a.local, peer: a.peer } : {};
-    loadNative().configure(name, { ...v4, mtu: a.mtu, up: true, ...(offloadWanted() ? {} : { txqueuelen: FALLBACK_TXQUEUELEN }) });
+    loadNative().configure(name, { ...v4, mtu: a.mtu, up: true, ...(a.linkUp ? { linkUp: true } : {}), ...(offloadWanted() ? {} : { txqueuelen: FALLBACK_TXQUEUELEN }) });
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new TunError('E_TUN_CONFIGURE', `${name}: ${msg}`, e);
@@ -66,14 +68,39 @@ export function configureInterface(name: string, a: InterfaceAddress): void {
 }
 
 /**
+ * Interface cache: the interface goes down with no address and no route left (the kernel drops
+ * IPv6 addresses and every route through an interface that goes down; IPv4 addresses are removed
+ * here). Off the event loop: each step waits for the kernel's global RTNL lock, which any other
+ * interface change on the host holds meanwhile. Rejects with TunError E_TUN_CONFIGURE.
+ */
+export function resetInterface(name: string): Promise<void> {
+  if (!IFNAME.test(name)) return Promise.reject(new TunError('E_TUN_CONFIGURE', `${name}: invalid interface name`));
+  return new Promise((resolve, reject) =>
+    loadNative().resetAsync(name, (err) => (err ? reject(new TunError('E_TUN_CONFIGURE', `${name}: reset: ${err.message}`, err)) : resolve())),
+  );
+}
+
+/** What `prepareIpv6` sets; a cached interface gets the namespace defaults back. */
+const IPV6_SETTINGS: readonly [string, string][] = [['disable_ipv6', '0'], ['addr_gen_mode', '1'], ['accept_ra', '0'], ['autoconf', '0']];
+
+/**
  * Before a session interface that will carry IPv6 comes up: IPv6 on, no kernel-made link-local
  * (addr_gen_mode 1: we add fe80::<our IPV6CP id>), no RAs or SLAAC taken from the client.
  */
 export function prepareIpv6(name: string, procSys = '/proc/sys/net/ipv6/conf'): void {
   if (!IFNAME.test(name)) throw new TunError('E_TUN_CONFIGURE', `${name}: invalid interface name`);
-  const settings: readonly [string, string][] = [['disable_ipv6', '0'], ['addr_gen_mode', '1'], ['accept_ra', '0'], ['autoconf', '0']];
+  writeIpv6Settings(name, procSys, (key, value) => value);
+}
+
+/** Interface cache: the IPv6 settings `prepareIpv6` changed go back to the namespace's defaults. */
+export function restoreIpv6Defaults(name: string, procSys = '/proc/sys/net/ipv6/conf'): void {
+  if (!IFNAME.test(name)) throw new TunError('E_TUN_CONFIGURE', `${name}: invalid interface name`);
+  writeIpv6Settings(name, procSys, (key) => readFileSync(join(procSys, 'default', key), 'utf8').trim());
+}
+
+function writeIpv6Settings(name: string, procSys: string, valueOf: (key: string, value: string) => string): void {
   try {
-    for (const [key, value] of settings) writeFileSync(join(procSys, name, key), value);
+    for (const [key, value] of IPV6_SETTINGS) writeFileSync(join(procSys, name, key), valueOf(key, value));
   } catch (e) {
     throw new TunError('E_TUN_CONFIGURE', `${name}: IPv6 settings: ${e instanceof Error ? e.message : String(e)}`, e);
   }

@@ -103,6 +103,13 @@ export interface TunDevice {
    * Idempotent: every call returns the same promise.
    */
   close(): Promise<void>;
+  /**
+   * Interface cache (absent: this device cannot be cached). Called once the interface is down:
+   * stops reading and discards what the kernel still queues for it. The fd stays open.
+   */
+  park?(): void;
+  /** Interface cache: a parked device starts over for another session (counters from zero, its handler). */
+  reuse?(onPackets: BatchHandler, onError?: (err: TunError) => void): void;
 }
 
 /** TUN failures; `errno` carries the system error name, e.g. 'EPERM', when there was one. */
@@ -210,7 +217,9 @@ interface MutableBatch {
 }
 
 class NativeTunDevice implements TunDevice {
-  private readonly counters: TunStats = newStats();
+  private counters: TunStats = newStats();
+  /** The poller's own counters when the device was last reused (they count since it opened). */
+  private nativeBase = { truncated: 0, superPackets: 0, refused: 0 };
   private readonly batch: MutableBatch = {
     count: 0,
     slab: Buffer.alloc(0),
@@ -225,19 +234,33 @@ class NativeTunDevice implements TunDevice {
     readonly name: string,
     private readonly fd: number,
     readonly offload: boolean,
-    private readonly onPackets: BatchHandler,
-    onError: ((err: TunError) => void) | undefined,
+    private onPackets: BatchHandler,
+    private onError: ((err: TunError) => void) | undefined,
   ) {
     this.poller = new native.TunPoller(
       fd,
       (slab, offsets, lengths, count) => this.deliver(slab, offsets, lengths, count),
       (err) => {
         const e = new TunError('E_TUN_IO', `${name}: ${err.message}`, err);
-        if (onError) onError(e);
+        if (this.onError) this.onError(e);
         else throw e;
       },
       offload,
     );
+  }
+
+  park(): void {
+    writeQueue?.flushFor(this);
+    this.poller.pause();
+    this.poller.drain();
+  }
+
+  reuse(onPackets: BatchHandler, onError?: (err: TunError) => void): void {
+    this.onPackets = onPackets;
+    this.onError = onError;
+    this.counters = newStats();
+    this.nativeBase = { truncated: this.poller.truncated, superPackets: this.poller.superPackets, refused: this.poller.refused };
+    this.poller.resume();
   }
 
   setMtu(mtu: number): void {
@@ -249,9 +272,9 @@ class NativeTunDevice implements TunDevice {
   }
 
   get stats(): Readonly<TunStats> {
-    this.counters.readTruncated = this.poller.truncated;
-    this.counters.readSuperPackets = this.poller.superPackets;
-    this.counters.readRefused = this.poller.refused;
+    this.counters.readTruncated = this.poller.truncated - this.nativeBase.truncated;
+    this.counters.readSuperPackets = this.poller.superPackets - this.nativeBase.superPackets;
+    this.counters.readRefused = this.poller.refused - this.nativeBase.refused;
     return this.counters;
   }
 

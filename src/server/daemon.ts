@@ -12,6 +12,7 @@ import type { Shaper } from '../dataplane/shaper-api.js';
 import { SessionRegistry, type SessionInfo } from '../session/registry.js';
 import { SessionDriver } from '../session/driver.js';
 import { cleanupStaleInterfaces } from '../dataplane/iface.js';
+import { InterfaceCache, type InterfaceCacheDeps } from '../dataplane/iface-cache.js';
 import { applyLogLevel, type Logger } from '../common/log.js';
 import { loadRuntime, type Runtime } from './runtime.js';
 import { startControl, type ControlReply, type ControlRequest } from './control.js';
@@ -37,6 +38,8 @@ export const SCRIPT_TIMEOUT_MS = 30_000;
 /** Component tests: fake TUN devices, interface calls and routes instead of the kernel's. */
 export interface SessionIo extends Pick<SessionEnv, 'openTun' | 'configureInterface' | 'ipv6Interface'> {
   readonly addRoute?: AddRoute;
+  /** The interface cache's reset steps (fake devices must not reset the host's interfaces). */
+  readonly interfaceReset?: InterfaceCacheDeps;
 }
 
 export interface DaemonOptions {
@@ -70,6 +73,8 @@ export class Daemon {
   private addresses!: AddressBook;
   private prefixes!: Ipv6PrefixBook;
   private readonly shaper = new TcShaper();
+  /** `ppp-options interface-cache`: one cache for every generation (a reload resizes it). */
+  private readonly interfaceCache: InterfaceCache;
   private readonly startedAt = Date.now();
   private readonly sockets = new Set<Socket>();
   private readonly counters = { accepted: 0, tlsFailed: 0, proxyRefused: 0, limitRefused: 0, sessionsEnded: 0 };
@@ -83,6 +88,7 @@ export class Daemon {
 
   constructor(private readonly opts: DaemonOptions) {
     this.baseLogLevel = opts.log.level;
+    this.interfaceCache = new InterfaceCache(0, opts.sessionIo?.interfaceReset);
     this.radius = new RadiusService(this.registry, opts.log);
     this.metrics = new Metrics(
       {
@@ -114,6 +120,7 @@ export class Daemon {
     this.addresses = new AddressBook(this.runtime.pools, this.runtime.config.defaultIpv4Pool);
     this.prefixes = new Ipv6PrefixBook(this.runtime.ipv6Pools);
     this.sessionEnv = this.envFor(this.runtime);
+    void this.interfaceCache.resize(this.runtime.config.ppp.interfaceCache ?? 0);
     const removed = [...(await cleanupStaleInterfaces('sstp')), ...(await cleanupStaleShapers('sstp').catch(() => []))];
     if (removed.length > 0) this.log.info({ removed }, 'stale-interfaces-removed');
     this.control = await startControl(this.opts.stateDir, (req) => this.handleControl(req));
@@ -164,7 +171,7 @@ export class Daemon {
    * metrics' session events.
    */
   private envFor(rt: Runtime): SessionEnv {
-    const { addRoute: fakeRoute, ...io } = this.opts.sessionIo ?? {};
+    const { addRoute: fakeRoute, interfaceReset: _reset, ...io } = this.opts.sessionIo ?? {};
     return {
       generation: rt.generation,
       policy: rt.policy,
@@ -175,6 +182,7 @@ export class Daemon {
       log: this.log,
       // cluster13: session ids carry the NAS identity, so nodes sharing a RADIUS back end never collide.
       ...(rt.radius ? { sidNode: sessionIdNode(rt.radius.nas) } : {}),
+      interfaceCache: this.interfaceCache,
       ...io,
       features: [
         rateLimitFeature(this.opts.shaper ?? this.shaper),
@@ -220,6 +228,7 @@ export class Daemon {
     applyLogLevel(this.log, next.config.logLevel, this.baseLogLevel);
     this.shaper.setFwmark(next.config.shaperFwmark);
     this.sessionEnv = this.envFor(next);
+    void this.interfaceCache.resize(next.config.ppp.interfaceCache ?? 0);
     this.log.info({ generation: next.generation, users: next.config.localUsers.size, port: next.config.port }, 'config-reloaded');
     this.warnNoauth(next);
     return true;
@@ -230,12 +239,14 @@ export class Daemon {
     if (this.stopping) return;
     this.stopping = true;
     this.listener?.close();
+    // Interfaces of the sessions ending now are deleted, not cached; the cached ones go too.
+    const uncached = this.interfaceCache.resize(0);
     const live = this.registry.all();
     const released = Promise.all(live.map((s) => s.terminate('nas-reboot', 'server shutting down')));
     const deadline = Date.now() + DRAIN_MS;
     while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const s of this.sockets) s.destroy();
-    await released;
+    await Promise.all([released, uncached]);
     // No Accounting-Stop is lost on a clean shutdown: wait for them (bounded by the retry budget).
     const r = this.runtime.radius?.client;
     const budget = r ? Math.min(MAX_ACCT_DRAIN_MS, r.timeoutMs * r.maxTry * Math.max(1, r.servers.length) + 1000) : 10_000;

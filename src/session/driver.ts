@@ -234,9 +234,10 @@ export class SessionDriver implements SessionHandle {
   private authenticate(a: Extract<SessionAction, { type: 'authenticate' }>): void {
     if (this.authPending) return;
     this.authPending = true;
+    // NAS-Port-Id: the interface name is chosen now, before the first Access-Request (as accel-ppp's).
+    const nasPortId = this.tornDown ? this.network.ifname : this.network.reserveName();
     const ctx = { sessionId: this.sid, callingStationId: this.facts.callingSid, calledStationId: this.facts.calledSid, nasPort: this.nasPort };
-    const tun = this.network.tun;
-    this.env.auth.authenticate(a.request, tun ? { ...ctx, nasPortId: tun.name } : ctx).then(
+    this.env.auth.authenticate(a.request, nasPortId !== undefined ? { ...ctx, nasPortId } : ctx).then(
       (result) => {
         this.authPending = false;
         if (!this.tornDown) this.input(() => this.core.authResult(monotonicNow(), result));

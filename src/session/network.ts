@@ -2,6 +2,10 @@
  * What one session holds on the host: its IPv4 lease, its IPv6 prefix and delegated-prefix leases,
  * and its TUN interface (name, addresses, IPv6 setup and routes). The driver says when; this module
  * knows how, logs what happened and gives everything back exactly once.
+ *
+ * The interface's name is chosen before authentication (`reserveName`), so the first
+ * Access-Request carries NAS-Port-Id, as accel-ppp's does; with `ppp-options interface-cache` that
+ * reservation is a cached interface, and an ended session's interface goes back to the cache.
  */
 import type { Logger } from 'pino';
 import type { AuthAccept } from '../auth/backend.js';
@@ -11,6 +15,7 @@ import { formatPrefix6, type Prefix6 } from '../ip/ipv6-addr.js';
 import type { PrefixSource } from '../ipv6/dhcpv6.js';
 import { openTun, TunError, type BatchHandler, type TunDevice } from '../dataplane/tun.js';
 import { configureInterface, configureIpv6, prepareIpv6, route6, sessionInterfaceNames } from '../dataplane/iface.js';
+import type { InterfaceCache } from '../dataplane/iface-cache.js';
 import type { SessionAddresses, SessionPolicy } from './session.js';
 
 /** What the network side of a session takes from its configuration generation. */
@@ -24,6 +29,8 @@ export interface NetworkEnv {
   readonly configureInterface?: typeof configureInterface;
   /** IPv6 interface setup (injectable for component tests). */
   readonly ipv6Interface?: { readonly prepare: typeof prepareIpv6; readonly configure: typeof configureIpv6; readonly route: typeof route6 };
+  /** `ppp-options interface-cache`: the daemon's one cache, shared by every generation. */
+  readonly interfaceCache?: InterfaceCache;
 }
 
 export interface NetworkHooks {
@@ -45,12 +52,33 @@ export class SessionNetwork {
   private given: SessionAddresses | undefined;
   private closing: Promise<void> | undefined;
   private released: Promise<void> | undefined;
+  /** Before the interface is opened: its name, and the cached interface behind it if there is one. */
+  private reserved: { readonly name: string; readonly cached?: TunDevice } | undefined;
+  /** prepareIpv6 ran on the interface (a cached one gets the defaults back). */
+  private ipv6Prepared = false;
+  /** The MTU the interface is up at. */
+  private mtu: number | undefined;
 
   constructor(private readonly sid: string, private readonly env: NetworkEnv, private readonly log: Logger, private readonly hooks: NetworkHooks) {}
 
   /** The interface, while it exists (not while it is being closed). */
   get tun(): TunDevice | undefined {
     return this.device;
+  }
+  /** The interface's name once chosen (NAS-Port-Id): reserved before authentication, then the device's. */
+  get ifname(): string | undefined {
+    return this.device?.name ?? this.reserved?.name;
+  }
+  /**
+   * Chooses the interface before authentication: a cached interface when there is one, else the
+   * next free `sstpN`. Idempotent; the name is given back by `release` if no interface is opened.
+   */
+  reserveName(): string {
+    const known = this.ifname;
+    if (known !== undefined) return known;
+    const cached = this.env.interfaceCache?.take();
+    this.reserved = cached ? { name: cached.name, cached } : { name: sessionInterfaceNames.take() };
+    return this.reserved.name;
   }
   get ipv4(): string | undefined {
     return this.ip;
@@ -110,19 +138,23 @@ export class SessionNetwork {
    * first. Throws when it cannot be made (the session must end).
    */
   open(mtu: number): TunDevice {
-    const tun = this.openNamed(this.env.openTun ?? openTun);
+    const tun = this.openReserved();
     this.device = tun;
     if (this.prefix) this.prepareIpv6(tun.name);
     (this.env.configureInterface ?? configureInterface)(tun.name, { mtu });
     tun.setMtu(mtu);
+    this.mtu = mtu;
     return tun;
   }
 
   /** IPCP opened: our address, the client's (peer route) and the MTU. Throws on failure. */
   configureIpv4(local: string, peer: string, mtu: number): void {
     if (!this.device) return;
-    (this.env.configureInterface ?? configureInterface)(this.device.name, { local, peer, mtu });
+    // Opened at this MTU (the usual case): the link is up as it should be, only the addresses are new.
+    const linkUp = mtu === this.mtu;
+    (this.env.configureInterface ?? configureInterface)(this.device.name, { local, peer, mtu, ...(linkUp ? { linkUp } : {}) });
     this.device.setMtu(mtu);
+    this.mtu = mtu;
   }
 
   /** IPV6CP opened: our link-local address and the session prefix routed to the interface. */
@@ -171,24 +203,57 @@ export class SessionNetwork {
     if (!tun) return this.closing ?? Promise.resolve();
     this.device = undefined;
     tun.pause();
-    this.closing = this.hooks.beforeClose(tun.name).then(() => tun.close()).then(
-      () => {
-        sessionInterfaceNames.release(tun.name);
-        this.log.debug({ ifname: tun.name }, 'interface-removed');
-      },
-      (err: unknown) => this.log.warn({ ifname: tun.name, err: String(err) }, 'interface-remove-failed'),
-    );
+    this.closing = this.hooks.beforeClose(tun.name).then(() => this.retire(tun, this.ipv6Prepared));
     return this.closing;
   }
 
   /** Idempotent; resolves once the interface is gone and the addresses are free again. */
   release(): Promise<void> {
-    this.released ??= this.close().then(() => {
+    this.released ??= Promise.all([this.close(), this.unreserve()]).then(() => {
       if (this.ip !== undefined) this.env.addresses.release(this.sid, this.ip);
       if (this.prefix) this.env.prefixes?.release(this.sid, this.prefix);
       if (this.delegated) this.env.prefixes?.release(this.sid, this.delegated);
     });
     return this.released;
+  }
+
+  /** The interface back to the cache when it has room, else deleted (its name freed). Never rejects. */
+  private async retire(tun: TunDevice, ipv6: boolean): Promise<void> {
+    try {
+      if (await this.env.interfaceCache?.put(tun, ipv6)) return void this.log.debug({ ifname: tun.name }, 'interface-cached');
+    } catch (err) {
+      this.log.warn({ ifname: tun.name, err: String(err) }, 'interface-reset-failed');
+    }
+    try {
+      await tun.close();
+      sessionInterfaceNames.release(tun.name);
+      this.log.debug({ ifname: tun.name }, 'interface-removed');
+    } catch (err) {
+      this.log.warn({ ifname: tun.name, err: String(err) }, 'interface-remove-failed');
+    }
+  }
+
+  /** A reservation no interface was opened for: the cached interface or the name goes back. */
+  private unreserve(): Promise<void> {
+    const r = this.reserved;
+    this.reserved = undefined;
+    if (!r) return Promise.resolve();
+    if (r.cached) return this.retire(r.cached, false);
+    sessionInterfaceNames.release(r.name);
+    return Promise.resolve();
+  }
+
+  /** The reserved interface (a cached one, or a new one under the reserved name), else a new one. */
+  private openReserved(): TunDevice {
+    const r = this.reserved;
+    this.reserved = undefined;
+    if (r?.cached?.reuse) {
+      r.cached.reuse(this.hooks.onPackets);
+      return r.cached;
+    }
+    const tun = this.openNamed(this.env.openTun ?? openTun, r?.name);
+    if (r && tun.name !== r.name) this.log.warn({ ifname: tun.name, reserved: r.name }, 'interface-name-changed');
+    return tun;
   }
 
   /** The delegate pool (`poolName`, else the default), bound to this session: DHCPv6 reserves at most one prefix through it. */
@@ -215,6 +280,7 @@ export class SessionNetwork {
   }
 
   private prepareIpv6(ifname: string): void {
+    this.ipv6Prepared = true;
     try {
       (this.env.ipv6Interface?.prepare ?? prepareIpv6)(ifname);
     } catch (err) {
@@ -226,11 +292,11 @@ export class SessionNetwork {
   /**
    * Opens the session's TUN under the next free `sstpN` (see InterfaceNames). A name another device
    * already holds (EBUSY for a TUN of another process, EINVAL for another device type) stays taken
-   * and the next one is tried; after a few, the kernel picks.
+   * and the next one is tried; after a few, the kernel picks. `first`: the reserved name.
    */
-  private openNamed(open: typeof openTun): TunDevice {
+  private openNamed(open: typeof openTun, first: string | undefined): TunDevice {
     for (let attempt = 0; attempt < 8; attempt++) {
-      const name = sessionInterfaceNames.take();
+      const name = attempt === 0 && first !== undefined ? first : sessionInterfaceNames.take();
       try {
         return open(this.hooks.onPackets, { nameTemplate: name });
       } catch (err) {

@@ -138,7 +138,8 @@ export class CallPump<E extends PppEvent | PppClientEvent> {
         return this.link.receive(now, ev.frame);
       case 'connected':
         this.link.gate.lowerVerified = true;
-        return this.owner.log({ level: 'info', event: 'sstp-connected' });
+        // debug: `binding-verified` (info) says the same and how.
+        return this.owner.log({ level: 'debug', event: 'sstp-connected' });
       case 'closed':
         this.link.lowerDown(now);
         // The link's last words (its downs and 'finished') are moot now; only its logs still count.

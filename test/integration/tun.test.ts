@@ -12,7 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { findAddon } from '../../native/index.js';
-import { cleanupStaleInterfaces, configureInterface, FALLBACK_TXQUEUELEN } from '../../src/dataplane/iface.js';
+import { cleanupStaleInterfaces, configureInterface, configureIpv6, FALLBACK_TXQUEUELEN, prepareIpv6, route6 } from '../../src/dataplane/iface.js';
+import { InterfaceCache } from '../../src/dataplane/iface-cache.js';
 import {
   TUN_HEADROOM,
   batchFrame,
@@ -96,7 +97,7 @@ interface ChildDevice {
 type Command =
   | { op: 'open'; template?: string }
   | { op: 'configure'; name: string; local: string; peer: string; mtu: number }
-  | { op: 'close' | 'respond' | 'pause' | 'resume' | 'seen' | 'writeAfterClose'; name: string }
+  | { op: 'close' | 'respond' | 'pause' | 'resume' | 'seen' | 'writeAfterClose' | 'ipv6' | 'park' | 'reuse'; name: string }
   | { op: 'cleanup'; prefix: string };
 
 function onBatch(d: ChildDevice, batch: PacketBatch): void {
@@ -169,6 +170,20 @@ function runChild(): void {
       }
       case 'cleanup':
         return { removed: await cleanupStaleInterfaces(c.prefix) };
+      case 'ipv6':
+        prepareIpv6(c.name);
+        configureIpv6(c.name, { linkLocal: 'fe80::1', prefix: '2001:db8:5::/64' });
+        route6(c.name, 'add', '2001:db8:600::/56');
+        return {};
+      case 'park':
+        return { kept: await new InterfaceCache(1).put(device(c.name).dev, true) };
+      case 'reuse': {
+        const d = device(c.name);
+        d.seen.length = 0;
+        d.other = 0;
+        d.dev.reuse!((b) => onBatch(d, b));
+        return {};
+      }
     }
   };
   const rl = createInterface({ input: process.stdin });
@@ -442,6 +457,49 @@ function registerTests(): void {
         assert.match((await ping).stdout, /1 received/);
         const { seen } = await child.seen(name);
         assert.equal(seen.filter((s) => s.dst === '10.99.0.2').length, 1);
+      });
+    });
+
+    it('interface cache: a parked interface is down with no address, route or queued packet; reused, it works afresh', { skip: noPing ?? false }, async () => {
+      await withChild(async (ns, child) => {
+        const name = await child.open();
+        const defaults = async (): Promise<string[]> =>
+          Promise.all(['disable_ipv6', 'addr_gen_mode', 'accept_ra', 'autoconf'].map(async (k) => (await ns.exec('cat', [`/proc/sys/net/ipv6/conf/default/${k}`])).stdout.trim()));
+        const settings = async (): Promise<string[]> =>
+          Promise.all(['disable_ipv6', 'addr_gen_mode', 'accept_ra', 'autoconf'].map(async (k) => (await ns.exec('cat', [`/proc/sys/net/ipv6/conf/${name}/${k}`])).stdout.trim()));
+        await child.call({ op: 'configure', name, ...LINK });
+        await child.call({ op: 'ipv6', name });
+        // What else a session may leave: a second address and a Framed-Route through the interface.
+        await ns.exec('ip', ['addr', 'add', '10.98.0.1/24', 'dev', name]);
+        await ns.exec('ip', ['route', 'add', '10.97.0.0/16', 'dev', name]);
+        assert.notDeepEqual(await settings(), await defaults(), 'the IPv6 settings were changed');
+        // A packet for the old client waits in the kernel queue while the reader is paused.
+        await child.call({ op: 'pause', name });
+        const sentBefore = await qdiscSent(ns, name);
+        const ping = ns.exec('ping', ['-n', '-c1', '-W1', '10.99.0.2']);
+        ping.catch(() => undefined);
+        await waitFor('the echo request to reach the TUN queue', async () => (await qdiscSent(ns, name)) > sentBefore);
+
+        assert.deepEqual(await child.call({ op: 'park', name }), { kept: true });
+        const [addr] = await ipJson<IpAddr[]>(ns, ['addr', 'show', 'dev', name]);
+        assert.ok(addr);
+        assert.ok(!addr.flags.includes('UP'), `down: ${addr.flags.join(',')}`);
+        assert.deepEqual(addr.addr_info, [], 'no IPv4 or IPv6 address left');
+        assert.deepEqual(await ipJson<IpRoute[]>(ns, ['route', 'show', 'dev', name]), []);
+        assert.deepEqual(await ipJson<IpRoute[]>(ns, ['-6', 'route', 'show', 'dev', name]), []);
+        assert.deepEqual(await settings(), await defaults(), 'IPv6 settings back to the defaults');
+        assert.deepEqual(await linkNames(ns), ['lo', name], 'the interface itself is kept');
+
+        await child.call({ op: 'reuse', name });
+        await child.call({ op: 'respond', name });
+        await child.call({ op: 'configure', name, local: '10.96.0.1', peer: '10.96.0.2', mtu: 1300 });
+        const [again] = await ipJson<IpAddr[]>(ns, ['addr', 'show', 'dev', name]);
+        assert.deepEqual(again?.addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local} ${a.address ?? ''}`), ['10.96.0.1 10.96.0.2']);
+        assert.equal(again?.mtu, 1300);
+        assert.match((await ns.exec('ping', ['-n', '-c1', '-W5', '10.96.0.2'])).stdout, /1 received/);
+        const { seen, stats } = await child.seen(name);
+        assert.deepEqual(seen.map((e) => e.dst), ['10.96.0.2'], 'the old session\'s queued packet was discarded');
+        assert.equal(stats.readPackets, seen.length + (await child.seen(name)).other, 'counters start from zero');
       });
     });
 

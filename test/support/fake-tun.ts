@@ -8,7 +8,7 @@ import { TUN_BATCH, TUN_HEADROOM, TunError, type BatchHandler, type TunDevice, t
  * `resume()`.
  */
 export class FakeTun implements TunDevice {
-  readonly stats: TunStats = {
+  stats: TunStats = {
     readPackets: 0, readBytes: 0, readBatches: 0, writtenPackets: 0, writtenBytes: 0, writeDropped: 0, writeRefused: 0,
     readTruncated: 0, readSuperPackets: 0, readRefused: 0, writeCalls: 0,
   };
@@ -31,7 +31,7 @@ export class FakeTun implements TunDevice {
   private readonly closedPromise = Promise.resolve();
 
   constructor(
-    private readonly onPackets: BatchHandler,
+    private onPackets: BatchHandler,
     options: { name?: string; queueLimit?: number; onError?: (err: TunError) => void } = {},
   ) {
     this.name = options.name ?? 'sstp0';
@@ -80,6 +80,22 @@ export class FakeTun implements TunDevice {
     this.paused = false;
     this.flush();
   }
+  /** Interface cache: reading stops and what was queued is discarded. */
+  park(): void {
+    this.paused = true;
+    this.parked++;
+    this.queued.length = 0;
+  }
+  /** Interface cache: another session's handler, counters from zero, reading again. */
+  reuse(onPackets: BatchHandler, onError?: (err: TunError) => void): void {
+    this.onPackets = onPackets;
+    this.onError = onError;
+    this.stats = { ...this.stats, readPackets: 0, readBytes: 0, readBatches: 0, writtenPackets: 0, writtenBytes: 0, writeDropped: 0, writeRefused: 0, writeCalls: 0 };
+    this.resume();
+  }
+  /** How often the device was parked. */
+  parked = 0;
+
   close(): Promise<void> {
     this.closed = true;
     this.queued.length = 0;

@@ -131,7 +131,6 @@ export const SMOKETEST_CASES: readonly SmoketestCase[] = [
       `${S} ppp-options lcp-echo-interval '40'`,
       `${S} ppp-options lcp-echo-timeout '100'`,
     ],
-    notes: ['ppp-options interface-cache: note'],
   },
   { test: 'test_accel_wins_server', lines: [...basicConfig(), `${S} wins-server '192.0.2.1'`, `${S} wins-server '192.0.2.2'`] },
   { test: 'test_accel_snmp', lines: [...basicConfig(), `${S} snmp master-agent`], notes: ['snmp master-agent: note: sstpd has no SNMP agent'] },

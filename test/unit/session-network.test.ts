@@ -12,6 +12,7 @@ import { Ipv6PrefixBook, Ipv6PrefixPool } from '../../src/ip/pool6.js';
 import { formatPrefix6 } from '../../src/ip/ipv6-addr.js';
 import { TunError, type OpenTunOptions, type TunDevice } from '../../src/dataplane/tun.js';
 import { FakeTun } from '../support/fake-tun.js';
+import { InterfaceCache } from '../../src/dataplane/iface-cache.js';
 import type { AuthAccept } from '../../src/auth/backend.js';
 
 const accept = (extra: Partial<AuthAccept> = {}): AuthAccept => ({ ok: true, username: 'alice', hlaks: [{ label: 'zero', key: Buffer.alloc(32) }], ...extra });
@@ -32,7 +33,7 @@ interface World {
   network(sid?: string): SessionNetwork;
 }
 
-function world(opts: { ipv6?: boolean; v4Size?: string } = {}): World {
+function world(opts: { ipv6?: boolean; v4Size?: string; cache?: InterfaceCache } = {}): World {
   const calls: string[] = [];
   const logs: Record<string, unknown>[] = [];
   const tuns: FakeTun[] = [];
@@ -68,6 +69,7 @@ function world(opts: { ipv6?: boolean; v4Size?: string } = {}): World {
       policy: { dns: ['10.0.0.1', '10.0.0.2'], ...(opts.ipv6 === false ? {} : { ipv6: { dns: [], serverDuid: Buffer.alloc(10) } }) },
       addresses,
       prefixes,
+      ...(opts.cache ? { interfaceCache: opts.cache } : {}),
       openTun: (onPackets, o?: OpenTunOptions): TunDevice => {
         tried.push(o?.nameTemplate ?? '');
         const failure = openFailures.shift();
@@ -76,7 +78,7 @@ function world(opts: { ipv6?: boolean; v4Size?: string } = {}): World {
         tuns.push(t);
         return t;
       },
-      configureInterface: (name, a) => void calls.push(`configure ${name} ${a.local ?? '-'} ${a.peer ?? '-'} ${a.mtu}`),
+      configureInterface: (name, a) => void calls.push(`configure ${name} ${a.local ?? '-'} ${a.peer ?? '-'} ${a.mtu}${a.linkUp ? ' (link up)' : ''}`),
       ipv6Interface: {
         prepare: (name) => void calls.push(`prepare6 ${name}`),
         configure: (name, c) => void calls.push(`configure6 ${name} ${c.linkLocal} ${c.prefix}`),
@@ -155,7 +157,7 @@ test('the interface: IPv6 prepared before it is up, IPv4 and IPv6 configured, th
   assert.deepEqual(w.calls, [
     `prepare6 ${tun.name}`,
     `configure ${tun.name} - - 1400`,
-    `configure ${tun.name} 192.0.2.254 192.0.2.1 1400`,
+    `configure ${tun.name} 192.0.2.254 192.0.2.1 1400 (link up)`,
     `configure6 ${tun.name} fe80::1 2001:db8:1::/64`,
     `route6 ${tun.name} add 2001:db8:100::/56`,
   ]);
@@ -225,4 +227,105 @@ test('a name another device holds is skipped; another open error is thrown and t
   assert.equal(w.tuns.length, 2);
   assert.equal(next.name, failedName, 'the name of the failed open is free again');
   assert.notEqual(next.name, tun.name);
+});
+
+test('the name is chosen before authentication and the interface opened under it; an unused name goes back', async () => {
+  const w = world();
+  const n = w.network();
+  const name = n.reserveName();
+  assert.equal(n.reserveName(), name, 'idempotent');
+  assert.equal(n.ifname, name);
+  assert.equal(n.tun, undefined, 'no interface before authentication');
+  assert.ok(!('error' in n.lease(accept())));
+  const tun = n.open(1400);
+  assert.equal(tun.name, name);
+  assert.equal(n.ifname, name);
+
+  const m = w.network('s2');
+  const unused = m.reserveName();
+  assert.notEqual(unused, name, 'names stay unique');
+  await m.release();
+  const k = w.network('s3');
+  assert.equal(k.reserveName(), unused, 'a session that never opened its interface gives the name back');
+});
+
+test('interface-cache: an ended session\'s interface is reset and kept; the next session gets it, name first, counters from zero', async () => {
+  const resets: string[] = [];
+  const restored: string[] = [];
+  const cache = new InterfaceCache(1, { reset: async (n) => void resets.push(n), restoreIpv6: (n) => void restored.push(n) });
+  const w = world({ cache });
+  w.release();
+  const a = w.network('a');
+  assert.ok(!('error' in a.lease(accept())));
+  const tunA = a.open(1400) as FakeTun;
+  tunA.inject([Buffer.alloc(40, 1)]);
+  assert.equal(tunA.stats.readPackets, 1);
+  await a.release();
+  assert.equal(tunA.closed, false, 'kept, not deleted');
+  assert.equal(tunA.parked, 1);
+  assert.deepEqual(resets, [tunA.name]);
+  assert.deepEqual(restored, [tunA.name], 'the IPv6 settings of an IPv6 session go back to the defaults');
+  assert.equal(cache.size, 1);
+  assert.ok(w.logs.some((l) => l['msg'] === 'interface-cached'));
+
+  const b = w.network('b');
+  assert.equal(b.reserveName(), tunA.name, 'NAS-Port-Id of the first Access-Request: the cached interface');
+  assert.equal(cache.size, 0);
+  assert.ok(!('error' in b.lease(accept())));
+  const tunB = b.open(1300);
+  assert.equal(tunB, tunA, 'no new device');
+  assert.equal(w.tuns.length, 1);
+  assert.equal(tunB.stats.readPackets, 0, 'counters are per session');
+  assert.equal(tunA.paused, false, 'reading again');
+  assert.equal(w.calls.filter((c) => c.startsWith(`configure ${tunA.name} - - 1300`)).length, 1, 'brought up at the new MTU');
+
+  // The cache holds one: a second ended interface is deleted, its name freed.
+  const c = w.network('c');
+  assert.ok(!('error' in c.lease(accept())));
+  const tunC = c.open(1400) as FakeTun;
+  await b.release();
+  await c.release();
+  assert.equal(tunC.closed, true);
+  assert.equal(cache.size, 1);
+  await cache.clear();
+  assert.equal(tunA.closed, true, 'shutdown deletes the cached ones');
+});
+
+test('interface-cache: an unused reservation goes back to the cache; a failed reset deletes the interface', async () => {
+  let fail = false;
+  const cache = new InterfaceCache(2, {
+    reset: () => (fail ? Promise.reject(new TunError('E_TUN_CONFIGURE', 'reset failed')) : Promise.resolve()),
+    restoreIpv6: () => undefined,
+  });
+  const w = world({ cache, ipv6: false });
+  w.release();
+  const a = w.network('a');
+  assert.ok(!('error' in a.lease(accept())));
+  const tun = a.open(1400) as FakeTun;
+  await a.release();
+  const b = w.network('b');
+  assert.equal(b.reserveName(), tun.name);
+  await b.release();
+  assert.equal(cache.size, 1, 'an authentication that failed hands the interface back');
+  assert.equal(tun.closed, false);
+
+  const c = w.network('c');
+  c.reserveName();
+  assert.ok(!('error' in c.lease(accept())));
+  c.open(1400);
+  fail = true;
+  await c.release();
+  assert.equal(tun.closed, true);
+  assert.equal(cache.size, 0);
+  assert.ok(w.logs.some((l) => l['msg'] === 'interface-reset-failed'));
+});
+
+test('IPCP at the MTU the interface was opened with sets only the addresses; at another MTU the link too', () => {
+  const w = world({ ipv6: false });
+  const n = w.network();
+  assert.ok(!('error' in n.lease(accept())));
+  const tun = n.open(1400);
+  n.configureIpv4('192.0.2.254', '192.0.2.1', 1400);
+  n.configureIpv4('192.0.2.254', '192.0.2.1', 1300);
+  assert.deepEqual(w.calls, [`configure ${tun.name} - - 1400`, `configure ${tun.name} 192.0.2.254 192.0.2.1 1400 (link up)`, `configure ${tun.name} 192.0.2.254 192.0.2.1 1300`]);
 });

@@ -281,7 +281,8 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
   protected terminate(now: Millis, cause: TerminateCause, reason: string): void {
     if (this.done || this.ending) return;
     this.ending = { cause, reason };
-    this.log('info', 'ppp-close', { cause, reason });
+    // debug: session-terminate / session-down carry the cause (info lines are per session event, not per protocol step).
+    this.log('debug', 'ppp-close', { cause, reason });
     this.ph = 'terminate';
     this.lcp.fsm.close(now);
     // Nothing to say to the peer when LCP was not negotiating: finished at once.
@@ -378,7 +379,7 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
     const method = this.authOption.method;
     this.ph = 'authenticate';
     this.authed = false;
-    this.log('info', 'lcp-opened', { auth: method ?? 'none', peerMru: this.lcp.peerMru });
+    this.log('debug', 'lcp-opened', { auth: method ?? 'none', peerMru: this.lcp.peerMru });
     this.auth = this.startAuth(now, method);
     this.auth?.start(now);
   }
@@ -474,7 +475,7 @@ export abstract class PppLinkCore<R extends { readonly type: string }> {
     this.gate.close();
     this.ph = 'dead';
     this.auth = undefined;
-    this.log('info', 'ppp-finished', { cause, reason });
+    this.log('debug', 'ppp-finished', { cause, reason });
     this.out.push(this.finishedEvent(cause, reason));
   }
 }

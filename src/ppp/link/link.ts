@@ -290,7 +290,8 @@ export class PppLink extends PppLinkCore<ServerEvent> {
           if (!this.authSucceeded()) break;
           this.mppeKeys = ev.result.mppeKeys;
           this.held.clear();
-          this.log('info', 'ppp-authenticated', { username: ev.result.username });
+          // debug: the session's `authenticated` line (username, address) follows at info.
+          this.log('debug', 'ppp-authenticated', { username: ev.result.username });
           this.out.push({ type: 'authenticated', result: ev.result });
           break;
         case 'failure':
