@@ -635,6 +635,10 @@ function noteOthers(t: ConfigTree, notes: Issues): void {
   if (mcs !== undefined && mcs.includes('-')) {
     notes.add(['max-concurrent-sessions'], `"${mcs}" is read as ${/^[0-9]+/.exec(mcs)?.[0] ?? mcs}, as accel-ppp reads it`);
   }
+  // VyOS's own smoketest sets both; accel-ppp then has no CCP to negotiate MPPE in, and neither have we.
+  if (t.has(['ppp-options', 'disable-ccp']) && t.value(['ppp-options', 'mppe']) === 'require') {
+    notes.add(['ppp-options', 'mppe'], '"require" has no effect with "ppp-options disable-ccp": CCP is rejected, so sessions run unencrypted (as with accel-ppp)');
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

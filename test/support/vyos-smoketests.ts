@@ -131,6 +131,7 @@ export const SMOKETEST_CASES: readonly SmoketestCase[] = [
       `${S} ppp-options lcp-echo-interval '40'`,
       `${S} ppp-options lcp-echo-timeout '100'`,
     ],
+    notes: ['ppp-options mppe: note: "require" has no effect with "ppp-options disable-ccp"'],
   },
   { test: 'test_accel_wins_server', lines: [...basicConfig(), `${S} wins-server '192.0.2.1'`, `${S} wins-server '192.0.2.2'`] },
   { test: 'test_accel_snmp', lines: [...basicConfig(), `${S} snmp master-agent`], notes: ['snmp master-agent: note: sstpd has no SNMP agent'] },
