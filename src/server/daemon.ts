@@ -19,7 +19,7 @@ import { ConfigError } from '../common/errors.js';
 import type { SessionEnv } from '../session/driver.js';
 import { RadiusService, registryTargets } from './radius.js';
 import { Listener, type AcceptedConnection } from './listener.js';
-import { Metrics } from './metrics.js';
+import { Metrics, type MetricsSources } from './metrics.js';
 import { VERSION } from './version.js';
 import { addRoute } from '../dataplane/routes.js';
 import { rateLimitFeature } from '../session/features/rate-limit.js';
@@ -102,11 +102,9 @@ export class Daemon {
         endedTraffic: () => this.registry.endedTraffic(),
         drops: () => this.registry.dropTotals(),
         connections: () => ({ open: this.sockets.size, accepted: this.counters.accepted, tlsFailed: this.counters.tlsFailed, proxyRefused: this.counters.proxyRefused }),
-        pools: () => [
-          ...(this.addresses?.poolStats() ?? []).map((p) => ({ family: 'ipv4' as const, ...p })),
-          ...(this.prefixes?.poolStats() ?? []).map((p) => ({ family: 'ipv6' as const, ...p })),
-        ],
-        radius: () => (this.runtime?.radius ? this.radius : undefined),
+        // A worker's pools are the primary's: it reports them (and the Stops it sends, and DAE).
+        pools: () => (opts.worker ? [] : poolMetrics(this.addresses, this.prefixes)),
+        radius: () => (!this.runtime?.radius ? undefined : opts.worker ? { serverStats: () => this.radius.serverStats(), stopsPending: 0, stopsLost: 0, daeVerdicts: {} } : this.radius),
       },
       opts.log,
     );
@@ -353,6 +351,14 @@ export class Daemon {
       drops: this.registry.dropTotals(),
     };
   }
+}
+
+/** Pool sizes and use for the metrics. */
+export function poolMetrics(addresses: AddressBook | undefined, prefixes: Ipv6PrefixBook | undefined): ReturnType<MetricsSources['pools']> {
+  return [
+    ...(addresses?.poolStats() ?? []).map((p) => ({ family: 'ipv4' as const, ...p })),
+    ...(prefixes?.poolStats() ?? []).map((p) => ({ family: 'ipv6' as const, ...p })),
+  ];
 }
 
 /** The process's virtual size (accel-cmd shows rss/virt), from /proc; 0 where there is none. */

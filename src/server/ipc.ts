@@ -19,6 +19,7 @@ import type { RadiusOutcome, RadiusRequest } from '../radius/client.js';
 import type { CoaChanges, DaeSession } from '../radius/dae.js';
 import type { TerminateCause } from '../session/registry.js';
 import type { ControlReply, ControlRequest } from './control.js';
+import type { MetricsJson } from './metrics.js';
 
 export class IpcError extends SstpdError {
   constructor(message: string, code = 'E_IPC') {
@@ -95,7 +96,7 @@ export interface WorkerCalls {
   coa: Call<{ readonly sid: string; readonly changes: CoaChanges }, Record<string, never>>;
   reload: Call<{ readonly source: WorkerInit['source']; readonly generation: number }, { readonly generation: number }>;
   stop: Call<Record<string, never>, { readonly sessions: number }>;
-  metrics: Call<Record<string, never>, unknown>;
+  metrics: Call<Record<string, never>, MetricsJson>;
 }
 export type WorkerNotes = Record<never, never>;
 

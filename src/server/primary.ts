@@ -32,6 +32,10 @@ import type { DaeSession } from '../radius/dae.js';
 import { loadRuntime, type Runtime } from './runtime.js';
 import { startControl, type ControlReply, type ControlRequest } from './control.js';
 import { RadiusService, type DaeTargets } from './radius.js';
+import { Metrics } from './metrics.js';
+import { VERSION } from './version.js';
+import { DROP_REASONS, type DropCounters } from '../ppp/data-gate.js';
+import { poolMetrics } from './daemon.js';
 import { ConnectionRateLimiter } from './admission.js';
 import { RpcPeer, isEnvelope, type CallHandlers, type NoteHandlers, type CounterReport, type Envelope, type PrimaryCalls, type PrimaryNotes, type Reservation, type ReserveRequest, type WorkerCalls, type WorkerInit, type WorkerNotes } from './ipc.js';
 
@@ -109,10 +113,30 @@ export class Primary {
   private stopping = false;
   private readonly baseLogLevel: string;
   private readonly startedAt = Date.now();
+  /** Ours (pools, the Stops we send, DAE, this process) plus every worker's, summed per scrape. */
+  readonly metrics: Metrics;
 
   constructor(private readonly opts: PrimaryOptions) {
     this.baseLogLevel = opts.log.level;
     this.radius = new RadiusService(this.daeTargets(), opts.log);
+    const radius = this.radius;
+    const stops = this.stops;
+    this.metrics = new Metrics(
+      {
+        version: VERSION,
+        sessions: () => [],
+        endedTraffic: () => ({ rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 }),
+        drops: () => Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as DropCounters,
+        connections: () => ({ open: 0, accepted: 0, tlsFailed: 0, proxyRefused: 0 }),
+        pools: () => poolMetrics(this.addresses, this.prefixes),
+        radius: () =>
+          this.runtime?.radius
+            ? { serverStats: () => radius.serverStats(), get stopsPending() { return stops.size; }, get stopsLost() { return radius.stopsLost; }, daeVerdicts: radius.daeVerdicts }
+            : undefined,
+      },
+      opts.log,
+      async () => (await this.fanOut('metrics', {})).map((a) => a.res),
+    );
   }
 
   private get log(): Logger {
@@ -141,8 +165,10 @@ export class Primary {
       for (const s of this.slots) s.worker?.process.kill('SIGKILL');
       this.control.close();
       this.radius.close();
+      await this.metrics.close();
       throw err;
     }
+    await this.metrics.serve(this.runtime.config.metrics);
     if (this.runtime.radius) void this.radius.accountingOnOff(this.runtime.radius, true);
     this.log.info(
       { port: this.runtime.config.port, generation: this.runtime.generation, auth: this.runtime.config.authMode, users: this.runtime.config.localUsers.size, workers: this.opts.workers },
@@ -496,6 +522,11 @@ export class Primary {
     this.prefixes.reconfigure(next.ipv6Pools);
     this.setLimiter(next);
     applyLogLevel(this.log, next.config.logLevel, this.baseLogLevel);
+    try {
+      await this.metrics.serve(next.config.metrics);
+    } catch (err) {
+      this.log.error({ reason: `metrics endpoint: ${String(err)}` }, 'metrics-error');
+    }
     const answers = await Promise.all(
       this.live().map((s) =>
         s.peer!.call('reload', { source, generation: next.generation }).then(
@@ -525,6 +556,7 @@ export class Primary {
     if (this.runtime.radius) await this.radius.accountingOnOff(this.runtime.radius, false, ACCT_OFF_MS);
     this.radius.close();
     this.control?.close();
+    await this.metrics.close();
     this.log.info({ sessions: answers.reduce((n, a) => n + a.res.sessions, 0), workers: answers.length }, 'stopped');
   }
 

@@ -38,6 +38,7 @@ export async function runWorker(log: Logger): Promise<number> {
       await registryTargets(need().registry).reauthorize(sid, { ...changes, ...(classes ? { classes } : {}) });
       return {};
     },
+    metrics: () => need().metrics.registry.getMetricsAsJSON(),
     reload: async ({ source, generation }) => {
       if (!(await need().reload({ source, generation }))) throw new Error('reload failed; see the log');
       return { generation };
