@@ -499,7 +499,7 @@ export class Primary {
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       rssKiB: Number(sum['rssKiB'] ?? 0) + Math.round(mem.rss / 1024),
       generation: this.runtime.generation,
-      workers: { configured: this.opts.workers, live: this.live().length },
+      workers: { configured: this.opts.workers, live: this.live().length, pids: this.workerPids() },
     };
   }
 
@@ -560,9 +560,9 @@ export class Primary {
     this.log.info({ sessions: answers.reduce((n, a) => n + a.res.sessions, 0), workers: answers.length }, 'stopped');
   }
 
-  /** The slot of a worker pid (tests, bench). */
-  workerPids(): (number | undefined)[] {
-    return this.slots.map((s) => s.worker?.process.pid);
+  /** Each slot's worker process id (null while it is being replaced). */
+  workerPids(): (number | null)[] {
+    return this.slots.map((s) => s.worker?.process.pid ?? null);
   }
 }
 
