@@ -29,7 +29,7 @@ import { accountingFeature } from '../session/features/accounting.js';
 import { metricsFeature } from '../session/features/metrics.js';
 import { scriptsFeature } from '../session/features/scripts.js';
 import { runScript } from '../dataplane/scripts.js';
-import { primaryAccounting, remoteAdmission, type SharedState, type WorkerPeer } from './worker.js';
+import { primaryRadius, remoteAdmission, type SharedState, type WorkerPeer } from './worker.js';
 
 /** An extended script that runs longer than this is killed (its session goes on, or is refused for on-pre-up). */
 export const SCRIPT_TIMEOUT_MS = 30_000;
@@ -94,7 +94,7 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     this.baseLogLevel = opts.log.level;
     const w = opts.worker;
-    this.radius = new RadiusService(registryTargets(this.registry), opts.log, w ? { acctTransport: primaryAccounting(w.peer), dae: false } : {});
+    this.radius = new RadiusService(registryTargets(this.registry), opts.log, w ? { via: primaryRadius(w.peer), dae: false } : {});
     this.metrics = new Metrics(
       {
         version: VERSION,
@@ -102,9 +102,9 @@ export class Daemon {
         endedTraffic: () => this.registry.endedTraffic(),
         drops: () => this.registry.dropTotals(),
         connections: () => ({ open: this.sockets.size, accepted: this.counters.accepted, tlsFailed: this.counters.tlsFailed, proxyRefused: this.counters.proxyRefused }),
-        // A worker's pools are the primary's: it reports them (and the Stops it sends, and DAE).
         pools: () => (opts.worker ? [] : poolMetrics(this.addresses, this.prefixes)),
-        radius: () => (!this.runtime?.radius ? undefined : opts.worker ? { serverStats: () => this.radius.serverStats(), stopsPending: 0, stopsLost: 0, daeVerdicts: {} } : this.radius),
+        // A worker's pools and RADIUS traffic are the primary's: it reports them.
+        radius: () => (this.runtime?.radius && !opts.worker ? this.radius : undefined),
       },
       opts.log,
     );
@@ -275,6 +275,11 @@ export class Daemon {
     this.controlServer?.close();
     await this.metrics.close();
     this.log.info({ sessions: live.length }, this.opts.worker ? 'worker-stopped' : 'stopped');
+  }
+
+  /** Connections not handed on yet plus sessions not active yet (what max-concurrent-sessions counts). */
+  startingCount(): number {
+    return (this.listener?.pendingCount ?? 0) + this.registry.startingCount();
   }
 
   sessions(): SessionInfo[] {

@@ -75,8 +75,11 @@ export interface PrimaryCalls {
   reserve: Call<ReserveRequest, Reservation>;
   /** One session per user: resolves once the user's sessions in other workers are gone. */
   claim: Call<{ readonly sid: string; readonly username: string }, Record<string, never>>;
-  /** Accounting goes out through the primary, so it alone decides the one Stop of each session. */
-  acct: Call<{ readonly req: RadiusRequest }, RadiusOutcome>;
+  /**
+   * RADIUS goes out through the primary: one view of the servers (failover, fail-time) as in one
+   * process, and it alone decides the one Stop of each session.
+   */
+  radius: Call<{ readonly req: RadiusRequest }, RadiusOutcome>;
 }
 
 /** Worker → primary notes. */
@@ -96,6 +99,8 @@ export interface WorkerCalls {
   coa: Call<{ readonly sid: string; readonly changes: CoaChanges }, Record<string, never>>;
   reload: Call<{ readonly source: WorkerInit['source']; readonly generation: number }, { readonly generation: number }>;
   stop: Call<Record<string, never>, { readonly sessions: number }>;
+  /** Connections and sessions not active yet, now (max-concurrent-sessions, before refusing). */
+  starting: Call<Record<string, never>, number>;
   metrics: Call<Record<string, never>, MetricsJson>;
 }
 export type WorkerNotes = Record<never, never>;

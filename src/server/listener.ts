@@ -122,6 +122,11 @@ export class Listener {
     this.setPolicy(policy);
   }
 
+  /** Connections in the PROXY or TLS step. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
   /** New connections use this from now on; connections already accepted keep theirs. */
   setPolicy(policy: ListenerPolicy): void {
     this.policy = policy;

@@ -33,6 +33,7 @@ import { loadRuntime, type Runtime } from './runtime.js';
 import { startControl, type ControlReply, type ControlRequest } from './control.js';
 import { RadiusService, type DaeTargets } from './radius.js';
 import { Metrics } from './metrics.js';
+import { asBuffer } from './worker.js';
 import { VERSION } from './version.js';
 import { DROP_REASONS, type DropCounters } from '../ppp/data-gate.js';
 import { poolMetrics } from './daemon.js';
@@ -89,8 +90,6 @@ interface OpenAccounting {
 
 const zeroCounters = (sid: string): CounterReport => ({ sid, rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 });
 
-/** Structured clone brings Buffers back as Uint8Arrays; the RADIUS code wants Buffers. */
-const asBuffer = (v: Uint8Array): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
 
 export class Primary {
   private runtime!: Runtime;
@@ -227,7 +226,7 @@ export class Primary {
       admit: ({ address, starting }) => this.admit(slot, address, starting),
       reserve: (r) => this.reserve(slot, r),
       claim: ({ sid, username }) => this.claim(slot, sid, username),
-      acct: ({ req }) => this.account(slot, req),
+      radius: ({ req }) => (req.role === 'acct' ? this.account(slot, req) : this.radius.request({ ...req, attributes: req.attributes.map((a) => ({ ...a, value: asBuffer(a.value) })) })),
     };
   }
 
@@ -249,14 +248,25 @@ export class Primary {
   // -------------------------------------------------------------------------------------------
   // Shared state
 
-  private admit(slot: Slot, address: string | undefined, starting: number): { refusal?: string } {
+  private async admit(slot: Slot, address: string | undefined, starting: number): Promise<{ refusal?: string }> {
     if (address !== undefined) {
       return this.limiter && !this.limiter.admit(address, monotonicNow()) ? { refusal: 'connection rate limit' } : {};
     }
     const max = this.runtime.listener.maxStarting ?? 0;
     slot.starting = starting;
-    const total = this.slots.reduce((n, s) => n + (s.ready ? s.starting : 0), 0);
-    if (max > 0 && total >= max) return { refusal: `${max} sessions are starting` };
+    const total = (): number => this.slots.reduce((n, s) => n + (s.ready ? s.starting : 0), 0);
+    if (max > 0 && total() >= max) {
+      // The others' counts are as of their last question (a connection that went since is still
+      // in them): ask them now before refusing.
+      await Promise.all(
+        this.live()
+          .filter((s) => s !== slot)
+          .map(async (s) => {
+            s.starting = await s.peer!.call('starting', {}).catch(() => s.starting);
+          }),
+      );
+      if (total() >= max) return { refusal: `${max} sessions are starting` };
+    }
     // Counted now: the worker's next question brings the true figure.
     slot.starting++;
     return {};

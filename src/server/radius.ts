@@ -60,8 +60,11 @@ export function registryTargets(registry: SessionRegistry): DaeTargets {
 }
 
 export interface RadiusServiceOptions {
-  /** Worker processes: accounting goes through the primary, which alone sends each session's one Stop. */
-  readonly acctTransport?: RadiusTransport;
+  /**
+   * Worker processes: every request goes out through the primary, so the NAS keeps one view of its
+   * servers (failover, fail-time, Identifiers) and the primary alone sends each session's one Stop.
+   */
+  readonly via?: RadiusTransport;
   /** False in a worker: the primary alone listens for Disconnect/CoA. */
   readonly dae?: boolean;
 }
@@ -93,7 +96,7 @@ export class RadiusService implements RadiusTransport {
 
   /** Applies a generation's RADIUS settings (undefined: local mode; live sessions keep the client). */
   async configure(rt: RadiusRuntime | undefined): Promise<void> {
-    if (rt) await this.configureClient(rt);
+    if (rt && !this.opts.via) await this.configureClient(rt);
     await this.configureDae(rt);
   }
 
@@ -144,6 +147,7 @@ export class RadiusService implements RadiusTransport {
   }
 
   request(req: RadiusRequest): Promise<RadiusOutcome> {
+    if (this.opts.via) return this.opts.via.request(req);
     return this.client ? this.client.request(req) : Promise.resolve({ ok: false, reason: 'RADIUS is not configured' });
   }
 
@@ -151,7 +155,7 @@ export class RadiusService implements RadiusTransport {
   accountingFor(rt: RadiusRuntime): AccountingFactory {
     return (hooks) => {
       const acct = new SessionAccounting({
-        transport: this.opts.acctTransport ?? this,
+        transport: this,
         scheduler: {
           after: (ms, fn) => {
             const t = setTimeout(fn, ms);

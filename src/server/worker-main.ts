@@ -39,6 +39,7 @@ export async function runWorker(log: Logger): Promise<number> {
       return {};
     },
     metrics: () => need().metrics.registry.getMetricsAsJSON(),
+    starting: () => need().startingCount(),
     reload: async ({ source, generation }) => {
       if (!(await need().reload({ source, generation }))) throw new Error('reload failed; see the log');
       return { generation };

@@ -158,16 +158,29 @@ export function remoteAdmission(peer: WorkerPeer): AdmissionGate {
   };
 }
 
-/** Accounting-Requests go out through the primary (Buffers come back as Uint8Arrays). */
-export function primaryAccounting(peer: WorkerPeer): RadiusTransport {
+/** RADIUS requests go out through the primary. */
+export function primaryRadius(peer: WorkerPeer): RadiusTransport {
   return {
     request: async (req: RadiusRequest): Promise<RadiusOutcome> => {
       try {
-        return await peer.call('acct', { req });
+        return asBuffers(await peer.call('radius', { req }));
       } catch (err) {
-        return { ok: false, reason: `primary: ${err instanceof Error ? err.message : String(err)}` } as RadiusOutcome;
+        return { ok: false, reason: `primary: ${err instanceof Error ? err.message : String(err)}` };
       }
     },
+  };
+}
+
+/** Structured clone brings Buffers back as Uint8Arrays; the RADIUS code wants Buffers. */
+export const asBuffer = (v: Uint8Array): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+
+function asBuffers(o: RadiusOutcome): RadiusOutcome {
+  if (!o.ok) return o;
+  return {
+    ...o,
+    requestAuthenticator: asBuffer(o.requestAuthenticator),
+    secret: asBuffer(o.secret),
+    reply: { ...o.reply, authenticator: asBuffer(o.reply.authenticator), attributes: o.reply.attributes.map((a) => ({ ...a, value: asBuffer(a.value) })) },
   };
 }
 
