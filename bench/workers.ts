@@ -240,16 +240,20 @@ async function main(): Promise<void> {
   }
   const pick = (w: number, path: string): number[] =>
     all.filter((x) => x['workers'] === w).map((x) => path.split('.').reduce<unknown>((o, k) => (o as Json | undefined)?.[k], x)).map(Number).filter(Number.isFinite);
-  const median = (xs: number[]): number | undefined => (xs.length === 0 ? undefined : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
+  const median = (xs: number[]): number | undefined => {
+    const s = [...xs].sort((p, q) => p - q);
+    const m = Math.floor(s.length / 2);
+    return s.length === 0 ? undefined : s.length % 2 === 1 ? s[m] : round((s[m - 1]! + s[m]!) / 2);
+  };
   const rows = ['setup.perSecond', 'setup.p50Ms', 'setup.serverCpuMsPerSetup', 'setup.firstProcessCpuMsPerSetup', 'tcp4.gbit', 'tcp4.serverCpuSPerGB', 'freshRssMiB', 'idle.rssMiB', 'idle.kibPerSession', 'idle.totalKibPerSession'];
   const [a, b] = MODES as [number, number];
-  const lines = [`figure                        workers=${a}      workers=${b}      ${b}/${a}`];
+  const lines = [`${'figure'.padEnd(34)}${`workers=${a}`.padEnd(16)}${`workers=${b}`.padEnd(16)}${b}/${a}`];
   const table: Json = {};
   for (const r of rows) {
     const x = median(pick(a, r));
     const y = median(pick(b, r));
     table[r] = { [a]: x, [b]: y };
-    lines.push(`${r.padEnd(30)}${String(x ?? '-').padEnd(16)}${String(y ?? '-').padEnd(16)}${x && y ? round(y / x) : '-'}`);
+    lines.push(`${r.padEnd(34)}${String(x ?? '-').padEnd(16)}${String(y ?? '-').padEnd(16)}${x && y ? round(y / x) : '-'}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
   writeFileSync(values.out!, JSON.stringify({ cores: availableParallelism(), modes: MODES, medians: table, runs: all }, null, 2) + '\n');
