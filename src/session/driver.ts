@@ -49,12 +49,12 @@ export interface SharedSessionState {
   released(sid: string): void;
 }
 
+let nextSid = 1;
+
 /** Worker processes number their sessions apart (NAS-Port); 1 in a single process. */
 export function setSessionNumbering(first: number): void {
   nextSid = first;
 }
-
-let nextSid = 1;
 const sidPrefix = randomBytes(3).toString('hex');
 
 /** Close a socket that does not finish its TLS shutdown within this time. */
