@@ -36,9 +36,13 @@ export interface WorkerInit {
   readonly host?: string;
 }
 
-/** What a session gets from the shared pools, asked for in one round trip after authentication. */
+/**
+ * After authentication, in one round trip: the user is claimed (one session per user: the user's
+ * sessions in other workers end first), then what the session gets from the shared pools.
+ */
 export interface ReserveRequest {
   readonly sid: string;
+  readonly username: string;
   /** IPv4: absent when the session takes no IPv4 address (ipv4 deny, no pool offers one). */
   readonly ipv4?: { readonly staticIp?: string; readonly poolName?: string };
   /** IPv6 prefix (and the delegated prefix with it, when a delegate pool exists). */
@@ -73,8 +77,6 @@ export interface PrimaryCalls {
   /** Admission before TLS: `starting` = this worker's connections not active yet. */
   admit: Call<{ readonly address?: string; readonly starting: number }, { readonly refusal?: string }>;
   reserve: Call<ReserveRequest, Reservation>;
-  /** One session per user: resolves once the user's sessions in other workers are gone. */
-  claim: Call<{ readonly sid: string; readonly username: string }, Record<string, never>>;
   /**
    * RADIUS goes out through the primary: one view of the servers (failover, fail-time) as in one
    * process, and it alone decides the one Stop of each session.

@@ -224,8 +224,10 @@ export class Primary {
         ...(this.opts.host !== undefined ? { host: this.opts.host } : {}),
       }),
       admit: ({ address, starting }) => this.admit(slot, address, starting),
-      reserve: (r) => this.reserve(slot, r),
-      claim: ({ sid, username }) => this.claim(slot, sid, username),
+      reserve: async (r) => {
+        await this.claim(slot, r.sid, r.username);
+        return this.reserve(slot, r);
+      },
       radius: ({ req }) => (req.role === 'acct' ? this.account(slot, req) : this.radius.request({ ...req, attributes: req.attributes.map((a) => ({ ...a, value: asBuffer(a.value) })) })),
     };
   }
@@ -332,7 +334,7 @@ export class Primary {
   }
 
   /** One session per user: the user's sessions in other workers end (and free their leases) first. */
-  private async claim(slot: Slot, sid: string, username: string): Promise<Record<string, never>> {
+  private async claim(slot: Slot, sid: string, username: string): Promise<void> {
     const held = this.users.get(username) ?? new Map<string, number>();
     // Sessions of the same worker are that worker's to replace (its registry does, as in one process).
     const others = [...held].filter(([s, w]) => s !== sid && w !== slot.index);
@@ -344,7 +346,6 @@ export class Primary {
         this.slots[w]?.peer?.call('end-session', { sid: old, cause: 'session-replaced', reason: `replaced by session ${sid}` }).catch(() => undefined),
       ),
     );
-    return {};
   }
 
   /**

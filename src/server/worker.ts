@@ -4,7 +4,8 @@
  * and reached through src/server/ipc.ts:
  *   - the pools: after authentication one `reserve` round trip takes what the session will lease
  *     (IPv4, IPv6 prefix, delegated prefix), so the session code keeps its synchronous leasing;
- *   - one session per user: `claim` ends the user's sessions in other workers first;
+ *   - one session per user: the same round trip claims the user, ending its sessions in other
+ *     workers first;
  *   - admission (max-concurrent-sessions, limits) counted over all workers;
  *   - accounting requests go out through the primary, which alone sends a session's one Stop, and
  *     after a crash sends it from the counters this worker reports every few seconds.
@@ -75,19 +76,19 @@ export class SharedState implements SharedSessionState {
   }
 
   async authorizing(sid: string, result: AuthAccept): Promise<void> {
-    await this.peer.call('claim', { sid, username: result.username });
-    if (this.reserved.has(sid)) return;
+    // An LCP renegotiation keeps what the session has: only the claim again.
+    const again = this.reserved.has(sid);
     this.reserved.add(sid);
     // The same conditions SessionNetwork.lease applies: what it will ask for, and nothing more.
-    const wantsIpv4 = this.policy.ncp?.ipv4 !== 'deny' && this.addresses.offers(result.staticIp, result.poolName);
-    const wantsIpv6 = this.policy.ipv6 !== undefined && this.prefixes.hasPrefixPool;
-    if (!wantsIpv4 && !wantsIpv6) return;
+    const wantsIpv4 = !again && this.policy.ncp?.ipv4 !== 'deny' && this.addresses.offers(result.staticIp, result.poolName);
+    const wantsIpv6 = !again && this.policy.ipv6 !== undefined && this.prefixes.hasPrefixPool;
     const r = await this.peer.call('reserve', {
       sid,
+      username: result.username,
       ...(wantsIpv4 ? { ipv4: { ...(result.staticIp !== undefined ? { staticIp: result.staticIp } : {}), ...(result.poolName !== undefined ? { poolName: result.poolName } : {}) } } : {}),
       ...(wantsIpv6 ? { ipv6: { delegate: this.prefixes.hasDelegatePool } } : {}),
     });
-    this.held.set(sid, { ...r });
+    if (!again) this.held.set(sid, { ...r });
   }
 
   released(sid: string): void {

@@ -31,7 +31,6 @@ function cluster() {
   let toWorker: (m: Envelope) => void = () => undefined;
   let toPrimary: (m: Envelope) => void = () => undefined;
   const primary = new RpcPeer<WorkerCalls, WorkerNotes, PrimaryCalls, PrimaryNotes>((m) => queueMicrotask(() => toWorker(structuredClone(m))), {
-    claim: () => ({}),
     reserve: (r) => {
       const prefix = r.ipv6 ? prefixes.lease(r.sid, 'prefix') : undefined;
       return {
