@@ -17,12 +17,14 @@ import {
   eventually,
   isEvent,
   rootSkipReason,
+  runCommand,
   seedConfig,
   withDaemon,
   type Daemon,
   type InteropEnv,
   type SessionRow,
 } from '../support/daemon.js';
+import { VERSION } from '../../src/server/version.js';
 import { freeRadiusUnavailable, startFreeRadius, type FreeRadius } from '../support/freeradius.js';
 
 const WORKERS = ['--workers', '2'];
@@ -51,6 +53,13 @@ async function stats(d: Daemon): Promise<{ workers: { pids: (number | null)[]; l
   return (await d.ctlJson(['show', 'statistics'])) as { workers: { pids: (number | null)[]; live: number } };
 }
 
+/** One metrics sample by its exact series text, e.g. `sstpd_sessions{state="active"}`. */
+async function metric(env: InteropEnv, port: number, series: string): Promise<number | undefined> {
+  const r = await runCommand(process.execPath, ['-e', `fetch('http://127.0.0.1:${port}/metrics').then(async r=>process.stdout.write(await r.text()))`], { netns: env.ns });
+  const line = r.stdout.split('\n').find((l) => l.startsWith(series + ' '));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 function byWorker(rows: readonly SessionRow[]): Map<string, SessionRow[]> {
   const m = new Map<string, SessionRow[]>();
   for (const r of rows) m.set(String(r['worker']), [...(m.get(String(r['worker'])) ?? []), r]);
@@ -69,7 +78,8 @@ describe('sstpd --workers 2', { skip: rootSkipReason() }, () => {
   it('500 concurrent setups: unique addresses, all listed, on both workers; terminate, rate-limit, SIGHUP, SIGTERM', async () => {
     const port = env.nextPort();
     const users = Array.from({ length: 500 }, (_, i) => ({ name: `u${i}`, password: 'pw' }));
-    const config = seedConfig({ port, certs: env.certs, users, poolSubnet: '10.64.0.0/22' });
+    const mport = env.nextPort();
+    const config = seedConfig({ port, certs: env.certs, users, poolSubnet: '10.64.0.0/22', lines: ['set vpn sstp metrics listen-address 127.0.0.1', `set vpn sstp metrics port ${mport}`] });
     await withDaemon({ configText: config, netns: env.ns, extraArgs: WORKERS, startTimeoutMs: 60_000 }, async (d) => {
       const load = holdSessions(env, port, 'u', 500);
       try {
@@ -83,6 +93,10 @@ describe('sstpd --workers 2', { skip: rootSkipReason() }, () => {
         for (const [w, list] of spread) assert.ok(list.length >= 100, `worker ${w} holds ${list.length} of 500`);
         const st = await stats(d);
         assert.equal(st.workers.live, 2);
+        // The primary's /metrics: every worker's sessions summed, the pool as the primary keeps it.
+        assert.equal(await metric(env, mport, 'sstpd_sessions{state="active"}'), 500);
+        assert.equal(await metric(env, mport, 'sstpd_pool_used{family="ipv4",pool="default"}'), 500);
+        assert.equal(await metric(env, mport, `sstpd_build_info{version="${VERSION}",nodejs="${process.version}"}`), 1);
 
         // One session of each worker: a rate limit, then terminate by sid and by user.
         const [a, b] = [spread.get('0')![0]!, spread.get('1')![0]!];
