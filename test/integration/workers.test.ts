@@ -154,7 +154,10 @@ describe('sstpd --workers 2', { skip: rootSkipReason() }, () => {
         authPort,
         acctPort,
         clients: [{ ipaddr: '127.0.0.1', secret: SECRET }],
-        users: ['r', 's'].flatMap((p) => Array.from({ length: 8 }, (_, i) => ({ name: `${p}${i}`, password: 'pw' }))),
+        users: [
+          ...['r', 's'].flatMap((p) => Array.from({ length: 12 }, (_, i) => ({ name: `${p}${i}`, password: 'pw' }))),
+          ...Array.from({ length: 4 }, (_, k) => ({ name: `t${k}_0`, password: 'pw' })),
+        ],
       });
     });
     after(async () => {
@@ -190,6 +193,14 @@ describe('sstpd --workers 2', { skip: rootSkipReason() }, () => {
         const more: ChildProcess[] = [];
         try {
           await eventually(async () => (await activeRows(d)).length === 8, 120_000, '8 active sessions', 500);
+          // Connections go to whichever worker is free: make sure each holds at least two (one to
+          // disconnect, one to kill or keep), one more session at a time (users t0 … t3).
+          for (let k = 0; k < 4; k++) {
+            const counts = [...byWorker(await activeRows(d)).values()].map((l) => l.length);
+            if (counts.length === 2 && Math.min(...counts) >= 2) break;
+            more.push(holdSessions(env, port, `t${k}_`, 1));
+            await eventually(async () => (await activeRows(d)).length === 9 + k, 60_000, `session ${9 + k}`, 500);
+          }
           const rows = await activeRows(d);
           for (const r of rows) await eventually(async () => (await fr.records(r.sid)).some((x) => x['Acct-Status-Type'] === 'Start'), 20_000, `Start of ${r.sid}`);
           const spread = byWorker(rows);
