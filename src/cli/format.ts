@@ -54,6 +54,8 @@ export interface SessionRow {
   readonly rxPackets: number;
   readonly txPackets: number;
   readonly generation: number;
+  /** The worker process holding the session (sstpd --workers); empty in a single process. */
+  readonly worker: string;
   /** `download/upload` in kbit/s, as accel-ppp prints it; empty without a limit. */
   readonly rateLimit: string;
   /** Data packets dropped by the session's data gate, by reason (JSON only). */
@@ -79,6 +81,7 @@ export function sessionRow(s: SessionInfo, nowMs: number): SessionRow {
     rxPackets: s.rxPackets,
     txPackets: s.txPackets,
     generation: s.generation,
+    worker: s.worker !== undefined ? String(s.worker) : '',
     rateLimit: s.rateLimit ? `${s.rateLimit.downloadKbit}/${s.rateLimit.uploadKbit}` : '',
     drops: s.drops ?? {},
     ...(s.dataPath ? { dataPath: { ...s.dataPath } } : {}),
@@ -121,6 +124,8 @@ const COLUMNS: Readonly<Record<string, Column>> = {
   vrf: { text: () => '' },
   'inbound-if': { text: () => '' },
   'service-name': { text: () => '' },
+  /** Not accel-cmd's: which worker process holds the session (`sstpd --workers`). */
+  worker: { text: (r) => r.worker, key: (r) => Number(r.worker) },
 };
 
 export const SESSION_COLUMNS: readonly string[] = Object.keys(COLUMNS);

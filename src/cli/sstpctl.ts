@@ -164,7 +164,8 @@ function statisticsText(d: Statistics): string {
 }
 
 main().then(
-  (code) => process.exit(code),
+  // A pipe takes 64 KiB at once: exit only once the whole answer is written (500 sessions are ~360 KB).
+  (code) => process.stdout.write('', () => process.exit(code)),
   (err: unknown) => {
     process.stderr.write(`sstpctl: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);

@@ -5,6 +5,8 @@
  *   sstpd --check FILE                                         validate a config file and exit
  */
 import { parseArgs } from 'node:util';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { loadConfigFile, formatIssues, formatNotes } from '../config/load.js';
@@ -13,9 +15,11 @@ import { demoConfigText } from '../config/demo.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { Daemon } from '../server/daemon.js';
+import { Primary } from '../server/primary.js';
+import { runWorker } from '../server/worker-main.js';
 import { isParseArgsError, usageError } from './usage.js';
 
-const USAGE = `usage: sstpd [--config FILE] [--state-dir DIR] [--listen ADDRESS] [--port PORT]
+const USAGE = `usage: sstpd [--config FILE] [--state-dir DIR] [--listen ADDRESS] [--port PORT] [--workers N]
        sstpd --check FILE
        sstpd --help
   --config, -c FILE   the configuration: a VyOS configuration, as set-commands ("show configuration
@@ -24,6 +28,8 @@ const USAGE = `usage: sstpd [--config FILE] [--state-dir DIR] [--listen ADDRESS]
   --state-dir DIR     control socket and demo certificate (default /run/sstpd, or $SSTPD_STATE_DIR)
   --listen ADDRESS    bind to this address only (default: all)
   --port PORT         the demo configuration's port (default 4433)
+  --workers N         worker processes sharing the port (default: one per core, or $SSTPD_WORKERS);
+                      1 runs everything in one process
 Without --config, sstpd runs the embedded demo configuration (self-signed certificate in the
 state dir, user vyos/vyos, pool 192.0.2.0/25) on port 4433. Logs are JSON lines on stdout
 ($SSTPD_LOG_LEVEL=debug for protocol detail). SIGHUP reloads, SIGTERM stops with clean goodbyes.`;
@@ -34,10 +40,15 @@ const OPTIONS = {
   'state-dir': { type: 'string', default: process.env['SSTPD_STATE_DIR'] ?? '/run/sstpd' },
   listen: { type: 'string' },
   port: { type: 'string' },
+  workers: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** Most worker processes: far beyond any core count this runs on, low enough to catch a typo. */
+const MAX_WORKERS = 256;
+
 async function main(): Promise<number> {
+  if (cluster.isWorker) return runWorker(createLogger());
   let parsed;
   try {
     parsed = parseArgs({ options: OPTIONS });
@@ -47,6 +58,11 @@ async function main(): Promise<number> {
   }
   const { values } = parsed;
   if (values.port !== undefined && !/^[1-9][0-9]{0,4}$/.test(values.port)) return usageError('sstpd', `--port "${values.port}" is not a port number`, USAGE);
+  const workersText = values.workers ?? process.env['SSTPD_WORKERS'];
+  const workers = workersText !== undefined ? Number(workersText) : availableParallelism();
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+    return usageError('sstpd', `--workers "${workersText}" is not a number of processes (1..${MAX_WORKERS})`, USAGE);
+  }
   if (values.help) {
     process.stdout.write(USAGE + '\n');
     return 0;
@@ -69,7 +85,8 @@ async function main(): Promise<number> {
         `  or the VM client: ../shared/sstpc-vm/run --server 10.0.2.2:${port} --user vyos --password vyos --ping 192.0.2.254\n`,
     );
   }
-  const daemon = new Daemon(values.listen !== undefined ? { source, stateDir, log, host: values.listen } : { source, stateDir, log });
+  const common = { source, stateDir, log, ...(values.listen !== undefined ? { host: values.listen } : {}) };
+  const daemon = workers > 1 ? new Primary({ ...common, workers }) : new Daemon(common);
   try {
     await daemon.start();
   } catch (err) {

@@ -200,15 +200,26 @@ export class InterfaceNames {
   /** Released indices, ascending. */
   private readonly free: number[] = [];
 
+  /** Worker processes: slot `first` of `stride` hands out `first`, `first + stride`, … (disjoint, no IPC). */
+  private first = 0;
+  private stride = 1;
+
   constructor(readonly prefix = 'sstp') {}
+
+  /** Before the first take(): this process's share of the names when several processes make interfaces. */
+  spread(first: number, stride: number): void {
+    this.first = first;
+    this.stride = stride;
+  }
 
   take(): string {
     const i = this.free.length > 0 ? this.free.shift()! : this.next++;
-    return `${this.prefix}${i}`;
+    return `${this.prefix}${this.first + i * this.stride}`;
   }
 
   release(name: string): void {
-    const i = Number(name.slice(this.prefix.length));
+    const n = Number(name.slice(this.prefix.length));
+    const i = (n - this.first) / this.stride;
     if (!name.startsWith(this.prefix) || !Number.isInteger(i) || i < 0 || i >= this.next || this.free.includes(i)) return;
     let lo = 0;
     let hi = this.free.length;

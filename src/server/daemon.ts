@@ -18,9 +18,9 @@ import { loadRuntime, type Runtime } from './runtime.js';
 import { startControl, type ControlReply, type ControlRequest } from './control.js';
 import { ConfigError } from '../common/errors.js';
 import type { SessionEnv } from '../session/driver.js';
-import { RadiusService } from './radius.js';
+import { RadiusService, registryTargets } from './radius.js';
 import { Listener, type AcceptedConnection } from './listener.js';
-import { Metrics } from './metrics.js';
+import { Metrics, type MetricsSources } from './metrics.js';
 import { VERSION } from './version.js';
 import { addRoute } from '../dataplane/routes.js';
 import { rateLimitFeature } from '../session/features/rate-limit.js';
@@ -31,6 +31,7 @@ import { metricsFeature } from '../session/features/metrics.js';
 import { scriptsFeature } from '../session/features/scripts.js';
 import { runScript } from '../dataplane/scripts.js';
 import { sessionIdNode } from '../radius/session-id.js';
+import { primaryRadius, remoteAdmission, type SharedState, type WorkerPeer } from './worker.js';
 
 /** An extended script that runs longer than this is killed (its session goes on, or is refused for on-pre-up). */
 export const SCRIPT_TIMEOUT_MS = 30_000;
@@ -52,6 +53,16 @@ export interface DaemonOptions {
   readonly shaper?: Shaper;
   /** Component tests: fake TUN devices and routes instead of the kernel's. */
   readonly sessionIo?: SessionIo;
+  /** A worker process of a primary (src/server/primary.ts): shared state, control, DAE are the primary's. */
+  readonly worker?: WorkerRole;
+}
+
+export interface WorkerRole {
+  readonly slot: number;
+  readonly peer: WorkerPeer;
+  readonly shared: SharedState;
+  /** The primary's number for the first generation. */
+  readonly generation: number;
 }
 
 /** A hard cap on simultaneous connections (each costs memory before it authenticates). */
@@ -68,8 +79,8 @@ export class Daemon {
   /** What sessions accepted now get: the current generation's policy, backend and features. */
   private sessionEnv!: SessionEnv;
   private listener: Listener | undefined;
-  private control: NetServer | undefined;
-  private readonly registry = new SessionRegistry();
+  private controlServer: NetServer | undefined;
+  readonly registry = new SessionRegistry();
   private addresses!: AddressBook;
   private prefixes!: Ipv6PrefixBook;
   private readonly shaper = new TcShaper();
@@ -89,7 +100,8 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     this.baseLogLevel = opts.log.level;
     this.interfaceCache = new InterfaceCache(0, opts.sessionIo?.interfaceReset);
-    this.radius = new RadiusService(this.registry, opts.log);
+    const w = opts.worker;
+    this.radius = new RadiusService(registryTargets(this.registry), opts.log, w ? { via: primaryRadius(w.peer), dae: false } : {});
     this.metrics = new Metrics(
       {
         version: VERSION,
@@ -97,11 +109,9 @@ export class Daemon {
         endedTraffic: () => this.registry.endedTraffic(),
         drops: () => this.registry.dropTotals(),
         connections: () => ({ open: this.sockets.size, accepted: this.counters.accepted, tlsFailed: this.counters.tlsFailed, proxyRefused: this.counters.proxyRefused }),
-        pools: () => [
-          ...(this.addresses?.poolStats() ?? []).map((p) => ({ family: 'ipv4' as const, ...p })),
-          ...(this.prefixes?.poolStats() ?? []).map((p) => ({ family: 'ipv6' as const, ...p })),
-        ],
-        radius: () => (this.runtime?.radius ? this.radius : undefined),
+        pools: () => (opts.worker ? [] : poolMetrics(this.addresses, this.prefixes)),
+        // A worker's pools and RADIUS traffic are the primary's: it reports them.
+        radius: () => (this.runtime?.radius && !opts.worker ? this.radius : undefined),
       },
       opts.log,
     );
@@ -113,17 +123,23 @@ export class Daemon {
 
   /** Builds the first generation; throws ConfigError before anything binds. */
   async start(): Promise<void> {
-    this.runtime = await loadRuntime(this.opts.source, { radius: this.radius, log: this.log });
+    const w = this.opts.worker;
+    this.runtime = await loadRuntime(this.opts.source, { radius: this.radius, log: this.log, ...(w ? { generation: w.generation } : {}) });
     applyLogLevel(this.log, this.runtime.config.logLevel, this.baseLogLevel);
     this.shaper.setFwmark(this.runtime.config.shaperFwmark);
     await this.radius.configure(this.runtime.radius);
-    this.addresses = new AddressBook(this.runtime.pools, this.runtime.config.defaultIpv4Pool);
-    this.prefixes = new Ipv6PrefixBook(this.runtime.ipv6Pools);
+    this.setBooks(this.runtime);
     this.sessionEnv = this.envFor(this.runtime);
     void this.interfaceCache.resize(this.runtime.config.ppp.interfaceCache ?? 0);
+    if (w) {
+      // The primary cleaned up before it started the workers, and owns the control socket.
+      await this.listen(this.runtime);
+      this.log.info({ port: this.runtime.config.port, generation: this.runtime.generation }, 'worker-listening');
+      return;
+    }
     const removed = [...(await cleanupStaleInterfaces('sstp')), ...(await cleanupStaleShapers('sstp').catch(() => []))];
     if (removed.length > 0) this.log.info({ removed }, 'stale-interfaces-removed');
-    this.control = await startControl(this.opts.stateDir, (req) => this.handleControl(req));
+    this.controlServer = await startControl(this.opts.stateDir, (req) => this.control(req));
     await this.listen(this.runtime);
     await this.metrics.serve(this.runtime.config.metrics);
     // The back end may still hold sessions of an earlier run that ended without Stops (a crash).
@@ -144,9 +160,32 @@ export class Daemon {
     );
   }
 
+  /** The pools: this process's own, or (a worker) the primary's behind reservations. */
+  private setBooks(rt: Runtime): void {
+    const shared = this.opts.worker?.shared;
+    if (shared) {
+      shared.configure(rt);
+      this.addresses = shared.addresses;
+      this.prefixes = shared.prefixes;
+    } else if (this.addresses) {
+      this.addresses.reconfigure(rt.pools, rt.config.defaultIpv4Pool);
+      this.prefixes.reconfigure(rt.ipv6Pools);
+    } else {
+      this.addresses = new AddressBook(rt.pools, rt.config.defaultIpv4Pool);
+      this.prefixes = new Ipv6PrefixBook(rt.ipv6Pools);
+    }
+  }
+
   private async listen(rt: Runtime): Promise<void> {
-    const listener = new Listener(rt.listener, this.log, this.counters, (c) => this.accept(c), MAX_CONNECTIONS, () =>
-      this.registry.startingCount(),
+    const w = this.opts.worker;
+    const listener = new Listener(
+      rt.listener,
+      this.log,
+      this.counters,
+      (c) => this.accept(c),
+      MAX_CONNECTIONS,
+      () => this.registry.startingCount(),
+      w ? remoteAdmission(w.peer) : undefined,
     );
     await listener.listen(rt.config.port, this.opts.host);
     this.listener?.close();
@@ -184,6 +223,7 @@ export class Daemon {
       ...(rt.radius ? { sidNode: sessionIdNode(rt.radius.nas) } : {}),
       interfaceCache: this.interfaceCache,
       ...io,
+      ...(this.opts.worker ? { shared: this.opts.worker.shared } : {}),
       features: [
         rateLimitFeature(this.opts.shaper ?? this.shaper),
         framedRoutesFeature(fakeRoute ?? addRoute),
@@ -197,11 +237,14 @@ export class Daemon {
     };
   }
 
-  /** SIGHUP: build the next generation beside the current one; keep the current one on error. */
-  async reload(): Promise<boolean> {
+  /**
+   * SIGHUP: build the next generation beside the current one; keep the current one on error. A
+   * worker is given the text the primary validated, and its generation number.
+   */
+  async reload(from?: { readonly source: DaemonOptions['source']; readonly generation: number }): Promise<boolean> {
     let next: Runtime;
     try {
-      next = await loadRuntime(this.opts.source, { radius: this.radius, log: this.log });
+      next = await loadRuntime(from?.source ?? this.opts.source, { radius: this.radius, log: this.log, ...(from ? { generation: from.generation } : {}) });
       await this.radius.configure(next.radius);
     } catch (err) {
       const reason = err instanceof ConfigError ? err.message : String(err);
@@ -217,19 +260,18 @@ export class Daemon {
       return false;
     }
     try {
-      await this.metrics.serve(next.config.metrics);
+      if (!this.opts.worker) await this.metrics.serve(next.config.metrics);
     } catch (err) {
       // The VPN itself is reconfigured; only the metrics endpoint could not move.
       this.log.error({ reason: `metrics endpoint: ${String(err)}` }, 'metrics-error');
     }
-    this.addresses.reconfigure(next.pools, next.config.defaultIpv4Pool);
-    this.prefixes.reconfigure(next.ipv6Pools);
+    this.setBooks(next);
     this.runtime = next;
     applyLogLevel(this.log, next.config.logLevel, this.baseLogLevel);
     this.shaper.setFwmark(next.config.shaperFwmark);
     this.sessionEnv = this.envFor(next);
     void this.interfaceCache.resize(next.config.ppp.interfaceCache ?? 0);
-    this.log.info({ generation: next.generation, users: next.config.localUsers.size, port: next.config.port }, 'config-reloaded');
+    this.log.info({ generation: next.generation, users: next.config.localUsers.size, port: next.config.port }, this.opts.worker ? 'worker-config-reloaded' : 'config-reloaded');
     this.warnNoauth(next);
     return true;
   }
@@ -252,19 +294,25 @@ export class Daemon {
     const budget = r ? Math.min(MAX_ACCT_DRAIN_MS, r.timeoutMs * r.maxTry * Math.max(1, r.servers.length) + 1000) : 10_000;
     const unanswered = await this.radius.drainStops(budget);
     if (unanswered > 0) this.log.warn({ unanswered }, 'acct-stops-lost');
-    // After the Stops: the NAS is going away cleanly, nothing of it is left open.
-    if (this.runtime.radius) await this.radius.accountingOnOff(this.runtime.radius, false, ACCT_OFF_MS);
+    // After the Stops: the NAS is going away cleanly, nothing of it is left open (the primary's, with workers).
+    if (this.runtime.radius && !this.opts.worker) await this.radius.accountingOnOff(this.runtime.radius, false, ACCT_OFF_MS);
     this.radius.close();
-    this.control?.close();
+    this.controlServer?.close();
     await this.metrics.close();
-    this.log.info({ sessions: live.length }, 'stopped');
+    this.log.info({ sessions: live.length }, this.opts.worker ? 'worker-stopped' : 'stopped');
+  }
+
+  /** Connections not handed on yet plus sessions not active yet (what max-concurrent-sessions counts). */
+  startingCount(): number {
+    return (this.listener?.pendingCount ?? 0) + this.registry.startingCount();
   }
 
   sessions(): SessionInfo[] {
     return this.registry.all().map((s) => s.info());
   }
 
-  private async handleControl(req: ControlRequest): Promise<ControlReply> {
+  /** An sstpctl request (a worker gets them from the primary, which merges the answers). */
+  async control(req: ControlRequest): Promise<ControlReply> {
     const args = req.args ?? [];
     switch (req.cmd) {
       case 'show-sessions':
@@ -333,6 +381,14 @@ export class Daemon {
       drops: this.registry.dropTotals(),
     };
   }
+}
+
+/** Pool sizes and use for the metrics. */
+export function poolMetrics(addresses: AddressBook | undefined, prefixes: Ipv6PrefixBook | undefined): ReturnType<MetricsSources['pools']> {
+  return [
+    ...(addresses?.poolStats() ?? []).map((p) => ({ family: 'ipv4' as const, ...p })),
+    ...(prefixes?.poolStats() ?? []).map((p) => ({ family: 'ipv6' as const, ...p })),
+  ];
 }
 
 /** The process's virtual size (accel-cmd shows rss/virt), from /proc; 0 where there is none. */

@@ -57,6 +57,15 @@ export interface AcceptedConnection {
   readonly serverName?: string;
 }
 
+/**
+ * Worker processes: admission is counted over all workers by the primary. `address` undefined asks
+ * about max-concurrent-sessions (`starting` = this process's connections not active yet), an
+ * address about its connection rate. Resolves to why the connection is refused, if it is.
+ */
+export interface AdmissionGate {
+  admit(address: string | undefined, starting: number): Promise<string | undefined>;
+}
+
 export interface ListenerCounters {
   accepted: number;
   tlsFailed: number;
@@ -107,9 +116,15 @@ export class Listener {
     private readonly maxConnections: number,
     /** Sessions handed on that are not active yet (the daemon's registry knows). */
     private readonly starting: () => number = () => 0,
+    private readonly gate?: AdmissionGate,
   ) {
     this.policy = policy;
     this.setPolicy(policy);
+  }
+
+  /** Connections in the PROXY or TLS step. */
+  get pendingCount(): number {
+    return this.pending.size;
   }
 
   /** New connections use this from now on; connections already accepted keep theirs. */
@@ -128,6 +143,28 @@ export class Listener {
     if (address === undefined && max > 0 && this.pending.size + this.starting() >= max) return `${max} sessions are starting`;
     if (address !== undefined && this.limiter && !this.limiter.admit(address, monotonicNow())) return 'connection rate limit';
     return undefined;
+  }
+
+  /**
+   * Runs `next` when the connection may go on, else closes it: checked here, or by the primary of
+   * worker processes (a primary that does not answer lets it through rather than stop service).
+   */
+  private admitThen(socket: Socket, policy: ListenerPolicy, address: string | undefined, logAddress: string, next: () => void): void {
+    const gate = this.gate;
+    if (!gate) {
+      const refused = this.refusal(policy, address);
+      return refused === undefined ? next() : this.refuseLimit(socket, logAddress, refused);
+    }
+    const asked = address === undefined ? (policy.maxStarting ?? 0) > 0 : policy.rateLimit !== undefined;
+    if (!asked) return next();
+    gate.admit(address, this.pending.size + this.starting()).then(
+      (refused) => {
+        if (socket.destroyed) return;
+        if (refused === undefined) next();
+        else this.refuseLimit(socket, logAddress, refused);
+      },
+      () => !socket.destroyed && next(),
+    );
   }
 
   private refuseLimit(socket: Socket, address: string, reason: string): void {
@@ -164,8 +201,10 @@ export class Listener {
     const policy = this.policy;
     const tcpPeer = { address: plain(socket.remoteAddress), port: socket.remotePort ?? 0 };
     const tcpLocal = { address: plain(socket.localAddress), port: socket.localPort ?? 0 };
-    const busy = this.refusal(policy, undefined);
-    if (busy !== undefined) return this.refuseLimit(socket, tcpPeer.address, busy);
+    this.admitThen(socket, policy, undefined, tcpPeer.address, () => this.admitted(socket, policy, tcpPeer, tcpLocal));
+  }
+
+  private admitted(socket: Socket, policy: ListenerPolicy, tcpPeer: Endpoint, tcpLocal: Endpoint): void {
     this.pending.add(socket);
     socket.once('close', () => this.pending.delete(socket));
     if (!policy.proxy) return this.secure(socket, policy, tcpPeer, tcpLocal, undefined);
@@ -191,11 +230,9 @@ export class Listener {
       const peer = h.command === 'proxy' && h.source ? h.source : tcpPeer;
       const local = h.command === 'proxy' && h.destination ? h.destination : tcpLocal;
       if (r.rest.length > 0) socket.unshift(r.rest);
-      if (h.command === 'proxy' && h.source) {
-        const limited = this.refusal(policy, peer.address);
-        if (limited !== undefined) return this.refuseLimit(socket, peer.address, limited);
-      }
-      this.secure(socket, policy, peer, local, h.authority);
+      const go = (): void => this.secure(socket, policy, peer, local, h.authority);
+      if (h.command === 'proxy' && h.source) this.admitThen(socket, policy, peer.address, peer.address, go);
+      else go();
     };
     socket.on('data', onData);
     socket.once('close', () => clearTimeout(timer));
@@ -210,10 +247,11 @@ export class Listener {
   /** TLS on the (possibly already read-from) socket, or straight on with plain HTTP when offloaded. */
   private secure(socket: Socket, policy: ListenerPolicy, peer: Endpoint, local: Endpoint, authority: string | undefined): void {
     // Without PROXY the TCP peer is the client: its rate is checked here, still before TLS.
-    if (!policy.proxy) {
-      const limited = this.refusal(policy, peer.address);
-      if (limited !== undefined) return this.refuseLimit(socket, peer.address, limited);
-    }
+    if (!policy.proxy) return this.admitThen(socket, policy, peer.address, peer.address, () => this.handOn(socket, policy, peer, local, authority));
+    this.handOn(socket, policy, peer, local, authority);
+  }
+
+  private handOn(socket: Socket, policy: ListenerPolicy, peer: Endpoint, local: Endpoint, authority: string | undefined): void {
     if (!policy.tls) {
       if (authority !== undefined && policy.hostName !== undefined && !namesHost(authority, policy.hostName)) {
         return this.refuseProxy(socket, peer, 'host-name-refused', `PROXY authority ${authority} is not ${policy.hostName}`);

@@ -11,7 +11,7 @@
  * The HTTP endpoint is off by default; `set vpn sstp metrics listen-address/port` turns it on.
  */
 import { createServer, type Server } from 'node:http';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../common/log.js';
 import { DROP_REASONS, type DropCounters } from '../ppp/data-gate.js';
 import type { SessionInfo } from '../session/registry.js';
@@ -46,6 +46,9 @@ export interface RadiusMetricsSource {
 
 export type SetupResult = 'success' | 'failure';
 
+/** A registry's content as prom-client's getMetricsAsJSON gives it (what workers send the primary). */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly setups: Counter<'method' | 'result'>;
@@ -55,13 +58,21 @@ export class Metrics {
   /** One pass over the live sessions per scrape (every collector of a scrape runs in one turn). */
   private scraped: { readonly sessions: readonly SessionInfo[]; readonly traffic: Traffic } | undefined;
 
-  constructor(private readonly src: MetricsSources, private readonly log: Logger) {
+  /**
+   * `workers`: the primary of worker processes adds every worker's metrics to its own on each
+   * scrape (summed; prom-client's cluster aggregation, each metric by its `aggregator`).
+   */
+  constructor(
+    private readonly src: MetricsSources,
+    private readonly log: Logger,
+    private readonly workers?: () => Promise<MetricsJson[]>,
+  ) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'sstpd_' });
     // prom-client names these gauges `*_total`, which Prometheus reserves for counters (promtool
     // rejects them); their per-type breakdowns (`sstpd_nodejs_active_handles` …) stay.
     for (const m of ['active_handles_total', 'active_requests_total', 'active_resources_total']) r.removeSingleMetric(`sstpd_nodejs_${m}`);
-    new Gauge({ name: 'sstpd_build_info', help: 'Build information (always 1).', labelNames: ['version', 'nodejs'], registers: [r] })
+    new Gauge({ name: 'sstpd_build_info', help: 'Build information (always 1).', labelNames: ['version', 'nodejs'], registers: [r], aggregator: 'first' })
       .labels(src.version, process.version)
       .set(1);
     this.setups = new Counter({ name: 'sstpd_setups_total', help: 'Authentications finished, by method and result.', labelNames: ['method', 'result'], registers: [r] });
@@ -94,7 +105,7 @@ export class Metrics {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
         return;
       }
-      this.registry.metrics().then(
+      this.render().then(
         (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
         (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(err)}\n`),
       );
@@ -110,6 +121,13 @@ export class Metrics {
     this.server = server;
     this.bound = key;
     this.log.info({ address: at.address, port: at.port }, 'metrics-listening');
+  }
+
+  /** The exposition text: ours, or with workers ours and theirs summed. */
+  private async render(): Promise<string> {
+    if (!this.workers) return this.registry.metrics();
+    const all = [await this.registry.getMetricsAsJSON(), ...(await this.workers())];
+    return AggregatorRegistry.aggregate(all).metrics();
   }
 
   async close(): Promise<void> {

@@ -15,6 +15,59 @@ import { DaeReplyCache, decideDae, type DaeSession } from '../radius/dae.js';
 import { ERROR_CAUSE } from '../radius/attributes.js';
 import type { SessionRegistry } from '../session/registry.js';
 import type { RadiusServerStats } from '../radius/client.js';
+import type { CoaChanges } from '../radius/dae.js';
+
+/**
+ * The sessions Disconnect/CoA act on: this process's registry, or (the primary of worker
+ * processes) every worker's, asked when a request comes.
+ */
+export interface DaeTargets {
+  sessions(): readonly DaeSession[] | Promise<readonly DaeSession[]>;
+  /** Ends the session; false when no process holds it (any more). */
+  disconnect(sid: string, reason: string): void;
+  /** Rejects (changing nothing) when a change cannot be applied. */
+  reauthorize(sid: string, changes: CoaChanges): Promise<void>;
+}
+
+/** What DAE can match of the sessions in a registry: only those that are up carry a user name. */
+export function daeSessionsOf(registry: SessionRegistry): DaeSession[] {
+  return registry.all().map((h) => {
+    const i = h.info();
+    return {
+      sid: i.sid,
+      callingSid: i.callingSid,
+      // Only sessions that are up are targets (a session still authenticating has no rights yet).
+      ...(i.username !== undefined && i.state === 'active' ? { username: i.username } : {}),
+      ...(i.ip !== undefined ? { ip: i.ip } : {}),
+      ...(i.calledSid !== undefined ? { calledSid: i.calledSid } : {}),
+      ...(i.ifname !== undefined ? { ifname: i.ifname } : {}),
+      ...(i.nasPort !== undefined ? { nasPort: i.nasPort } : {}),
+    };
+  });
+}
+
+/** DAE on the sessions of this process. */
+export function registryTargets(registry: SessionRegistry): DaeTargets {
+  return {
+    sessions: () => daeSessionsOf(registry),
+    disconnect: (sid, reason) => void registry.get(sid)?.terminate('admin-reset', reason),
+    reauthorize: async (sid, changes) => {
+      const s = registry.get(sid);
+      if (!s?.reauthorize) throw new Error('session cannot be changed');
+      await s.reauthorize(changes);
+    },
+  };
+}
+
+export interface RadiusServiceOptions {
+  /**
+   * Worker processes: every request goes out through the primary, so the NAS keeps one view of its
+   * servers (failover, fail-time, Identifiers) and the primary alone sends each session's one Stop.
+   */
+  readonly via?: RadiusTransport;
+  /** False in a worker: the primary alone listens for Disconnect/CoA. */
+  readonly dae?: boolean;
+}
 
 /** What happened to Disconnect/CoA requests since start, by kind and verdict (metrics). */
 export type DaeVerdict = 'ack' | 'nak' | 'dropped';
@@ -39,11 +92,11 @@ export class RadiusService implements RadiusTransport {
   /** Accounting-Stops given up (no server answered in time, or still out at shutdown). */
   stopsLost = 0;
 
-  constructor(private readonly registry: SessionRegistry, private readonly log: Logger) {}
+  constructor(private readonly targets: DaeTargets, private readonly log: Logger, private readonly opts: RadiusServiceOptions = {}) {}
 
   /** Applies a generation's RADIUS settings (undefined: local mode; live sessions keep the client). */
   async configure(rt: RadiusRuntime | undefined): Promise<void> {
-    if (rt) await this.configureClient(rt);
+    if (rt && !this.opts.via) await this.configureClient(rt);
     await this.configureDae(rt);
   }
 
@@ -56,7 +109,7 @@ export class RadiusService implements RadiusTransport {
   }
 
   private async configureDae(rt: RadiusRuntime | undefined): Promise<void> {
-    const want = rt?.dae;
+    const want = this.opts.dae === false ? undefined : rt?.dae;
     const key = want ? `${want.address}:${want.port}` : '';
     this.daeConfig = rt;
     if (key === this.daeKey) return;
@@ -94,6 +147,7 @@ export class RadiusService implements RadiusTransport {
   }
 
   request(req: RadiusRequest): Promise<RadiusOutcome> {
+    if (this.opts.via) return this.opts.via.request(req);
     return this.client ? this.client.request(req) : Promise.resolve({ ok: false, reason: 'RADIUS is not configured' });
   }
 
@@ -173,7 +227,8 @@ export class RadiusService implements RadiusTransport {
     const cacheKey = DaeReplyCache.key(src, msg);
     const cached = this.replies.get(monotonicNow(), cacheKey);
     if (cached) return cached;
-    const d = decideDae(msg, { secret: rt.dae.secret, nas: rt.nas, ...(rt.rateLimit ? { rateLimit: rt.rateLimit } : {}) }, () => this.daeSessions());
+    const live = await this.targets.sessions();
+    const d = decideDae(msg, { secret: rt.dae.secret, nas: rt.nas, ...(rt.rateLimit ? { rateLimit: rt.rateLimit } : {}) }, () => live);
     // RFC 5176 codes: 40 Disconnect-Request, 43 CoA-Request; anything else is counted as unknown.
     const kind: DaeKind = msg[0] === 40 ? 'disconnect' : msg[0] === 43 ? 'coa' : 'unknown';
     const remember = (reply: Buffer, verdict: DaeVerdict): Buffer => {
@@ -190,16 +245,13 @@ export class RadiusService implements RadiusTransport {
         this.log.info({ from: src, reason: d.log }, 'dae-nak');
         return remember(d.reply, 'nak');
       case 'disconnect': {
-        const s = this.registry.get(d.session.sid);
         this.log.info({ from: src, sid: d.session.sid, username: d.session.username }, 'dae-disconnect');
-        void s?.terminate('admin-reset', `Disconnect-Request from ${from.address}`);
+        this.targets.disconnect(d.session.sid, `Disconnect-Request from ${from.address}`);
         return remember(d.ack, 'ack');
       }
       case 'coa': {
-        const s = this.registry.get(d.session.sid);
         try {
-          if (!s?.reauthorize) throw new Error('session cannot be changed');
-          await s.reauthorize(d.changes);
+          await this.targets.reauthorize(d.session.sid, d.changes);
           this.log.info({ from: src, sid: d.session.sid, username: d.session.username }, 'dae-coa');
           return remember(d.ack, 'ack');
         } catch (err) {
@@ -208,22 +260,6 @@ export class RadiusService implements RadiusTransport {
         }
       }
     }
-  }
-
-  private daeSessions(): DaeSession[] {
-    return this.registry.all().map((h) => {
-      const i = h.info();
-      return {
-        sid: i.sid,
-        callingSid: i.callingSid,
-        // Only sessions that are up are targets (a session still authenticating has no rights yet).
-        ...(i.username !== undefined && i.state === 'active' ? { username: i.username } : {}),
-        ...(i.ip !== undefined ? { ip: i.ip } : {}),
-        ...(i.calledSid !== undefined ? { calledSid: i.calledSid } : {}),
-        ...(i.ifname !== undefined ? { ifname: i.ifname } : {}),
-        ...(i.nasPort !== undefined ? { nasPort: i.nasPort } : {}),
-      };
-    });
   }
 }
 

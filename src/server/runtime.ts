@@ -58,6 +58,8 @@ export interface RadiusRuntime {
 export interface RuntimeDeps {
   readonly radius?: RadiusTransport;
   readonly log?: Logger;
+  /** Worker processes take the primary's generation number (each process would count its own). */
+  readonly generation?: number;
 }
 
 /** NAS-Identifier when neither it nor nas-ip-address is configured (RFC 2865 wants one of them). */
@@ -282,7 +284,7 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     ...([...ipv6Pools.pools.values()].some((p) => p.prefix) ? { ipv6: { dns: config.nameServers.ipv6, serverDuid: SERVER_DUID } } : {}),
   };
   return {
-    generation: ++generations,
+    generation: deps.generation ?? ++generations,
     config,
     listener: {
       ...(tls ? { tls } : {}),

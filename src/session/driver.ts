@@ -35,10 +35,31 @@ export interface SessionEnv extends NetworkEnv {
   readonly features: readonly SubscriberFactory[];
   /** Who we are to RADIUS, in session ids (src/radius/session-id.ts); '' or absent without RADIUS. */
   readonly sidNode?: string;
+  /** Worker processes: the state the primary keeps for all of them (absent in a single process). */
+  readonly shared?: SharedSessionState;
+}
+
+/**
+ * What a worker's sessions ask of the primary process (src/server/worker.ts): one session per user
+ * and the pool leases across every worker. Absent when the daemon runs in one process.
+ */
+export interface SharedSessionState {
+  /**
+   * After authentication, before the address is leased: ends the user's sessions in other
+   * processes and reserves what the session will lease, so the leasing itself stays synchronous.
+   */
+  authorizing(sid: string, result: AuthAccept): Promise<void>;
+  /** The session's resources are gone (or it ended before `authorizing` finished): reservations and the user's claim go. */
+  released(sid: string): void;
 }
 
 let nextSid = 1;
 const sidBoot = sessionIdBoot(Date.now(), process.pid);
+
+/** Worker processes number their sessions apart (NAS-Port); 1 in a single process. */
+export function setSessionNumbering(first: number): void {
+  nextSid = first;
+}
 
 /** Close a socket that does not finish its TLS shutdown within this time. */
 const CLOSE_GRACE_MS = 2000;
@@ -259,10 +280,21 @@ export class SessionDriver implements SessionHandle {
     });
     // IPCP waits for the address; the old session's interface and lease must be gone first so the
     // same (static) address and its peer route can be reused without a clash.
-    if (replaced.length === 0) return this.authorize(result);
-    void Promise.all(replaced).then(() => {
-      if (!this.tornDown) this.input(() => this.authorize(result));
-    });
+    const shared = this.env.shared;
+    if (replaced.length === 0 && !shared) return this.authorize(result);
+    void Promise.all(replaced)
+      .then(() => shared?.authorizing(this.sid, result))
+      .then(
+        () => {
+          if (!this.tornDown) this.input(() => this.authorize(result));
+          else shared?.released(this.sid);
+        },
+        (err: unknown) => {
+          // The primary is gone or refused: this worker cannot lease safely.
+          this.log.error({ username: result.username, err: String(err) }, 'shared-state-failed');
+          if (!this.tornDown) this.end('nas-error', 'shared state unavailable');
+        },
+      );
   }
 
   /** Leases what the session gets (kept if LCP renegotiates and authenticates again), then IPCP/IPV6CP may run. */
@@ -406,7 +438,8 @@ export class SessionDriver implements SessionHandle {
   private releaseResources(): Promise<void> {
     this.state = 'finishing';
     this.env.registry.remove(this.sid, this.core.username);
-    return this.network.release();
+    const shared = this.env.shared;
+    return shared ? this.network.release().then(() => shared.released(this.sid)) : this.network.release();
   }
 
   private teardown(cause: string, reason: string): void {

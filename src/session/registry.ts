@@ -20,6 +20,8 @@ export interface SessionInfo {
   readonly rxPackets: number;
   readonly txPackets: number;
   readonly generation: number;
+  /** With worker processes: the slot of the worker that holds the session (the primary sets it). */
+  readonly worker?: number;
   /** The bandwidth limit in force (local user, RADIUS or CoA), if any. */
   readonly rateLimit: RateLimit | undefined;
   /** NAS-Port: the session's number on this server. */
