@@ -14,7 +14,7 @@ import { SessionDriver } from '../session/driver.js';
 import { cleanupStaleInterfaces } from '../dataplane/iface.js';
 import { InterfaceCache, type InterfaceCacheDeps } from '../dataplane/iface-cache.js';
 import { applyLogLevel, type Logger } from '../common/log.js';
-import { loadRuntime, type Runtime } from './runtime.js';
+import { loadRuntime, warnNoauth, type Runtime } from './runtime.js';
 import { startControl, type ControlReply, type ControlRequest } from './control.js';
 import { ConfigError } from '../common/errors.js';
 import type { SessionEnv } from '../session/driver.js';
@@ -59,6 +59,8 @@ export interface DaemonOptions {
 
 export interface WorkerRole {
   readonly slot: number;
+  /** How many workers share the node (each keeps its share of `interface-cache`). */
+  readonly workers: number;
   readonly peer: WorkerPeer;
   readonly shared: SharedState;
   /** The primary's number for the first generation. */
@@ -130,7 +132,7 @@ export class Daemon {
     await this.radius.configure(this.runtime.radius);
     this.setBooks(this.runtime);
     this.sessionEnv = this.envFor(this.runtime);
-    void this.interfaceCache.resize(this.runtime.config.ppp.interfaceCache ?? 0);
+    void this.interfaceCache.resize(this.cacheShare(this.runtime));
     if (w) {
       // The primary cleaned up before it started the workers, and owns the control socket.
       await this.listen(this.runtime);
@@ -148,16 +150,17 @@ export class Daemon {
       { port: this.runtime.config.port, generation: this.runtime.generation, auth: this.runtime.config.authMode, users: this.runtime.config.localUsers.size },
       'listening',
     );
-    this.warnNoauth(this.runtime);
+    if (!this.opts.worker) warnNoauth(this.log, this.runtime);
   }
 
-  /** `authentication mode noauth` is worth a loud line each time a generation starts with it. */
-  private warnNoauth(rt: Runtime): void {
-    if (rt.config.authMode !== 'noauth') return;
-    this.log.warn(
-      { port: rt.config.port, generation: rt.generation, warning: 'NO AUTHENTICATION: every client that reaches the port gets a session and an address' },
-      'noauth-enabled',
-    );
+  /**
+   * `interface-cache N` is the node's total (accel-ppp's unit-cache is one for all its threads):
+   * each worker keeps its share, since a worker's interfaces die with it.
+   */
+  private cacheShare(rt: Runtime): number {
+    const n = rt.config.ppp.interfaceCache ?? 0;
+    const w = this.opts.worker;
+    return w ? Math.ceil(n / w.workers) : n;
   }
 
   /** The pools: this process's own, or (a worker) the primary's behind reservations. */
@@ -270,9 +273,9 @@ export class Daemon {
     applyLogLevel(this.log, next.config.logLevel, this.baseLogLevel);
     this.shaper.setFwmark(next.config.shaperFwmark);
     this.sessionEnv = this.envFor(next);
-    void this.interfaceCache.resize(next.config.ppp.interfaceCache ?? 0);
+    void this.interfaceCache.resize(this.cacheShare(next));
     this.log.info({ generation: next.generation, users: next.config.localUsers.size, port: next.config.port }, this.opts.worker ? 'worker-config-reloaded' : 'config-reloaded');
-    this.warnNoauth(next);
+    if (!this.opts.worker) warnNoauth(this.log, next);
     return true;
   }
 

@@ -29,7 +29,7 @@ import { CODE } from '../radius/packet.js';
 import { acctRequestKind, stopFromStart } from '../radius/acct-recovery.js';
 import type { RadiusOutcome, RadiusRequest, RequestAttribute } from '../radius/client.js';
 import type { DaeSession } from '../radius/dae.js';
-import { loadRuntime, type Runtime } from './runtime.js';
+import { loadRuntime, warnNoauth, type Runtime } from './runtime.js';
 import { startControl, type ControlReply, type ControlRequest } from './control.js';
 import { RadiusService, type DaeTargets } from './radius.js';
 import { Metrics } from './metrics.js';
@@ -173,6 +173,7 @@ export class Primary {
       { port: this.runtime.config.port, generation: this.runtime.generation, auth: this.runtime.config.authMode, users: this.runtime.config.localUsers.size, workers: this.opts.workers },
       'listening',
     );
+    warnNoauth(this.log, this.runtime);
   }
 
   private setLimiter(rt: Runtime): void {
@@ -336,6 +337,8 @@ export class Primary {
 
   /** One session per user: the user's sessions in other workers end (and free their leases) first. */
   private async claim(slot: Slot, sid: string, username: string): Promise<void> {
+    // noauth sessions have no user name, so nothing to replace (as in one process and accel-ppp).
+    if (username === '') return;
     const held = this.users.get(username) ?? new Map<string, number>();
     // Sessions of the same worker are that worker's to replace (its registry does, as in one process).
     const others = [...held].filter(([s, w]) => s !== sid && w !== slot.index);
@@ -552,6 +555,7 @@ export class Primary {
       ),
     );
     this.log.info({ generation: next.generation, users: next.config.localUsers.size, port: next.config.port, workers: answers.filter(Boolean).length }, 'config-reloaded');
+    warnNoauth(this.log, next);
     return true;
   }
 

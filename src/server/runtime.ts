@@ -300,3 +300,15 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     ipv6Pools,
   };
 }
+
+/**
+ * `authentication mode noauth` is worth a loud line each time a generation starts with it (by the
+ * process that owns the node: the single daemon, or the primary of the workers).
+ */
+export function warnNoauth(log: Logger, rt: Runtime): void {
+  if (rt.config.authMode !== 'noauth') return;
+  log.warn(
+    { port: rt.config.port, generation: rt.generation, warning: 'NO AUTHENTICATION: every client that reaches the port gets a session and an address' },
+    'noauth-enabled',
+  );
+}

@@ -33,7 +33,9 @@ describe('interface-cache: the daemon keeps and reuses session interfaces', { sk
     const port = env.nextPort();
     const configText = `${seedConfig({ port, certs: env.certs })}\nset vpn sstp ppp-options interface-cache 4\n`;
     let ifname = '';
-    await withDaemon({ configText, netns: env.ns }, async (d) => {
+    // One process: each worker keeps its own share of the cache, and the second connection could
+    // land on the other worker (the share itself is covered by the workers' unit test).
+    await withDaemon({ configText, netns: env.ns, extraArgs: ['--workers', '1'] }, async (d) => {
       const first = ClientProc.start(env.ns, { port, user: 'vyos', password: 'vyos', auth: 'mschap-v2' });
       let ifindex = 0;
       try {

@@ -23,7 +23,8 @@ describe('authentication mode noauth: anyone who reaches the port gets a session
   it('two clients with made-up credentials both get addresses from the pool and pass traffic; no user name is shown', async () => {
     const port = env.nextPort();
     const configText = seedConfig({ port, certs: env.certs }).replace('authentication mode local', 'authentication mode noauth');
-    await withDaemon({ configText, netns: env.ns }, async (d) => {
+    // lcp-opened (which names the negotiated auth) is a debug line.
+    await withDaemon({ configText, netns: env.ns, env: { ...process.env, SSTPD_LOG_LEVEL: 'debug' } }, async (d) => {
       const loud = await d.waitForLog(isEvent('noauth-enabled'));
       assert.match(String(loud['warning']), /^NO AUTHENTICATION/, 'said loudly at start');
       const a = ClientProc.start(env.ns, { port, user: 'nobody', password: 'wrong' });
