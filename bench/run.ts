@@ -311,10 +311,12 @@ async function settle(t: Target): Promise<void> {
   const deadline = Date.now() + 300_000;
   while (Date.now() < deadline) {
     const links = await run(t.ns, 'ip', ['-o', 'link', 'show', 'up']);
-    if (!/: sstp\d+/.test(links)) return;
+    // Any server, not only sstpd: its side of every session's TCP connection is gone (TIME-WAIT aside).
+    const conns = await run(t.ns, 'ss', ['-Htn', 'state', 'connected', 'exclude', 'time-wait', `( sport = :${t.port} )`]);
+    if (!/: sstp\d+/.test(links) && conns.trim() === '') return;
     await sleep(1000);
   }
-  log('warning: session interfaces still present after 300 s');
+  log('warning: session interfaces or connections still present after 300 s');
 }
 
 // ---- the steps ------------------------------------------------------------------------------
@@ -445,10 +447,20 @@ async function closeTunnel(tu: Tunnel): Promise<void> {
   await new Promise((r) => tu.child.once('exit', r));
 }
 
+/** Waits (at most 10 s) until something listens on each TCP port in ns: a fixed 500 ms pause lost the race on a loaded machine. */
+async function listening(ns: string | undefined, ports: readonly number[]): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const out = await run(ns, 'ss', ['-Hltn']);
+    if (ports.every((p) => new RegExp(`:${p}\\s`).test(out))) return;
+    await sleep(50);
+  }
+}
+
 async function iperf(t: Target, tus: readonly Tunnel[], args: readonly string[]): Promise<Json[]> {
   const target = t.gateway ?? String(tus[0]!.up['peer']);
   const servers = tus.map((_, k) => start(t.ns, 'iperf3', ['-s', '-1', '-p', String(IPERF_BASE + k)]));
-  await sleep(500);
+  await listening(t.ns, tus.map((_, k) => IPERF_BASE + k));
   try {
     return await Promise.all(tus.map((tu, k) =>
       // A bounded connect: an unreachable target is an error in its row after 10 s, not a 2-minute hang.
