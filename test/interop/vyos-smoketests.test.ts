@@ -306,7 +306,13 @@ describe('interop: VyOS smoketest configurations with sstpc + pppd', { skip: roo
     async function checkPolicyRun(d: Daemon, ipv4: string, username: string, p: PolicyRun, r: SstpcResult): Promise<void> {
       const what = `pppd "${p.pppd}"`;
       if (p.outcome === 'refused') {
-        assertRefused(r, what);
+        // Both NCPs start at once: with "+ipv6 noip", IPV6CP may open on the guest in the few ms
+        // before our session ends on pppd's Protocol-Reject of IPCP (accel-ppp has the same race).
+        // The harness then counts the link as up; what matters is that it went down at once and
+        // that our session never came up (checked below).
+        const briefIpv6 = p.pppd.includes('noip') && r.result['reason'] === 'unexpected-success';
+        if (briefIpv6) assert.ok(r.output.includes('@@SSTPCVM ipv6-down '), `${what}: IPv6 went down again\n${describeRun(r)}`);
+        else assertRefused(r, what);
         const down = await d.waitForLog(isEvent('session-down', { username }), 10_000);
         assert.equal(down.reason, p.because, `${what}: ${down.raw}`);
         assert.deepEqual(d.findLogs(isEvent('session-up', { username })), [], `${what}: never up`);
