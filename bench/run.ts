@@ -13,6 +13,7 @@
  *   node dist/bench/run.js --only setup --runs 3 --interface-cache 1000 --compare-build /work/wt/base
  *        # A/B against another sstpd build (its dist/, started like this one in its own namespace);
  *        # --interface-cache N sets `ppp-options interface-cache N` for this checkout's sstpd
+ *   node dist/bench/run.js --workers 2     # sstpd with worker processes (CPU and RSS: the primary and its workers)
  *   node dist/bench/run.js --only setup --profile /tmp/prof   # sstpd runs under node --cpu-prof
  *
  * Figures: setup rate and latency at 1/10/100 concurrent connects; steady churn (sessions set up
@@ -28,7 +29,7 @@
  * TUN interfaces (sstp-connect runs in S and moves its interface into Ci).
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -68,6 +69,7 @@ const { values } = parseArgs({
     'compare-users': { type: 'string' },
     'compare-build': { type: 'string' },
     'interface-cache': { type: 'string' },
+    workers: { type: 'string', default: '1' },
     profile: { type: 'string' },
   },
 });
@@ -235,7 +237,7 @@ async function startSstpd(dir: string, users: number, v: SstpdVariant): Promise<
   ];
   writeFileSync(join(dir, 'sstpd.conf'), conf.join('\n') + '\n');
   const prof = values.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(values.profile, v.ns)] : [];
-  const d = start(NS_S, process.execPath, [...prof, join(v.dist, 'src', 'cli', 'sstpd.js'), '--config', join(dir, 'sstpd.conf'), '--state-dir', join(dir, 'state')]);
+  const d = start(NS_S, process.execPath, [...prof, join(v.dist, 'src', 'cli', 'sstpd.js'), '--config', join(dir, 'sstpd.conf'), '--state-dir', join(dir, 'state'), ...workersArgs(v.dist)]);
   servers.push(d);
   const lines = new Lines(d);
   d.stderr!.on('data', (b: Buffer) => process.stderr.write(b));
@@ -294,12 +296,52 @@ function externalTarget(o: ExternalOptions): Target {
   };
 }
 
+/**
+ * sstpd's worker processes (`--workers`, default 1 here: the single-session figures are per
+ * process; `npm run bench:workers` compares 1 against every core). A build from before workers
+ * existed gets no flag.
+ */
+function workersArgs(dist: string): string[] {
+  let source = '';
+  try {
+    source = readFileSync(join(dist, 'src', 'cli', 'sstpd.js'), 'utf8');
+  } catch {
+    return [];
+  }
+  return source.includes('--workers') ? ['--workers', String(values.workers)] : [];
+}
+
+/** `pid` and every process below it (sstpd's worker processes), from /proc's children lists. */
+function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const task of readdirSync(`/proc/${out[i]}/task`)) {
+        const kids = readFileSync(`/proc/${out[i]}/task/${task}/children`, 'utf8').trim();
+        if (kids) out.push(...kids.split(' ').map(Number));
+      }
+    } catch {
+      // The process ended between the listing and the read: it has no more CPU to count.
+    }
+  }
+  return out;
+}
+
+/** CPU seconds and RSS of the server: the process and its children (a primary and its workers). */
 function procStat(pid: number): { cpuS: number; rssMiB: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(f[11]) + Number(f[12]); // utime + stime
-  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return { cpuS: ticks / 100, rssMiB: Math.round((Number(rss) / 1024) * 10) / 10 };
+  let ticks = 0;
+  let rssKb = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // utime + stime
+      rssKb += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return { cpuS: ticks / 100, rssMiB: Math.round((rssKb / 1024) * 10) / 10 };
 }
 
 /**
