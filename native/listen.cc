@@ -100,12 +100,7 @@ Napi::Value ReuseportListen(const Napi::CallbackInfo& info) {
   // A host without IPv6: every IPv4 address instead, as Node falls back.
   if (fd == -EAFNOSUPPORT && b.dual) {
     Bindable any4;
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&any4.addr);
-    v4->sin_family = AF_INET;
-    v4->sin_addr.s_addr = htonl(INADDR_ANY);
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    any4.family = AF_INET;
-    any4.len = sizeof(sockaddr_in);
+    Parse("0.0.0.0", static_cast<uint16_t>(port), &any4);
     fd = Open(any4, backlog, &syscall);
   }
   if (fd < 0) {

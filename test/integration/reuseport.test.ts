@@ -3,6 +3,7 @@
  * SO_REUSEPORT socket (the primary none) and the kernel spreads connections over them.
  *   - both workers listen and both get sessions; SIGHUP keeps every socket (and the sessions);
  *   - kill -9 of a worker: its replacement binds again and takes new sessions;
+ *   - SIGHUP to another port: each worker moves its socket;
  *   - a port something else listens on is refused at start (SO_REUSEPORT must not share it with
  *     another sstpd).
  */
@@ -58,6 +59,13 @@ describe('sstpd --workers 2 --balance reuseport', { skip: rootSkipReason() }, ()
         load.push(holdSessions(env, port, 'c', 40));
         await eventually(async () => (await activeRows(d)).length === survivors + 40, 120_000, '40 more sessions after the replacement', 500);
         assert.ok((byWorker(await activeRows(d)).get('0') ?? []).length > 0, 'the replacement worker serves');
+
+        // SIGHUP to another port: every worker moves its own socket there.
+        const moved = env.nextPort();
+        const movedAt = await d.reload(config.replace(`set vpn sstp port ${port}\n`, `set vpn sstp port ${moved}\n`));
+        await d.waitForLog(isEvent('config-reloaded', { port: moved }), 30_000, movedAt);
+        await eventually(async () => (await listenerPids(env, moved)).length === 2 && (await listenerPids(env, port)).length === 0, 10_000, 'both workers on the new port only');
+        assert.deepEqual(await listenerPids(env, moved), [...now].sort((x, y) => x - y));
       } finally {
         for (const l of load) await stopLoad(l);
       }
