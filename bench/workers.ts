@@ -3,11 +3,15 @@
  *
  *   npm run bench:workers                       # --runs 1, every figure
  *   node dist/bench/workers.js --runs 2 --sessions 600 --idle 1000 --seconds 5
+ *   node dist/bench/workers.js --runs 3 --sessions 500 --only setup --balance reuseport,round-robin
  *
- * For `--workers 1` and `--workers <cores>`, alternately (A B, A B, … so load from other work
- * drifts over both alike), on a fresh sstpd each time:
+ * For `--workers 1` and `--workers <cores>` once per `--balance` (how the workers share the port),
+ * alternately (A B C, A B C, … so load from other work drifts over all alike), on a fresh sstpd
+ * each time:
  *   - setup rate: sstp-load, --sessions at 50 in flight, each held 1 s; the server's CPU over the
- *     run (every process: the primary and its workers) per session set up (ms);
+ *     run (every process: the primary and its workers) per session set up (ms); the spread: the
+ *     sessions each worker set up (its `session-up` lines), and the busiest worker's share over
+ *     the even share (1 = perfectly even);
  *   - TCP: 4 sessions (sstp-connect, TUN in their own namespaces) each running iperf3 to the server
  *     side at once: total Gbit/s, server CPU seconds per GB moved;
  *   - idle: --idle sessions held: RSS of every server process, and its growth per session.
@@ -34,6 +38,9 @@ const { values } = parseArgs({
     idle: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '5' },
     workers: { type: 'string' },
+    balance: { type: 'string', default: 'round-robin,reuseport' },
+    /** `setup`: only the setup-rate phase (the spread and setup cost are what --balance changes). */
+    only: { type: 'string' },
     out: { type: 'string', default: join(ROOT, 'bench', 'workers-results.json') },
   },
 });
@@ -41,7 +48,14 @@ const RUNS = Math.max(1, Number(values.runs));
 const SETUPS = Number(values.sessions);
 const IDLE = Number(values.idle);
 const SECONDS = Number(values.seconds);
-const MODES = [1, Number(values.workers ?? Math.max(2, availableParallelism()))];
+const WORKERS = Number(values.workers ?? Math.max(2, availableParallelism()));
+interface Mode {
+  readonly workers: number;
+  readonly balance?: string;
+}
+const MODES: Mode[] = [{ workers: 1 }, ...values.balance!.split(',').map((balance) => ({ workers: WORKERS, balance }))];
+const modeName = (m: Mode): string => (m.balance ? `workers=${m.workers} ${m.balance}` : `workers=${m.workers}`);
+const SETUP_ONLY = values.only === 'setup';
 const PORT = 4443;
 const GATEWAY = '198.18.255.254';
 const TUNNELS = 4;
@@ -148,7 +162,30 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 300 && /: sstp\d+/.test(await run(NS, 'ip', ['-o', 'link', 'show'])); i++) await sleep(1000);
 }
 
-async function measure(dir: string, workers: number): Promise<Json> {
+/** `session-up` lines per worker (the field a worker's log lines carry; one process: 0). */
+function countSessionsUp(child: ChildProcess): Map<number, number> {
+  const counts = new Map<number, number>();
+  createInterface({ input: child.stdout! }).on('line', (l) => {
+    if (!l.includes('"session-up"')) return;
+    try {
+      const w = Number((JSON.parse(l) as Json)['worker'] ?? 0);
+      counts.set(w, (counts.get(w) ?? 0) + 1);
+    } catch {
+      // not JSON
+    }
+  });
+  return counts;
+}
+
+/** Each worker's count (slot order), and the busiest one's share over the even share. */
+function spread(counts: Map<number, number>, workers: number): Json {
+  const per = Array.from({ length: workers }, (_, i) => counts.get(i) ?? 0);
+  const total = per.reduce((a, b) => a + b, 0);
+  return { perWorker: per, maxOverEven: total > 0 ? round(Math.max(...per) / (total / workers)) : null };
+}
+
+async function measure(dir: string, mode: Mode): Promise<Json> {
+  const { workers } = mode;
   const users = Math.max(SETUPS, IDLE) + TUNNELS + 10;
   const certs = await generateTestCertificates(dir);
   writeFileSync(join(dir, 'sstpd.conf'), [
@@ -160,20 +197,21 @@ async function measure(dir: string, workers: number): Promise<Json> {
     `set vpn sstp ssl key-file ${certs.serverKey}`,
     `set vpn sstp port ${PORT}`,
   ].join('\n') + '\n');
-  const d = start(NS, process.execPath, [cli('sstpd'), '--config', join(dir, 'sstpd.conf'), '--state-dir', join(dir, 'state'), '--workers', String(workers)]);
+  const d = start(NS, process.execPath, [cli('sstpd'), '--config', join(dir, 'sstpd.conf'), '--state-dir', join(dir, 'state'), '--workers', String(workers), ...(mode.balance ? ['--balance', mode.balance] : [])]);
   d.stderr!.on('data', (b: Buffer) => process.stderr.write(b));
   await line(d, (j) => j['msg'] === 'listening', 120_000, 'sstpd start');
-  d.stdout!.resume();
+  const up = countSessionsUp(d);
   await sleep(1500);
   const pid = d.pid!;
   const fresh = usage(pid);
-  const out: Json = { workers, processes: tree(pid).length, freshRssMiB: fresh.rssMiB };
+  const out: Json = { mode: modeName(mode), workers, processes: tree(pid).length, freshRssMiB: fresh.rssMiB };
   const load = (n: number, c: number, hold: number): string[] =>
     [cli('sstp-load'), '--user', 'u%d', '--users', String(users), '--password', 'pw', '--insecure', '--source-addresses', '16',
       '--sessions', String(n), '--concurrency', String(c), '--hold', String(hold), `127.0.0.1:${PORT}`];
 
-  log(`workers ${workers}: setup, ${SETUPS} sessions, 50 in flight`);
+  log(`${modeName(mode)}: setup, ${SETUPS} sessions, 50 in flight`);
   const u0 = usage(pid);
+  up.clear();
   const rep = await report(await run(NS, process.execPath, load(SETUPS, 50, 1)).catch((e: { stdout?: string }) => e.stdout ?? ''));
   const established = Number(rep['established']);
   const u1 = usage(pid);
@@ -185,10 +223,16 @@ async function measure(dir: string, workers: number): Promise<Json> {
     serverCpuMsPerSetup: perSetup(u1.cpuS - u0.cpuS),
     // With workers: the primary's part (accept and pass, shared state, accounting); alone: everything.
     firstProcessCpuMsPerSetup: perSetup(u1.ownCpuS - u0.ownCpuS),
+    spread: spread(up, workers),
   };
   await settle();
+  if (SETUP_ONLY) {
+    d.kill('SIGTERM');
+    await new Promise((r) => d.once('exit', r));
+    return out;
+  }
 
-  log(`workers ${workers}: TCP, ${TUNNELS} sessions × iperf3 ${SECONDS} s`);
+  log(`${modeName(mode)}: TCP, ${TUNNELS} sessions × iperf3 ${SECONDS} s`);
   const tunnels: ChildProcess[] = [];
   const servers: ChildProcess[] = [];
   try {
@@ -212,7 +256,7 @@ async function measure(dir: string, workers: number): Promise<Json> {
   }
   await settle();
 
-  log(`workers ${workers}: idle, ${IDLE} sessions`);
+  log(`${modeName(mode)}: idle, ${IDLE} sessions`);
   const idler = start(NS, process.execPath, load(IDLE, 100, 30));
   await line(idler, (j) => j['event'] === 'ramp-done' || j['event'] === 'hold-start' || (j['event'] === 'progress' && Number(j['established']) >= IDLE), 300_000, 'idle ramp').catch(() => undefined);
   await sleep(5000);
@@ -229,34 +273,38 @@ async function main(): Promise<void> {
   await run(NS, 'sysctl', ['-qw', 'net.ipv4.ip_local_port_range=1024 65000', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
   const all: Json[] = [];
   for (let r = 0; r < RUNS; r++) {
-    for (const w of MODES) {
+    for (const m of MODES) {
       const dir = mkdtempSync(join(tmpdir(), 'sstpd-wb-'));
       try {
-        all.push({ run: r, load1: round(loadavg()[0]!), ...(await measure(dir, w)) });
+        all.push({ run: r, load1: round(loadavg()[0]!), ...(await measure(dir, m)) });
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     }
   }
-  const pick = (w: number, path: string): number[] =>
-    all.filter((x) => x['workers'] === w).map((x) => path.split('.').reduce<unknown>((o, k) => (o as Json | undefined)?.[k], x)).map(Number).filter(Number.isFinite);
+  const pick = (m: Mode, path: string): number[] =>
+    all.filter((x) => x['mode'] === modeName(m)).map((x) => path.split('.').reduce<unknown>((o, k) => (o as Json | undefined)?.[k], x)).map(Number).filter(Number.isFinite);
   const median = (xs: number[]): number | undefined => {
     const s = [...xs].sort((p, q) => p - q);
     const m = Math.floor(s.length / 2);
     return s.length === 0 ? undefined : s.length % 2 === 1 ? s[m] : round((s[m - 1]! + s[m]!) / 2);
   };
-  const rows = ['setup.perSecond', 'setup.p50Ms', 'setup.serverCpuMsPerSetup', 'setup.firstProcessCpuMsPerSetup', 'tcp4.gbit', 'tcp4.serverCpuSPerGB', 'freshRssMiB', 'idle.rssMiB', 'idle.kibPerSession', 'idle.totalKibPerSession'];
-  const [a, b] = MODES as [number, number];
-  const lines = [`${'figure'.padEnd(34)}${`workers=${a}`.padEnd(16)}${`workers=${b}`.padEnd(16)}${b}/${a}`];
+  const rows = ['setup.perSecond', 'setup.p50Ms', 'setup.serverCpuMsPerSetup', 'setup.firstProcessCpuMsPerSetup', 'setup.spread.maxOverEven',
+    ...(SETUP_ONLY ? [] : ['tcp4.gbit', 'tcp4.serverCpuSPerGB', 'freshRssMiB', 'idle.rssMiB', 'idle.kibPerSession', 'idle.totalKibPerSession'])];
+  // Ratios against the first mode (one process); the --balance modes side by side.
+  const names = MODES.map(modeName);
+  const lines = [`${'figure'.padEnd(34)}${names.map((n) => n.padEnd(26)).join('')}${names.slice(1).map((n) => `(${n})/(${names[0]})`.padEnd(10)).join(' ')}`];
   const table: Json = {};
   for (const r of rows) {
-    const x = median(pick(a, r));
-    const y = median(pick(b, r));
-    table[r] = { [a]: x, [b]: y };
-    lines.push(`${r.padEnd(34)}${String(x ?? '-').padEnd(16)}${String(y ?? '-').padEnd(16)}${x && y ? round(y / x) : '-'}`);
+    const xs = MODES.map((m) => median(pick(m, r)));
+    const x = xs[0];
+    table[r] = Object.fromEntries(names.map((n, i) => [n, xs[i]]));
+    lines.push(`${r.padEnd(34)}${xs.map((v) => String(v ?? '-').padEnd(26)).join('')}${xs.slice(1).map((y) => (x && y ? String(round(y / x)) : '-').padEnd(10)).join(' ')}`);
   }
+  lines.push('spread (sessions per worker, each run):');
+  for (const m of MODES.slice(1)) lines.push(`  ${modeName(m).padEnd(32)}${all.filter((x) => x['mode'] === modeName(m)).map((x) => JSON.stringify(((x['setup'] as Json)['spread'] as Json)['perWorker'])).join(' ')}`);
   process.stdout.write(lines.join('\n') + '\n');
-  writeFileSync(values.out!, JSON.stringify({ cores: availableParallelism(), modes: MODES, medians: table, runs: all }, null, 2) + '\n');
+  writeFileSync(values.out!, JSON.stringify({ cores: availableParallelism(), modes: names, medians: table, runs: all }, null, 2) + '\n');
 }
 
 main().then(

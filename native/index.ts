@@ -88,6 +88,13 @@ export interface NativeTun {
   segment(packet: Uint8Array, vnetHdr: Uint8Array, mtu: number): Buffer[];
   /** Tests: what writeBatch would write for these packets (offload), in order. */
   coalesce(packets: readonly Uint8Array[]): { vnetHdr: Buffer; packet: Buffer; count: number }[];
+  /**
+   * A bound, listening, non-blocking, close-on-exec TCP socket with SO_REUSEADDR and SO_REUSEPORT
+   * (each worker process accepts on its own; the kernel spreads connections over the group by
+   * 4-tuple hash). `address` '' = every address: [::] with IPV6_V6ONLY off (or 0.0.0.0 without
+   * IPv6), as Node binds. Returns the fd (the caller owns it); throws an errno error (EADDRINUSE …).
+   */
+  reuseportListen(address: string, port: number, backlog: number): number;
   /** Free bytes before each packet in the slab (SSTP header + PPP FF 03 + protocol fit exactly). */
   readonly HEADROOM: number;
   /** Largest packet read; longer ones are dropped and counted in `truncated`. */

@@ -51,6 +51,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "errno_error.h"
+#include "listen.h"
 #include "offload.h"
 
 // Newer than some installed headers (Linux 6.2).
@@ -82,17 +84,6 @@ constexpr size_t kSlabCapacity = kSlabSize + kSegmentReserve;
 constexpr uint32_t kIndexCapacity = kBatch + offload::kMaxSegments;
 
 inline size_t Align8(size_t n) { return (n + 7) & ~static_cast<size_t>(7); }
-
-// Builds `Error` with Node-style code/errno/syscall fields, e.g. code 'EPERM', errno 1.
-Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& what) {
-  const char* code = uv_err_name(-err);
-  Napi::Error e = Napi::Error::New(
-      env, what + ": " + syscall + " failed: " + std::strerror(err) + " (" + code + ")");
-  e.Set("code", Napi::String::New(env, code));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  return e;
-}
 
 // Per-thread state shared by every poller: the read slab and the batch index arrays.
 struct Shared {
@@ -1002,6 +993,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("segment", Napi::Function::New<SegmentForTest>(env, "segment"));
   exports.Set("coalesce", Napi::Function::New<CoalesceForTest>(env, "coalesce"));
   exports.Set("TunPoller", TunPoller::Define(env));
+  exports.Set("reuseportListen", Napi::Function::New<reuseport::ReuseportListen>(env, "reuseportListen"));
   exports.Set("HEADROOM", Napi::Number::New(env, kHeadroom));
   exports.Set("MAX_PACKET", Napi::Number::New(env, kMaxPacket));
   exports.Set("BATCH", Napi::Number::New(env, kBatch));

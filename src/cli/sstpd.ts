@@ -16,10 +16,15 @@ import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { Daemon } from '../server/daemon.js';
 import { Primary } from '../server/primary.js';
+import { BALANCES, type Balance } from '../server/listener.js';
 import { runWorker } from '../server/worker-main.js';
 import { isParseArgsError, usageError } from './usage.js';
 
-const USAGE = `usage: sstpd [--config FILE] [--state-dir DIR] [--listen ADDRESS] [--port PORT] [--workers N]
+/** See README "Worker processes": measured with `npm run bench:workers`. */
+const DEFAULT_BALANCE: Balance = 'reuseport';
+const isBalance = (s: string): s is Balance => (BALANCES as readonly string[]).includes(s);
+
+const USAGE = `usage: sstpd [--config FILE] [--state-dir DIR] [--listen ADDRESS] [--port PORT] [--workers N] [--balance MODE]
        sstpd --check FILE
        sstpd --help
   --config, -c FILE   the configuration: a VyOS configuration, as set-commands ("show configuration
@@ -30,6 +35,9 @@ const USAGE = `usage: sstpd [--config FILE] [--state-dir DIR] [--listen ADDRESS]
   --port PORT         the demo configuration's port (default 4433)
   --workers N         worker processes sharing the port (default: one per core, or $SSTPD_WORKERS);
                       1 runs everything in one process
+  --balance MODE      how workers share the port (default ${DEFAULT_BALANCE}, or $SSTPD_BALANCE):
+                      reuseport   each worker its own SO_REUSEPORT socket, the kernel spreads
+                      round-robin the primary accepts and hands each connection to the next worker
 Without --config, sstpd runs the embedded demo configuration (self-signed certificate in the
 state dir, user vyos/vyos, pool 192.0.2.0/25) on port 4433. Logs are JSON lines on stdout
 ($SSTPD_LOG_LEVEL=debug for protocol detail). SIGHUP reloads, SIGTERM stops with clean goodbyes.`;
@@ -41,6 +49,7 @@ const OPTIONS = {
   listen: { type: 'string' },
   port: { type: 'string' },
   workers: { type: 'string' },
+  balance: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -63,6 +72,8 @@ async function main(): Promise<number> {
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
     return usageError('sstpd', `--workers "${workersText}" is not a number of processes (1..${MAX_WORKERS})`, USAGE);
   }
+  const balance = values.balance ?? process.env['SSTPD_BALANCE'] ?? DEFAULT_BALANCE;
+  if (!isBalance(balance)) return usageError('sstpd', `--balance "${balance}" is not one of ${BALANCES.join(', ')}`, USAGE);
   if (values.help) {
     process.stdout.write(USAGE + '\n');
     return 0;
@@ -86,7 +97,7 @@ async function main(): Promise<number> {
     );
   }
   const common = { source, stateDir, log, ...(values.listen !== undefined ? { host: values.listen } : {}) };
-  const daemon = workers > 1 ? new Primary({ ...common, workers }) : new Daemon(common);
+  const daemon = workers > 1 ? new Primary({ ...common, workers, balance }) : new Daemon(common);
   try {
     await daemon.start();
   } catch (err) {

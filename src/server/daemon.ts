@@ -19,7 +19,7 @@ import { startControl, type ControlReply, type ControlRequest } from './control.
 import { ConfigError } from '../common/errors.js';
 import type { SessionEnv } from '../session/driver.js';
 import { RadiusService, registryTargets } from './radius.js';
-import { Listener, type AcceptedConnection } from './listener.js';
+import { Listener, type AcceptedConnection, type Balance } from './listener.js';
 import { Metrics, type MetricsSources } from './metrics.js';
 import { VERSION } from './version.js';
 import { addRoute } from '../dataplane/routes.js';
@@ -65,6 +65,8 @@ export interface WorkerRole {
   readonly shared: SharedState;
   /** The primary's number for the first generation. */
   readonly generation: number;
+  /** `reuseport`: this process binds and accepts on its own socket of the port. */
+  readonly balance: Balance;
 }
 
 /** A hard cap on simultaneous connections (each costs memory before it authenticates). */
@@ -190,7 +192,7 @@ export class Daemon {
       () => this.registry.startingCount(),
       w ? remoteAdmission(w.peer) : undefined,
     );
-    await listener.listen(rt.config.port, this.opts.host);
+    await listener.listen(rt.config.port, this.opts.host, w?.balance === 'reuseport');
     this.listener?.close();
     this.listener = listener;
   }

@@ -13,6 +13,7 @@
  * state: leases, user claims, admission, accounting) and what the primary asks of a worker (its
  * sessions, ending or changing one, reload, stop).
  */
+import type { Balance } from './listener.js';
 import { SstpdError } from '../common/errors.js';
 import type { Prefix6 } from '../ip/ipv6-addr.js';
 import type { RadiusOutcome, RadiusRequest } from '../radius/client.js';
@@ -34,6 +35,8 @@ export interface WorkerInit {
   readonly source: { readonly text: string; readonly baseDir: string };
   readonly generation: number;
   readonly host?: string;
+  /** How connections reach the workers (src/server/listener.ts `Balance`). */
+  readonly balance: Balance;
 }
 
 /**

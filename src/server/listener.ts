@@ -8,12 +8,15 @@
  * (certificates, proxy settings) is swapped per configuration generation: connections already
  * accepted keep theirs, new ones get the new one (certificate renewal without dropping sessions).
  */
-import { BlockList, createServer, isIPv6, type Server, type Socket } from 'node:net';
+import cluster from 'node:cluster';
+import { lookup } from 'node:dns/promises';
+import { BlockList, createServer, isIP, isIPv6, type Server, type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from '../common/log.js';
 import { ProxyHeaderReader } from '../proxy/header.js';
 import { monotonicNow } from '../common/time.js';
 import { ConnectionRateLimiter, type RateLimitConfig } from './admission.js';
+import { loadNative } from '../../native/index.js';
 
 /** The TLS handshake must finish within this; the SSTP negotiation timer takes over after it. */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 30_000;
@@ -39,6 +42,20 @@ export interface ListenerPolicy {
   /** `limits`: per client address (the PROXY-resolved one), checked before TLS. */
   readonly rateLimit?: RateLimitConfig;
 }
+
+/**
+ * How worker processes share the port:
+ *   - `round-robin`: node:cluster's; the primary owns the socket, accepts and passes each connection
+ *     to the next worker (one extra hop per connection, an even spread);
+ *   - `reuseport`: each worker binds its own SO_REUSEPORT socket and accepts itself; the kernel
+ *     picks the socket by a hash of the 4-tuple (no hop; the spread is only even on average, and a
+ *     worker that dies loses the connections waiting in its accept queue: they are reset).
+ */
+export type Balance = 'reuseport' | 'round-robin';
+export const BALANCES: readonly Balance[] = ['reuseport', 'round-robin'];
+
+/** The kernel's cap applies (net.core.somaxconn); Node's default. */
+const BACKLOG = 511;
 
 export interface Endpoint {
   readonly address: string;
@@ -96,6 +113,29 @@ class AddressMatcher {
 
   matches(address: string): boolean {
     return this.list.check(address, isIPv6(address) ? 'ipv6' : 'ipv4');
+  }
+}
+
+/** The address to bind: '' for every address, an IP as given, a name resolved as node's listen would. */
+async function bindAddress(host: string | undefined): Promise<string> {
+  if (host === undefined || host === '') return '';
+  return isIP(host) !== 0 ? host : (await lookup(host)).address;
+}
+
+/**
+ * `server.listen({ fd })` in a cluster worker goes to the primary like a port does (node's
+ * listenInCluster): the primary would open *its* descriptor of that number and deal connections out
+ * round robin. Only `cluster.isPrimary`, read synchronously inside listen, makes the process listen
+ * on the descriptor itself, so it is set for exactly that call.
+ */
+function listenOnOwnFd(server: Server, fd: number, listening: () => void): void {
+  const c = cluster as { isPrimary: boolean };
+  const was = c.isPrimary;
+  c.isPrimary = true;
+  try {
+    server.listen({ fd }, listening);
+  } finally {
+    c.isPrimary = was;
   }
 }
 
@@ -173,17 +213,21 @@ export class Listener {
     socket.destroy();
   }
 
-  listen(port: number, host: string | undefined): Promise<void> {
+  /** `reuseport`: a socket of this process's own in the port's SO_REUSEPORT group (see `Balance`). */
+  async listen(port: number, host: string | undefined, reuseport = false): Promise<void> {
     const server = createServer({ noDelay: true }, (socket) => this.connection(socket));
     server.maxConnections = this.maxConnections;
+    const fd = reuseport ? loadNative().reuseportListen(await bindAddress(host), port, BACKLOG) : undefined;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ port, host }, () => {
+      const listening = (): void => {
         server.off('error', reject);
         server.on('error', (err) => this.log.error({ err: err.message }, 'listener-error'));
         this.server = server;
         resolve();
-      });
+      };
+      if (fd === undefined) server.listen({ port, host }, listening);
+      else listenOnOwnFd(server, fd, listening);
     });
   }
 

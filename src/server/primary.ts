@@ -1,7 +1,9 @@
 /**
  * The primary process of `sstpd --workers N` (N ≥ 2): it runs no session. It validates the
- * configuration, starts N worker processes (node:cluster; the kernel socket is the primary's and
- * connections are dealt round-robin to the workers) and keeps what they share whole:
+ * configuration, starts N worker processes (node:cluster) and keeps what they share whole. The
+ * port (listener.ts `Balance`): `reuseport`, each worker binds its own SO_REUSEPORT socket and the
+ * kernel spreads connections; `round-robin`, the socket is ours and cluster deals connections out.
+ * What they share:
  *   - the IPv4 and IPv6 pools (a worker reserves a session's leases in one round trip),
  *   - one session per user (a claim ends the user's sessions in other workers first),
  *   - admission: max-concurrent-sessions and per-address `limits` over all workers,
@@ -13,7 +15,7 @@
  * every other worker's sessions go on.
  */
 import cluster, { type Worker } from 'node:cluster';
-import type { Server as NetServer } from 'node:net';
+import { createServer, type Server as NetServer } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { AddressBook } from '../ip/pool.js';
@@ -38,6 +40,7 @@ import { VERSION } from './version.js';
 import { DROP_REASONS, type DropCounters } from '../ppp/data-gate.js';
 import { poolMetrics } from './daemon.js';
 import { ConnectionRateLimiter } from './admission.js';
+import type { Balance } from './listener.js';
 import { RpcPeer, isEnvelope, type CallHandlers, type NoteHandlers, type CounterReport, type Envelope, type PrimaryCalls, type PrimaryNotes, type Reservation, type ReserveRequest, type WorkerCalls, type WorkerInit, type WorkerNotes } from './ipc.js';
 
 type PrimaryPeer = RpcPeer<WorkerCalls, WorkerNotes, PrimaryCalls, PrimaryNotes>;
@@ -48,6 +51,7 @@ export interface PrimaryOptions {
   readonly log: Logger;
   readonly host?: string;
   readonly workers: number;
+  readonly balance: Balance;
 }
 
 /** How long start waits for every worker to listen. */
@@ -153,6 +157,7 @@ export class Primary {
     this.setLimiter(this.runtime);
     const removed = [...(await cleanupStaleInterfaces('sstp')), ...(await cleanupStaleShapers('sstp').catch(() => []))];
     if (removed.length > 0) this.log.info({ removed }, 'stale-interfaces-removed');
+    if (this.opts.balance === 'reuseport') await this.portFree();
     this.control = await startControl(this.opts.stateDir, (req) => this.handleControl(req));
     cluster.setupPrimary({ serialization: 'advanced' });
     cluster.on('exit', (w, code, signal) => this.onExit(w, code, signal));
@@ -170,10 +175,24 @@ export class Primary {
     await this.metrics.serve(this.runtime.config.metrics);
     if (this.runtime.radius) void this.radius.accountingOnOff(this.runtime.radius, true);
     this.log.info(
-      { port: this.runtime.config.port, generation: this.runtime.generation, auth: this.runtime.config.authMode, users: this.runtime.config.localUsers.size, workers: this.opts.workers },
+      { port: this.runtime.config.port, generation: this.runtime.generation, auth: this.runtime.config.authMode, users: this.runtime.config.localUsers.size, workers: this.opts.workers, balance: this.opts.balance },
       'listening',
     );
     warnNoauth(this.log, this.runtime);
+  }
+
+  /**
+   * SO_REUSEPORT lets any process of the same user join the port: another sstpd still running would
+   * silently take a share of the connections. A plain bind fails while anything listens there, so
+   * one is tried (and closed) before the workers bind theirs.
+   */
+  private portFree(): Promise<void> {
+    const probe = createServer();
+    const port = this.runtime.config.port;
+    return new Promise<void>((resolveFree, rejectBusy) => {
+      probe.once('error', (err: NodeJS.ErrnoException) => rejectBusy(new Error(`port ${port} is in use (${err.code ?? err.message})`)));
+      probe.listen({ port, host: this.opts.host, exclusive: true }, () => probe.close(() => resolveFree()));
+    });
   }
 
   private setLimiter(rt: Runtime): void {
@@ -222,6 +241,7 @@ export class Primary {
         workers: this.opts.workers,
         source: this.source,
         generation: this.runtime.generation,
+        balance: this.opts.balance,
         ...(this.opts.host !== undefined ? { host: this.opts.host } : {}),
       }),
       admit: ({ address, starting }) => this.admit(slot, address, starting),

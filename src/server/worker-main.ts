@@ -63,7 +63,7 @@ export async function runWorker(log: Logger): Promise<number> {
     stateDir: '',
     log: wlog,
     ...(init.host !== undefined ? { host: init.host } : {}),
-    worker: { slot: init.slot, workers: init.workers, peer, shared, generation: init.generation },
+    worker: { slot: init.slot, workers: init.workers, peer, shared, generation: init.generation, balance: init.balance },
   });
   try {
     await daemon.start();

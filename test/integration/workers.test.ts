@@ -1,6 +1,7 @@
 /**
  * `sstpd --workers 2` end to end in a throwaway namespace: the load generator (sstp-load) and
- * FreeRADIUS + radclient against a primary and two worker processes.
+ * FreeRADIUS + radclient against a primary and two worker processes, once per `--balance`
+ * (round-robin through the primary, reuseport: each worker its own socket).
  *   - 500 concurrent setups: no address twice, every session in sstpctl, sessions on both workers;
  *     terminate and set rate-limit reach the owning worker; SIGHUP (good and broken) and SIGTERM;
  *   - RADIUS: Disconnect/CoA to a session on each worker, NAK for none; kill -9 of a worker: its
@@ -9,49 +10,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import {
-  createInteropEnv,
-  distDir,
-  eventually,
-  isEvent,
-  rootSkipReason,
-  runCommand,
-  seedConfig,
-  withDaemon,
-  type Daemon,
-  type InteropEnv,
-  type SessionRow,
-} from '../support/daemon.js';
+import { createInteropEnv, eventually, isEvent, rootSkipReason, runCommand, seedConfig, withDaemon, type InteropEnv } from '../support/daemon.js';
+import { activeRows, byWorker, holdSessions, listenerPids, stats, stopLoad } from '../support/workers.js';
+import { BALANCES } from '../../src/server/listener.js';
 import { VERSION } from '../../src/server/version.js';
 import { freeRadiusUnavailable, startFreeRadius, type FreeRadius } from '../support/freeradius.js';
-
-const WORKERS = ['--workers', '2'];
-const loadCli = (): string => join(distDir(), 'src', 'cli', 'sstp-load.js');
-
-/** sstp-load holding `n` sessions (users PREFIX0 … PREFIX(n-1)) until killed. */
-function holdSessions(env: InteropEnv, port: number, user: string, n: number): ChildProcess {
-  const args = [loadCli(), '--user', `${user}%d`, '--password', 'pw', '--insecure', '-n', String(n), '-c', '50', '--users', String(n),
-    '--hold', '600', '--timeout', '120', `127.0.0.1:${port}`];
-  return env.ns.spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
-function stopLoad(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => {
-    p.once('exit', () => r());
-    p.kill('SIGKILL');
-  });
-}
-
-async function activeRows(d: Daemon): Promise<SessionRow[]> {
-  return (await d.sessions()).filter((r) => r.state === 'active');
-}
-
-async function stats(d: Daemon): Promise<{ workers: { pids: (number | null)[]; live: number } }> {
-  return (await d.ctlJson(['show', 'statistics'])) as { workers: { pids: (number | null)[]; live: number } };
-}
 
 /** One metrics sample by its exact series text, e.g. `sstpd_sessions{state="active"}`. */
 async function metric(env: InteropEnv, port: number, series: string): Promise<number | undefined> {
@@ -60,13 +24,8 @@ async function metric(env: InteropEnv, port: number, series: string): Promise<nu
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-function byWorker(rows: readonly SessionRow[]): Map<string, SessionRow[]> {
-  const m = new Map<string, SessionRow[]>();
-  for (const r of rows) m.set(String(r['worker']), [...(m.get(String(r['worker'])) ?? []), r]);
-  return m;
-}
-
-describe('sstpd --workers 2', { skip: rootSkipReason() }, () => {
+for (const balance of BALANCES) describe(`sstpd --workers 2 --balance ${balance}`, { skip: rootSkipReason() }, () => {
+  const WORKERS = ['--workers', '2', '--balance', balance];
   let env: InteropEnv;
   before(async () => {
     env = await createInteropEnv('sstpd-wk');
@@ -156,7 +115,7 @@ describe('sstpd --workers 2', { skip: rootSkipReason() }, () => {
         clients: [{ ipaddr: '127.0.0.1', secret: SECRET }],
         users: [
           ...['r', 's'].flatMap((p) => Array.from({ length: 12 }, (_, i) => ({ name: `${p}${i}`, password: 'pw' }))),
-          ...Array.from({ length: 4 }, (_, k) => ({ name: `t${k}_0`, password: 'pw' })),
+          ...Array.from({ length: 6 }, (_, k) => ({ name: `t${k}_0`, password: 'pw' })),
         ],
       });
     });
@@ -193,9 +152,10 @@ describe('sstpd --workers 2', { skip: rootSkipReason() }, () => {
         const more: ChildProcess[] = [];
         try {
           await eventually(async () => (await activeRows(d)).length === 8, 120_000, '8 active sessions', 500);
-          // Connections go to whichever worker is free: make sure each holds at least two (one to
-          // disconnect, one to kill or keep), one more session at a time (users t0 … t3).
-          for (let k = 0; k < 4; k++) {
+          // Connections go to whichever worker is free (round-robin) or the kernel's hash picks
+          // (reuseport): make sure each holds at least two (one to disconnect, one to kill or
+          // keep), one more session at a time (users t0 … t5; the pool has 14 addresses).
+          for (let k = 0; k < 6; k++) {
             const counts = [...byWorker(await activeRows(d)).values()].map((l) => l.length);
             if (counts.length === 2 && Math.min(...counts) >= 2) break;
             more.push(holdSessions(env, port, `t${k}_`, 1));
@@ -260,7 +220,10 @@ describe('sstpd --workers 2', { skip: rootSkipReason() }, () => {
           assert.equal(new Set(now.map((r) => r.ip)).size, now.length, 'no address twice');
           const fresh = now.filter((r) => !survivors.some((s) => s.sid === r.sid));
           assert.deepEqual(new Set(fresh.map((r) => r.ip)), freed);
-          assert.ok(fresh.some((r) => r['worker'] === '0'), 'the replacement worker serves');
+          if (balance === 'round-robin') assert.ok(fresh.some((r) => r['worker'] === '0'), 'the replacement worker serves');
+          // reuseport: the kernel's hash may send these few elsewhere; the replacement's own socket
+          // is in the port's group (reuseport.test.ts has it serve).
+          else assert.ok((await listenerPids(env, port)).includes(st.workers.pids[0]!), 'the replacement worker listens');
 
           // SIGTERM: every remaining session gets its Stop (NAS-Reboot), exactly one per session ever.
           await d.stop();

@@ -1,5 +1,5 @@
 /**
- * The real sstpc + pppd (VM) against `sstpd --workers 2`: two clients at once land on both worker
+ * The real sstpc + pppd (VM) against `sstpd --workers 2 --balance round-robin`: two clients at once land on both worker
  * processes, each gets its own address and passes traffic; `sstpctl terminate` reaches the worker
  * holding a session and the client's ppp0 goes away; the other session stays up.
  */
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createInteropEnv, rootSkipReason, seedConfig, startDaemon, type InteropEnv } from '../support/daemon.js';
 import { assertUp, describeRun, pingLoopExec, pingLoopTimeout, runSstpc, startSstpc, waitRunEnds, waitSessionUp, withVmSlots } from '../support/vm.js';
 
-describe('interop: sstpd --workers 2', { skip: rootSkipReason() }, () => {
+describe('interop: sstpd --workers 2 --balance round-robin', { skip: rootSkipReason() }, () => {
   let env: InteropEnv | undefined;
   before(async () => {
     env = await createInteropEnv('sstpd-vmwk');
@@ -23,7 +23,8 @@ describe('interop: sstpd --workers 2', { skip: rootSkipReason() }, () => {
     const d = await startDaemon({
       configText: seedConfig({ port, certs: e.certs, users: [{ name: 'alice', password: 'alice-pw' }] }),
       netns: e.ns,
-      extraArgs: ['--workers', '2'],
+      // Round robin: the next connection goes to the other worker (reuseport hashes, either may).
+      extraArgs: ['--workers', '2', '--balance', 'round-robin'],
     });
     try {
       await withVmSlots(2, async (lease) => {
