@@ -86,7 +86,7 @@ export interface NativeTun {
   TunPoller: new (fd: number, onPackets: NativePacketsHandler, onError: (err: NativeErrnoError) => void, offload?: boolean) => NativePoller;
   /**
    * A TCP socket's queue bounds (src/dataplane/tcp-queue.ts): sets TCP_NOTSENT_LOWAT and/or SO_RCVBUF
-   * when given (1..2^31-1), then reads both back: notSentLowat 4294967295 = not set (the sysctl
+   * when given (1..2^31-1), then reads both back: notSentLowat 0 = none on this socket (the sysctl
    * applies); rcvBuf as the kernel reports it (twice the value set). Throws an errno error (EBADF, ENOTSOCK).
    */
   tuneTcp(fd: number, opts: { notSentLowat?: number; rcvBuf?: number }): { notSentLowat: number; rcvBuf: number };

@@ -531,7 +531,8 @@ Napi::Value TuneTcp(const Napi::CallbackInfo& info) {
   if (!GetIntOpt(env, fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT", &lowat)) return env.Undefined();
   if (!GetIntOpt(env, fd, SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF", &rcvbuf)) return env.Undefined();
   Napi::Object r = Napi::Object::New(env);
-  // "Unset" NOTSENT_LOWAT reads as 2^32-1; SO_RCVBUF reads as twice what was set (kernel overhead).
+  // NOTSENT_LOWAT reads 0 when the socket has none (net.ipv4.tcp_notsent_lowat applies); SO_RCVBUF
+  // reads as twice what was set (the kernel's allowance for its overhead).
   r.Set("notSentLowat", Napi::Number::New(env, static_cast<double>(lowat)));
   r.Set("rcvBuf", Napi::Number::New(env, static_cast<double>(rcvbuf)));
   return r;
