@@ -84,6 +84,12 @@ export interface NativeTun {
    * polling stops. `offload`: the fd was opened with it (reads carry a virtio header).
    */
   TunPoller: new (fd: number, onPackets: NativePacketsHandler, onError: (err: NativeErrnoError) => void, offload?: boolean) => NativePoller;
+  /**
+   * A TCP socket's queue bounds (src/dataplane/tcp-queue.ts): sets TCP_NOTSENT_LOWAT and/or SO_RCVBUF
+   * when given (1..2^31-1), then reads both back: notSentLowat 0 = none on this socket (the sysctl
+   * applies); rcvBuf as the kernel reports it (twice the value set). Throws an errno error (EBADF, ENOTSOCK).
+   */
+  tuneTcp(fd: number, opts: { notSentLowat?: number; rcvBuf?: number }): { notSentLowat: number; rcvBuf: number };
   /** Tests: the offload segmenter on one packet with its 10-byte virtio header; throws when refused. */
   segment(packet: Uint8Array, vnetHdr: Uint8Array, mtu: number): Buffer[];
   /** Tests: what writeBatch would write for these packets (offload), in order. */

@@ -14,6 +14,8 @@
 //   new TunPoller(fd, onPackets, onError, offload)      uv_poll on the fd, batched reads; drain()
 //                                        discards what the kernel still queues (interface cache)
 //   segment(packet, vnetHdr, mtu), coalesce(packets)    the offload code, for tests only
+//   tuneTcp(fd, {notSentLowat?, rcvBuf?}) -> both     TCP_NOTSENT_LOWAT and SO_RCVBUF on a TCP socket
+//                                        (Node has no setsockopt for TCP): set what is given, read back
 //
 // Why native: Node classes a TUN fd as a FILE, so net.Socket({fd}) refuses it, and fs.read parks a
 // libuv pool thread per blocked read. Here the fd is watched by the event loop itself.
@@ -44,6 +46,7 @@
 #include <linux/if_tun.h>
 #include <net/route.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -473,6 +476,57 @@ bool WriteArgs(const Napi::CallbackInfo& info, int* fd, const uint8_t** data, si
   *data = buf.Data() + off;
   *len = static_cast<size_t>(n);
   return true;
+}
+
+// tuneTcp(fd, {notSentLowat?, rcvBuf?}) -> {notSentLowat, rcvBuf}: sets what is given on a TCP
+// socket, then reads both back. Why: every packet of a session shares one TCP stream, so a tunnelled
+// ping waits behind every byte queued ahead of it, and the kernel autotunes both buffers to MBs.
+// TCP_NOTSENT_LOWAT: the socket reports writable only while its unsent bytes are below the value.
+// SO_RCVBUF: a fixed receive buffer (no autotuning), which caps the window the peer may fill.
+// Node has no setsockopt for TCP, hence this.
+bool SetIntOpt(Napi::Env env, int fd, int level, int name, const char* what, Napi::Value v) {
+  if (v.IsUndefined()) return true;
+  double want = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  if (!(want >= 1 && want <= 0x7fffffff)) {
+    Napi::TypeError::New(env, std::string("tuneTcp: ") + what + " must be in 1..2^31-1").ThrowAsJavaScriptException();
+    return false;
+  }
+  int i = static_cast<int>(want);
+  if (::setsockopt(fd, level, name, &i, sizeof i) == 0) return true;
+  ErrnoError(env, errno, (std::string("setsockopt(") + what + ")").c_str(), "socket").ThrowAsJavaScriptException();
+  return false;
+}
+
+bool GetIntOpt(Napi::Env env, int fd, int level, int name, const char* what, unsigned int* out) {
+  int cur = 0;
+  socklen_t len = sizeof cur;
+  if (::getsockopt(fd, level, name, &cur, &len) == 0) {
+    *out = static_cast<unsigned int>(cur);
+    return true;
+  }
+  ErrnoError(env, errno, (std::string("getsockopt(") + what + ")").c_str(), "socket").ThrowAsJavaScriptException();
+  return false;
+}
+
+Napi::Value TuneTcp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsObject()) {
+    Napi::TypeError::New(env, "tuneTcp(fd, {notSentLowat?, rcvBuf?})").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Object o = info[1].As<Napi::Object>();
+  if (!SetIntOpt(env, fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT", o.Get("notSentLowat"))) return env.Undefined();
+  if (!SetIntOpt(env, fd, SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF", o.Get("rcvBuf"))) return env.Undefined();
+  unsigned int lowat = 0, rcvbuf = 0;
+  if (!GetIntOpt(env, fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT", &lowat)) return env.Undefined();
+  if (!GetIntOpt(env, fd, SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF", &rcvbuf)) return env.Undefined();
+  Napi::Object r = Napi::Object::New(env);
+  // NOTSENT_LOWAT reads 0 when the socket has none (net.ipv4.tcp_notsent_lowat applies); SO_RCVBUF
+  // reads as twice what was set (the kernel's allowance for its overhead).
+  r.Set("notSentLowat", Napi::Number::New(env, static_cast<double>(lowat)));
+  r.Set("rcvBuf", Napi::Number::New(env, static_cast<double>(rcvbuf)));
+  return r;
 }
 
 // write(fd, buf, offset, length) -> bytes written, -1 when the device queue is full (drop it), or
@@ -992,6 +1046,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("writeBatch", Napi::Function::New<WriteBatch>(env, "writeBatch"));
   exports.Set("segment", Napi::Function::New<SegmentForTest>(env, "segment"));
   exports.Set("coalesce", Napi::Function::New<CoalesceForTest>(env, "coalesce"));
+  exports.Set("tuneTcp", Napi::Function::New<TuneTcp>(env, "tuneTcp"));
   exports.Set("TunPoller", TunPoller::Define(env));
   exports.Set("reuseportListen", Napi::Function::New<reuseport::ReuseportListen>(env, "reuseportListen"));
   exports.Set("HEADROOM", Napi::Number::New(env, kHeadroom));

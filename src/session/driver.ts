@@ -11,6 +11,7 @@ import type { AuthBackend, AuthAccept } from '../auth/backend.js';
 import { monotonicNow } from '../common/time.js';
 import { DeadlineTimer } from '../common/io/deadline-timer.js';
 import type { Logger } from '../common/log.js';
+import { boundTcpQueues } from '../dataplane/tcp-queue.js';
 import { batchFrame, TUN_HEADROOM, type PacketBatch } from '../dataplane/tun.js';
 import { formatPrefix6 } from '../ip/ipv6-addr.js';
 import { peerIidFor } from '../ppp/ipv6cp/iid.js';
@@ -117,6 +118,8 @@ export class SessionDriver implements SessionHandle {
     env.registry.add(this);
     this.log.info({ callingSid: conn.peer.address, port: conn.peer.port }, 'session-start');
     socket.setNoDelay(true);
+    // Keep the backlog out of the kernel's socket buffers (issue 14: latency under a bulk flow).
+    boundTcpQueues(socket);
     socket.on('data', (chunk: Buffer) => this.input(() => this.core.receive(monotonicNow(), chunk)));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket-error'));
     socket.on('close', () => this.input(() => this.core.transportClosed(monotonicNow())));

@@ -22,11 +22,17 @@ export interface PacketSink {
   end(): void;
 }
 
-/** Packets queued while the tail write is in flight; beyond this the owner must stop reading (TUN). */
-export const RECORD_QUEUE_LIMIT = 4096;
+/**
+ * Bytes queued while the tail write is in flight; beyond this the owner must stop reading (TUN).
+ * Counted in bytes, not packets: every queued byte delays the packets behind it (a ping under a bulk
+ * flow, issue 14), and 64 KiB is ~0.5 ms at 1 Gbit/s yet more than one TUN batch, so the reader
+ * is not stopped by every batch. (It was 4,096 packets: up to ~6 MB, tens of ms.)
+ */
+export const RECORD_QUEUE_BYTES = 64 * 1024;
 
 export class RecordWriter {
   private readonly queue: Buffer[] = [];
+  private queueBytes = 0;
   private tailInFlight = false;
   /** The owner was told to stop producing (queue long, or the socket above its high-water mark). */
   private paused = false;
@@ -40,10 +46,18 @@ export class RecordWriter {
     return this.queue.length;
   }
 
+  /** Their bytes. */
+  get queuedBytes(): number {
+    return this.queueBytes;
+  }
+
   /** Queue packets (in order) and write what can be written now. */
   write(packets: readonly Buffer[]): void {
     if (this.sink.destroyed || this.ending) return;
-    for (const p of packets) this.queue.push(p);
+    for (const p of packets) {
+      this.queue.push(p);
+      this.queueBytes += p.length;
+    }
     this.flush();
     this.checkPressure();
   }
@@ -69,6 +83,7 @@ export class RecordWriter {
     if (this.tailInFlight || this.queue.length === 0 || this.sink.destroyed) return;
     const tail = this.queue.pop()!;
     const head = this.queue.splice(0, this.queue.length);
+    this.queueBytes = 0;
     let ok = true;
     if (head.length > 0) {
       this.sink.cork();
@@ -88,7 +103,7 @@ export class RecordWriter {
   }
 
   private checkPressure(): void {
-    const over = this.sinkFull || this.queue.length >= RECORD_QUEUE_LIMIT;
+    const over = this.sinkFull || this.queueBytes >= RECORD_QUEUE_BYTES;
     if (over !== this.paused) {
       this.paused = over;
       this.onBackpressure(over);

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RECORD_QUEUE_LIMIT, RecordWriter, type PacketSink } from '../../src/session/record-writer.js';
+import { RECORD_QUEUE_BYTES, RecordWriter, type PacketSink } from '../../src/session/record-writer.js';
 
 /** A sink that groups writes the way Node does: writes made while one is in flight become one writev. */
 class FakeSink implements PacketSink {
@@ -73,7 +73,7 @@ test('back-pressure: a long queue or a full socket pauses the producer until dra
   const events: boolean[] = [];
   const w = new RecordWriter(sink, (p) => events.push(p));
   w.write([b('x')]);
-  w.write(Array.from({ length: RECORD_QUEUE_LIMIT }, (_, i) => b(String(i))));
+  w.write([Buffer.alloc(RECORD_QUEUE_BYTES, 0x61)]);
   assert.deepEqual(events, [true]);
   sink.complete();
   sink.complete();
@@ -85,6 +85,25 @@ test('back-pressure: a long queue or a full socket pauses the producer until dra
   sink.full = false;
   w.drained();
   assert.equal(events.at(-1), false);
+});
+
+test('the queue bound is in bytes: many small packets do not pause, a few large ones do', () => {
+  const sink = new FakeSink();
+  const events: boolean[] = [];
+  const w = new RecordWriter(sink, (p) => events.push(p));
+  w.write([b('x')]); // the tail write is now in flight: what follows queues
+  const small = 1000;
+  w.write(Array.from({ length: small }, () => Buffer.alloc(40)));
+  assert.equal(w.queued, small);
+  assert.equal(w.queuedBytes, small * 40);
+  assert.deepEqual(events, [], '40 kB in 1,000 packets stays under the byte bound');
+  const big = Math.ceil((RECORD_QUEUE_BYTES - small * 40) / 1500);
+  w.write(Array.from({ length: big }, () => Buffer.alloc(1500)));
+  assert.ok(w.queuedBytes >= RECORD_QUEUE_BYTES);
+  assert.deepEqual(events, [true], 'the bytes, not the count, cross the bound');
+  sink.complete(); // the tail is written: the queue goes out (one batch, then its own tail)
+  assert.equal(w.queuedBytes, 0);
+  assert.deepEqual(events, [true, false]);
 });
 
 test('end() half-closes only after the queued packets; later writes are dropped', () => {

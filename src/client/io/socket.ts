@@ -19,14 +19,16 @@ import { DeadlineTimer } from '../../common/io/deadline-timer.js';
 import type { EchoPolicy } from '../../ppp/lcp/lcp.js';
 import { ClientConnection, IP_FRAME_OVERHEAD, type ClientAction, type UpInfo } from '../connection.js';
 import { writeDataHeaders } from '../../sstp/wire.js';
+import { boundTcpQueues } from '../../dataplane/tcp-queue.js';
 import { ClientError, ClientErrorCode, classifyClose, type ClientStage } from '../errors.js';
 
 /**
  * Bytes queued in the socket before the TUN reader pauses. Node's own mark (16 KiB, write() → false)
  * is less than one TUN batch: pausing at it makes the kernel queue overflow and TCP inside the tunnel
- * sees drops. 1 MiB keeps the pipe full and still bounds memory per session.
+ * sees drops. Every byte queued here delays a ping behind a bulk upload (issue 14): 128 KiB (~1 ms
+ * at 1 Gbit/s) with TCP_NOTSENT_LOWAT on the socket, where it was 1 MiB plus the kernel's MBs.
  */
-export const SEND_BUFFER_LIMIT = 1 << 20;
+export const SEND_BUFFER_LIMIT = 128 * 1024;
 
 export const DEFAULT_AUTH: readonly AuthProtocol[] = ['mschap-v2', 'mschap', 'chap', 'pap'];
 
@@ -112,6 +114,8 @@ export class SstpConnection {
     });
     this.socket.setNoDelay(true);
     this.socket.once('connect', () => {
+      // The kernel keeps little unsent: the backlog waits in the TUN (tcp-queue.ts, issue 14).
+      boundTcpQueues(this.socket);
       this.timings.tcpMs = monotonicNow() - this.started;
       this.stage = 'tls';
     });
