@@ -23,9 +23,12 @@ export interface TcpQueueBounds {
 
 /**
  * Unsent bytes: ~1 ms at 1 Gbit/s; below ~64 KiB the event loop, busy with TLS, refills the socket
- * too late. Receive buffer: a few ms of read-ahead at 1 Gbit/s, more than the loopback/LAN BDP.
+ * too late. The receive buffer stays autotuned by default: a fixed one caps a session at
+ * rcvBuf / RTT (256 KiB over a 50 ms Internet path: 42 Mbit/s), which no operator with remote users
+ * wants; on a LAN-only deployment `SSTPD_RCVBUF=262144` trades that for latency under load (the
+ * upload ping p99 fell to 0.2–0.4× with it on loopback, README Benchmarks).
  */
-export const TUNNEL_TCP_BOUNDS: TcpQueueBounds = { notSentLowat: 128 * 1024, rcvBuf: 256 * 1024 };
+export const TUNNEL_TCP_BOUNDS: TcpQueueBounds = { notSentLowat: 128 * 1024, rcvBuf: 0 };
 
 /** An environment override (SSTPD_NOTSENT_LOWAT, SSTPD_RCVBUF: bytes, 0 = off), for measurements. */
 function fromEnv(name: string, dflt: number): number {
