@@ -5,8 +5,8 @@
  * views into a slab that is reused for the next batch: a handler must consume or copy them before
  * it returns. Each packet has `TUN_HEADROOM` (8) writable bytes in front of it, so the SSTP header
  * (4) and PPP `FF 03` + protocol (4) can be written in place, making one contiguous frame. Note that
- * `socket.write()` keeps a reference while an earlier write is still in flight, so a frame handed to a
- * socket must be copied (one copy per packet, instead of header assembly plus a copy).
+ * `socket.write()` keeps a reference while an earlier write is still in flight, so frames handed to a
+ * socket must be copied: the session copies a whole batch into one buffer (session/data-path.ts).
  *
  * Closing deletes the interface; the kernel needs ~20 ms for that, so the fd is closed off the event
  * loop and `close()` resolves when the interface (and its peer route) is gone.

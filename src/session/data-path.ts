@@ -4,7 +4,7 @@
  * fast lane's frame test. Whether a packet may move at all is the PPP link's DataGate; this module
  * asks it and never decides on its own, so the fast lanes and the event path cannot drift apart.
  */
-import { MPPE_OVERHEAD } from '../ppp/mppe-cipher.js';
+import { MPPE_OVERHEAD, type MppeEncryptor } from '../ppp/mppe-cipher.js';
 import type { DataGate } from '../ppp/data-gate.js';
 import { PPP_IPV4, PPP_MPPE } from '../ppp/protocols.js';
 import { DATA_HEADERS_LEN, MAX_DATA_PAYLOAD, writeDataHeaders } from '../sstp/wire.js';
@@ -22,21 +22,130 @@ export const MAX_IP_PACKET = MAX_DATA_PAYLOAD;
  */
 export function frameOutbound(gate: DataGate, frame: Buffer): Buffer | undefined {
   const len = frame.length - DATA_HEADROOM;
-  if (len <= 0) return undefined;
-  const protocol = gate.protocolOut(frame[DATA_HEADROOM]! >> 4);
-  if (protocol === 0) return undefined;
   const enc = gate.encryptor;
-  if (!enc) {
-    if (len > MAX_DATA_PAYLOAD) return void gate.oversize();
-    writeDataHeaders(frame, 0, protocol, len);
-    return frame;
-  }
+  if (!enc) return frameClearAt(gate, frame, DATA_HEADROOM, len) ? frame : undefined;
+  const out = Buffer.allocUnsafe(DATA_HEADROOM + MPPE_OVERHEAD + Math.max(len, 0));
+  return frameEncryptedInto(gate, enc, frame, DATA_HEADROOM, len, out, 0) > 0 ? out : undefined;
+}
+
+/**
+ * The MPPE path: the packet `buf[at .. at + len)` encrypted, with its headers, into `out[pos..]`
+ * (room for DATA_HEADROOM + MPPE_OVERHEAD + len); the bytes written, 0 when the gate holds it or
+ * it is too large (counted as oversize).
+ */
+function frameEncryptedInto(gate: DataGate, enc: MppeEncryptor, buf: Buffer, at: number, len: number, out: Buffer, pos: number): number {
+  const protocol = protocolOf(gate, buf, at, len);
+  if (protocol === 0) return 0;
   const payload = len + MPPE_OVERHEAD;
-  if (payload > MAX_DATA_PAYLOAD) return void gate.oversize();
-  const out = Buffer.allocUnsafe(DATA_HEADROOM + payload);
-  writeDataHeaders(out, 0, PPP_MPPE, payload);
-  enc.encryptInto(protocol, frame.subarray(DATA_HEADROOM), out, DATA_HEADROOM);
-  return out;
+  if (payload > MAX_DATA_PAYLOAD) {
+    gate.oversize();
+    return 0;
+  }
+  writeDataHeaders(out, pos, PPP_MPPE, payload);
+  enc.encryptInto(protocol, buf.subarray(at, at + len), out, pos + DATA_HEADROOM);
+  return DATA_HEADROOM + payload;
+}
+
+/** The PPP protocol the gate sends the packet `buf[at .. at + len)` under; 0 = not now (or empty). */
+function protocolOf(gate: DataGate, buf: Buffer, at: number, len: number): number {
+  return len > 0 ? gate.protocolOut(buf[at]! >> 4) : 0;
+}
+
+/**
+ * The clear path: the headers of the packet `buf[at .. at + len)` written in place into the 8
+ * bytes before it. False when the gate holds it, or it is too large (counted as oversize).
+ */
+function frameClearAt(gate: DataGate, buf: Buffer, at: number, len: number): boolean {
+  const protocol = protocolOf(gate, buf, at, len);
+  if (protocol === 0) return false;
+  if (len > MAX_DATA_PAYLOAD) {
+    gate.oversize();
+    return false;
+  }
+  writeDataHeaders(buf, at - DATA_HEADROOM, protocol, len);
+  return true;
+}
+
+/**
+ * Packets in a reused slab (the TUN batch shape): packet i is `slab[offsets[i] .. + lengths[i])`
+ * with `DATA_HEADROOM` free bytes before it.
+ */
+export interface SlabPackets {
+  readonly count: number;
+  readonly slab: Buffer;
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
+}
+
+/** What `frameBatchOutbound` framed: packets and their IP bytes (headers not counted). */
+export interface FramedCount {
+  packets: number;
+  bytes: number;
+  /** The buffer the packets went into (for `reuse` next time, once the socket is done with it). */
+  body?: Buffer;
+}
+
+/**
+ * Frames every packet of a slab batch that the gate lets go and appends the SSTP packets to `out`,
+ * in order, copied out of the slab (which is reused once this returns) into ONE new buffer: one
+ * allocation and one socket write for the whole batch instead of one per packet. Without MPPE the
+ * headers are written in place and each run of frames lying back to back in the slab is one copy;
+ * MPPE encrypts straight into the buffer. `out` gets two views of it: every packet but the last,
+ * then the last alone, so a writer that sends the last buffer of a burst by itself (record-writer.ts)
+ * still ends the burst with a record holding one packet.
+ */
+export function frameBatchOutbound(gate: DataGate, batch: SlabPackets, out: Buffer[], reuse?: Buffer): FramedCount {
+  const { slab, offsets, lengths, count } = batch;
+  const bound = batchBound(batch, gate.txOverhead);
+  const body = reuse !== undefined && reuse.length >= bound ? reuse : Buffer.allocUnsafe(Math.max(bound, BODY_MIN));
+  const done: FramedCount = { packets: 0, bytes: 0, body };
+  let pos = 0;
+  let lastPos = 0;
+  let runStart = 0;
+  let runEnd = -1;
+  for (let i = 0; i < count; i++) {
+    const at = offsets[i]!;
+    const len = lengths[i]!;
+    const enc = gate.encryptor;
+    if (enc) {
+      const n = frameEncryptedInto(gate, enc, slab, at, len, body, pos);
+      if (n === 0) continue;
+      lastPos = pos;
+      pos += n;
+    } else {
+      if (!frameClearAt(gate, slab, at, len)) continue;
+      if (at - DATA_HEADROOM !== runEnd) {
+        pos += copyRun(slab, runStart, runEnd, body, pos);
+        runStart = at - DATA_HEADROOM;
+      }
+      runEnd = at + len;
+      lastPos = pos + (at - DATA_HEADROOM - runStart);
+    }
+    done.packets++;
+    done.bytes += len;
+  }
+  pos += copyRun(slab, runStart, runEnd, body, pos);
+  if (lastPos > 0) out.push(body.subarray(0, lastPos));
+  if (pos > lastPos) out.push(body.subarray(lastPos, pos));
+  return done;
+}
+
+/**
+ * A fresh batch buffer is at least this large, so that one can be reused for any later batch (a
+ * TUN batch framed is at most ~64 packets + one super-packet's segments, each ≤ 4 KiB).
+ */
+const BODY_MIN = 256 * 1024;
+
+/** Bytes a batch takes framed at most: every packet with its headers (and MPPE's). */
+function batchBound(batch: SlabPackets, overhead: number): number {
+  let n = 0;
+  for (let i = 0; i < batch.count; i++) n += DATA_HEADROOM + overhead + batch.lengths[i]!;
+  return n;
+}
+
+/** Copies the run `slab[start .. end)` (none when `end` < 0) to `body[pos..]`; the bytes copied. */
+function copyRun(slab: Buffer, start: number, end: number, body: Buffer, pos: number): number {
+  return end < 0 ? 0 : slab.copy(body, pos, start, end);
 }
 
 /** `frameOutbound` for a packet without headroom: one copy into a fresh buffer first. */

@@ -16,7 +16,7 @@ import type { DataGate } from '../ppp/data-gate.js';
 import type { PppEvent } from '../ppp/link/link.js';
 import type { LogFields, LogLevel } from '../ppp/protocols.js';
 import type { SstpCall, SstpCallEvent } from '../sstp/call.js';
-import { fastLaneIn, frameOutbound, frameOutboundCopy } from './data-path.js';
+import { fastLaneIn, frameBatchOutbound, frameOutbound, frameOutboundCopy, type FramedCount, type SlabPackets } from './data-path.js';
 
 /** What the pump uses of an SSTP call (SstpServer or SstpClient). */
 export type PumpedCall = Pick<SstpCall<string>, 'poll' | 'closed' | 'encodeData' | 'disconnect' | 'dataSink'>;
@@ -84,6 +84,11 @@ export class CallPump<E extends PppEvent | PppClientEvent> {
   /** The IP packet at `frame[8..]` framed for the peer (session/data-path.ts); undefined when held or closed. */
   frameOut(frame: Buffer): Buffer | undefined {
     return this.open ? frameOutbound(this.link.gate, frame) : undefined;
+  }
+
+  /** A whole TUN batch framed into `out` (session/data-path.ts `frameBatchOutbound`); nothing when closed. */
+  frameBatchOut(batch: SlabPackets, out: Buffer[], reuse?: Buffer): FramedCount {
+    return this.open ? frameBatchOutbound(this.link.gate, batch, out, reuse) : { packets: 0, bytes: 0 };
   }
 
   /** `frameOut` for a packet without headroom (a new buffer). */

@@ -25,6 +25,7 @@ import { SourceFilter } from '../ip/source-filter.js';
 import type { DropCounters } from '../ppp/data-gate.js';
 import { PPP_IPV4, PPP_IPV6 } from '../ppp/protocols.js';
 import { CallPump } from './pump.js';
+import type { FramedCount, SlabPackets } from './data-path.js';
 
 /** IPv6 for sessions of this generation (present when `client-ipv6-pool prefix` is configured). */
 export interface Ipv6Policy {
@@ -271,6 +272,15 @@ export class Session {
   encodeOutbound(frame: Buffer): Buffer | undefined {
     const out = this.pump.frameOut(frame);
     return out === frame ? Buffer.from(frame) : out;
+  }
+
+  /**
+   * `encodeOutbound` for a whole TUN batch: the SSTP packets to write are appended to `out` (copies,
+   * back-to-back packets sharing one buffer, the last packet alone); the counts are what went.
+   * `reuse`: the buffer of an earlier batch that nothing references any more (see data-path.ts).
+   */
+  encodeOutboundBatch(batch: SlabPackets, out: Buffer[], reuse?: Buffer): FramedCount {
+    return this.pump.frameBatchOut(batch, out, reuse);
   }
 
   /** Operator or policy ends the session: PPP Terminate, then SSTP Call Disconnect. */
