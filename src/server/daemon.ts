@@ -74,9 +74,15 @@ const MAX_CONNECTIONS = 20_000;
 /** How long SIGTERM waits for clients to acknowledge the goodbye before exiting anyway. */
 const DRAIN_MS = 3_000;
 /** How long SIGTERM waits for the Accounting-Off after the Stops (a dead server must not hold the exit). */
-const ACCT_OFF_MS = 5_000;
+export const ACCT_OFF_MS = 5_000;
 /** The most SIGTERM waits for Accounting-Stops beyond every server's timeout × max-try. */
 const MAX_ACCT_DRAIN_MS = 65_000;
+
+/** How long a clean shutdown waits for its Accounting-Stops: every server's retry budget, bounded. */
+export function acctDrainBudgetMs(rt: Runtime): number {
+  const r = rt.radius?.client;
+  return r ? Math.min(MAX_ACCT_DRAIN_MS, r.timeoutMs * r.maxTry * Math.max(1, r.servers.length) + 1000) : 10_000;
+}
 
 export class Daemon {
   private runtime!: Runtime;
@@ -295,9 +301,7 @@ export class Daemon {
     for (const s of this.sockets) s.destroy();
     await Promise.all([released, uncached]);
     // No Accounting-Stop is lost on a clean shutdown: wait for them (bounded by the retry budget).
-    const r = this.runtime.radius?.client;
-    const budget = r ? Math.min(MAX_ACCT_DRAIN_MS, r.timeoutMs * r.maxTry * Math.max(1, r.servers.length) + 1000) : 10_000;
-    const unanswered = await this.radius.drainStops(budget);
+    const unanswered = await this.radius.drainStops(acctDrainBudgetMs(this.runtime));
     if (unanswered > 0) this.log.warn({ unanswered }, 'acct-stops-lost');
     // After the Stops: the NAS is going away cleanly, nothing of it is left open (the primary's, with workers).
     if (this.runtime.radius && !this.opts.worker) await this.radius.accountingOnOff(this.runtime.radius, false, ACCT_OFF_MS);

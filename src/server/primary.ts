@@ -38,7 +38,7 @@ import { Metrics } from './metrics.js';
 import { asBuffer } from './worker.js';
 import { VERSION } from './version.js';
 import { DROP_REASONS, type DropCounters } from '../ppp/data-gate.js';
-import { poolMetrics } from './daemon.js';
+import { ACCT_OFF_MS, acctDrainBudgetMs, poolMetrics } from './daemon.js';
 import { ConnectionRateLimiter } from './admission.js';
 import type { Balance } from './listener.js';
 import { RpcPeer, isEnvelope, type CallHandlers, type NoteHandlers, type CounterReport, type Envelope, type PrimaryCalls, type PrimaryNotes, type Reservation, type ReserveRequest, type WorkerCalls, type WorkerInit, type WorkerNotes } from './ipc.js';
@@ -61,8 +61,6 @@ const YOUNG_DEATH_MS = 5_000;
 const RESTART_PAUSE_MS = 1_000;
 /** How long SIGTERM waits for the workers' drain (theirs includes their Accounting-Stops). */
 const WORKER_STOP_MS = 80_000;
-const ACCT_OFF_MS = 5_000;
-const MAX_ACCT_DRAIN_MS = 65_000;
 
 interface Slot {
   readonly index: number;
@@ -586,9 +584,7 @@ export class Primary {
     type Stopped = { slot: number; res: WorkerCalls['stop']['res'] }[];
     const answers: Stopped = await Promise.race([this.fanOut('stop', {}), new Promise<Stopped>((r) => setTimeout(() => r([]), WORKER_STOP_MS))]);
     await Promise.all(this.slots.map((s) => waitExit(s.worker, 2_000)));
-    const r = this.runtime.radius?.client;
-    const budget = r ? Math.min(MAX_ACCT_DRAIN_MS, r.timeoutMs * r.maxTry * Math.max(1, r.servers.length) + 1000) : 10_000;
-    const unanswered = await drain(this.stops, budget);
+    const unanswered = await drain(this.stops, acctDrainBudgetMs(this.runtime));
     if (unanswered > 0) this.log.warn({ unanswered }, 'acct-stops-lost');
     if (this.runtime.radius) await this.radius.accountingOnOff(this.runtime.radius, false, ACCT_OFF_MS);
     this.radius.close();
