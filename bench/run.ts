@@ -36,6 +36,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs, promisify } from 'node:util';
 import { generateTestCertificates } from '../src/config/certs.js';
 import { summarize } from '../src/client/stats.js';
+import { BENCH_GATEWAY, BENCH_PORT, benchConfigLines, loadReport } from './common.js';
 
 const execFileAsync = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -80,8 +81,8 @@ const ONLY = new Set((values.only ?? 'setup,churn,idle,throughput,small,latency,
 const IDLE = (values.idle ?? (QUICK ? '1000' : '1000,10000')).split(',').map(Number);
 const EXTERNAL = values.server !== undefined;
 const RUNS = Math.max(1, Number(values.runs ?? 1) || 1);
-const PORT = 4443;
-const GATEWAY = '198.18.255.254';
+const PORT = BENCH_PORT;
+const GATEWAY = BENCH_GATEWAY;
 const IPERF_BASE = 5201;
 
 type Json = Record<string, unknown>;
@@ -225,16 +226,7 @@ async function startSstpd(dir: string, users: number, v: SstpdVariant): Promise<
   await run(NS_S, 'sysctl', ['-qw', 'net.ipv4.ip_local_port_range=1024 65000', 'net.ipv4.tcp_tw_reuse=1',
     'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
   const certs = await generateTestCertificates(dir);
-  const conf = [
-    ...Array.from({ length: users }, (_, i) => `set vpn sstp authentication local-users username u${i} password pw`),
-    `set vpn sstp gateway-address ${GATEWAY}`,
-    'set vpn sstp client-ip-pool subnet 198.18.0.0/17',
-    'set vpn sstp ppp-options lcp-echo-interval 10',
-    `set vpn sstp ssl cert-file ${certs.serverCert}`,
-    `set vpn sstp ssl key-file ${certs.serverKey}`,
-    `set vpn sstp port ${PORT}`,
-    ...(v.interfaceCache !== undefined ? [`set vpn sstp ppp-options interface-cache ${v.interfaceCache}`] : []),
-  ];
+  const conf = benchConfigLines(users, certs, v.interfaceCache !== undefined ? [`set vpn sstp ppp-options interface-cache ${v.interfaceCache}`] : []);
   writeFileSync(join(dir, 'sstpd.conf'), conf.join('\n') + '\n');
   const prof = values.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(values.profile, v.ns)] : [];
   const d = start(NS_S, process.execPath, [...prof, join(v.dist, 'src', 'cli', 'sstpd.js'), '--config', join(dir, 'sstpd.conf'), '--state-dir', join(dir, 'state'), ...workersArgs(v.dist)]);
@@ -377,13 +369,7 @@ async function setup(t: Target): Promise<Json> {
     const cpu0 = t.pid !== undefined ? procStat(t.pid).cpuS : undefined;
     const text = await run(t.ns, process.execPath, loadArgs(t, ['--sessions', String(Math.min(n, t.maxSessions)), '--users', String(t.users), '--concurrency', String(c), '--hold', '1', '--auth-mix', 'mschap-v2']), 600_000).catch((e: { stdout?: string; message?: string }) => e.stdout ?? '');
     const cpu = cpu0 !== undefined && t.pid !== undefined ? procStat(t.pid).cpuS - cpu0 : undefined;
-    const rep = text.trim().split('\n').flatMap((l) => {
-      try {
-        return [JSON.parse(l) as Json];
-      } catch {
-        return [];
-      }
-    }).find((j) => j['event'] === 'report');
+    const rep = loadReport(text);
     if (!rep) throw new Error(`setup c=${c}: no report from sstp-load`);
     const ms = rep['setupMs'] as Json;
     const established = Number(rep['established']);
@@ -410,13 +396,7 @@ async function churn(t: Target): Promise<Json> {
     const text = await run(t.ns, process.execPath, loadArgs(t, ['--duration', String(SECONDS * 3), '--concurrency', String(c), '--mix', 'clean:1', '--hold', '0', '--pings', '0', '--progress', '0', '--auth-mix', 'mschap-v2']), 600_000)
       .catch((e: { stdout?: string }) => e.stdout ?? '');
     const cpu = cpu0 !== undefined && t.pid !== undefined ? procStat(t.pid).cpuS - cpu0 : undefined;
-    const rep = text.trim().split('\n').flatMap((l) => {
-      try {
-        return [JSON.parse(l) as Json];
-      } catch {
-        return [];
-      }
-    }).find((j) => j['event'] === 'report');
+    const rep = loadReport(text);
     if (!rep) throw new Error(`churn c=${c}: no report from sstp-load`);
     const established = Number(rep['established']);
     const ms = rep['setupMs'] as Json;

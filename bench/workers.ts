@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs, promisify } from 'node:util';
 import { generateTestCertificates } from '../src/config/certs.js';
+import { BENCH_GATEWAY, BENCH_PORT, benchConfigLines, loadReport } from './common.js';
 
 type Json = Record<string, unknown>;
 const execFileAsync = promisify(execFile);
@@ -56,8 +57,8 @@ interface Mode {
 const MODES: Mode[] = [{ workers: 1 }, ...values.balance!.split(',').map((balance) => ({ workers: WORKERS, balance }))];
 const modeName = (m: Mode): string => (m.balance ? `workers=${m.workers} ${m.balance}` : `workers=${m.workers}`);
 const SETUP_ONLY = values.only === 'setup';
-const PORT = 4443;
-const GATEWAY = '198.18.255.254';
+const PORT = BENCH_PORT;
+const GATEWAY = BENCH_GATEWAY;
 const TUNNELS = 4;
 const tag = `wb${process.pid}`;
 const NS = `${tag}-s`;
@@ -147,13 +148,7 @@ function usage(pid: number): { cpuS: number; rssMiB: number; ownCpuS: number } {
 const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 
 async function report(text: string): Promise<Json> {
-  const rep = text.trim().split('\n').flatMap((l) => {
-    try {
-      return [JSON.parse(l) as Json];
-    } catch {
-      return [];
-    }
-  }).find((j) => j['event'] === 'report');
+  const rep = loadReport(text);
   if (!rep) throw new Error(`no report from sstp-load: ${text.slice(-300)}`);
   return rep;
 }
@@ -188,15 +183,7 @@ async function measure(dir: string, mode: Mode): Promise<Json> {
   const { workers } = mode;
   const users = Math.max(SETUPS, IDLE) + TUNNELS + 10;
   const certs = await generateTestCertificates(dir);
-  writeFileSync(join(dir, 'sstpd.conf'), [
-    ...Array.from({ length: users }, (_, i) => `set vpn sstp authentication local-users username u${i} password pw`),
-    `set vpn sstp gateway-address ${GATEWAY}`,
-    'set vpn sstp client-ip-pool subnet 198.18.0.0/17',
-    'set vpn sstp ppp-options lcp-echo-interval 10',
-    `set vpn sstp ssl cert-file ${certs.serverCert}`,
-    `set vpn sstp ssl key-file ${certs.serverKey}`,
-    `set vpn sstp port ${PORT}`,
-  ].join('\n') + '\n');
+  writeFileSync(join(dir, 'sstpd.conf'), benchConfigLines(users, certs).join('\n') + '\n');
   const d = start(NS, process.execPath, [cli('sstpd'), '--config', join(dir, 'sstpd.conf'), '--state-dir', join(dir, 'state'), '--workers', String(workers), ...(mode.balance ? ['--balance', mode.balance] : [])]);
   d.stderr!.on('data', (b: Buffer) => process.stderr.write(b));
   await line(d, (j) => j['msg'] === 'listening', 120_000, 'sstpd start');
