@@ -72,6 +72,7 @@ const { values } = parseArgs({
     'interface-cache': { type: 'string' },
     workers: { type: 'string', default: '1' },
     profile: { type: 'string' },
+    'loaded-rate': { type: 'string' },
   },
 });
 
@@ -678,7 +679,7 @@ async function loaded(t: Target): Promise<Json> {
     // Upload: the client's echo requests queue behind the flow; download: the server's replies do.
     for (const [key, args] of [['underUpload', []], ['underDownload', ['-R']]] as const) {
       log(`loaded latency: ping while one bulk TCP flow runs (${key})`);
-      const flow = iperf(t, [tu], [...args]);
+      const flow = iperf(t, [tu], [...args, ...(values['loaded-rate'] !== undefined ? ['-b', values['loaded-rate']] : [])]);
       await sleep(1000);
       const times = pingTimes(await run(tu.ns, 'ping', ['-c', String(Math.min(count, (SECONDS - 2) * 100)), '-i', '0.01', target]).catch((e: { stdout?: string }) => e.stdout ?? ''));
       const bulk = (await flow)[0]!;

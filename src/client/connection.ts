@@ -7,8 +7,8 @@
  * how far the connection got (`stage`).
  *
  * Control traffic comes out of `poll()` as actions. IPv4 data has a fast lane both ways: received
- * packets go straight to `onIp` (a view, valid during the call), and `frameOutbound()` frames a
- * packet in the headroom in front of it. Both ask the PPP link's data gate, as the server does.
+ * packets go straight to `onIp` (a view, valid during the call), and `frameBatch()` frames TUN
+ * batches (headers in the headroom in front of each packet) into one buffer. Both ask the PPP link's data gate, as the server does.
  */
 import type { AuthProtocol } from '../config/model.js';
 import { minDeadline, type Millis } from '../common/time.js';
@@ -16,7 +16,7 @@ import { SstpClient } from '../sstp/client.js';
 import { PppClientLink, type PppClientEvent } from '../ppp/link/client-link.js';
 import { AuthPeer } from '../ppp/auth/peer.js';
 import type { EchoPolicy } from '../ppp/lcp/lcp.js';
-import { DATA_HEADROOM, MAX_IP_PACKET } from '../session/data-path.js';
+import { DATA_HEADROOM, MAX_IP_PACKET, type FramedCount, type SlabPackets } from '../session/data-path.js';
 import { CallPump } from '../session/pump.js';
 import type { ClientStage } from './errors.js';
 
@@ -142,11 +142,11 @@ export class ClientConnection {
   }
 
   /**
-   * The IP packet at `frame[8..]` framed in place (the first 8 bytes are headroom), or encrypted
-   * into a new buffer with MPPE; undefined while the data gate holds it. See session/data-path.ts.
+   * A TUN batch (packets with 8 bytes of headroom) framed into `out`, in one buffer (or `reuse`);
+   * packets the data gate holds are left out. See session/data-path.ts.
    */
-  frameOutbound(frame: Buffer): Buffer | undefined {
-    return this.pump.frameOut(frame);
+  frameBatch(batch: SlabPackets, out: Buffer[], reuse?: Buffer): FramedCount {
+    return this.pump.frameBatchOut(batch, out, reuse);
   }
 
   /** One LCP Echo-Request for an RTT sample; the reply comes out as 'echo-reply' with this id. */

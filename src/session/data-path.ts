@@ -68,11 +68,13 @@ function frameClearAt(gate: DataGate, buf: Buffer, at: number, len: number): boo
 
 /**
  * Packets in a reused slab (the TUN batch shape): packet i is `slab[offsets[i] .. + lengths[i])`
- * with `DATA_HEADROOM` free bytes before it.
+ * with `DATA_HEADROOM` free bytes before it. With `slabs` (packets taken from the FQ-CoDel queue),
+ * packet i lives in `slabs[i]` instead.
  */
 export interface SlabPackets {
   readonly count: number;
   readonly slab: Buffer;
+  readonly slabs?: readonly Buffer[];
   readonly offsets: Uint32Array;
   readonly lengths: Uint32Array;
 }
@@ -95,15 +97,17 @@ export interface FramedCount {
  * still ends the burst with a record holding one packet.
  */
 export function frameBatchOutbound(gate: DataGate, batch: SlabPackets, out: Buffer[], reuse?: Buffer): FramedCount {
-  const { slab, offsets, lengths, count } = batch;
+  const { offsets, lengths, count, slabs } = batch;
   const bound = batchBound(batch, gate.txOverhead);
   const body = reuse !== undefined && reuse.length >= bound ? reuse : Buffer.allocUnsafe(Math.max(bound, BODY_MIN));
   const done: FramedCount = { packets: 0, bytes: 0, body };
   let pos = 0;
   let lastPos = 0;
+  let run = batch.slab;
   let runStart = 0;
   let runEnd = -1;
   for (let i = 0; i < count; i++) {
+    const slab = slabs !== undefined ? slabs[i]! : batch.slab;
     const at = offsets[i]!;
     const len = lengths[i]!;
     const enc = gate.encryptor;
@@ -114,8 +118,9 @@ export function frameBatchOutbound(gate: DataGate, batch: SlabPackets, out: Buff
       pos += n;
     } else {
       if (!frameClearAt(gate, slab, at, len)) continue;
-      if (at - DATA_HEADROOM !== runEnd) {
-        pos += copyRun(slab, runStart, runEnd, body, pos);
+      if (slab !== run || at - DATA_HEADROOM !== runEnd) {
+        pos += copyRun(run, runStart, runEnd, body, pos);
+        run = slab;
         runStart = at - DATA_HEADROOM;
       }
       runEnd = at + len;
@@ -124,7 +129,7 @@ export function frameBatchOutbound(gate: DataGate, batch: SlabPackets, out: Buff
     done.packets++;
     done.bytes += len;
   }
-  pos += copyRun(slab, runStart, runEnd, body, pos);
+  pos += copyRun(run, runStart, runEnd, body, pos);
   if (lastPos > 0) out.push(body.subarray(0, lastPos));
   if (pos > lastPos) out.push(body.subarray(lastPos, pos));
   return done;

@@ -20,6 +20,7 @@ import { Session, type SessionAction, type SessionPolicy } from './session.js';
 import { SessionNetwork, type NetworkEnv } from './network.js';
 import { changeFields, SessionLifecycle, type SessionChange, type SessionContext, type SubscriberFactory } from './lifecycle.js';
 import type { SessionHandle, SessionInfo, SessionRegistry, TerminateCause } from './registry.js';
+import { OutboundPath } from './outbound.js';
 import { RecordWriter } from './record-writer.js';
 import type { RateLimit } from '../config/model.js';
 import type { CoaChanges } from '../radius/dae.js';
@@ -91,8 +92,8 @@ export class SessionDriver implements SessionHandle {
    * current interface; undefined when nothing is held.
    */
   private heldSteps: (() => void)[] | undefined;
-  /** The buffer the last TUN batch was framed into (fromTun). */
-  private lastBody: Buffer | undefined;
+  /** Host → client: TUN batches framed, or queued in FQ-CoDel while the socket pushes back. */
+  private readonly outbound: OutboundPath;
   /** See peerIid(); undefined until computed. */
   private ipv6PeerId: Buffer | null | undefined;
 
@@ -127,8 +128,10 @@ export class SessionDriver implements SessionHandle {
     socket.on('close', () => this.input(() => this.core.transportClosed(monotonicNow())));
     this.out = new RecordWriter(socket, (paused) => {
       if (paused) this.facts.pauses++;
-      return paused ? this.network.tun?.pause() : this.network.tun?.resume();
+      else this.guard(() => this.outbound.drained());
     });
+    this.outbound = this.outboundPath();
+    this.facts.outbound = () => this.outbound.stats;
     socket.on('drain', () => this.out.drained());
     this.rearm();
   }
@@ -239,6 +242,7 @@ export class SessionDriver implements SessionHandle {
           break;
         case 'link-down':
           this.heldSteps = undefined;
+          this.outbound.clear();
           void this.network.close();
           break;
         case 'close':
@@ -399,25 +403,44 @@ export class SessionDriver implements SessionHandle {
    * PPP headers into the 8 bytes of headroom in front of each packet (or encrypts it with MPPE)
    * and copies them out (the slab is reused for the next batch while the socket may still hold
    * the buffers): packets lying back to back in the slab share one buffer, so a batch costs a few
-   * socket writes, not one per packet. TCP back-pressure pauses the TUN reader until 'drain'.
+   * socket writes, not one per packet. While TCP pushes back they wait in FQ-CoDel (outbound.ts).
    */
   private fromTun(batch: PacketBatch): void {
-    if (this.socket.destroyed) return;
-    const packets: Buffer[] = [];
+    if (!this.socket.destroyed) this.guard(() => this.outbound.fromTun(batch));
+  }
+
+  private outboundPath(): OutboundPath {
+    const { socket, out, stats } = this;
+    return new OutboundPath({
+      frame: (batch, packets, reuse) => this.core.encodeOutboundBatch(batch, packets, reuse),
+      sink: {
+        write: (packets) => out.write(packets),
+        get ready() {
+          return !out.pushingBack && !socket.destroyed;
+        },
+        // Once the socket has taken every byte handed to it and nothing waits in the record writer,
+        // no write refers to the last batch's buffer: it is filled again instead of a fresh one
+        // (a fresh 256 KiB per batch cost more CPU per GB than the copies it saved).
+        get idle() {
+          return socket.writableLength === 0 && out.queued === 0;
+        },
+      },
+      now: monotonicNow,
+      sent: (packets, bytes) => {
+        stats.txPackets += packets;
+        stats.txBytes += bytes;
+      },
+      pauseReader: (paused) => (paused ? this.network.tun?.pause() : this.network.tun?.resume()),
+    });
+  }
+
+  /** Data path work outside input() (TUN poller, socket drain): a bug there ends this session only. */
+  private guard(fn: () => void): void {
     try {
-      // Once the socket has taken every byte handed to it and nothing waits in the record writer,
-      // no write refers to the last batch's buffer: fill it again instead of allocating (a fresh
-      // 256 KiB per batch cost more CPU per GB than the copies it saved).
-      const idle = this.socket.writableLength === 0 && this.out.queued === 0;
-      const went = this.core.encodeOutboundBatch(batch, packets, idle ? this.lastBody : undefined);
-      this.lastBody = went.body;
-      this.stats.txPackets += went.packets;
-      this.stats.txBytes += went.bytes;
+      fn();
     } catch (err) {
-      // Called from the TUN poller, outside input(): a bug here must end this session only.
-      return this.bug(err);
+      this.bug(err);
     }
-    if (packets.length > 0) this.out.write(packets);
   }
 
   private writeTun(packet: Buffer): void {

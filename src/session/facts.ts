@@ -8,6 +8,7 @@ import { formatPrefix6, type Prefix6 } from '../ip/ipv6-addr.js';
 import type { DropCounters } from '../ppp/data-gate.js';
 import type { SessionCounters, SessionFacts } from './lifecycle.js';
 import type { SessionNetwork } from './network.js';
+import type { OutboundStats } from './outbound.js';
 import type { DataPathCounters, SessionInfo } from './registry.js';
 
 /** The parts of the session core the facts read. */
@@ -26,8 +27,10 @@ export class LiveFacts implements SessionFacts {
   rateLimit: RateLimit | undefined;
   /** The data path's counters: plain fields, bumped per packet. rx = from the client. */
   readonly stats = { rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0 };
-  /** Times the record writer paused the TUN reader (socket back-pressure). */
+  /** Times the record writer reported socket back-pressure. */
   pauses = 0;
+  /** The outbound queue's counters (set by the driver). */
+  outbound: (() => OutboundStats) | undefined;
 
   constructor(
     readonly sid: string,
@@ -93,6 +96,11 @@ export class LiveFacts implements SessionFacts {
       tunReadBatches: s.readBatches,
       tunWriteCalls: s.writeCalls,
       pauses: this.pauses,
+      ...queueCounters(this.outbound?.()),
     };
   }
+}
+
+function queueCounters(q: OutboundStats | undefined): Pick<DataPathCounters, 'aqmDropped' | 'aqmMarked' | 'queueDropped' | 'queuedBytes'> {
+  return { aqmDropped: q?.codelDropped ?? 0, aqmMarked: q?.ecnMarked ?? 0, queueDropped: q?.overlimitDropped ?? 0, queuedBytes: q?.queuedBytes ?? 0 };
 }

@@ -51,6 +51,11 @@ export class RecordWriter {
     return this.queueBytes;
   }
 
+  /** The owner was told to stop producing and not yet to go on. */
+  get pushingBack(): boolean {
+    return this.paused;
+  }
+
   /** Queue packets (in order) and write what can be written now. */
   write(packets: readonly Buffer[]): void {
     if (this.sink.destroyed || this.ending) return;

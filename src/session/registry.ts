@@ -54,8 +54,16 @@ export interface DataPathCounters {
   readonly tunReadBatches: number;
   /** write()/writev() calls for `rxPackets` packets (fewer with GRO). */
   readonly tunWriteCalls: number;
-  /** Times the socket's back-pressure paused reading from the TUN. */
+  /** Times the socket pushed back (the queue below holds the backlog; with SSTPD_FQ=0 the TUN reader paused). */
   readonly pauses: number;
+  /** Host → client packets FQ-CoDel dropped (a standing queue above target for an interval). */
+  readonly aqmDropped: number;
+  /** … or marked CE instead (ECN-capable). */
+  readonly aqmMarked: number;
+  /** Host → client packets dropped at the session's queue limit (from the fattest flow). */
+  readonly queueDropped: number;
+  /** IP bytes waiting in the session's queue for the TLS stream. */
+  readonly queuedBytes: number;
 }
 
 export type TerminateCause =

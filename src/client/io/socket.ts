@@ -20,6 +20,7 @@ import type { EchoPolicy } from '../../ppp/lcp/lcp.js';
 import { ClientConnection, IP_FRAME_OVERHEAD, type ClientAction, type UpInfo } from '../connection.js';
 import { writeDataHeaders } from '../../sstp/wire.js';
 import { boundTcpQueues } from '../../dataplane/tcp-queue.js';
+import { OutboundPath } from '../../session/outbound.js';
 import { ClientError, ClientErrorCode, classifyClose, type ClientStage } from '../errors.js';
 
 /**
@@ -190,32 +191,41 @@ export class SstpConnection {
   }
 
   /**
-   * Packets as the TUN delivers them (views with 8 bytes of headroom): each framed in its headroom
-   * (or encrypted, with MPPE), then joined and written at once, so a batch costs one TLS write
-   * instead of one per packet. False = back-pressure.
+   * The way out for a TUN bridge (client/io/tun.ts): TUN batches framed into one buffer each and
+   * written while the socket takes them, FQ-CoDel while it pushes back (session/outbound.ts, the
+   * server's own). `pauseReader` is for `SSTPD_FQ=0`, where back-pressure stops the reader instead.
    */
-  sendBatch(slab: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number): boolean {
-    const conn = this.conn;
-    if (!conn || !conn.up) return true;
-    const framed: Buffer[] = [];
-    let total = 0;
-    for (let i = 0; i < count; i++) {
-      const len = lengths[i]!;
-      const off = offsets[i]!;
-      const bytes = conn.frameOutbound(slab.subarray(off - IP_FRAME_OVERHEAD, off + len));
-      if (!bytes) continue;
-      framed.push(bytes);
-      total += bytes.length;
-      this.stats.txPackets++;
-      this.stats.txBytes += len;
-    }
-    if (framed.length === 0) return true;
-    // One copy out of the slab, which the TUN reuses for its next batch.
-    this.socket.write(Buffer.concat(framed, total));
-    return this.socket.writableLength < SEND_BUFFER_LIMIT;
+  outbound(pauseReader: (paused: boolean) => void): OutboundPath {
+    const socket = this.socket;
+    const stats = this.stats;
+    const path = new OutboundPath({
+      frame: (batch, out, reuse) => {
+        const conn = this.conn;
+        return conn?.up ? conn.frameBatch(batch, out, reuse) : { packets: 0, bytes: 0 };
+      },
+      sink: {
+        write: (packets) => {
+          for (const p of packets) socket.write(p);
+        },
+        get ready() {
+          return socket.writableLength < SEND_BUFFER_LIMIT && !socket.destroyed;
+        },
+        get idle() {
+          return socket.writableLength === 0;
+        },
+      },
+      now: monotonicNow,
+      sent: (packets, bytes) => {
+        stats.txPackets += packets;
+        stats.txBytes += bytes;
+      },
+      pauseReader,
+    });
+    socket.on('drain', () => path.drained());
+    return path;
   }
 
-  /** Resolves on the next 'drain' of the socket (after sendIp/sendBatch returned false). */
+  /** Resolves on the next 'drain' of the socket (after sendIp returned false). */
   drained(): Promise<void> {
     if (this.socket.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
@@ -227,10 +237,6 @@ export class SstpConnection {
       this.socket.once('drain', done);
       this.socket.once('close', done);
     });
-  }
-
-  onDrain(fn: () => void): void {
-    this.socket.on('drain', fn);
   }
 
   /** LCP Echo round trip through the server's PPP stack, in ms; rejects after timeoutMs. */

@@ -52,22 +52,17 @@ export class ClientInterface {
 
   /**
    * Creates and configures the interface for an established connection and wires the data path:
-   * TUN batches → one TLS write each (pausing the TUN while TCP pushes back), and the packets the
-   * connection delivers to `deliver()` → the TUN.
+   * TUN batches → one TLS write each (FQ-CoDel while TCP pushes back: session/outbound.ts), and the
+   * packets the connection delivers to `deliver()` → the TUN.
    */
   static async open(conn: SstpConnection, info: UpInfo, opts: ClientInterfaceOptions = {}): Promise<ClientInterface> {
-    let tun: TunDevice;
+    let tun: TunDevice | undefined;
+    const out = conn.outbound((paused) => (paused ? tun?.pause() : tun?.resume()));
     try {
-      tun = openTun(
-        (b) => {
-          if (!conn.sendBatch(b.slab, b.offsets, b.lengths, b.count)) tun.pause();
-        },
-        { nameTemplate: opts.ifname ?? 'sstpc%d', onError: () => void conn.close() },
-      );
+      tun = openTun((b) => out.fromTun(b), { nameTemplate: opts.ifname ?? 'sstpc%d', onError: () => void conn.close() });
     } catch (e) {
       throw new ClientError(ClientErrorCode.TUN, `cannot create the interface: ${e instanceof Error ? e.message : String(e)}`, 'up', undefined, { cause: e });
     }
-    conn.onDrain(() => tun.resume());
     const iface = new ClientInterface(tun, tun.name, opts.netns);
     try {
       await iface.configure(info, opts);

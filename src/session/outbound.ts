@@ -1,0 +1,155 @@
+/**
+ * The way out of a tunnel, TUN → TLS stream, for both roles (the server's sessions and our client):
+ * TUN batches are framed and written while the stream takes them; while it pushes back, packets
+ * wait in a per-session FQ-CoDel queue (fq-codel.ts) and go out in its order once the stream
+ * drains, so a ping is not stuck behind a bulk flow's backlog (issue 14).
+ *
+ * The TUN is read on regardless of the stream: its own ring is first in, first out and drops at its
+ * end, so the backlog is better held here. With `SSTPD_FQ=0` the old way is back (the stream's
+ * back-pressure pauses the TUN reader and the backlog waits in the kernel), for measurements.
+ *
+ * Framing is the data path's (data-path.ts, through the role's `frame`): the gate decides, both
+ * for a batch straight from the TUN and for packets leaving the queue.
+ */
+import type { Millis } from '../common/time.js';
+import type { FramedCount, SlabPackets } from './data-path.js';
+import { DATA_HEADROOM } from './data-path.js';
+import { FQ_CODEL_DEFAULTS, FqCodel, type FqCodelOptions, type FqCodelStats, type QueuedPacket } from './fq-codel.js';
+
+/** The role's stream writer. */
+export interface OutboundSink {
+  /** Framed SSTP packets, in order. */
+  write(packets: Buffer[]): void;
+  /** The stream takes more now (no back-pressure). */
+  readonly ready: boolean;
+  /** No write handed over still refers to an earlier batch's buffer (it may be filled again). */
+  readonly idle: boolean;
+}
+
+/** The role's framing of packets for the peer (CallPump.frameBatchOut). */
+export type BatchFramer = (batch: SlabPackets, out: Buffer[], reuse?: Buffer) => FramedCount;
+
+export interface OutboundHooks {
+  readonly frame: BatchFramer;
+  readonly sink: OutboundSink;
+  readonly now: () => Millis;
+  /** Packets and IP bytes framed for the peer. */
+  readonly sent: (packets: number, bytes: number) => void;
+  /** Without the queue: stop (true) or resume (false) the TUN reader. */
+  readonly pauseReader: (paused: boolean) => void;
+}
+
+/** FQ-CoDel unless SSTPD_FQ=0. */
+export function fqWanted(): boolean {
+  return process.env['SSTPD_FQ'] !== '0';
+}
+
+/** Packets and IP bytes taken from the queue per framing round: one socket write of ~64 KiB. */
+const ROUND_PACKETS = 128;
+const ROUND_BYTES = 64 * 1024;
+
+export interface OutboundStats extends FqCodelStats {
+  /** IP bytes waiting in the queue now. */
+  queuedBytes: number;
+}
+
+export class OutboundPath {
+  private fq: FqCodel | undefined;
+  private lastBody: Buffer | undefined;
+  private readonly taken: QueuedPacket[] = [];
+  private readonly round = { count: 0, slab: Buffer.alloc(0), slabs: [] as Buffer[], offsets: new Uint32Array(ROUND_PACKETS), lengths: new Uint32Array(ROUND_PACKETS) };
+  private readerPaused = false;
+
+  constructor(
+    private readonly hooks: OutboundHooks,
+    /** null: no queue (SSTPD_FQ=0), back-pressure pauses the TUN reader. */
+    private readonly fqOptions: FqCodelOptions | null = fqWanted() ? FQ_CODEL_DEFAULTS : null,
+    private readonly seed = (Math.random() * 0x100000000) >>> 0,
+  ) {}
+
+  get stats(): OutboundStats {
+    const q = this.fq;
+    return { codelDropped: q?.stats.codelDropped ?? 0, ecnMarked: q?.stats.ecnMarked ?? 0, overlimitDropped: q?.stats.overlimitDropped ?? 0, queuedBytes: q?.bytes ?? 0 };
+  }
+
+  /** A TUN batch (its packets are views, valid during the call only). */
+  fromTun(batch: SlabPackets): void {
+    const fq = this.fq;
+    if ((fq === undefined || fq.packets === 0) && this.hooks.sink.ready) return this.send(batch);
+    if (this.fqOptions === null) {
+      // No queue: the reader should be paused by now; what still came is written, never lost.
+      return this.send(batch);
+    }
+    this.enqueue(batch, this.fqOptions);
+    this.drain();
+  }
+
+  /** The stream takes more again (its 'drain'). */
+  drained(): void {
+    if (this.fqOptions !== null) return this.drain();
+    if (this.readerPaused && this.hooks.sink.ready) {
+      this.readerPaused = false;
+      this.hooks.pauseReader(false);
+    }
+  }
+
+  /** Drops everything queued (the link is going down). */
+  clear(): void {
+    this.fq?.clear();
+  }
+
+  private send(batch: SlabPackets): void {
+    const packets: Buffer[] = [];
+    const went = this.hooks.frame(batch, packets, this.hooks.sink.idle ? this.lastBody : undefined);
+    if (went.body !== undefined) this.lastBody = went.body;
+    if (went.packets > 0) this.hooks.sent(went.packets, went.bytes);
+    if (packets.length > 0) this.hooks.sink.write(packets);
+    if (this.fqOptions === null && !this.readerPaused && !this.hooks.sink.ready) {
+      this.readerPaused = true;
+      this.hooks.pauseReader(true);
+    }
+  }
+
+  /** Copies the batch's packets out of the TUN's slab (reused after this call) into the queue. */
+  private enqueue(batch: SlabPackets, options: FqCodelOptions): void {
+    const fq = (this.fq ??= new FqCodel(options, this.seed));
+    const { count, offsets, lengths } = batch;
+    let total = 0;
+    for (let i = 0; i < count; i++) total += DATA_HEADROOM + lengths[i]!;
+    const chunk = Buffer.allocUnsafe(total);
+    const now = this.hooks.now();
+    let pos = 0;
+    for (let i = 0; i < count; i++) {
+      const slab = batch.slabs !== undefined ? batch.slabs[i]! : batch.slab;
+      const at = offsets[i]!;
+      const len = lengths[i]!;
+      slab.copy(chunk, pos + DATA_HEADROOM, at, at + len);
+      fq.enqueue(now, chunk, pos + DATA_HEADROOM, len);
+      pos += DATA_HEADROOM + len;
+    }
+  }
+
+  /** While the stream takes more: a round of packets in FQ-CoDel's order, framed, written. */
+  private drain(): void {
+    const fq = this.fq;
+    if (!fq) return;
+    const round = this.round;
+    while (fq.packets > 0 && this.hooks.sink.ready) {
+      const taken = this.taken;
+      taken.length = 0;
+      const n = fq.dequeue(this.hooks.now(), ROUND_BYTES, ROUND_PACKETS, taken);
+      if (n === 0) return;
+      round.slabs.length = n;
+      for (let i = 0; i < n; i++) {
+        const p = taken[i]!;
+        round.slabs[i] = p.buf;
+        round.offsets[i] = p.at;
+        round.lengths[i] = p.len;
+      }
+      round.count = n;
+      this.send(round);
+    }
+    this.taken.length = 0;
+    this.round.slabs.length = 0;
+  }
+}
