@@ -199,6 +199,8 @@ interface Target {
   readonly routeGateway: boolean;
   /** RSS of a freshly started server (sessions' share = RSS − this). */
   readonly startRssMiB?: number;
+  /** sstpd's state directory (its control socket): the sessions' drop counters are read there. */
+  readonly stateDir?: string;
 }
 
 /** The hard open-files limit bounds sessions: sstpd holds 2 fds per session (TLS socket + TUN). */
@@ -253,6 +255,7 @@ async function startSstpd(dir: string, users: number, v: SstpdVariant): Promise<
     users,
     routeGateway: false,
     ...(idleRss !== undefined ? { startRssMiB: idleRss } : {}),
+    stateDir: join(dir, 'state'),
   };
 }
 
@@ -537,22 +540,48 @@ interface Measured {
   readonly gbit?: number;
   readonly retransmits?: number;
   readonly cpuSPerGB?: number;
+  /** Packets the server's data path dropped during the run (sstpd only; `sstpctl` counters). */
+  readonly drops?: number;
   readonly error?: string;
+}
+
+/**
+ * Every packet sstpd's data path dropped, summed over its sessions (issue 14 part 2: count every
+ * drop where it happens): the TUN refusing a client packet, FQ-CoDel's drops and limit drops.
+ * Undefined for another server, or when the control socket does not answer.
+ */
+async function serverDrops(t: Target): Promise<number | undefined> {
+  if (t.stateDir === undefined) return undefined;
+  try {
+    const out = await run(t.ns, process.execPath, [cliPath('sstpctl'), '--state-dir', t.stateDir, 'show', 'sessions', '--json']);
+    const sessions = JSON.parse(out) as { dataPath?: Record<string, number> }[];
+    let n = 0;
+    for (const s of sessions) {
+      const d = s.dataPath ?? {};
+      n += (d['tunWriteDropped'] ?? 0) + (d['tunReadDropped'] ?? 0) + (d['aqmDropped'] ?? 0) + (d['queueDropped'] ?? 0);
+    }
+    return n;
+  } catch {
+    return undefined;
+  }
 }
 
 /** One iperf3 run with the server's CPU seconds per GB moved (when its pid is known) and retransmits. */
 async function measured(t: Target, tu: Tunnel, args: readonly string[]): Promise<Measured> {
+  const dropsBefore = await serverDrops(t);
   const before = t.pid !== undefined ? procStat(t.pid).cpuS : undefined;
   const j = (await iperf(t, [tu], args))[0]!;
   const err = iperfError(j);
   if (err !== undefined) return { error: err };
   const cpu = before !== undefined && t.pid !== undefined ? procStat(t.pid).cpuS - before : undefined;
+  const dropsAfter = dropsBefore !== undefined ? await serverDrops(t) : undefined;
   const bytes = Number(((j['end'] as Json)['sum_received'] as Json | undefined)?.['bytes'] ?? NaN);
   const g = gbit(j);
   const r = retransmits(j);
   return {
     ...(g !== undefined ? { gbit: g } : {}),
     ...(r !== undefined ? { retransmits: r } : {}),
+    ...(dropsBefore !== undefined && dropsAfter !== undefined ? { drops: dropsAfter - dropsBefore } : {}),
     ...(cpu !== undefined && bytes > 0 ? { cpuSPerGB: Math.round((cpu / (bytes / 1e9)) * 100) / 100 } : {}),
   };
 }
@@ -569,6 +598,7 @@ async function throughput(t: Target): Promise<Json> {
     Object.assign(out, {
       tcpUpGbit: up.gbit, tcpDownGbit: down.gbit,
       tcpUpRetransmits: up.retransmits, tcpDownRetransmits: down.retransmits,
+      tcpUpServerDrops: up.drops, tcpDownServerDrops: down.drops,
       tcpUpServerCpuSPerGB: up.cpuSPerGB, tcpDownServerCpuSPerGB: down.cpuSPerGB,
       ...(up.error !== undefined ? { tcpUpError: up.error } : {}),
       ...(down.error !== undefined ? { tcpDownError: down.error } : {}),
@@ -679,14 +709,17 @@ async function loaded(t: Target): Promise<Json> {
     // Upload: the client's echo requests queue behind the flow; download: the server's replies do.
     for (const [key, args] of [['underUpload', []], ['underDownload', ['-R']]] as const) {
       log(`loaded latency: ping while one bulk TCP flow runs (${key})`);
+      const dropsBefore = await serverDrops(t);
       const flow = iperf(t, [tu], [...args, ...(values['loaded-rate'] !== undefined ? ['-b', values['loaded-rate']] : [])]);
       await sleep(1000);
       const times = pingTimes(await run(tu.ns, 'ping', ['-c', String(Math.min(count, (SECONDS - 2) * 100)), '-i', '0.01', target]).catch((e: { stdout?: string }) => e.stdout ?? ''));
       const bulk = (await flow)[0]!;
+      const dropsAfter = dropsBefore !== undefined ? await serverDrops(t) : undefined;
       const a = summarize(times);
       out[key] = {
         pingP50Us: Math.round(a.p50 * 1000), pingP99Us: Math.round(a.p99 * 1000), samples: times.length,
-        ...(iperfError(bulk) !== undefined ? { bulkError: iperfError(bulk) } : { bulkGbit: gbit(bulk) }),
+        ...(iperfError(bulk) !== undefined ? { bulkError: iperfError(bulk) } : { bulkGbit: gbit(bulk), bulkRetransmits: retransmits(bulk) }),
+        ...(dropsBefore !== undefined && dropsAfter !== undefined ? { serverDrops: dropsAfter - dropsBefore } : {}),
       };
     }
     return out;
@@ -754,7 +787,7 @@ function table(m: Json): string {
   const tp = results['throughput'] as Json | undefined;
   if (tp) {
     const fig = (d: 'Up' | 'Down'): string => tp[`tcp${d}Error`] !== undefined ? String(tp[`tcp${d}Error`])
-      : `${tp[`tcp${d}Gbit`]} Gbit/s  retransmits ${tp[`tcp${d}Retransmits`] ?? '-'}  server CPU ${tp[`tcp${d}ServerCpuSPerGB`] ?? '-'} s/GB`;
+      : `${tp[`tcp${d}Gbit`]} Gbit/s  retransmits ${tp[`tcp${d}Retransmits`] ?? '-'}  server drops ${tp[`tcp${d}ServerDrops`] ?? '-'}  server CPU ${tp[`tcp${d}ServerCpuSPerGB`] ?? '-'} s/GB`;
     row(`TCP, 1 session, client → server (offload ${tp['tunOffload'] ? 'on' : 'off'})`, fig('Up'));
     row('TCP, 1 session, server → client', fig('Down'));
     row('TCP, 4 sessions, client → server (sum)', tp['tcpUp4SessionsError'] !== undefined ? String(tp['tcpUp4SessionsError']) : `${tp['tcpUp4SessionsGbit']} Gbit/s`);
@@ -769,7 +802,7 @@ function table(m: Json): string {
   const ld = results['loaded'] as Record<string, Json> | undefined;
   if (ld) {
     for (const [k, v] of Object.entries(ld)) {
-      row(`ping RTT, 1 bulk TCP flow ${k === 'underUpload' ? 'client → server' : 'server → client'}`, `p50 ${v['pingP50Us']} µs  p99 ${v['pingP99Us']} µs  (${v['samples']} pings; flow ${v['bulkError'] ?? `${v['bulkGbit']} Gbit/s`})`);
+      row(`ping RTT, 1 bulk TCP flow ${k === 'underUpload' ? 'client → server' : 'server → client'}`, `p50 ${v['pingP50Us']} µs  p99 ${v['pingP99Us']} µs  (${v['samples']} pings; flow ${v['bulkError'] ?? `${v['bulkGbit']} Gbit/s, ${v['bulkRetransmits'] ?? '-'} retransmits, ${v['serverDrops'] ?? '-'} server drops`})`);
     }
   }
   const mp = results['mppe'] as Json | undefined;
