@@ -14,6 +14,7 @@
 import type { Millis } from '../common/time.js';
 import type { FramedCount, SlabPackets } from './data-path.js';
 import { DATA_HEADROOM } from './data-path.js';
+import { MPPE_OVERHEAD } from '../ppp/mppe-cipher.js';
 import { FQ_CODEL_DEFAULTS, FqCodel, type FqCodelOptions, type FqCodelStats, type QueuedPacket } from './fq-codel.js';
 
 /** The role's stream writer. */
@@ -98,9 +99,10 @@ export class OutboundPath {
     this.fq?.clear();
   }
 
-  private send(batch: SlabPackets): void {
+  /** Frames and writes; `fresh` is a buffer sized for the batch, for when the last one is still in use. */
+  private send(batch: SlabPackets, fresh?: Buffer): void {
     const packets: Buffer[] = [];
-    const went = this.hooks.frame(batch, packets, this.hooks.sink.idle ? this.lastBody : undefined);
+    const went = this.hooks.frame(batch, packets, this.hooks.sink.idle ? this.lastBody : fresh);
     if (went.body !== undefined) this.lastBody = went.body;
     if (went.packets > 0) this.hooks.sent(went.packets, went.bytes);
     if (packets.length > 0) this.hooks.sink.write(packets);
@@ -140,14 +142,18 @@ export class OutboundPath {
       const n = fq.dequeue(this.hooks.now(), ROUND_BYTES, ROUND_PACKETS, taken);
       if (n === 0) return;
       round.slabs.length = n;
+      let bytes = 0;
       for (let i = 0; i < n; i++) {
         const p = taken[i]!;
         round.slabs[i] = p.buf;
         round.offsets[i] = p.at;
         round.lengths[i] = p.len;
+        bytes += p.len;
       }
       round.count = n;
-      this.send(round);
+      // A round is ~64 KiB: framed into a buffer of its size, not a fresh 256 KiB batch buffer
+      // (the socket still holds the last one while it pushes back).
+      this.send(round, Buffer.allocUnsafe(bytes + n * (DATA_HEADROOM + MPPE_OVERHEAD)));
     }
     this.taken.length = 0;
     this.round.slabs.length = 0;
