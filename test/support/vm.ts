@@ -39,7 +39,10 @@ export interface SstpcOptions {
   readonly ping?: readonly string[];
   readonly exec?: readonly string[];
   readonly expectFail?: boolean;
-  /** run --timeout (link up deadline), default 45 s: two guests under TCG can be slow. */
+  /**
+   * run --timeout (link up deadline), default 75 s (45 s with expectFail): it counts the guest's boot,
+   * which under TCG on a loaded machine took 42 s once, and only a run that fails waits it out.
+   */
   readonly timeoutS?: number;
   readonly execTimeoutS?: number;
   readonly ca?: string;
@@ -113,7 +116,7 @@ function runArgs(o: SstpcOptions): string[] {
   for (const p of o.ping ?? []) a.push('--ping', p);
   for (const e of o.exec ?? []) a.push('--exec', e);
   if (o.expectFail) a.push('--expect-fail');
-  a.push('--timeout', String(o.timeoutS ?? 45));
+  a.push('--timeout', String(o.timeoutS ?? (o.expectFail ? 45 : 75)));
   if (o.execTimeoutS !== undefined) a.push('--exec-timeout', String(o.execTimeoutS));
   if (o.ca !== undefined) a.push('--ca', o.ca);
   if (o.netns !== undefined) a.push('--netns', typeof o.netns === 'string' ? o.netns : o.netns.name);
