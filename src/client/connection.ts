@@ -8,7 +8,8 @@
  *
  * Control traffic comes out of `poll()` as actions. IPv4 data has a fast lane both ways: received
  * packets go straight to `onIp` (a view, valid during the call), and `frameBatch()` frames TUN
- * batches (headers in the headroom in front of each packet) into one buffer. Both ask the PPP link's data gate, as the server does.
+ * batches (headers in the headroom in front of each packet) into one buffer. Both ask the PPP
+ * link's data gate, as the server does.
  */
 import type { AuthProtocol } from '../config/model.js';
 import { minDeadline, type Millis } from '../common/time.js';
