@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { TurnBatch } from '../../src/common/log.js';
+import { TurnBatch } from '../../src/common/io/log-stdout.js';
 
 test('the lines of one event-loop turn go out as one write, in order; the next turn starts a new one', async () => {
   const writes: string[] = [];
