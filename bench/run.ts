@@ -148,8 +148,10 @@ class Lines {
   readonly seen: Json[] = [];
   private waiters: (() => void)[] = [];
   private exited = false;
+  private readonly rl: ReturnType<typeof createInterface>;
   constructor(readonly child: ChildProcess) {
-    createInterface({ input: child.stdout! }).on('line', (l) => {
+    this.rl = createInterface({ input: child.stdout! });
+    this.rl.on('line', (l) => {
       try {
         this.seen.push(JSON.parse(l) as Json);
       } catch {
@@ -162,6 +164,16 @@ class Lines {
       for (const w of this.waiters.splice(0)) w();
     });
   }
+  /**
+   * No more lines wanted: the pipe is only drained. The bench shares the cores with the processes
+   * it measures, and parsing sstpd's few log lines per session was CPU taken from them.
+   */
+  drainOnly(): void {
+    this.rl.close();
+    this.seen.length = 0;
+    this.child.stdout!.on('data', () => undefined).resume();
+  }
+
   async next(pred: (j: Json) => boolean, timeoutMs: number, what: string): Promise<Json> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -240,7 +252,7 @@ async function startSstpd(dir: string, users: number, v: SstpdVariant): Promise<
   await sleep(1000);
   const idleRss = d.pid !== undefined ? procStat(d.pid).rssMiB : undefined;
   // Nothing else reads the session log; keep the pipe drained.
-  setInterval(() => void lines.seen.splice(0), 1000).unref();
+  lines.drainOnly();
   return {
     name: v.name,
     ns: NS_S,
@@ -324,6 +336,13 @@ function processTree(pid: number): number[] {
 }
 
 /** CPU seconds and RSS of the server: the process and its children (a primary and its workers). */
+/** CPU seconds of this process's waited-for children (and theirs): /proc/self/stat cutime + cstime. */
+function childrenCpuS(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) / 100;
+}
+
 function procStat(pid: number): { cpuS: number; rssMiB: number } {
   let ticks = 0;
   let rssKb = 0;
@@ -359,8 +378,10 @@ async function settle(t: Target): Promise<void> {
 
 // ---- the steps ------------------------------------------------------------------------------
 
+/** With --profile, sstp-load runs under --cpu-prof too (it shares the cores with the server). */
 function loadArgs(t: Target, extra: readonly string[]): string[] {
-  return [cliPath('sstp-load'), '--user', t.user, '--password', t.password, ...t.tlsArgs, '--source-addresses', '16', ...extra, `${t.host}:${t.port}`];
+  const prof = values.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(values.profile, 'sstp-load')] : [];
+  return [...prof, cliPath('sstp-load'), '--user', t.user, '--password', t.password, ...t.tlsArgs, '--source-addresses', '16', ...extra, `${t.host}:${t.port}`];
 }
 
 async function setup(t: Target): Promise<Json> {
@@ -371,8 +392,10 @@ async function setup(t: Target): Promise<Json> {
     log(`setup: ${n} sessions, ${c} concurrent`);
     // Sessions are held past the ramp, so interface teardown (kernel-serialized) is not in the window.
     const cpu0 = t.pid !== undefined ? procStat(t.pid).cpuS : undefined;
+    const load0 = childrenCpuS();
     const text = await run(t.ns, process.execPath, loadArgs(t, ['--sessions', String(Math.min(n, t.maxSessions)), '--users', String(t.users), '--concurrency', String(c), '--hold', '1', '--auth-mix', 'mschap-v2']), 600_000).catch((e: { stdout?: string; message?: string }) => e.stdout ?? '');
     const cpu = cpu0 !== undefined && t.pid !== undefined ? procStat(t.pid).cpuS - cpu0 : undefined;
+    const loadCpu = childrenCpuS() - load0;
     const rep = loadReport(text);
     if (!rep) throw new Error(`setup c=${c}: no report from sstp-load`);
     const ms = rep['setupMs'] as Json;
@@ -381,6 +404,8 @@ async function setup(t: Target): Promise<Json> {
       sessions: Math.min(n, t.maxSessions), established, perSecond: rep['setupRate'], p50Ms: ms['p50'], p99Ms: ms['p99'], failures: rep['failures'],
       // The whole server's CPU over the run (setup, the 1 s hold, teardown) per session set up.
       ...(cpu !== undefined && established > 0 ? { serverCpuMsPerSetup: Math.round((cpu * 1000 / established) * 100) / 100 } : {}),
+      // sstp-load's own CPU (it shares the cores): a waited-for child's time, in our cutime/cstime.
+      ...(established > 0 ? { loadCpuMsPerSetup: Math.round((loadCpu * 1000 / established) * 100) / 100 } : {}),
     };
   }
   return out;
@@ -779,7 +804,7 @@ function table(m: Json): string {
   const rows: string[] = [`machine: ${m['cores']} x ${m['cpu']}, ${m['memGiB']} GiB, Linux ${m['kernel']}, node ${m['node']}, OpenSSL ${m['openssl']}`, `server: ${m['server']} (commit ${m['commit']})`, ''];
   const row = (k: string, v: unknown): void => void rows.push(`${k.padEnd(44)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
   const s = results['setup'] as Record<string, Json> | undefined;
-  if (s) for (const [k, v] of Object.entries(s)) row(`setup, ${k.slice(1)} concurrent (${v['established']}/${v['sessions']})`, `${v['perSecond']}/s  p50 ${v['p50Ms']} ms  p99 ${v['p99Ms']} ms  server CPU ${v['serverCpuMsPerSetup'] ?? '-'} ms/setup`);
+  if (s) for (const [k, v] of Object.entries(s)) row(`setup, ${k.slice(1)} concurrent (${v['established']}/${v['sessions']})`, `${v['perSecond']}/s  p50 ${v['p50Ms']} ms  p99 ${v['p99Ms']} ms  server CPU ${v['serverCpuMsPerSetup'] ?? '-'} ms/setup  load generator CPU ${v['loadCpuMsPerSetup'] ?? '-'} ms/setup`);
   const ch = results['churn'] as Record<string, Json> | undefined;
   if (ch) for (const [k, v] of Object.entries(ch)) row(`churn, ${k.slice(1)} at a time (${v['established']} sessions)`, `${v['perSecond']}/s  p50 ${v['p50Ms']} ms  p99 ${v['p99Ms']} ms  server CPU ${v['serverCpuMsPerSession'] ?? '-'} ms/session (set up and closed)`);
   const i = results['idle'] as Record<string, Json> | undefined;

@@ -61,7 +61,7 @@ export interface NativeTun {
    * Address, point-to-point peer (adds the peer/32 route), /32 mask, MTU, and up/down. IPv4 optional.
    * `linkUp`: the link is up at this MTU already, only the addresses are set (mtu, up not needed).
    */
-  configure(name: string, opts: { local?: string; peer?: string; mtu?: number; up?: boolean; txqueuelen?: number; linkUp?: boolean }): void;
+  configure(name: string, opts: { local?: string; peer?: string; mtu?: number; up?: boolean; txqueuelen?: number; linkUp?: boolean; fresh?: boolean }): void;
   /** An IPv6 address (16 bytes) with its prefix length on the interface; an existing one is fine. */
   addAddress6(name: string, address: Uint8Array, prefixLen: number): void;
   /** Adds or deletes a route for prefix/len through the interface (no gateway); idempotent. */

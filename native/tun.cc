@@ -3,7 +3,9 @@
 //   open(template, offload)           -> { fd, name, offload }  /dev/net/tun + TUNSETIFF (IFF_TUN |
 //                                        IFF_NO_PI, plus IFF_VNET_HDR + TUNSETOFFLOAD when asked and
 //                                        the kernel takes it)
-//   configure(name, {local?, peer?, mtu, up, txqueuelen?}) SIOCSIF* ioctls on an AF_INET datagram socket
+//   configure(name, {local?, peer?, mtu, up, txqueuelen?, linkUp?, fresh?}) the link (MTU, queue,
+//                                        up) as one RTM_NEWLINK; the addresses as one RTM_NEWADDR
+//                                        when `fresh` (no IPv4 address yet), else SIOCSIF* ioctls
 //   addAddress6(name, addr16, prefixLen)                 SIOCSIFADDR on an AF_INET6 socket (in6_ifreq)
 //   route6(name, add, prefix16, prefixLen)               SIOCADDRT / SIOCDELRT (in6_rtmsg) via the device
 //   resetAsync(name, done)                               link down, every IPv4 address removed (interface
@@ -44,6 +46,8 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/route.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -135,9 +139,10 @@ int OpenDevice(Napi::Env env, struct ifreq* ifr) {
 
 // Turns on checksum and segmentation offload (TSO; USO where the kernel has it, 6.2+). False when
 // the kernel takes none of it.
+// No TUNSETVNETHDRSZ: TUNSETIFF with IFF_VNET_HDR starts at sizeof(struct virtio_net_hdr), our
+// kVnetHdr, and every TUN ioctl takes the kernel's global RTNL lock.
 bool EnableOffload(int fd) {
-  int size = static_cast<int>(kVnetHdr);
-  if (::ioctl(fd, TUNSETVNETHDRSZ, &size) < 0) return false;
+  static_assert(kVnetHdr == 10, "the kernel's default vnet header size");
   unsigned tcp = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
   if (::ioctl(fd, TUNSETOFFLOAD, tcp | TUN_F_USO4 | TUN_F_USO6) == 0) return true;
   return ::ioctl(fd, TUNSETOFFLOAD, tcp) == 0;
@@ -199,6 +204,89 @@ void SetAddr(struct ifreq* ifr, const struct sockaddr_in& a, bool dst) {
   std::memcpy(dst ? &ifr->ifr_dstaddr : &ifr->ifr_addr, &a, sizeof a);
 }
 
+// One rtnetlink request: a header, the family header, up to a few 4-byte attributes.
+struct NlRequest {
+  struct nlmsghdr h;
+  char body[NLMSG_ALIGN(sizeof(struct ifinfomsg)) + NLMSG_ALIGN(sizeof(struct ifaddrmsg)) + 4 * RTA_SPACE(4)];
+
+  NlRequest(uint16_t type, uint16_t flags, const void* family, size_t familyLen) {
+    std::memset(this, 0, sizeof *this);
+    h.nlmsg_len = NLMSG_LENGTH(familyLen);
+    h.nlmsg_type = type;
+    h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+    std::memcpy(NLMSG_DATA(&h), family, familyLen);
+  }
+
+  void Add32(unsigned short type, const void* value) {
+    auto* rta = reinterpret_cast<struct rtattr*>(reinterpret_cast<char*>(&h) + NLMSG_ALIGN(h.nlmsg_len));
+    rta->rta_type = type;
+    rta->rta_len = RTA_LENGTH(4);
+    std::memcpy(RTA_DATA(rta), value, 4);
+    h.nlmsg_len = NLMSG_ALIGN(h.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+  }
+};
+
+// Sends one request and reads its answer: the ACK (an nlmsgerr with error 0) or the error, with
+// the request riding along. 0 or the errno.
+int NlTransact(const NlRequest& req) {
+  int nl = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (nl < 0) return errno;
+  struct sockaddr_nl kernel;
+  std::memset(&kernel, 0, sizeof kernel);
+  kernel.nl_family = AF_NETLINK;
+  int err = 0;
+  if (::sendto(nl, &req, req.h.nlmsg_len, 0, reinterpret_cast<struct sockaddr*>(&kernel), sizeof kernel) < 0) {
+    err = errno;
+  } else {
+    char buf[NLMSG_SPACE(sizeof(struct nlmsgerr)) + sizeof req];
+    ssize_t n;
+    do n = ::recv(nl, buf, sizeof buf, 0); while (n < 0 && errno == EINTR);
+    auto* h = reinterpret_cast<struct nlmsghdr*>(buf);
+    if (n < 0) err = errno;
+    else if (!NLMSG_OK(h, static_cast<size_t>(n)) || h->nlmsg_type != NLMSG_ERROR) err = EPROTO;
+    else err = -static_cast<struct nlmsgerr*>(NLMSG_DATA(h))->error;
+  }
+  ::close(nl);
+  return err;
+}
+
+// The rtnetlink requests below each take the kernel's global RTNL lock once, where the ioctls they
+// replace took it once per ioctl (each waiting behind any other interface change on the host).
+
+// `local peer peer/32` on an interface with no IPv4 address yet, as one RTM_NEWADDR: the same
+// address and peer route as SIOCSIFADDR + SIOCSIFDSTADDR + SIOCSIFNETMASK, without the address
+// being added and then replaced twice.
+int NewAddress4(int ifindex, const struct sockaddr_in& local, const struct sockaddr_in& peer) {
+  struct ifaddrmsg a;
+  std::memset(&a, 0, sizeof a);
+  a.ifa_family = AF_INET;
+  a.ifa_prefixlen = 32;
+  a.ifa_index = static_cast<uint32_t>(ifindex);
+  NlRequest req(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &a, sizeof a);
+  req.Add32(IFA_LOCAL, &local.sin_addr);
+  req.Add32(IFA_ADDRESS, &peer.sin_addr);
+  return NlTransact(req);
+}
+
+// MTU, queue length (when qlen > 0) and IFF_UP as one RTM_NEWLINK: the kernel applies them in the
+// order of SIOCSIFMTU, SIOCSIFTXQLEN, SIOCSIFFLAGS (do_setlink), through the same functions.
+int SetLink(int ifindex, int mtu, int qlen, bool up) {
+  struct ifinfomsg i;
+  std::memset(&i, 0, sizeof i);
+  i.ifi_family = AF_UNSPEC;
+  i.ifi_index = ifindex;
+  i.ifi_flags = up ? IFF_UP : 0;
+  i.ifi_change = IFF_UP;
+  NlRequest req(RTM_NEWLINK, 0, &i, sizeof i);
+  uint32_t m = static_cast<uint32_t>(mtu);
+  req.Add32(IFLA_MTU, &m);
+  if (qlen > 0) {
+    uint32_t q = static_cast<uint32_t>(qlen);
+    req.Add32(IFLA_TXQLEN, &q);
+  }
+  return NlTransact(req);
+}
+
 // configure(name, {local, peer, mtu, up}). Point-to-point: setting the destination makes the
 // kernel add the peer/32 route once the interface is up.
 Napi::Value Configure(const Napi::CallbackInfo& info) {
@@ -245,7 +333,19 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   bool ok = true;
-  if (ipv4) {
+  bool fresh = o.Get("fresh").ToBoolean().Value();
+  int ifindex = 0;
+  if (fresh || link) {
+    ok = IfIoctl(env, sock, SIOCGIFINDEX, "ioctl(SIOCGIFINDEX)", &ifr);
+    ifindex = ifr.ifr_ifindex;
+  }
+  if (ok && ipv4 && fresh) {
+    int err = NewAddress4(ifindex, local, peer);
+    if (err != 0) {
+      ErrnoError(env, err, "netlink(RTM_NEWADDR)", ifr.ifr_name).ThrowAsJavaScriptException();
+      ok = false;
+    }
+  } else if (ipv4) {
     SetAddr(&ifr, local, false);
     ok = ok && IfIoctl(env, sock, SIOCSIFADDR, "ioctl(SIOCSIFADDR)", &ifr);
     SetAddr(&ifr, peer, true);
@@ -253,17 +353,11 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
     std::memcpy(&ifr.ifr_netmask, &mask, sizeof mask);
     ok = ok && IfIoctl(env, sock, SIOCSIFNETMASK, "ioctl(SIOCSIFNETMASK)", &ifr);
   }
-  if (link) {
-    ifr.ifr_mtu = mtu;
-    ok = ok && IfIoctl(env, sock, SIOCSIFMTU, "ioctl(SIOCSIFMTU)", &ifr);
-    if (qlen > 0) {
-      ifr.ifr_qlen = qlen;
-      ok = ok && IfIoctl(env, sock, SIOCSIFTXQLEN, "ioctl(SIOCSIFTXQLEN)", &ifr);
-    }
-    ok = ok && IfIoctl(env, sock, SIOCGIFFLAGS, "ioctl(SIOCGIFFLAGS)", &ifr);
-    if (ok) {
-      if (up) ifr.ifr_flags |= IFF_UP; else ifr.ifr_flags &= ~IFF_UP;
-      ok = IfIoctl(env, sock, SIOCSIFFLAGS, "ioctl(SIOCSIFFLAGS)", &ifr);
+  if (ok && link) {
+    int err = SetLink(ifindex, mtu, qlen, up);
+    if (err != 0) {
+      ErrnoError(env, err, "netlink(RTM_NEWLINK)", ifr.ifr_name).ThrowAsJavaScriptException();
+      ok = false;
     }
   }
   ::close(sock);

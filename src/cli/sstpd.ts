@@ -14,6 +14,7 @@ import { ensureSelfSignedCert } from '../config/certs.js';
 import { demoConfigText } from '../config/demo.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
+import { asyncStdout } from '../common/io/log-stdout.js';
 import { Daemon } from '../server/daemon.js';
 import { Primary } from '../server/primary.js';
 import { BALANCES, type Balance } from '../server/listener.js';
@@ -57,7 +58,7 @@ const OPTIONS = {
 const MAX_WORKERS = 256;
 
 async function main(): Promise<number> {
-  if (cluster.isWorker) return runWorker(createLogger());
+  if (cluster.isWorker) return runWorker(createLogger(asyncStdout()));
   let parsed;
   try {
     parsed = parseArgs({ options: OPTIONS });
@@ -81,7 +82,7 @@ async function main(): Promise<number> {
   if (values.check !== undefined) return check(values.check);
 
   const stateDir = resolve(values['state-dir']);
-  const log = createLogger();
+  const log = createLogger(asyncStdout());
   let source: { file: string } | { text: string; baseDir: string };
   if (values.config !== undefined) {
     source = { file: resolve(values.config) };

@@ -1,19 +1,13 @@
 /**
  * Structured logs: one JSON line per event (pino), `msg` is the event name, session lines carry
- * `sid` and `username`.
- *
- * Written asynchronously: lines logged while a write is in flight go out together in the next one.
- * Synchronous writes cost a setup storm a syscall per line on the event loop, and when the reader
- * (journald, a pipe) falls behind, sonic-boom's synchronous mode sleeps 100 ms per EAGAIN with the
- * loop blocked: in a profile of `bench/run.js --only setup --quick` (node --cpu-prof), log writes
- * were 1.1 s of the daemon's 4.0 s busy time, 0.2 s after. What is still buffered is written
- * synchronously on exit (also after an uncaught error).
+ * `sid` and `username`. The daemon's destination is common/io/log-stdout.ts.
  */
-import { pino, destination, stdTimeFunctions, type Logger } from 'pino';
+import { pino, stdTimeFunctions, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(level: string = process.env['SSTPD_LOG_LEVEL'] ?? 'info'): Logger {
+/** The daemon's logger, writing to `dest` (common/io/log-stdout.ts: stdout, asynchronously). */
+export function createLogger(dest: DestinationStream, level: string = process.env['SSTPD_LOG_LEVEL'] ?? 'info'): Logger {
   return pino(
     {
       level,
@@ -21,21 +15,8 @@ export function createLogger(level: string = process.env['SSTPD_LOG_LEVEL'] ?? '
       timestamp: stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    asyncStdout(),
+    dest,
   );
-}
-
-/** stdout through an asynchronous sonic-boom, flushed synchronously when the process exits. */
-function asyncStdout(): ReturnType<typeof destination> {
-  const dest = destination({ dest: 1, sync: false });
-  process.once('exit', () => {
-    try {
-      dest.flushSync();
-    } catch {
-      // stdout is gone (closed pipe): nothing left to write to.
-    }
-  });
-  return dest;
 }
 
 /** A logger that drops everything (tests, --check). */

@@ -58,6 +58,8 @@ export class SessionNetwork {
   private ipv6Prepared = false;
   /** The MTU the interface is up at. */
   private mtu: number | undefined;
+  /** The interface has its IPv4 addresses (a later configureIpv4 changes them). */
+  private ipv4Set = false;
 
   constructor(private readonly sid: string, private readonly env: NetworkEnv, private readonly log: Logger, private readonly hooks: NetworkHooks) {}
 
@@ -140,6 +142,8 @@ export class SessionNetwork {
   open(mtu: number): TunDevice {
     const tun = this.openReserved();
     this.device = tun;
+    // New, or back from the cache, where its IPv4 addresses were removed.
+    this.ipv4Set = false;
     if (this.prefix) this.prepareIpv6(tun.name);
     (this.env.configureInterface ?? configureInterface)(tun.name, { mtu });
     tun.setMtu(mtu);
@@ -152,7 +156,9 @@ export class SessionNetwork {
     if (!this.device) return;
     // Opened at this MTU (the usual case): the link is up as it should be, only the addresses are new.
     const linkUp = mtu === this.mtu;
-    (this.env.configureInterface ?? configureInterface)(this.device.name, { local, peer, mtu, ...(linkUp ? { linkUp } : {}) });
+    const fresh = !this.ipv4Set;
+    (this.env.configureInterface ?? configureInterface)(this.device.name, { local, peer, mtu, ...(linkUp ? { linkUp } : {}), ...(fresh ? { fresh } : {}) });
+    this.ipv4Set = true;
     this.device.setMtu(mtu);
     this.mtu = mtu;
   }

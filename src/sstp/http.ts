@@ -47,7 +47,11 @@ const CR = 0x0d;
  * slow or hostile peer can never make it hold more than HEADER_BLOCK_MAX bytes.
  */
 class HeaderBlockReader {
-  private readonly buf = Buffer.alloc(HEADER_BLOCK_MAX);
+  /**
+   * Taken at the first byte and let go with the result: a session keeps its reader for life, and
+   * 8 KiB of it per session, held in memory the garbage collector accounts for, was worth nothing.
+   */
+  private buf: Buffer | undefined;
   private used = 0;
   /** Scanning resumes here; earlier LFs are known not to end the block. */
   private scanned = 0;
@@ -56,24 +60,29 @@ class HeaderBlockReader {
   feed(chunk: Buffer): BlockResult {
     if (this.done) throw new SstpdError('E_HTTP_DONE', 'http: header block already complete');
     const before = this.used;
-    const n = chunk.copy(this.buf, this.used, 0, Math.min(chunk.length, HEADER_BLOCK_MAX - this.used));
+    const buf = (this.buf ??= Buffer.alloc(HEADER_BLOCK_MAX));
+    const n = chunk.copy(buf, this.used, 0, Math.min(chunk.length, HEADER_BLOCK_MAX - this.used));
     this.used += n;
-    const end = this.findEnd();
+    const end = this.findEnd(buf);
     if (end !== undefined) {
-      this.done = true;
-      const text = this.buf.toString('latin1', 0, end.lineEnd);
+      this.finish();
+      const text = buf.toString('latin1', 0, end.lineEnd);
       return { kind: 'block', lines: text.split('\n').map(stripCr), rest: chunk.subarray(end.blockEnd - before) };
     }
     if (this.used === HEADER_BLOCK_MAX) {
-      this.done = true;
+      this.finish();
       return { kind: 'too-large' };
     }
     return { kind: 'need-more' };
   }
 
+  private finish(): void {
+    this.done = true;
+    this.buf = undefined;
+  }
+
   /** An LF followed by LF or CRLF ends the block. Stops where lookahead bytes are missing. */
-  private findEnd(): { lineEnd: number; blockEnd: number } | undefined {
-    const b = this.buf;
+  private findEnd(b: Buffer): { lineEnd: number; blockEnd: number } | undefined {
     for (let i = this.scanned; i < this.used; i++) {
       if (b[i] !== LF) continue;
       if (i + 1 >= this.used) return this.wait(i);

@@ -96,7 +96,7 @@ interface ChildDevice {
 
 type Command =
   | { op: 'open'; template?: string }
-  | { op: 'configure'; name: string; local: string; peer: string; mtu: number }
+  | { op: 'configure'; name: string; local: string; peer: string; mtu: number; fresh?: boolean }
   | { op: 'close' | 'respond' | 'pause' | 'resume' | 'seen' | 'writeAfterClose' | 'ipv6' | 'park' | 'reuse'; name: string }
   | { op: 'cleanup'; prefix: string };
 
@@ -144,7 +144,7 @@ function runChild(): void {
         return { name: dev.name };
       }
       case 'configure':
-        configureInterface(c.name, { local: c.local, peer: c.peer, mtu: c.mtu });
+        configureInterface(c.name, { local: c.local, peer: c.peer, mtu: c.mtu, ...(c.fresh ? { fresh: true } : {}) });
         return {};
       case 'close': {
         const d = device(c.name);
@@ -373,6 +373,31 @@ function registerTests(): void {
         const after = await ipJson<IpRoute[]>(ns, ['route', 'show']);
         assert.equal(after.find((r) => r.dst === '10.99.0.2'), undefined);
         assert.deepEqual(await child.call({ op: 'writeAfterClose', name }), { written: false });
+      });
+    });
+
+    it('fresh: the addresses as one netlink request give the same address and peer route; a later configure changes them', async () => {
+      await withChild(async (ns, child) => {
+        const name = await child.open();
+        await child.call({ op: 'configure', name, ...LINK, fresh: true });
+        const inet = async (): Promise<unknown[]> =>
+          (await ipJson<IpAddr[]>(ns, ['addr', 'show', 'dev', name]))[0]!.addr_info
+            .filter((a) => a.family === 'inet')
+            .map((a) => ({ local: a.local, address: a.address, prefixlen: a.prefixlen }));
+        assert.deepEqual(await inet(), [{ local: '10.99.0.1', address: '10.99.0.2', prefixlen: 32 }]);
+        const peer = (await ipJson<IpRoute[]>(ns, ['route', 'show'])).find((r) => r.dst === '10.99.0.2');
+        assert.deepEqual(peer && { dev: peer.dev, prefsrc: peer.prefsrc, protocol: peer.protocol, scope: peer.scope }, { dev: name, prefsrc: '10.99.0.1', protocol: 'kernel', scope: 'link' });
+        // An LCP renegotiation configures again (not fresh): the one address is changed, not doubled.
+        await child.call({ op: 'configure', name, local: '10.99.0.1', peer: '10.99.0.3', mtu: 1400 });
+        assert.deepEqual(await inet(), [{ local: '10.99.0.1', address: '10.99.0.3', prefixlen: 32 }]);
+        // Fresh means no IPv4 address yet: the kernel refuses the same address twice (a netlink error).
+        await assert.rejects(child.call({ op: 'configure', name, local: '10.99.0.1', peer: '10.99.0.3', mtu: 1400, fresh: true }), (e: ChildFailure) => {
+          assert.equal(e.error.errno, 'EEXIST');
+          assert.equal(e.error.code, 'E_TUN_CONFIGURE');
+          assert.match(e.error.message, /netlink\(RTM_NEWADDR\)/);
+          return true;
+        });
+        assert.deepEqual(await child.call({ op: 'close', name }), { closed: true });
       });
     });
 
