@@ -73,6 +73,8 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     profile: { type: 'string' },
     'loaded-rate': { type: 'string' },
+    'link-rate': { type: 'string' },
+    'tcp-cc': { type: 'string' },
   },
 });
 
@@ -489,13 +491,22 @@ async function tunnel(t: Target, i: number, extra: readonly string[] = []): Prom
   const user = t.user.replace('%d', String((90 + i) % t.users));
   const route = t.routeGateway && t.gateway !== undefined ? ['--route', `${t.gateway}/${t.gateway.includes(':') ? 128 : 32}`] : [];
   const child = start(t.ns, process.execPath, [cliPath('sstp-connect'), '--user', user, '--password', t.password, ...t.tlsArgs, '--netns', ns, '--ifname', `sstpb${i}`, ...route, ...extra, `${t.host}:${t.port}`]);
-  const up = await new Lines(child).next((j) => j['state'] === 'up', 30_000, `tunnel ${i}`);
+  // Its errors (a link that fails during a step) belong in the bench's log.
+  child.stderr?.on('data', (b: Buffer) => process.stderr.write(`sstp-connect ${i}: ${b.toString()}`));
+  const lines = new Lines(child);
+  const up = await lines.next((j) => j['state'] === 'up', 30_000, `tunnel ${i}`);
+  child.once('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGTERM') log(`tunnel ${i}: sstp-connect exited (${code ?? signal}): ${JSON.stringify(lines.seen.at(-1) ?? {})}`);
+  });
   return { ns, child, up };
 }
 
 async function closeTunnel(tu: Tunnel): Promise<void> {
+  // A client that is already gone (its link failed during a step) has emitted 'exit' already.
+  if (tu.child.exitCode !== null || tu.child.signalCode !== null) return;
+  const exited = new Promise((r) => tu.child.once('exit', r));
   tu.child.kill('SIGTERM');
-  await new Promise((r) => tu.child.once('exit', r));
+  await exited;
 }
 
 /** Waits (at most 10 s) until something listens on each TCP port in ns: a fixed 500 ms pause lost the race on a loaded machine. */
@@ -724,33 +735,55 @@ async function latency(t: Target): Promise<Json> {
 }
 
 /** Ping RTT through the tunnel (p50/p99 µs) while iperf3 moves bulk TCP the other way, for each direction. */
+/**
+ * `--link-rate R` (tc rate, e.g. 500mbit): the TLS streams of the loaded step cross a link of that
+ * rate, a TBF on the clients' namespace's loopback with a short buffer (as an access link's
+ * router), so the bottleneck is the path and not a process's CPU: the backlog then stands in the
+ * sender's queue (sstpd's or our client's), which is where FQ-CoDel can put a ping first.
+ */
+async function withLinkRate<T>(t: Target, fn: () => Promise<T>): Promise<T> {
+  const rate = values['link-rate'];
+  if (rate === undefined) return fn();
+  await run(t.ns, 'tc', ['qdisc', 'replace', 'dev', 'lo', 'root', 'tbf', 'rate', rate, 'burst', '128kb', 'latency', '1ms']);
+  if (values['tcp-cc'] !== undefined) await run(t.ns, 'sysctl', ['-qw', `net.ipv4.tcp_congestion_control=${values['tcp-cc']}`]);
+  try {
+    return await fn();
+  } finally {
+    await run(t.ns, 'tc', ['qdisc', 'del', 'dev', 'lo', 'root']).catch(() => undefined);
+  }
+}
+
 async function loaded(t: Target): Promise<Json> {
   await settle(t);
   const tu = await tunnel(t, 1);
   try {
-    const target = t.gateway ?? String(tu.up['peer']);
-    const count = QUICK ? 100 : 300;
-    const out: Json = {};
-    // Upload: the client's echo requests queue behind the flow; download: the server's replies do.
-    for (const [key, args] of [['underUpload', []], ['underDownload', ['-R']]] as const) {
-      log(`loaded latency: ping while one bulk TCP flow runs (${key})`);
-      const dropsBefore = await serverDrops(t);
-      const flow = iperf(t, [tu], [...args, ...(values['loaded-rate'] !== undefined ? ['-b', values['loaded-rate']] : [])]);
-      await sleep(1000);
-      const times = pingTimes(await run(tu.ns, 'ping', ['-c', String(Math.min(count, (SECONDS - 2) * 100)), '-i', '0.01', target]).catch((e: { stdout?: string }) => e.stdout ?? ''));
-      const bulk = (await flow)[0]!;
-      const dropsAfter = dropsBefore !== undefined ? await serverDrops(t) : undefined;
-      const a = summarize(times);
-      out[key] = {
-        pingP50Us: Math.round(a.p50 * 1000), pingP99Us: Math.round(a.p99 * 1000), samples: times.length,
-        ...(iperfError(bulk) !== undefined ? { bulkError: iperfError(bulk) } : { bulkGbit: gbit(bulk), bulkRetransmits: retransmits(bulk) }),
-        ...(dropsBefore !== undefined && dropsAfter !== undefined ? { serverDrops: dropsAfter - dropsBefore } : {}),
-      };
-    }
-    return out;
+    return await withLinkRate(t, () => loadedRuns(t, tu));
   } finally {
     await closeTunnel(tu);
   }
+}
+
+async function loadedRuns(t: Target, tu: Tunnel): Promise<Json> {
+  const target = t.gateway ?? String(tu.up['peer']);
+  const count = QUICK ? 100 : 300;
+  const out: Json = {};
+  // Upload: the client's echo requests queue behind the flow; download: the server's replies do.
+  for (const [key, args] of [['underUpload', []], ['underDownload', ['-R']]] as const) {
+    log(`loaded latency: ping while one bulk TCP flow runs (${key})`);
+    const dropsBefore = await serverDrops(t);
+    const flow = iperf(t, [tu], [...args, ...(values['loaded-rate'] !== undefined ? ['-b', values['loaded-rate']] : [])]);
+    await sleep(1000);
+    const times = pingTimes(await run(tu.ns, 'ping', ['-c', String(Math.min(count, (SECONDS - 2) * 100)), '-i', '0.01', target]).catch((e: { stdout?: string }) => e.stdout ?? ''));
+    const bulk = (await flow)[0]!;
+    const dropsAfter = dropsBefore !== undefined ? await serverDrops(t) : undefined;
+    const a = summarize(times);
+    out[key] = {
+      pingP50Us: Math.round(a.p50 * 1000), pingP99Us: Math.round(a.p99 * 1000), samples: times.length,
+      ...(iperfError(bulk) !== undefined ? { bulkError: iperfError(bulk) } : { bulkGbit: gbit(bulk), bulkRetransmits: retransmits(bulk) }),
+      ...(dropsBefore !== undefined && dropsAfter !== undefined ? { serverDrops: dropsAfter - dropsBefore } : {}),
+    };
+  }
+  return out;
 }
 
 /** One session with 128-bit stateless MPPE (no offload after encryption): TCP both ways, server CPU per GB. */
