@@ -833,6 +833,11 @@ function machine(): Json {
   };
 }
 
+/** A number for the table; '-' when a figure is missing (another server) or undefined across runs. */
+function figure(v: unknown): string {
+  return typeof v === 'number' && Number.isFinite(v) ? String(v) : '-';
+}
+
 function table(m: Json): string {
   const rows: string[] = [`machine: ${m['cores']} x ${m['cpu']}, ${m['memGiB']} GiB, Linux ${m['kernel']}, node ${m['node']}, OpenSSL ${m['openssl']}`, `server: ${m['server']} (commit ${m['commit']})`, ''];
   const row = (k: string, v: unknown): void => void rows.push(`${k.padEnd(44)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
@@ -845,7 +850,7 @@ function table(m: Json): string {
   const tp = results['throughput'] as Json | undefined;
   if (tp) {
     const fig = (d: 'Up' | 'Down'): string => tp[`tcp${d}Error`] !== undefined ? String(tp[`tcp${d}Error`])
-      : `${tp[`tcp${d}Gbit`]} Gbit/s  retransmits ${tp[`tcp${d}Retransmits`] ?? '-'}  server drops ${tp[`tcp${d}ServerDrops`] ?? '-'}  server CPU ${tp[`tcp${d}ServerCpuSPerGB`] ?? '-'} s/GB`;
+      : `${tp[`tcp${d}Gbit`]} Gbit/s  retransmits ${tp[`tcp${d}Retransmits`] ?? '-'}  server drops ${figure(tp[`tcp${d}ServerDrops`])}  server CPU ${tp[`tcp${d}ServerCpuSPerGB`] ?? '-'} s/GB`;
     row(`TCP, 1 session, client → server (offload ${tp['tunOffload'] ? 'on' : 'off'})`, fig('Up'));
     row('TCP, 1 session, server → client', fig('Down'));
     row('TCP, 4 sessions, client → server (sum)', tp['tcpUp4SessionsError'] !== undefined ? String(tp['tcpUp4SessionsError']) : `${tp['tcpUp4SessionsGbit']} Gbit/s`);
@@ -860,7 +865,7 @@ function table(m: Json): string {
   const ld = results['loaded'] as Record<string, Json> | undefined;
   if (ld) {
     for (const [k, v] of Object.entries(ld)) {
-      row(`ping RTT, 1 bulk TCP flow ${k === 'underUpload' ? 'client → server' : 'server → client'}`, `p50 ${v['pingP50Us']} µs  p99 ${v['pingP99Us']} µs  (${v['samples']} pings; flow ${v['bulkError'] ?? `${v['bulkGbit']} Gbit/s, ${v['bulkRetransmits'] ?? '-'} retransmits, ${v['serverDrops'] ?? '-'} server drops`})`);
+      row(`ping RTT, 1 bulk TCP flow ${k === 'underUpload' ? 'client → server' : 'server → client'}`, `p50 ${v['pingP50Us']} µs  p99 ${v['pingP99Us']} µs  (${v['samples']} pings; flow ${v['bulkError'] ?? `${v['bulkGbit']} Gbit/s, ${v['bulkRetransmits'] ?? '-'} retransmits, ${figure(v['serverDrops'])} server drops`})`);
     }
   }
   const mp = results['mppe'] as Json | undefined;
