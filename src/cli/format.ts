@@ -126,7 +126,23 @@ const COLUMNS: Readonly<Record<string, Column>> = {
   'service-name': { text: () => '' },
   /** Not accel-cmd's: which worker process holds the session (`sstpd --workers`). */
   worker: { text: (r) => r.worker, key: (r) => Number(r.worker) },
+  /**
+   * Not accel-cmd's: packets the data path dropped (the TUN refusing one, FQ-CoDel, the queue
+   * limit); the data gate's policy drops are apart, in `--json`'s `drops`.
+   */
+  drops: { text: (r) => String(dataPathDrops(r)), key: dataPathDrops },
 };
+
+/** The data path's drop counters of a session, summed (0 without an interface). */
+function dataPathDrops(r: SessionRow): number {
+  const d = r.dataPath ?? {};
+  let n = 0;
+  for (const k of ['tunWriteDropped', 'tunReadDropped', 'aqmDropped', 'queueDropped']) {
+    const v = d[k];
+    if (typeof v === 'number') n += v;
+  }
+  return n;
+}
 
 export const SESSION_COLUMNS: readonly string[] = Object.keys(COLUMNS);
 /** What VyOS's `show sstp-server sessions` asks accel-cmd for. */
