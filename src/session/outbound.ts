@@ -99,10 +99,15 @@ export class OutboundPath {
     this.fq?.clear();
   }
 
-  /** Frames and writes; `fresh` is a buffer sized for the batch, for when the last one is still in use. */
-  private send(batch: SlabPackets, fresh?: Buffer): void {
+  /**
+   * Frames and writes. The last batch's buffer is filled again once the stream is done with it;
+   * otherwise `freshBytes` (a queue round's size) gets a buffer of that size, and without it the
+   * framing makes a new batch buffer.
+   */
+  private send(batch: SlabPackets, freshBytes?: number): void {
     const packets: Buffer[] = [];
-    const went = this.hooks.frame(batch, packets, this.hooks.sink.idle ? this.lastBody : fresh);
+    const reuse = this.hooks.sink.idle ? this.lastBody : freshBytes !== undefined ? Buffer.allocUnsafe(freshBytes) : undefined;
+    const went = this.hooks.frame(batch, packets, reuse);
     if (went.body !== undefined) this.lastBody = went.body;
     if (went.packets > 0) this.hooks.sent(went.packets, went.bytes);
     if (packets.length > 0) this.hooks.sink.write(packets);
@@ -153,7 +158,7 @@ export class OutboundPath {
       round.count = n;
       // A round is ~64 KiB: framed into a buffer of its size, not a fresh 256 KiB batch buffer
       // (the socket still holds the last one while it pushes back).
-      this.send(round, Buffer.allocUnsafe(bytes + n * (DATA_HEADROOM + MPPE_OVERHEAD)));
+      this.send(round, bytes + n * (DATA_HEADROOM + MPPE_OVERHEAD));
     }
     this.taken.length = 0;
     this.round.slabs.length = 0;
