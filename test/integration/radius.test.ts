@@ -152,7 +152,8 @@ describe('RADIUS: sstpd + FreeRADIUS + our client in a network namespace', { ski
           // (an IGMPv3 report of 48 bytes was seen).
           const out = Number(stop['Acct-Output-Octets']);
           assert.ok(out >= 3 * PING_BYTES && out <= 3 * PING_BYTES + 1500, `Acct-Output-Octets ${out}`);
-          assert.equal(out, (await d.findLogs(isEvent('session-down', { sid: row.sid })))[0]?.['txBytes'], 'what the session counted');
+          // The Stop can reach FreeRADIUS before the log line leaves (lines go out once per loop turn).
+          assert.equal(out, (await d.waitForLog(isEvent('session-down', { sid: row.sid })))['txBytes'], 'what the session counted');
           assert.equal(stop['Acct-Input-Packets'], '3');
           assert.equal(stop['Acct-Input-Gigawords'], '0');
           assert.equal(stop['Class'], '0x676f6c64');
