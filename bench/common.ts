@@ -10,16 +10,23 @@ type Json = Record<string, unknown>;
 export const BENCH_PORT = 4443;
 export const BENCH_GATEWAY = '198.18.255.254';
 
-/** The bench sstpd's configuration: users u0…u(n-1) with password "pw", one pool, its certificate. */
-export function benchConfigLines(users: number, certs: Pick<TestCertificates, 'serverCert' | 'serverKey'>, extra: readonly string[] = []): string[] {
+/** What every bench sstpd has (the bench and the soak run): gateway, one pool, keepalives, certificate, port. */
+export function benchServerLines(certs: Pick<TestCertificates, 'serverCert' | 'serverKey'>): string[] {
   return [
-    ...Array.from({ length: users }, (_, i) => `set vpn sstp authentication local-users username u${i} password pw`),
     `set vpn sstp gateway-address ${BENCH_GATEWAY}`,
     'set vpn sstp client-ip-pool subnet 198.18.0.0/17',
     'set vpn sstp ppp-options lcp-echo-interval 10',
     `set vpn sstp ssl cert-file ${certs.serverCert}`,
     `set vpn sstp ssl key-file ${certs.serverKey}`,
     `set vpn sstp port ${BENCH_PORT}`,
+  ];
+}
+
+/** The bench sstpd's configuration: users u0…u(n-1) with password "pw", and the lines above. */
+export function benchConfigLines(users: number, certs: Pick<TestCertificates, 'serverCert' | 'serverKey'>, extra: readonly string[] = []): string[] {
+  return [
+    ...Array.from({ length: users }, (_, i) => `set vpn sstp authentication local-users username u${i} password pw`),
+    ...benchServerLines(certs),
     ...extra,
   ];
 }

@@ -30,14 +30,14 @@ import { generateTestCertificates } from '../src/config/certs.js';
 import { createNetns, type Netns } from '../test/support/netns.js';
 import { AgentLog, DaemonLog, jsonLines, tail, type Json } from './soak/logs.js';
 import { parseSoakArgs, rateText, type SoakOptions } from './soak/options.js';
+import { BENCH_PORT, benchServerLines } from './common.js';
 import { chart, fmtT, machine, round, summary, table, type RunResult, type Sample } from './soak/report.js';
 import { countSessionLinks, kernelState, leaks, linkNames, procStats } from './soak/system.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const DIST = join(import.meta.dirname, '..');
 const cliPath = (name: string): string => join(DIST, 'src', 'cli', `${name}.js`);
-const PORT = 4443;
-const GATEWAY = '198.18.255.254';
+const PORT = BENCH_PORT;
 const PASSWORD = 'pw';
 const HOSTILE_USERS = 4;
 
@@ -106,14 +106,7 @@ function configText(o: SoakOptions, certs: { serverCert: string; serverKey: stri
     lines.push(`${at} password ${PASSWORD}`);
     if (o.rateLimit) lines.push(`${at} rate-limit download ${o.rateLimit.down}`, `${at} rate-limit upload ${o.rateLimit.up}`);
   }
-  lines.push(
-    `set vpn sstp gateway-address ${GATEWAY}`,
-    'set vpn sstp client-ip-pool subnet 198.18.0.0/17',
-    'set vpn sstp ppp-options lcp-echo-interval 10',
-    `set vpn sstp ssl cert-file ${certs.serverCert}`,
-    `set vpn sstp ssl key-file ${certs.serverKey}`,
-    `set vpn sstp port ${PORT}`,
-  );
+  lines.push(...benchServerLines(certs));
   return lines.join('\n') + '\n';
 }
 

@@ -7,11 +7,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { Daemon } from '../../src/server/daemon.js';
+import type { Daemon } from '../../src/server/daemon.js';
 import type { BatchHandler, OpenTunOptions, TunDevice } from '../../src/dataplane/tun.js';
 import { generateTestCertificates } from '../../src/config/certs.js';
 import { ATTR } from '../../src/radius/attributes.js';
@@ -19,7 +18,9 @@ import { CODE, decodePacket, textValue } from '../../src/radius/packet.js';
 import { FakeTun } from '../support/fake-tun.js';
 import { answerAccessRequest, replyTo } from '../support/radius-fake.js';
 import { TestClient } from '../support/client.js';
+import { radiusServerLines } from '../support/freeradius.js';
 import { eventually, freeHostPort } from '../support/daemon.js';
+import { collectingLogger, startInProcess } from '../support/in-process.js';
 
 const SECRET = 'cache-secret';
 
@@ -49,26 +50,16 @@ describe('interface-cache and NAS-Port-Id in the in-process daemon', () => {
       radius.send(reply, from.port, from.address);
     });
     await new Promise<void>((r) => radius.bind(0, '127.0.0.1', r));
-    const R = 'set vpn sstp authentication radius';
-    const config = [
-      'set vpn sstp authentication mode radius',
-      `${R} server 127.0.0.1 key ${SECRET}`,
-      `${R} server 127.0.0.1 port ${radius.address().port}`,
-      `${R} server 127.0.0.1 acct-port ${radius.address().port}`,
-      'set vpn sstp gateway-address 192.0.2.254',
-      'set vpn sstp client-ip-pool subnet 192.0.2.0/25',
-      'set vpn sstp ppp-options interface-cache 1',
-      `set vpn sstp ssl cert-file ${certs.serverCert}`,
-      `set vpn sstp ssl key-file ${certs.serverKey}`,
-      `set vpn sstp port ${port}`,
-    ].join('\n');
-    const file = join(dir, 'sstpd.conf');
-    await writeFile(file, config + '\n');
-    daemon = new Daemon({
-      source: { file },
-      stateDir: join(dir, 'state'),
-      log: pino({ base: undefined, level: 'debug' }, { write: (l: string) => void logs.push(JSON.parse(l) as Record<string, unknown>) }),
-      host: '127.0.0.1',
+    daemon = await startInProcess({
+      dir,
+      certs,
+      port,
+      lines: [
+        'set vpn sstp authentication mode radius',
+        ...radiusServerLines(SECRET, radius.address().port, radius.address().port),
+        'set vpn sstp ppp-options interface-cache 1',
+      ],
+      log: collectingLogger(logs),
       sessionIo: {
         openTun: (onPackets: BatchHandler, o?: OpenTunOptions): TunDevice => {
           const t = new FakeTun(onPackets, { name: o?.nameTemplate ?? 'unnamed' });
@@ -80,7 +71,6 @@ describe('interface-cache and NAS-Port-Id in the in-process daemon', () => {
         interfaceReset: { reset: async (name) => void resets.push(name), restoreIpv6: () => assert.fail('an IPv4 session') },
       },
     });
-    await daemon.start();
   });
 
   after(async () => {

@@ -7,10 +7,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Daemon } from '../../src/server/daemon.js';
+import type { Daemon } from '../../src/server/daemon.js';
 import { silentLogger } from '../../src/common/log.js';
 import type { TunDevice } from '../../src/dataplane/tun.js';
 import { FakeTun } from '../support/fake-tun.js';
@@ -19,8 +19,9 @@ import type { RateLimit } from '../../src/config/model.js';
 import type { FramedRoute } from '../../src/auth/backend.js';
 import { generateTestCertificates } from '../../src/config/certs.js';
 import { TestClient } from '../support/client.js';
+import { startInProcess } from '../support/in-process.js';
 import { freeHostPort, runCommand, sstpctlPath, eventually } from '../support/daemon.js';
-import { freeRadiusUnavailable, startFreeRadius, type FreeRadius } from '../support/freeradius.js';
+import { freeRadiusUnavailable, startFreeRadius, type FreeRadius, radiusServerLines } from '../support/freeradius.js';
 
 class RecordingShaper implements Shaper {
   readonly calls: { ifname: string; limit: RateLimit | undefined }[] = [];
@@ -68,28 +69,19 @@ describe('RADIUS rate limits and CoA against the in-process daemon', { skip: fre
       users: [{ name: 'carol', password: 'carol-pw', reply: ['Filter-Id = "4000/2000"', 'Framed-Route = "10.77.0.0/24"'] }],
     });
     const R = 'set vpn sstp authentication radius';
-    const config = [
-      'set vpn sstp authentication mode radius',
-      `${R} server 127.0.0.1 key ${SECRET}`,
-      `${R} server 127.0.0.1 port ${authPort}`,
-      `${R} server 127.0.0.1 acct-port ${acctPort}`,
-      `${R} dynamic-author server 127.0.0.1`,
-      `${R} dynamic-author port ${daePort}`,
-      `${R} dynamic-author key ${DAE_SECRET}`,
-      `${R} rate-limit enable`,
-      'set vpn sstp gateway-address 192.0.2.254',
-      'set vpn sstp client-ip-pool subnet 192.0.2.0/25',
-      `set vpn sstp ssl cert-file ${certs.serverCert}`,
-      `set vpn sstp ssl key-file ${certs.serverKey}`,
-      `set vpn sstp port ${port}`,
-    ].join('\n');
-    const file = join(dir, 'sstpd.conf');
-    await writeFile(file, config + '\n');
-    daemon = new Daemon({
-      source: { file },
-      stateDir: join(dir, 'state'),
+    daemon = await startInProcess({
+      dir,
+      certs,
+      port,
+      lines: [
+        'set vpn sstp authentication mode radius',
+        ...radiusServerLines(SECRET, authPort, acctPort),
+        `${R} dynamic-author server 127.0.0.1`,
+        `${R} dynamic-author port ${daePort}`,
+        `${R} dynamic-author key ${DAE_SECRET}`,
+        `${R} rate-limit enable`,
+      ],
       log: silentLogger(),
-      host: '127.0.0.1',
       shaper,
       sessionIo: {
         openTun: (onPackets): TunDevice => new FakeTun(onPackets, { name: `sstpfake${tunCount++}` }),
@@ -100,7 +92,6 @@ describe('RADIUS rate limits and CoA against the in-process daemon', { skip: fre
         },
       },
     });
-    await daemon.start();
   });
 
   after(async () => {

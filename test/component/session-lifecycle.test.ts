@@ -7,17 +7,17 @@
  */
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { Daemon } from '../../src/server/daemon.js';
+import type { Daemon } from '../../src/server/daemon.js';
 import type { BatchHandler, TunDevice } from '../../src/dataplane/tun.js';
 import { FakeTun } from '../support/fake-tun.js';
 import type { Shaper } from '../../src/dataplane/shaper-api.js';
 import type { RateLimit } from '../../src/config/model.js';
 import { generateTestCertificates } from '../../src/config/certs.js';
 import { TestClient } from '../support/client.js';
+import { collectingLogger, startInProcess } from '../support/in-process.js';
 import { eventually, freeHostPort } from '../support/daemon.js';
 
 /** Everything the fakes saw, in order: `open X`, `configure X local peer mtu`, `shape X d/u|none`, `close X`, … */
@@ -54,31 +54,23 @@ describe('session lifecycle in the in-process daemon', () => {
     const certs = await generateTestCertificates(dir);
     port = await freeHostPort();
     const U = 'set vpn sstp authentication local-users username';
-    const config = [
-      'set vpn sstp authentication mode local',
-      `${U} shaped password shaped-pw`,
-      `${U} shaped rate-limit download 4000`,
-      `${U} shaped rate-limit upload 2000`,
-      `${U} fixed password fixed-pw`,
-      `${U} fixed static-ip 192.0.2.9`,
-      `${U} plain password plain-pw`,
-      'set vpn sstp gateway-address 192.0.2.254',
-      'set vpn sstp client-ip-pool subnet 192.0.2.0/25',
-      'set vpn sstp client-ipv6-pool prefix 2001:db8:7::/56 mask 64',
-      // We start IPV6CP (1.3's implicit `allow` waits for the client): a client refusing it gives the prefix back.
-      'set vpn sstp ppp-options ipv6 prefer',
-      `set vpn sstp ssl cert-file ${certs.serverCert}`,
-      `set vpn sstp ssl key-file ${certs.serverKey}`,
-      `set vpn sstp port ${port}`,
-    ].join('\n');
-    const file = join(dir, 'sstpd.conf');
-    await writeFile(file, config + '\n');
-    const log = pino({ base: undefined, level: 'debug' }, { write: (l: string) => void logs.push(JSON.parse(l) as Record<string, unknown>) });
-    daemon = new Daemon({
-      source: { file },
-      stateDir: join(dir, 'state'),
-      log,
-      host: '127.0.0.1',
+    daemon = await startInProcess({
+      dir,
+      certs,
+      port,
+      lines: [
+        'set vpn sstp authentication mode local',
+        `${U} shaped password shaped-pw`,
+        `${U} shaped rate-limit download 4000`,
+        `${U} shaped rate-limit upload 2000`,
+        `${U} fixed password fixed-pw`,
+        `${U} fixed static-ip 192.0.2.9`,
+        `${U} plain password plain-pw`,
+        'set vpn sstp client-ipv6-pool prefix 2001:db8:7::/56 mask 64',
+        // We start IPV6CP (1.3's implicit `allow` waits for the client): a client refusing it gives the prefix back.
+        'set vpn sstp ppp-options ipv6 prefer',
+      ],
+      log: collectingLogger(logs),
       shaper,
       sessionIo: {
         openTun: (onPackets: BatchHandler): TunDevice => {
@@ -96,7 +88,6 @@ describe('session lifecycle in the in-process daemon', () => {
         addRoute: () => Promise.resolve(),
       },
     });
-    await daemon.start();
   });
 
   after(async () => {

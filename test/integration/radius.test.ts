@@ -19,7 +19,7 @@ import {
   type LogEntry,
 } from '../support/daemon.js';
 import { ClientProc, type ClientEvent } from '../support/client-proc.js';
-import { freeRadiusUnavailable, startFreeRadius, withFreeRadius, type FreeRadius, type FrUser } from '../support/freeradius.js';
+import { freeRadiusUnavailable, startFreeRadius, withFreeRadius, type FreeRadius, type FrUser, radiusServerLines } from '../support/freeradius.js';
 
 const GATEWAY = '192.0.2.254';
 const SECRET = 'sstpd-radius-secret';
@@ -59,11 +59,7 @@ interface RadiusConfigOptions {
 }
 
 function radiusConfig(env: InteropEnv, o: RadiusConfigOptions): string {
-  const servers = o.servers ?? [
-    `${R} server 127.0.0.1 key ${SECRET}`,
-    `${R} server 127.0.0.1 port ${o.authPort}`,
-    `${R} server 127.0.0.1 acct-port ${o.acctPort}`,
-  ];
+  const servers = o.servers ?? radiusServerLines(SECRET, o.authPort, o.acctPort);
   const dae = o.daePort === undefined ? [] : [`${R} dynamic-author server 127.0.0.1`, `${R} dynamic-author port ${o.daePort}`, `${R} dynamic-author key ${DAE_SECRET}`];
   return seedConfig({
     port: o.port,
@@ -408,9 +404,7 @@ describe('RADIUS servers: failover, fail-time, disable, source-address, NAS iden
       const servers = [
         `${R} server 127.0.0.2 key dead-secret`, // nothing listens there
         `${R} server 127.0.0.2 fail-time 6`,
-        `${R} server 127.0.0.1 key ${SECRET}`,
-        `${R} server 127.0.0.1 port ${authPort}`,
-        `${R} server 127.0.0.1 acct-port ${acctPort}`,
+        ...radiusServerLines(SECRET, authPort, acctPort),
       ];
       const cfg = radiusConfig(env, { port, authPort, acctPort, servers });
       await withDaemon({ configText: cfg, netns: env.ns, env: { ...process.env, SSTPD_LOG_LEVEL: 'debug' } }, async (d) => {

@@ -15,7 +15,7 @@ import { createInteropEnv, eventually, isEvent, rootSkipReason, runCommand, seed
 import { activeRows, byWorker, holdSessions, listenerPids, stats, stopLoad } from '../support/workers.js';
 import { BALANCES } from '../../src/server/listener.js';
 import { VERSION } from '../../src/server/version.js';
-import { freeRadiusUnavailable, startFreeRadius, type FreeRadius } from '../support/freeradius.js';
+import { freeRadiusUnavailable, startFreeRadius, type FreeRadius, radiusServerLines } from '../support/freeradius.js';
 
 /** One metrics sample by its exact series text, e.g. `sstpd_sessions{state="active"}`. */
 async function metric(env: InteropEnv, port: number, series: string): Promise<number | undefined> {
@@ -130,9 +130,7 @@ for (const balance of BALANCES) describe(`sstpd --workers 2 --balance ${balance}
         // 192.0.2.1–192.0.2.14, handed out lowest first.
         poolSubnet: '192.0.2.0/28',
         lines: [
-          `${R} server 127.0.0.1 key ${SECRET}`,
-          `${R} server 127.0.0.1 port ${authPort}`,
-          `${R} server 127.0.0.1 acct-port ${acctPort}`,
+          ...radiusServerLines(SECRET, authPort, acctPort),
           `${R} dynamic-author server 127.0.0.1`,
           `${R} dynamic-author port ${daePort}`,
           `${R} dynamic-author key ${DAE_SECRET}`,

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createInteropEnv, eventually, isEvent, rootSkipReason, seedConfig, withDaemon, type Daemon, type InteropEnv, type LogEntry } from '../support/daemon.js';
 import { assertRefused, assertUp, describeRun, pingLoopExec, pingLoopTimeout, runSstpc, startSstpc, waitSessionUp, type ClientAuth } from '../support/vm.js';
-import { freeRadiusUnavailable, startFreeRadius, type FreeRadius, type FrUser } from '../support/freeradius.js';
+import { freeRadiusUnavailable, startFreeRadius, type FreeRadius, type FrUser, radiusServerLines } from '../support/freeradius.js';
 
 const GATEWAY = '192.0.2.254';
 const SECRET = 'interop-radius-secret';
@@ -74,9 +74,7 @@ describe('interop: sstpc + pppd through RADIUS (FreeRADIUS)', { skip: rootSkipRe
       protocols: [proto],
       lines: [
         ...(o.deadFirst ? [`${R} server 127.0.0.2 key nobody-there`, `${R} server 127.0.0.2 fail-time 30`] : []),
-        `${R} server 127.0.0.1 key ${SECRET}`,
-        `${R} server 127.0.0.1 port ${authPort}`,
-        `${R} server 127.0.0.1 acct-port ${acctPort}`,
+        ...radiusServerLines(SECRET, authPort, acctPort),
         `${R} timeout 2`,
         `${R} max-try 2`,
         ...(o.daePort !== undefined ? [`${R} dynamic-author server 127.0.0.1`, `${R} dynamic-author port ${o.daePort}`, `${R} dynamic-author key ${DAE_SECRET}`] : []),

@@ -292,3 +292,9 @@ export async function withFreeRadius<T>(o: FreeRadiusOptions, fn: (fr: FreeRadiu
     await fr.stop();
   }
 }
+
+/** `set vpn sstp authentication radius server 127.0.0.1 …`: a RADIUS server on loopback (key, auth and accounting ports). */
+export function radiusServerLines(secret: string, authPort: number, acctPort: number): string[] {
+  const at = 'set vpn sstp authentication radius server 127.0.0.1';
+  return [`${at} key ${secret}`, `${at} port ${authPort}`, `${at} acct-port ${acctPort}`];
+}
