@@ -12,6 +12,7 @@
  * Linux only (the addon); where the options cannot be set the socket works as before.
  */
 import type { Socket } from 'node:net';
+import { envBytes } from '../common/env.js';
 import { loadNative } from '../../native/index.js';
 
 export interface TcpQueueBounds {
@@ -30,18 +31,11 @@ export interface TcpQueueBounds {
  */
 export const TUNNEL_TCP_BOUNDS: TcpQueueBounds = { notSentLowat: 128 * 1024, rcvBuf: 0 };
 
-/** An environment override (SSTPD_NOTSENT_LOWAT, SSTPD_RCVBUF: bytes, 0 = off), for measurements. */
-function fromEnv(name: string, dflt: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  return Number.isInteger(n) && n >= 0 && n <= 0x7fffffff ? n : dflt;
-}
-
+/** With the environment's overrides (SSTPD_NOTSENT_LOWAT, SSTPD_RCVBUF: bytes, 0 = off), for measurements. */
 export function tunnelTcpBounds(): TcpQueueBounds {
   return {
-    notSentLowat: fromEnv('SSTPD_NOTSENT_LOWAT', TUNNEL_TCP_BOUNDS.notSentLowat),
-    rcvBuf: fromEnv('SSTPD_RCVBUF', TUNNEL_TCP_BOUNDS.rcvBuf),
+    notSentLowat: envBytes('SSTPD_NOTSENT_LOWAT', TUNNEL_TCP_BOUNDS.notSentLowat),
+    rcvBuf: envBytes('SSTPD_RCVBUF', TUNNEL_TCP_BOUNDS.rcvBuf),
   };
 }
 

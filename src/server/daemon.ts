@@ -28,6 +28,7 @@ import { framedRoutesFeature, type AddRoute } from '../session/features/framed-r
 import { timeoutsFeature } from '../session/features/timeouts.js';
 import { accountingFeature } from '../session/features/accounting.js';
 import { metricsFeature } from '../session/features/metrics.js';
+import { processQueueBudget } from '../session/queue-budget.js';
 import { scriptsFeature } from '../session/features/scripts.js';
 import { runScript } from '../dataplane/scripts.js';
 import { sessionIdNode } from '../radius/session-id.js';
@@ -122,6 +123,7 @@ export class Daemon {
         pools: () => (opts.worker ? [] : poolMetrics(this.addresses, this.prefixes)),
         // A worker's pools and RADIUS traffic are the primary's: it reports them.
         radius: () => (this.runtime?.radius && !opts.worker ? this.radius : undefined),
+        queueBudget: processQueueBudget,
       },
       opts.log,
     );

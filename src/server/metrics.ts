@@ -28,6 +28,8 @@ export interface MetricsSources {
   connections(): { readonly open: number; readonly accepted: number; readonly tlsFailed: number; readonly proxyRefused: number };
   pools(): readonly { readonly family: 'ipv4' | 'ipv6'; readonly name: string; readonly size: number; readonly used: number }[];
   radius(): RadiusMetricsSource | undefined;
+  /** The outbound queues' process-wide budget (session/queue-budget.ts); none where no session runs. */
+  queueBudget(): { readonly used: number; readonly limit: number } | undefined;
 }
 
 export interface Traffic {
@@ -81,6 +83,7 @@ export class Metrics {
     this.trafficCounters(r);
     this.connectionCounters(r);
     this.poolGauges(r);
+    this.queueGauges(r);
     this.radiusMetrics(r);
   }
 
@@ -225,6 +228,17 @@ export class Metrics {
     new Gauge({ name: 'sstpd_pool_used', help: 'Addresses or prefixes of a pool leased to sessions.', labelNames: ['family', 'pool'], registers: [r], collect() {
       this.reset();
       for (const p of src.pools()) this.labels(p.family, p.name).set(p.used);
+    } });
+  }
+
+  /** With workers, summed: what all of them hold and may hold (the primary has no queues: 0). */
+  private queueGauges(r: Registry): void {
+    const src = this.src;
+    new Gauge({ name: 'sstpd_queue_budget_used_bytes', help: 'IP bytes waiting in the sessions\' outbound queues (FQ-CoDel), all sessions together.', registers: [r], collect() {
+      this.set(src.queueBudget()?.used ?? 0);
+    } });
+    new Gauge({ name: 'sstpd_queue_budget_limit_bytes', help: 'What the outbound queues may hold together (SSTPD_QUEUE_BUDGET per process) before a session drops from its own fattest flow.', registers: [r], collect() {
+      this.set(src.queueBudget()?.limit ?? 0);
     } });
   }
 

@@ -134,6 +134,8 @@ export class Primary {
           this.runtime?.radius
             ? { serverStats: () => radius.serverStats(), get stopsPending() { return stops.size; }, get stopsLost() { return radius.stopsLost; }, daeVerdicts: radius.daeVerdicts }
             : undefined,
+        // The workers hold the sessions and their queues.
+        queueBudget: () => undefined,
       },
       opts.log,
       async () => (await this.fanOut('metrics', {})).map((a) => a.res),

@@ -474,6 +474,8 @@ export class SessionDriver implements SessionHandle {
   private teardown(cause: string, reason: string): void {
     if (this.tornDown) return;
     this.tornDown = true;
+    // Every byte still queued goes back to the process's budget (queue-budget.ts).
+    this.outbound.close();
     void this.releaseResources();
     this.timer.cancel();
     const durationS = Math.round((Date.now() - this.startedAt) / 1000);

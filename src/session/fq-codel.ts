@@ -13,9 +13,11 @@
  * into buckets, deficit round robin with a quantum, new flows first, a flow emptied while new
  * passes through the old list once (so a flow cannot stay "new" by sending one packet per round),
  * CoDel per flow with ECN marking of ECT packets instead of a drop, and at the byte limit packets
- * dropped from the head of the fattest flow.
+ * dropped from the head of the fattest flow. Its `memory_limit` is the process-wide budget
+ * (queue-budget.ts): over it, the enqueuing queue drops from its fattest flow the same way.
  */
 import type { Millis } from '../common/time.js';
+import type { QueueBudget } from './queue-budget.js';
 
 export interface FqCodelOptions {
   /** CoDel's acceptable standing queue delay (RFC 8289: 5 ms). */
@@ -30,6 +32,11 @@ export interface FqCodelOptions {
   readonly limitBytes: number;
   /** Mark ECN-capable packets CE instead of dropping them. */
   readonly ecn: boolean;
+  /**
+   * The budget this queue draws from with the others of the process (absent: `limitBytes` alone
+   * bounds it). Every byte queued is charged to it, and credited when it leaves or is dropped.
+   */
+  readonly budget?: QueueBudget;
 }
 
 /** Linux fq_codel's defaults, with a per-session byte limit instead of its 32 MB per device. */
@@ -56,7 +63,7 @@ export interface FqCodelStats {
   codelDropped: number;
   /** ECN-capable packets CoDel marked CE instead. */
   ecnMarked: number;
-  /** Packets dropped at the byte limit (from the fattest flow). */
+  /** Packets dropped at the byte limit or over the process's budget (from the fattest flow). */
   overlimitDropped: number;
 }
 
@@ -153,11 +160,22 @@ export class FqCodel {
     flow.push({ buf, at, len, t: now });
     this.bytes += len;
     this.packets++;
+    this.opts.budget?.charge(len);
     if (flow.list === NONE) {
       this.newFlows.append(flow, NEW);
       flow.deficit = this.opts.quantum;
     }
-    while (this.bytes > this.opts.limitBytes) this.dropFromFattest();
+    while (this.overLimit()) this.dropFromFattest();
+  }
+
+  /**
+   * Over our own limit, or the process over its budget while we still hold something: only our own
+   * packets are ours to drop (down to none, the packet just queued included).
+   */
+  private overLimit(): boolean {
+    if (this.bytes > this.opts.limitBytes) return true;
+    const budget = this.opts.budget;
+    return budget !== undefined && budget.over && this.bytes > 0;
   }
 
   /**
@@ -177,13 +195,21 @@ export class FqCodel {
     return n;
   }
 
-  /** Forgets everything queued (the session is going). */
+  /** Forgets everything queued (the session is going); its bytes go back to the budget. */
   clear(): void {
     for (let i = 0; i < this.flows.length; i++) this.flows[i] = undefined;
     this.newFlows.first = this.newFlows.last = undefined;
     this.oldFlows.first = this.oldFlows.last = undefined;
+    this.opts.budget?.credit(this.bytes);
     this.bytes = 0;
     this.packets = 0;
+  }
+
+  /** A packet taken out of its flow (sent or dropped) leaves the counts and the budget. */
+  private forget(p: QueuedPacket): void {
+    this.bytes -= p.len;
+    this.packets--;
+    this.opts.budget?.credit(p.len);
   }
 
   /** The DRR scheduler: new flows first, a flow out of deficit goes to the back of the old ones. */
@@ -261,8 +287,7 @@ export class FqCodel {
       f.firstAboveTime = 0;
       return undefined;
     }
-    this.bytes -= p.len;
-    this.packets--;
+    this.forget(p);
     // Below target, or less than one packet left: no standing queue.
     if (now - p.t < this.opts.targetMs || f.bytes <= this.opts.quantum) {
       f.firstAboveTime = 0;
@@ -283,15 +308,16 @@ export class FqCodel {
   }
 
   /**
-   * At the byte limit: the flow holding the most bytes loses packets from its head, up to half its
-   * bytes or 64 packets at once (as fq_codel_drop), so the scan over the buckets is paid per batch.
+   * At the byte limit or over the budget: the flow holding the most bytes loses packets from its
+   * head, up to half its bytes or 64 packets at once (as fq_codel_drop), so the scan over the
+   * buckets is paid per batch.
    */
   private dropFromFattest(): void {
     let fattest: Flow | undefined;
     for (const f of this.flows) if (f && (!fattest || f.bytes > fattest.bytes)) fattest = f;
     if (!fattest || fattest.bytes === 0) {
       // Unreachable while bytes > 0; keeps the caller's loop finite whatever happens.
-      this.bytes = 0;
+      this.clear();
       return;
     }
     const threshold = fattest.bytes / 2;
@@ -300,8 +326,7 @@ export class FqCodel {
       const p = fattest.shift();
       if (!p) break;
       dropped += p.len;
-      this.bytes -= p.len;
-      this.packets--;
+      this.forget(p);
       this.stats.overlimitDropped++;
     }
   }

@@ -8,6 +8,10 @@
  * end, so the backlog is better held here. With `SSTPD_FQ=0` the old way is back (the stream's
  * back-pressure pauses the TUN reader and the backlog waits in the kernel), for measurements.
  *
+ * The server's queues draw from one budget per process (queue-budget.ts), so thousands of
+ * backlogged sessions cannot make it hold GBs; our client, one session per process, has its own
+ * per-session limit only.
+ *
  * Framing is the data path's (data-path.ts, through the role's `frame`): the gate decides, both
  * for a batch straight from the TUN and for packets leaving the queue.
  */
@@ -16,6 +20,7 @@ import type { FramedCount, SlabPackets } from './data-path.js';
 import { DATA_HEADROOM } from './data-path.js';
 import { MPPE_OVERHEAD } from '../ppp/mppe-cipher.js';
 import { FQ_CODEL_DEFAULTS, FqCodel, type FqCodelOptions, type FqCodelStats, type QueuedPacket } from './fq-codel.js';
+import { processQueueBudget, type QueueBudget } from './queue-budget.js';
 
 /** The role's stream writer. */
 export interface OutboundSink {
@@ -45,6 +50,12 @@ export function fqWanted(): boolean {
   return process.env['SSTPD_FQ'] !== '0';
 }
 
+/** The queue's options (null: no queue, SSTPD_FQ=0), drawing from `budget` when one is given. */
+export function queueOptions(budget: QueueBudget | undefined): FqCodelOptions | null {
+  if (!fqWanted()) return null;
+  return budget === undefined ? FQ_CODEL_DEFAULTS : { ...FQ_CODEL_DEFAULTS, budget };
+}
+
 /** Packets and IP bytes taken from the queue per framing round: one socket write of ~64 KiB. */
 const ROUND_PACKETS = 128;
 const ROUND_BYTES = 64 * 1024;
@@ -60,11 +71,13 @@ export class OutboundPath {
   private readonly taken: QueuedPacket[] = [];
   private readonly round = { count: 0, slab: Buffer.alloc(0), slabs: [] as Buffer[], offsets: new Uint32Array(ROUND_PACKETS), lengths: new Uint32Array(ROUND_PACKETS) };
   private readerPaused = false;
+  /** After close(): nothing is queued any more (a batch the TUN still had is dropped). */
+  private closed = false;
 
   constructor(
     private readonly hooks: OutboundHooks,
-    /** null: no queue (SSTPD_FQ=0), back-pressure pauses the TUN reader. */
-    private readonly fqOptions: FqCodelOptions | null = fqWanted() ? FQ_CODEL_DEFAULTS : null,
+    /** null: no queue (SSTPD_FQ=0), back-pressure pauses the TUN reader. Default: the server's. */
+    private readonly fqOptions: FqCodelOptions | null = queueOptions(processQueueBudget()),
     private readonly seed = (Math.random() * 0x100000000) >>> 0,
   ) {}
 
@@ -75,6 +88,7 @@ export class OutboundPath {
 
   /** A TUN batch (its packets are views, valid during the call only). */
   fromTun(batch: SlabPackets): void {
+    if (this.closed) return;
     const fq = this.fq;
     if ((fq === undefined || fq.packets === 0) && this.hooks.sink.ready) return this.send(batch);
     if (this.fqOptions === null) {
@@ -94,9 +108,18 @@ export class OutboundPath {
     }
   }
 
-  /** Drops everything queued (the link is going down). */
+  /** Drops everything queued (the link is going down); the bytes go back to the budget. */
   clear(): void {
     this.fq?.clear();
+  }
+
+  /**
+   * The session is gone: what is queued goes back to the budget, and nothing is queued after (the
+   * TUN may still hand over a batch while it closes; queued now, it would never leave the budget).
+   */
+  close(): void {
+    this.closed = true;
+    this.clear();
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
  * The Prometheus endpoint, scraped for real: the text validated by `promtool check metrics`
  * (Debian's prometheus package), and counters that move as sessions come and go — setups by method
- * and result, sessions by state, traffic, ends by cause, pool use, drops. No per-user label anywhere.
+ * and result, sessions by state, traffic, ends by cause, pool use, drops, the outbound queues'
+ * budget (back to 0 once the session is gone). No per-user label anywhere.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -67,6 +68,9 @@ describe('metrics: a real scrape, promtool, counters that move', { skip: rootSki
       assert.equal(s0.get('sstpd_pool_used{family="ipv4",pool="default"}'), 0);
       assert.ok([...s0.keys()].some((k) => k.startsWith('sstpd_build_info{version=')));
       assert.ok(s0.has('sstpd_process_cpu_seconds_total'), 'process metrics');
+      const budget = s0.get('sstpd_queue_budget_limit_bytes')!;
+      assert.ok(budget > 0 && budget % (256 * 1024 * 1024) === 0, `${budget}: 256 MiB per worker (no SSTPD_QUEUE_BUDGET), summed`);
+      assert.equal(s0.get('sstpd_queue_budget_used_bytes'), 0);
 
       const c = ClientProc.start(env.ns, { port, user: 'vyos', password: 'vyos' });
       const bad = ClientProc.start(env.ns, { port, user: 'vyos', password: 'wrong' });
@@ -90,6 +94,7 @@ describe('metrics: a real scrape, promtool, counters that move', { skip: rootSki
         assert.equal(s2.get('sstpd_session_ends_total{cause="user-request"}'), 1);
         assert.ok(s2.get('sstpd_receive_bytes_total')! >= rx1, 'counters never go back when a session ends');
         assert.equal(s2.get('sstpd_pool_used{family="ipv4",pool="default"}'), 0);
+        assert.equal(s2.get('sstpd_queue_budget_used_bytes'), 0, 'the ended session holds nothing of the budget');
         const text = await scrape(mport);
         assert.doesNotMatch(text, /vyos|username|sid=/, 'no per-user or per-session labels');
         assert.equal((await promtool(text)).code, 0);

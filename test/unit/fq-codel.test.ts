@@ -3,11 +3,15 @@
  * flow's packets keep their order and none is lost below the limit (property); CoDel drops from a
  * standing queue only after an interval above target, and marks ECN-capable packets CE instead
  * (IPv4 checksum still valid); at the byte limit the fattest flow loses packets, not a sparse one.
+ * The process-wide budget (src/session/queue-budget.ts): over it, the enqueuing queue drops from
+ * its own fattest flow, never another's; every byte comes back on dequeue, drop and clear, and
+ * `used` is always the sum of what the queues hold (property).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FQ_CODEL_DEFAULTS, FqCodel, flowHash, setCe, type QueuedPacket } from '../../src/session/fq-codel.js';
+import { QueueBudget } from '../../src/session/queue-budget.js';
 
 /** An IPv4 TCP/UDP/ICMP packet with 8 bytes of headroom; `tag` goes in the payload. */
 function ipv4(src: number, sport: number, len = 1400, opts: { proto?: number; ecn?: number; tag?: number } = {}): { buf: Buffer; at: number; len: number } {
@@ -163,5 +167,108 @@ describe('FQ-CoDel', () => {
     v6[1] = 0x20; // ECT(0): traffic class ...10
     assert.equal(setCe(v6, 0, 48), true);
     assert.equal((v6[1]! >> 4) & 3, 3);
+  });
+});
+
+describe('FQ-CoDel under a process-wide budget', () => {
+  /** `n` queues (sessions) drawing from one budget of `limit` bytes. */
+  function sessions(n: number, limit: number): { budget: QueueBudget; qs: FqCodel[] } {
+    const budget = new QueueBudget(limit);
+    return { budget, qs: Array.from({ length: n }, (_, i) => new FqCodel({ ...FQ_CODEL_DEFAULTS, budget }, i)) };
+  }
+
+  const enqueue = (q: FqCodel, src: number, sport: number, len: number, tag: number, now = 0): void => {
+    const p = ipv4(src, sport, len, { tag });
+    q.enqueue(now, p.buf, p.at, p.len);
+  };
+
+  it('over the budget, the enqueuing session drops from its own fattest flow and keeps the others intact', () => {
+    const { budget, qs } = sessions(2, 100_000);
+    const [a, b] = qs as [FqCodel, FqCodel];
+    // Session A fills 60 % of the budget with one bulk flow; B's ping and bulk flow take the rest.
+    for (let i = 0; i < 40; i++) enqueue(a, 1, 40000, 1500, i);
+    enqueue(b, 3, 0, 84, 9999);
+    let tag = 0;
+    while (b.stats.overlimitDropped === 0) enqueue(b, 2, 40001, 1500, tag++);
+    assert.ok(budget.used <= budget.limit, `used ${budget.used} ≤ ${budget.limit}`);
+    assert.equal(budget.used, a.bytes + b.bytes);
+    assert.equal(a.bytes, 40 * 1500, "A's packets are not B's to drop");
+    assert.equal(a.stats.overlimitDropped, 0);
+    assert.ok(b.bytes <= 100_000 - 40 * 1500);
+    // B's sparse ping survived; its bulk flow lost packets from its head, the newest stayed.
+    const out = drain(b, 0);
+    assert.equal(tagOf(out[0]!), 9999);
+    assert.equal(out.length + b.stats.overlimitDropped, tag + 1);
+    assert.equal(tagOf(out[out.length - 1]!), tag - 1);
+    // A, alone now, still holds all of its own.
+    assert.equal(drain(a, 0).length, 40);
+    assert.equal(budget.used, 0);
+  });
+
+  it('a session whose enqueue finds the budget taken by others drops the packet itself', () => {
+    const { budget, qs } = sessions(2, 10_000);
+    const [a, b] = qs as [FqCodel, FqCodel];
+    for (let i = 0; i < 6; i++) enqueue(a, 1, 40000, 1500, i);
+    enqueue(b, 2, 40000, 1500, 0);
+    assert.equal(b.bytes, 0, 'nothing of B fits');
+    assert.equal(b.stats.overlimitDropped, 1);
+    assert.equal(a.bytes, 9000);
+    assert.equal(budget.used, 9000);
+  });
+
+  it('gives every byte back on dequeue, CoDel drop, limit drop and clear (used 0 at the end)', () => {
+    const { budget, qs } = sessions(3, 200_000);
+    const [a, b, c] = qs as [FqCodel, FqCodel, FqCodel];
+    // A: a standing queue CoDel drops from; B: over its own (smaller) share of the budget; C: cleared.
+    const out: QueuedPacket[] = [];
+    let tag = 0;
+    for (let t = 0; t < 300; t++) {
+      for (let i = 0; i < 10; i++) enqueue(a, 1, 40000, 1000, tag++, t);
+      a.dequeue(t, 1 << 30, 9, out);
+    }
+    assert.ok(a.stats.codelDropped > 0);
+    for (let i = 0; i < 300; i++) enqueue(b, 2, 40000, 1400, i);
+    assert.ok(b.stats.overlimitDropped > 0);
+    for (let i = 0; i < 20; i++) enqueue(c, 3, 40000, 1400, i);
+    assert.equal(budget.used, a.bytes + b.bytes + c.bytes);
+    c.clear();
+    assert.equal(budget.used, a.bytes + b.bytes);
+    drain(a, 300);
+    drain(b, 300);
+    assert.equal(budget.used, 0);
+  });
+
+  it('keeps used equal to the sum of the queues, within the limit, and never drops for another session (property)', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('enqueue' as const), s: fc.nat(3), flow: fc.nat(4), len: fc.integer({ min: 40, max: 1500 }), dt: fc.nat(30) }),
+      fc.record({ kind: fc.constant('dequeue' as const), s: fc.nat(3), n: fc.integer({ min: 1, max: 20 }), dt: fc.nat(30) }),
+      fc.record({ kind: fc.constant('clear' as const), s: fc.nat(3) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 400 }), fc.integer({ min: 0, max: 60_000 }), (ops, limit) => {
+        const { budget, qs } = sessions(4, limit);
+        let now = 0;
+        let tag = 0;
+        for (const o of ops) {
+          const q = qs[o.s]!;
+          const others = qs.map((x) => x.bytes);
+          if (o.kind === 'enqueue') {
+            now += o.dt;
+            enqueue(q, o.flow, 1000 + o.flow, o.len, tag++, now);
+            qs.forEach((x, i) => i !== o.s && assert.equal(x.bytes, others[i], 'another session lost nothing'));
+          } else if (o.kind === 'dequeue') {
+            now += o.dt;
+            q.dequeue(now, 1 << 30, o.n, []);
+          } else {
+            q.clear();
+          }
+          assert.equal(budget.used, qs.reduce((sum, x) => sum + x.bytes, 0));
+          assert.ok(budget.used <= limit, `used ${budget.used} within ${limit}`);
+        }
+        for (const q of qs) q.clear();
+        assert.equal(budget.used, 0);
+      }),
+      { numRuns: 200 },
+    );
   });
 });

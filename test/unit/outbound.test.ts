@@ -3,12 +3,16 @@
  * goes straight out while the stream takes it; while it pushes back the packets are copied out of
  * the TUN's slab (reused at once) into FQ-CoDel and leave in its order once the stream drains, a
  * ping ahead of the bulk backlog; without the queue (SSTPD_FQ=0) back-pressure pauses the reader.
+ * Sessions share the process's queue budget: over it a session drops its own packets, and a closed
+ * session gives back every byte and queues nothing more.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DATA_HEADROOM, type FramedCount, type SlabPackets } from '../../src/session/data-path.js';
-import { FQ_CODEL_DEFAULTS } from '../../src/session/fq-codel.js';
-import { OutboundPath, type OutboundSink } from '../../src/session/outbound.js';
+import { envBytes } from '../../src/common/env.js';
+import { FQ_CODEL_DEFAULTS, type FqCodelOptions } from '../../src/session/fq-codel.js';
+import { OutboundPath, queueOptions, type OutboundSink } from '../../src/session/outbound.js';
+import { QUEUE_BUDGET_DEFAULT, QueueBudget, processQueueBudget } from '../../src/session/queue-budget.js';
 
 /** A TUN-shaped batch of IPv4 packets; packet i carries `tags[i]` and comes from 10.0.0.`srcs[i]`. */
 function batch(tags: readonly number[], srcs: readonly number[]): SlabPackets {
@@ -29,7 +33,7 @@ function batch(tags: readonly number[], srcs: readonly number[]): SlabPackets {
 }
 
 /** Frames by copying each packet out as it is; records the tags written. */
-function harness(fq: boolean): { path: OutboundPath; sink: OutboundSink & { ready: boolean }; written: number[]; paused: boolean[]; sent: number[] } {
+function harness(fq: boolean | FqCodelOptions): { path: OutboundPath; sink: OutboundSink & { ready: boolean }; written: number[]; paused: boolean[]; sent: number[] } {
   const written: number[] = [];
   const paused: boolean[] = [];
   const sent = [0, 0];
@@ -58,7 +62,7 @@ function harness(fq: boolean): { path: OutboundPath; sink: OutboundSink & { read
       },
       pauseReader: (p) => paused.push(p),
     },
-    fq ? FQ_CODEL_DEFAULTS : null,
+    fq === true ? FQ_CODEL_DEFAULTS : fq === false ? null : fq,
     1,
   );
   return { path, sink, written, paused, sent };
@@ -122,5 +126,65 @@ describe('outbound path', () => {
     h.path.drained();
     assert.deepEqual(h.written, []);
     assert.equal(h.path.stats.queuedBytes, 0);
+  });
+});
+
+describe('outbound queues under the process budget', () => {
+  it('the server default draws from the process budget (SSTPD_QUEUE_BUDGET, bytes), the client has none', () => {
+    assert.equal(processQueueBudget(), processQueueBudget(), 'one per process');
+    assert.equal(processQueueBudget().limit, envBytes('SSTPD_QUEUE_BUDGET', QUEUE_BUDGET_DEFAULT, Number.MAX_SAFE_INTEGER));
+    assert.equal(queueOptions(processQueueBudget())?.budget, processQueueBudget());
+    assert.equal(queueOptions(undefined)?.budget, undefined);
+  });
+
+  it('reads a byte count from the environment as the TCP bounds do, falling back on anything else', () => {
+    const name = 'SSTPD_TEST_BYTES';
+    const read = (v: string | undefined): number => {
+      if (v === undefined) delete process.env[name];
+      else process.env[name] = v;
+      return envBytes(name, 7, 1000);
+    };
+    assert.deepEqual(['0', '1000', '', '1001', '-1', '1.5', '1e3', 'x'].map(read), [0, 1000, 7, 7, 7, 7, 1000, 7]);
+    assert.equal(read(undefined), 7);
+  });
+
+  it('over the budget a session drops its own backlog, not the other session\'s', () => {
+    const budget = new QueueBudget(30 * 200);
+    const a = harness({ ...FQ_CODEL_DEFAULTS, budget });
+    const b = harness({ ...FQ_CODEL_DEFAULTS, budget });
+    a.sink.ready = b.sink.ready = false;
+    a.path.fromTun(batch([...Array(20).keys()], Array(20).fill(1)));
+    b.path.fromTun(batch([...Array(20).keys()], Array(20).fill(1)));
+    assert.equal(a.path.stats.queuedBytes, 20 * 200);
+    assert.equal(a.path.stats.overlimitDropped, 0);
+    assert.ok(b.path.stats.overlimitDropped > 0);
+    assert.ok(budget.used <= budget.limit);
+    assert.equal(budget.used, a.path.stats.queuedBytes + b.path.stats.queuedBytes);
+    a.sink.ready = b.sink.ready = true;
+    a.path.drained();
+    b.path.drained();
+    assert.deepEqual(a.written, [...Array(20).keys()]);
+    assert.equal(b.written.length + b.path.stats.overlimitDropped, 20);
+    assert.equal(budget.used, 0, 'every byte back after the queues drained');
+  });
+
+  it('clear() and close() give the bytes back; a closed session queues nothing more', () => {
+    const budget = new QueueBudget(1 << 20);
+    const a = harness({ ...FQ_CODEL_DEFAULTS, budget });
+    const b = harness({ ...FQ_CODEL_DEFAULTS, budget });
+    a.sink.ready = b.sink.ready = false;
+    a.path.fromTun(batch([1, 2, 3], [1, 1, 1]));
+    b.path.fromTun(batch([4, 5], [1, 2]));
+    assert.equal(budget.used, 5 * 200);
+    a.path.clear();
+    assert.equal(budget.used, 2 * 200);
+    b.path.close();
+    assert.equal(budget.used, 0);
+    b.path.fromTun(batch([6], [1])); // the TUN still had a batch while it closed
+    assert.equal(budget.used, 0);
+    b.sink.ready = true;
+    b.path.drained();
+    assert.deepEqual(b.written, []);
+    assert.equal(b.path.stats.queuedBytes, 0);
   });
 });

@@ -20,7 +20,7 @@ import type { EchoPolicy } from '../../ppp/lcp/lcp.js';
 import { ClientConnection, IP_FRAME_OVERHEAD, type ClientAction, type UpInfo } from '../connection.js';
 import { writeDataHeaders } from '../../sstp/wire.js';
 import { boundTcpQueues } from '../../dataplane/tcp-queue.js';
-import { OutboundPath } from '../../session/outbound.js';
+import { OutboundPath, queueOptions } from '../../session/outbound.js';
 import { ClientError, ClientErrorCode, classifyClose, type ClientStage } from '../errors.js';
 
 /**
@@ -198,29 +198,33 @@ export class SstpConnection {
   outbound(pauseReader: (paused: boolean) => void): OutboundPath {
     const socket = this.socket;
     const stats = this.stats;
-    const path = new OutboundPath({
-      frame: (batch, out, reuse) => {
-        const conn = this.conn;
-        return conn?.up ? conn.frameBatch(batch, out, reuse) : { packets: 0, bytes: 0 };
-      },
-      sink: {
-        write: (packets) => {
-          for (const p of packets) socket.write(p);
+    const path = new OutboundPath(
+      {
+        frame: (batch, out, reuse) => {
+          const conn = this.conn;
+          return conn?.up ? conn.frameBatch(batch, out, reuse) : { packets: 0, bytes: 0 };
         },
-        get ready() {
-          return socket.writableLength < SEND_BUFFER_LIMIT && !socket.destroyed;
+        sink: {
+          write: (packets) => {
+            for (const p of packets) socket.write(p);
+          },
+          get ready() {
+            return socket.writableLength < SEND_BUFFER_LIMIT && !socket.destroyed;
+          },
+          get idle() {
+            return socket.writableLength === 0;
+          },
         },
-        get idle() {
-          return socket.writableLength === 0;
+        now: monotonicNow,
+        sent: (packets, bytes) => {
+          stats.txPackets += packets;
+          stats.txBytes += bytes;
         },
+        pauseReader,
       },
-      now: monotonicNow,
-      sent: (packets, bytes) => {
-        stats.txPackets += packets;
-        stats.txBytes += bytes;
-      },
-      pauseReader,
-    });
+      // One session per process: its queue's own limit bounds it, no process-wide budget.
+      queueOptions(undefined),
+    );
     socket.on('drain', () => path.drained());
     return path;
   }
