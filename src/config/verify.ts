@@ -198,6 +198,23 @@ function checkAuthentication(t: ConfigTree, c: SstpConfig, opts: VerifyOptions, 
   if (t.has([...dae, 'server']) && t.value([...dae, 'key']) === undefined) out.add(dae, 'DAE/CoA server key required!');
 }
 
+/**
+ * A node behind a balancer (proxy-protocol) is usually one of several sharing a RADIUS back end
+ * (README "Scaling out"). FreeRADIUS keys its SQL accounting and IP pool queries, and what
+ * Accounting-On closes and frees, on NAS-IP-Address: nodes without distinct ones close or reuse
+ * each other's sessions and leases. A single node behind a proxy is fine, hence a note.
+ */
+function noteNasIpBehindProxy(t: ConfigTree, c: SstpConfig, notes: Issues): void {
+  if (c.authMode !== 'radius' || c.proxyProtocol === undefined || c.radius?.nasIpAddress !== undefined) return;
+  notes.add(
+    [...RADIUS, 'nas-ip-address'],
+    'not set on a node behind a balancer (proxy-protocol): FreeRADIUS keys SQL accounting, its IP pool and Accounting-On on ' +
+      'NAS-IP-Address, so nodes without distinct ones close or reuse each other\'s sessions and leases ' +
+      '(set a distinct nas-ip-address on each node; a single node behind a proxy may ignore this)',
+    ['proxy-protocol'],
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Gateway and client addresses
 
@@ -691,6 +708,7 @@ export function verifyConfig(t: ConfigTree, c: SstpConfig, opts: VerifyOptions =
   const era = syntaxEra(t, pki, opts.versions);
   checkPoolOrder(t, out);
   checkAuthentication(t, c, opts, out, notes);
+  noteNasIpBehindProxy(t, c, notes);
   checkGatewayAndStaticIps(c, out);
   checkIpv4Pools(t, out);
   checkNameServers(t, out);

@@ -14,7 +14,7 @@ import { SessionDriver } from '../session/driver.js';
 import { cleanupStaleInterfaces } from '../dataplane/iface.js';
 import { InterfaceCache, type InterfaceCacheDeps } from '../dataplane/iface-cache.js';
 import { applyLogLevel, type Logger } from '../common/log.js';
-import { loadRuntime, warnNoauth, type Runtime } from './runtime.js';
+import { loadRuntime, warnConfig, type Runtime } from './runtime.js';
 import { startControl, type ControlReply, type ControlRequest } from './control.js';
 import { ConfigError } from '../common/errors.js';
 import type { SessionEnv } from '../session/driver.js';
@@ -160,7 +160,7 @@ export class Daemon {
       { port: this.runtime.config.port, generation: this.runtime.generation, auth: this.runtime.config.authMode, users: this.runtime.config.localUsers.size },
       'listening',
     );
-    if (!this.opts.worker) warnNoauth(this.log, this.runtime);
+    if (!this.opts.worker) warnConfig(this.log, this.runtime);
   }
 
   /**
@@ -285,7 +285,7 @@ export class Daemon {
     this.sessionEnv = this.envFor(next);
     void this.interfaceCache.resize(this.cacheShare(next));
     this.log.info({ generation: next.generation, users: next.config.localUsers.size, port: next.config.port }, this.opts.worker ? 'worker-config-reloaded' : 'config-reloaded');
-    if (!this.opts.worker) warnNoauth(this.log, next);
+    if (!this.opts.worker) warnConfig(this.log, next);
     return true;
   }
 

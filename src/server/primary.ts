@@ -31,7 +31,7 @@ import { CODE } from '../radius/packet.js';
 import { acctRequestKind, stopFromStart } from '../radius/acct-recovery.js';
 import type { RadiusOutcome, RadiusRequest, RequestAttribute } from '../radius/client.js';
 import type { DaeSession } from '../radius/dae.js';
-import { loadRuntime, warnNoauth, type Runtime } from './runtime.js';
+import { loadRuntime, warnConfig, type Runtime } from './runtime.js';
 import { startControl, type ControlReply, type ControlRequest } from './control.js';
 import { RadiusService, type DaeTargets } from './radius.js';
 import { Metrics } from './metrics.js';
@@ -178,7 +178,7 @@ export class Primary {
       { port: this.runtime.config.port, generation: this.runtime.generation, auth: this.runtime.config.authMode, users: this.runtime.config.localUsers.size, workers: this.opts.workers, balance: this.opts.balance },
       'listening',
     );
-    warnNoauth(this.log, this.runtime);
+    warnConfig(this.log, this.runtime);
   }
 
   /**
@@ -575,7 +575,7 @@ export class Primary {
       ),
     );
     this.log.info({ generation: next.generation, users: next.config.localUsers.size, port: next.config.port, workers: answers.filter(Boolean).length }, 'config-reloaded');
-    warnNoauth(this.log, next);
+    warnConfig(this.log, next);
     return true;
   }
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import type { AuthProtocol, SstpConfig } from '../config/model.js';
-import { loadConfigFile, loadConfigText, nodeFileChecker, type LoadResult } from '../config/load.js';
+import { loadConfigFile, loadConfigText, nodeFileChecker, type ConfigNote, type LoadResult } from '../config/load.js';
 import { LocalAuthBackend } from '../auth/local.js';
 import type { AuthBackend } from '../auth/backend.js';
 import { RadiusAuthBackend, type RadiusRateLimitSource } from '../auth/radius.js';
@@ -40,6 +40,8 @@ export interface Runtime {
   readonly radius?: RadiusRuntime;
   /** The IPv6 pools by name and `default-ipv6-pool`; none under `ipv6 deny`. */
   readonly ipv6Pools: Ipv6PoolSet;
+  /** The commit checks' notes (`sstpd --check` prints them; start and reload log them). */
+  readonly notes: readonly ConfigNote[];
 }
 
 export interface RadiusRuntime {
@@ -99,7 +101,7 @@ export async function loadRuntime(source: { file: string } | { text: string; bas
   const res: LoadResult =
     'file' in source ? await loadConfigFile(source.file) : loadConfigText(source.text, { files: nodeFileChecker, baseDir: source.baseDir });
   if (!res.ok) throw new ConfigError(res.issues);
-  return buildRuntime(res.config, deps);
+  return buildRuntime(res.config, res.notes, deps);
 }
 
 const readText = (path: string): string | undefined => {
@@ -258,7 +260,7 @@ function peerIidRule(config: SstpConfig): PeerIidRule | undefined {
   return id ? { mode: 'fixed', id } : undefined;
 }
 
-async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runtime> {
+async function buildRuntime(config: SstpConfig, notes: readonly ConfigNote[], deps: RuntimeDeps): Promise<Runtime> {
   const radius = buildRadiusRuntime(config);
   const tls = await buildTls(config);
   const hashes = await bindingHashes(config);
@@ -298,14 +300,19 @@ async function buildRuntime(config: SstpConfig, deps: RuntimeDeps): Promise<Runt
     pools,
     ...(radius ? { radius } : {}),
     ipv6Pools,
+    notes,
   };
 }
 
 /**
- * `authentication mode noauth` is worth a loud line each time a generation starts with it (by the
- * process that owns the node: the single daemon, or the primary of the workers).
+ * What `sstpd --check` would warn about, logged each time a generation starts (by the process that
+ * owns the node: the single daemon, or the primary of the workers): one `config-note` line per
+ * note, and `authentication mode noauth` once more as its own loud line.
  */
-export function warnNoauth(log: Logger, rt: Runtime): void {
+export function warnConfig(log: Logger, rt: Runtime): void {
+  for (const n of rt.notes) {
+    log.warn({ generation: rt.generation, path: n.path, ...(n.line !== undefined ? { line: n.line } : {}), note: n.message }, 'config-note');
+  }
   if (rt.config.authMode !== 'noauth') return;
   log.warn(
     { port: rt.config.port, generation: rt.generation, warning: 'NO AUTHENTICATION: every client that reaches the port gets a session and an address' },

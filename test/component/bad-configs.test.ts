@@ -1,17 +1,19 @@
 /**
  * Wrong configurations and the exact text `sstpd --check` prints for each (`formatIssues`). Every
  * case starts from the seed's example (9 lines, real certificate files) and changes a few lines;
- * the expected output is the whole list, so a stray extra issue fails the case too.
+ * the expected output is the whole list, so a stray extra issue fails the case too. Notes (what is
+ * accepted but worth a warning) are printed by --check and logged by the daemon when it starts.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execFile } from 'node:child_process';
 import { generateTestCertificates, type TestCertificates } from '../../src/config/certs.js';
 import { formatIssues, formatNotes, loadConfigText, nodeFileChecker } from '../../src/config/load.js';
-import { sstpdPath } from '../support/daemon.js';
+import { freeHostPort, sstpdPath } from '../support/daemon.js';
+import { collectingLogger, startInProcess } from '../support/in-process.js';
 
 interface Ctx extends TestCertificates {
   readonly dir: string;
@@ -75,6 +77,9 @@ const c = (name: string, edits: Edit | Edit[], expect: readonly string[] | ((c: 
 const U = 'vpn sstp authentication local-users username';
 const R = 'set vpn sstp authentication radius';
 const radiusMode = replace(2, 'set vpn sstp authentication mode radius');
+/** A RADIUS node behind HAProxy (README "Scaling out") with no nas-ip-address: lines 10-11 added. */
+const behindBalancer: Edit = (l, x) =>
+  add(`${R} server 127.0.0.1 key k`, 'set vpn sstp proxy-protocol trusted 127.0.0.1')(radiusMode(l, x), x);
 
 const cases: readonly Case[] = [
   // --- lexer
@@ -347,6 +352,13 @@ describe('bad configs: sstpd --check exits 1 with the message, 0 on the seed exa
     assert.match(r.out, /configuration is valid/);
     assert.doesNotMatch(r.out, /note:/);
   });
+  it('a RADIUS node behind a balancer without nas-ip-address: exit 0, a note naming the node and why', async () => {
+    const file = join(ctx.dir, 'node-without-nas-ip.conf');
+    await writeFile(file, behindBalancer(seedLines(ctx), ctx).join('\n') + '\n');
+    const r = await check(file);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /configuration is valid\nline 11: vpn sstp authentication radius nas-ip-address: note: not set on a node behind a balancer \(proxy-protocol\): .*NAS-IP-Address/);
+  });
   it('the gateway inside the pool (VyOS smoketest layout): exit 0, one note naming the line', async () => {
     const file = join(ctx.dir, 'gateway-in-pool.conf');
     const lines = replace(4, 'set vpn sstp client-ip-pool subnet 192.0.2.0/24')(replace(3, 'set vpn sstp gateway-address 192.0.2.1')(seedLines(ctx), ctx), ctx);
@@ -358,5 +370,27 @@ describe('bad configs: sstpd --check exits 1 with the message, 0 on the seed exa
       `${file}: configuration is valid\n` +
         'line 3: vpn sstp gateway-address: note: 192.0.2.1 lies inside client-ip-pool subnet 192.0.2.0/24; it is never handed out\n',
     );
+  });
+});
+
+/** The daemon says at start what --check says: one warn line per note. */
+describe('bad configs: the daemon logs the notes when it starts', () => {
+  it('a RADIUS node behind a balancer without nas-ip-address: a config-note warning at start', async () => {
+    const logs: Record<string, unknown>[] = [];
+    const dir = join(ctx.dir, 'in-process');
+    await mkdir(dir);
+    // No accounting server (disable-accounting): start and stop send no Accounting-On/Off to wait for.
+    const lines = ['set vpn sstp authentication mode radius', `${R} server 127.0.0.1 key k`, `${R} server 127.0.0.1 disable-accounting`, 'set vpn sstp proxy-protocol trusted 127.0.0.1'];
+    const daemon = await startInProcess({ dir, certs: ctx, port: await freeHostPort(), lines, log: collectingLogger(logs) });
+    try {
+      const notes = logs.filter((l) => l['msg'] === 'config-note');
+      assert.deepEqual(
+        notes.map((n) => [n['level'], n['path'], n['line']]),
+        [[40, 'vpn sstp authentication radius nas-ip-address', 4]],
+      );
+      assert.match(String(notes[0]!['note']), /^not set on a node behind a balancer \(proxy-protocol\): FreeRADIUS keys SQL accounting/);
+    } finally {
+      await daemon.stop();
+    }
   });
 });

@@ -1,9 +1,10 @@
 /**
- * The seed's every `authentication radius …` command parses, validates and lands in the model.
+ * The seed's every `authentication radius …` command parses, validates and lands in the model; a
+ * node behind a balancer without nas-ip-address gets a note.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfigText, formatIssues } from '../../src/config/load.js';
+import { loadConfigText, formatIssues, formatNotes } from '../../src/config/load.js';
 
 const SEED_RADIUS = [
   'set vpn sstp authentication mode radius',
@@ -75,4 +76,24 @@ test('without dynamic-author server, the DAE listener binds to nas-ip-address (t
   const none = loadConfigText([...SEED_RADIUS.slice(0, 3), 'set vpn sstp authentication radius nas-ip-address 127.0.0.5', ...SEED_RADIUS.slice(-3)].join('\n'));
   assert.ok(none.ok);
   assert.equal(none.config.radius?.dynamicAuthor, undefined, 'no key, no listener');
+});
+
+test('behind a balancer (proxy-protocol) without nas-ip-address: a note naming the node and why, not an error', () => {
+  const withoutNasIp = SEED_RADIUS.filter((l) => !l.includes('nas-ip-address'));
+  const proxy = 'set vpn sstp proxy-protocol trusted 192.0.2.50';
+  const notesOf = (lines: readonly string[]): string => {
+    const r = loadConfigText(lines.join('\n'));
+    assert.ok(r.ok, r.ok ? '' : formatIssues(r.issues));
+    return formatNotes(r.notes);
+  };
+  assert.equal(
+    notesOf([...withoutNasIp, proxy]),
+    `line ${withoutNasIp.length + 1}: vpn sstp authentication radius nas-ip-address: note: not set on a node behind a balancer (proxy-protocol): ` +
+      "FreeRADIUS keys SQL accounting, its IP pool and Accounting-On on NAS-IP-Address, so nodes without distinct ones close or reuse each other's " +
+      'sessions and leases (set a distinct nas-ip-address on each node; a single node behind a proxy may ignore this)',
+  );
+  assert.equal(notesOf([...SEED_RADIUS, proxy]), '', 'with nas-ip-address');
+  assert.equal(notesOf(withoutNasIp), '', 'not behind a balancer');
+  const local = ['set vpn sstp authentication mode local', 'set vpn sstp authentication local-users username u password p', 'set vpn sstp client-ip-pool subnet 192.0.2.0/25'];
+  assert.equal(notesOf([...withoutNasIp.filter((l) => !l.includes('authentication')), ...local, proxy]), '', 'local authentication');
 });
