@@ -3,7 +3,8 @@
  * recording shaper on one timeline, and our TLS client: the rate limit is on the interface before
  * the client is up and off it before the interface goes; a limit that cannot be enforced ends the
  * session; a user's new session gets the same static address only after the old interface and
- * lease are gone; IPv6 gets its interface setup, and its prefix goes back when the client refuses IPV6CP.
+ * lease are gone; IPv6 gets its interface setup, and its prefix goes back when the client refuses IPV6CP;
+ * a session that ends with a backlog in its outbound queue gives every byte back to the process's budget.
  */
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +20,8 @@ import { generateTestCertificates } from '../../src/config/certs.js';
 import { TestClient } from '../support/client.js';
 import { collectingLogger, startInProcess } from '../support/in-process.js';
 import { eventually, freeHostPort } from '../support/daemon.js';
+import { icmpEchoRequest } from '../support/icmp.js';
+import { processQueueBudget } from '../../src/session/queue-budget.js';
 
 /** Everything the fakes saw, in order: `open X`, `configure X local peer mtu`, `shape X d/u|none`, `close X`, … */
 const timeline: string[] = [];
@@ -187,5 +190,29 @@ describe('session lifecycle in the in-process daemon', () => {
     } finally {
       await v4.close();
     }
+  });
+
+  it('a session that ends with a backlog gives every queued byte back to the process budget', async () => {
+    // The daemon runs in this process: its sessions draw from this process's budget.
+    const budget = processQueueBudget();
+    assert.equal(budget.used, 0);
+    const c = await TestClient.connect({ port, username: 'plain', password: 'plain-pw' });
+    try {
+      await eventually(() => events('session-up').length > 0, 5000, 'session-up');
+      const tun = tuns.find((t) => t.name === String(events('session-up')[0]?.['ifname']))!;
+      // The client stops reading: the server's socket pushes back and the host's packets queue.
+      (c as unknown as { c: { socket: { pause(): void } } }).c.socket.pause();
+      const payload = Buffer.alloc(1372);
+      for (let i = 0; i < 100 && budget.used < 1 << 20; i++) {
+        tun.inject(Array.from({ length: 64 }, (_, j) => icmpEchoRequest('198.51.100.1', c.info!.ipv4, 1, i * 64 + j, payload)));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.ok(budget.used >= 1 << 20, `a backlog of ${budget.used} bytes`);
+      assert.equal(budget.used, daemon.sessions()[0]?.dataPath?.queuedBytes, "the session's queue is what the budget holds");
+    } finally {
+      c.destroy();
+    }
+    await sessionDown('plain');
+    assert.equal(budget.used, 0, 'every byte back once the session is gone');
   });
 });
