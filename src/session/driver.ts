@@ -12,6 +12,7 @@ import { monotonicNow } from '../common/time.js';
 import { DeadlineTimer } from '../common/io/deadline-timer.js';
 import type { Logger } from '../common/log.js';
 import { boundTcpQueues } from '../dataplane/tcp-queue.js';
+import { readBudget } from '../dataplane/read-budget.js';
 import type { PacketBatch } from '../dataplane/tun.js';
 import { formatPrefix6 } from '../ip/ipv6-addr.js';
 import { peerIidFor } from '../ppp/ipv6cp/iid.js';
@@ -123,7 +124,12 @@ export class SessionDriver implements SessionHandle {
     socket.setNoDelay(true);
     // Keep the backlog out of the kernel's socket buffers (issue 14: latency under a bulk flow).
     boundTcpQueues(socket);
-    socket.on('data', (chunk: Buffer) => this.input(() => this.core.receive(monotonicNow(), chunk)));
+    // A bulk upload yields the loop every few hundred KiB: the TUN's packets are not held behind it.
+    const budget = readBudget(socket);
+    socket.on('data', (chunk: Buffer) => {
+      budget(chunk.length);
+      this.input(() => this.core.receive(monotonicNow(), chunk));
+    });
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket-error'));
     socket.on('close', () => this.input(() => this.core.transportClosed(monotonicNow())));
     this.out = new RecordWriter(socket, (paused) => {

@@ -20,6 +20,7 @@ import type { EchoPolicy } from '../../ppp/lcp/lcp.js';
 import { ClientConnection, IP_FRAME_OVERHEAD, type ClientAction, type UpInfo } from '../connection.js';
 import { writeDataHeaders } from '../../sstp/wire.js';
 import { boundTcpQueues } from '../../dataplane/tcp-queue.js';
+import { readBudget } from '../../dataplane/read-budget.js';
 import { OutboundPath, queueOptions } from '../../session/outbound.js';
 import { ClientError, ClientErrorCode, classifyClose, type ClientStage } from '../errors.js';
 
@@ -121,7 +122,12 @@ export class SstpConnection {
       this.stage = 'tls';
     });
     this.socket.once('secureConnect', () => this.onSecure());
-    this.socket.on('data', (d: Buffer) => this.input((now) => this.conn!.receive(now, d)));
+    // A bulk download yields the loop every few hundred KiB (read-budget.ts).
+    const budget = readBudget(this.socket);
+    this.socket.on('data', (d: Buffer) => {
+      budget(d.length);
+      this.input((now) => this.conn!.receive(now, d));
+    });
     this.socket.on('error', (err) => this.onSocketError(err));
     this.socket.on('close', () => this.onSocketClose());
     this.armSetupTimer(opts.setupTimeoutMs ?? 30_000);
