@@ -485,12 +485,12 @@ interface Tunnel {
   readonly up: Json;
 }
 
-async function tunnel(t: Target, i: number, extra: readonly string[] = []): Promise<Tunnel> {
+async function tunnel(t: Target, i: number, extra: readonly string[] = [], via?: Via): Promise<Tunnel> {
   const ns = nsC(i);
   if (!namespaces.includes(ns)) addNetns(ns);
   const user = t.user.replace('%d', String((90 + i) % t.users));
   const route = t.routeGateway && t.gateway !== undefined ? ['--route', `${t.gateway}/${t.gateway.includes(':') ? 128 : 32}`] : [];
-  const child = start(t.ns, process.execPath, [cliPath('sstp-connect'), '--user', user, '--password', t.password, ...t.tlsArgs, '--netns', ns, '--ifname', `sstpb${i}`, ...route, ...extra, `${t.host}:${t.port}`]);
+  const child = start(via?.ns ?? t.ns, process.execPath, [cliPath('sstp-connect'), '--user', user, '--password', t.password, ...t.tlsArgs, '--netns', ns, '--ifname', `sstpb${i}`, ...route, ...extra, `${via?.host ?? t.host}:${t.port}`]);
   // Its errors (a link that fails during a step) belong in the bench's log.
   child.stderr?.on('data', (b: Buffer) => process.stderr.write(`sstp-connect ${i}: ${b.toString()}`));
   const lines = new Lines(child);
@@ -696,6 +696,27 @@ function pingTimes(out: string): number[] {
   return [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
 }
 
+const VETH_SERVER = '198.19.0.1';
+
+/**
+ * A veth pair between the server's and the client's namespaces for the length of `fn`: the
+ * baseline a ping through the tunnel is compared with (same namespaces, same CPUs, no tunnel).
+ */
+async function withVeth<T>(serverNs: string, clientNs: string, fn: () => Promise<T>): Promise<T> {
+  ip(['link', 'add', `${tag}v0`, 'netns', serverNs, 'type', 'veth', 'peer', 'name', `${tag}v1`, 'netns', clientNs]);
+  try {
+    ip(['-n', serverNs, 'addr', 'add', `${VETH_SERVER}/30`, 'dev', `${tag}v0`]);
+    ip(['-n', clientNs, 'addr', 'add', '198.19.0.2/30', 'dev', `${tag}v1`]);
+    ip(['-n', serverNs, 'link', 'set', `${tag}v0`, 'up']);
+    ip(['-n', clientNs, 'link', 'set', `${tag}v1`, 'up']);
+    await sleep(500);
+    return await fn();
+  } finally {
+    // The client namespace outlives this step (more runs, a compared server): no pair left behind.
+    ip(['-n', clientNs, 'link', 'del', `${tag}v1`]);
+  }
+}
+
 async function latency(t: Target): Promise<Json> {
   await settle(t);
   const tu = await tunnel(t, 1);
@@ -704,21 +725,7 @@ async function latency(t: Target): Promise<Json> {
     const count = QUICK ? 100 : 300;
     log('latency: ping through the tunnel and over a veth pair');
     const through = pingTimes(await run(tu.ns, 'ping', ['-c', String(count), '-i', '0.01', target]));
-    let base: number[] = [];
-    if (t.ns !== undefined) {
-      ip(['link', 'add', `${tag}v0`, 'netns', t.ns, 'type', 'veth', 'peer', 'name', `${tag}v1`, 'netns', tu.ns]);
-      ip(['-n', t.ns, 'addr', 'add', '198.19.0.1/30', 'dev', `${tag}v0`]);
-      ip(['-n', tu.ns, 'addr', 'add', '198.19.0.2/30', 'dev', `${tag}v1`]);
-      ip(['-n', t.ns, 'link', 'set', `${tag}v0`, 'up']);
-      ip(['-n', tu.ns, 'link', 'set', `${tag}v1`, 'up']);
-      await sleep(500);
-      try {
-        base = pingTimes(await run(tu.ns, 'ping', ['-c', String(count), '-i', '0.01', '198.19.0.1']));
-      } finally {
-        // The client namespace outlives this step (more runs, a compared server): no pair left behind.
-        ip(['-n', tu.ns, 'link', 'del', `${tag}v1`]);
-      }
-    }
+    const base = t.ns !== undefined ? await withVeth(t.ns, tu.ns, () => run(tu.ns, 'ping', ['-c', String(count), '-i', '0.01', VETH_SERVER]).then(pingTimes)) : [];
     const floor = await echoFloor(t.ns, count);
     const a = summarize(through);
     const b = summarize(base);
@@ -734,36 +741,59 @@ async function latency(t: Target): Promise<Json> {
   }
 }
 
-/** Ping RTT through the tunnel (p50/p99 µs) while iperf3 moves bulk TCP the other way, for each direction. */
+/** Where a client's TLS socket lives and whom it connects to, when not the server's own namespace. */
+interface Via {
+  readonly ns: string;
+  readonly host: string;
+}
+
+const WAN_SERVER = '198.19.9.1';
+
 /**
- * `--link-rate R` (tc rate, e.g. 500mbit): the TLS streams of the loaded step cross a link of that
- * rate, a TBF on the clients' namespace's loopback with a short buffer (as an access link's
- * router), so the bottleneck is the path and not a process's CPU: the backlog then stands in the
- * sender's queue (sstpd's or our client's), which is where FQ-CoDel can put a ping first.
+ * `--link-rate R` (tc rate, e.g. 1gbit): the loaded step's TLS stream crosses an access link of
+ * that rate, so the bottleneck is the path and not a process's CPU, and the backlog stands in the
+ * sender's queue (sstpd's or our client's), where FQ-CoDel can put a ping first. The client's
+ * socket lives in a namespace of its own behind a veth pair (MTU 1500, as on a real link; over
+ * loopback, 64 KB segments make every TCP window and shaper quantum 40× coarser), with a TBF
+ * per direction (a short router buffer): a reply does not queue behind the other direction's data.
  */
-async function withLinkRate<T>(t: Target, fn: () => Promise<T>): Promise<T> {
+async function withLinkRate<T>(t: Target, fn: (via: Via | undefined) => Promise<T>): Promise<T> {
   const rate = values['link-rate'];
-  if (rate === undefined) return fn();
-  await run(t.ns, 'tc', ['qdisc', 'replace', 'dev', 'lo', 'root', 'tbf', 'rate', rate, 'burst', '128kb', 'latency', '1ms']);
-  if (values['tcp-cc'] !== undefined) await run(t.ns, 'sysctl', ['-qw', `net.ipv4.tcp_congestion_control=${values['tcp-cc']}`]);
+  if (rate === undefined || t.ns === undefined) return fn(undefined);
+  const wan = `${tag}-w`;
+  if (!namespaces.includes(wan)) addNetns(wan);
+  ip(['link', 'add', `${tag}w0`, 'netns', t.ns, 'type', 'veth', 'peer', 'name', `${tag}w1`, 'netns', wan]);
   try {
-    return await fn();
+    ip(['-n', t.ns, 'addr', 'add', `${WAN_SERVER}/30`, 'dev', `${tag}w0`]);
+    ip(['-n', wan, 'addr', 'add', '198.19.9.2/30', 'dev', `${tag}w1`]);
+    for (const [ns, dev] of [[t.ns, `${tag}w0`], [wan, `${tag}w1`]] as const) {
+      ip(['-n', ns, 'link', 'set', dev, 'up']);
+      await run(ns, 'tc', ['qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', rate, 'burst', '32kb', 'latency', '1ms']);
+      if (values['tcp-cc'] !== undefined) await run(ns, 'sysctl', ['-qw', `net.ipv4.tcp_congestion_control=${values['tcp-cc']}`]);
+    }
+    return await fn({ ns: wan, host: WAN_SERVER });
   } finally {
-    await run(t.ns, 'tc', ['qdisc', 'del', 'dev', 'lo', 'root']).catch(() => undefined);
+    ip(['-n', t.ns, 'link', 'del', `${tag}w0`]);
   }
 }
 
 async function loaded(t: Target): Promise<Json> {
   await settle(t);
-  const tu = await tunnel(t, 1);
-  try {
-    return await withLinkRate(t, () => loadedRuns(t, tu));
-  } finally {
-    await closeTunnel(tu);
-  }
+  return withLinkRate(t, async (via) => {
+    const tu = await tunnel(t, 1, [], via);
+    try {
+      return await loadedRuns(t, tu);
+    } finally {
+      await closeTunnel(tu);
+    }
+  });
 }
 
 async function loadedRuns(t: Target, tu: Tunnel): Promise<Json> {
+  return t.ns !== undefined ? withVeth(t.ns, tu.ns, () => loadedPings(t, tu, true)) : loadedPings(t, tu, false);
+}
+
+async function loadedPings(t: Target, tu: Tunnel, vethUp: boolean): Promise<Json> {
   const target = t.gateway ?? String(tu.up['peer']);
   const count = QUICK ? 100 : 300;
   const out: Json = {};
@@ -773,12 +803,17 @@ async function loadedRuns(t: Target, tu: Tunnel): Promise<Json> {
     const dropsBefore = await serverDrops(t);
     const flow = iperf(t, [tu], [...args, ...(values['loaded-rate'] !== undefined ? ['-b', values['loaded-rate']] : [])]);
     await sleep(1000);
-    const times = pingTimes(await run(tu.ns, 'ping', ['-c', String(Math.min(count, (SECONDS - 2) * 100)), '-i', '0.01', target]).catch((e: { stdout?: string }) => e.stdout ?? ''));
+    const ping = (to: string): Promise<number[]> =>
+      run(tu.ns, 'ping', ['-c', String(Math.min(count, (SECONDS - 2) * 100)), '-i', '0.01', to]).catch((e: { stdout?: string }) => e.stdout ?? '').then(pingTimes);
+    // The same ping over a veth pair at the same time: what the loaded CPUs alone cost a ping.
+    const [times, veth] = await Promise.all([ping(target), vethUp ? ping(VETH_SERVER) : Promise.resolve([])]);
     const bulk = (await flow)[0]!;
     const dropsAfter = dropsBefore !== undefined ? await serverDrops(t) : undefined;
     const a = summarize(times);
+    const v = summarize(veth);
     out[key] = {
       pingP50Us: Math.round(a.p50 * 1000), pingP99Us: Math.round(a.p99 * 1000), samples: times.length,
+      ...(veth.length ? { vethP50Us: Math.round(v.p50 * 1000), vethP99Us: Math.round(v.p99 * 1000) } : {}),
       ...(iperfError(bulk) !== undefined ? { bulkError: iperfError(bulk) } : { bulkGbit: gbit(bulk), bulkRetransmits: retransmits(bulk) }),
       ...(dropsBefore !== undefined && dropsAfter !== undefined ? { serverDrops: dropsAfter - dropsBefore } : {}),
     };
@@ -865,7 +900,7 @@ function table(m: Json): string {
   const ld = results['loaded'] as Record<string, Json> | undefined;
   if (ld) {
     for (const [k, v] of Object.entries(ld)) {
-      row(`ping RTT, 1 bulk TCP flow ${k === 'underUpload' ? 'client → server' : 'server → client'}`, `p50 ${v['pingP50Us']} µs  p99 ${v['pingP99Us']} µs  (${v['samples']} pings; flow ${v['bulkError'] ?? `${v['bulkGbit']} Gbit/s, ${v['bulkRetransmits'] ?? '-'} retransmits, ${figure(v['serverDrops'])} server drops`})`);
+      row(`ping RTT, 1 bulk TCP flow ${k === 'underUpload' ? 'client → server' : 'server → client'}`, `p50 ${v['pingP50Us']} µs  p99 ${v['pingP99Us']} µs  (veth at once: p50 ${figure(v['vethP50Us'])} µs  p99 ${figure(v['vethP99Us'])} µs; ${v['samples']} pings; flow ${v['bulkError'] ?? `${v['bulkGbit']} Gbit/s, ${v['bulkRetransmits'] ?? '-'} retransmits, ${figure(v['serverDrops'])} server drops`})`);
     }
   }
   const mp = results['mppe'] as Json | undefined;
