@@ -22,8 +22,9 @@ export function readBytesPerTurn(): number {
 }
 
 /**
- * Returns the function the stream's 'data' handler calls with each chunk's length. A stream that
- * is paused or destroyed meanwhile by its owner stays so: the resume only undoes our own pause.
+ * Returns the function the stream's 'data' handler calls with each chunk's length. A stream
+ * destroyed while it yields stays so; the owner must not pause the stream itself (our resume would
+ * undo that), which neither the server's sessions nor our client do.
  */
 export function readBudget(stream: Readable, bytesPerTurn = readBytesPerTurn()): (bytes: number) => void {
   if (bytesPerTurn === 0) return () => undefined;

@@ -234,7 +234,7 @@ export class Metrics {
   /** With workers, summed: what all of them hold and may hold (the primary has no queues: 0). */
   private queueGauges(r: Registry): void {
     const src = this.src;
-    new Gauge({ name: 'sstpd_queue_budget_used_bytes', help: 'IP bytes waiting in the sessions\' outbound queues (FQ-CoDel), all sessions together.', registers: [r], collect() {
+    new Gauge({ name: 'sstpd_queue_budget_used_bytes', help: 'Bytes of memory the sessions\' outbound queues (FQ-CoDel) hold, all sessions together: the buffers their packets wait in.', registers: [r], collect() {
       this.set(src.queueBudget()?.used ?? 0);
     } });
     new Gauge({ name: 'sstpd_queue_budget_limit_bytes', help: 'What the outbound queues may hold together (SSTPD_QUEUE_BUDGET per process) before a session drops from its own fattest flow.', registers: [r], collect() {

@@ -101,6 +101,6 @@ export class LiveFacts implements SessionFacts {
   }
 }
 
-function queueCounters(q: OutboundStats | undefined): Pick<DataPathCounters, 'aqmDropped' | 'aqmMarked' | 'queueDropped' | 'queuedBytes'> {
-  return { aqmDropped: q?.codelDropped ?? 0, aqmMarked: q?.ecnMarked ?? 0, queueDropped: q?.overlimitDropped ?? 0, queuedBytes: q?.queuedBytes ?? 0 };
+function queueCounters(q: OutboundStats | undefined): Pick<DataPathCounters, 'aqmDropped' | 'aqmMarked' | 'queueDropped' | 'queuedBytes' | 'queueHeldBytes'> {
+  return { aqmDropped: q?.codelDropped ?? 0, aqmMarked: q?.ecnMarked ?? 0, queueDropped: q?.overlimitDropped ?? 0, queuedBytes: q?.queuedBytes ?? 0, queueHeldBytes: q?.queueHeldBytes ?? 0 };
 }

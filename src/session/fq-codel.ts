@@ -147,6 +147,14 @@ export class FqCodel {
   private readonly oldFlows = new FlowList();
   /** Set by `pop`: the packet just taken has waited too long for too long (CoDel). */
   private okToDrop = false;
+  /**
+   * The buffers queued packets live in (a TUN batch is copied into one), each with the number of
+   * packets it still holds: a buffer is memory until its last packet leaves, whatever its others
+   * did, so this and not the IP bytes is what the budget is charged.
+   */
+  private readonly chunks = new Map<Buffer, number>();
+  /** Bytes of those buffers: the memory this queue holds. */
+  heldBytes = 0;
 
   /** `seed` perturbs the hash (per session: a peer cannot aim two flows at one bucket). */
   constructor(private readonly opts: FqCodelOptions = FQ_CODEL_DEFAULTS, private readonly seed = 0) {
@@ -160,7 +168,12 @@ export class FqCodel {
     flow.push({ buf, at, len, t: now });
     this.bytes += len;
     this.packets++;
-    this.opts.budget?.charge(len);
+    const live = this.chunks.get(buf);
+    this.chunks.set(buf, (live ?? 0) + 1);
+    if (live === undefined) {
+      this.heldBytes += buf.length;
+      this.opts.budget?.charge(buf.length);
+    }
     if (flow.list === NONE) {
       this.newFlows.append(flow, NEW);
       flow.deficit = this.opts.quantum;
@@ -200,16 +213,28 @@ export class FqCodel {
     for (let i = 0; i < this.flows.length; i++) this.flows[i] = undefined;
     this.newFlows.first = this.newFlows.last = undefined;
     this.oldFlows.first = this.oldFlows.last = undefined;
-    this.opts.budget?.credit(this.bytes);
+    this.opts.budget?.credit(this.heldBytes);
+    this.chunks.clear();
+    this.heldBytes = 0;
     this.bytes = 0;
     this.packets = 0;
   }
 
-  /** A packet taken out of its flow (sent or dropped) leaves the counts and the budget. */
+  /**
+   * A packet taken out of its flow (sent or dropped) leaves the counts; the last one out of its
+   * buffer gives the buffer back to the budget.
+   */
   private forget(p: QueuedPacket): void {
     this.bytes -= p.len;
     this.packets--;
-    this.opts.budget?.credit(p.len);
+    const live = (this.chunks.get(p.buf) ?? 1) - 1;
+    if (live > 0) {
+      this.chunks.set(p.buf, live);
+      return;
+    }
+    this.chunks.delete(p.buf);
+    this.heldBytes -= p.buf.length;
+    this.opts.budget?.credit(p.buf.length);
   }
 
   /** The DRR scheduler: new flows first, a flow out of deficit goes to the back of the old ones. */

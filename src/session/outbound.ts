@@ -63,6 +63,8 @@ const ROUND_BYTES = 64 * 1024;
 export interface OutboundStats extends FqCodelStats {
   /** IP bytes waiting in the queue now. */
   queuedBytes: number;
+  /** Memory the queue holds now: the buffers those packets live in (what the budget is charged). */
+  queueHeldBytes: number;
 }
 
 export class OutboundPath {
@@ -83,7 +85,7 @@ export class OutboundPath {
 
   get stats(): OutboundStats {
     const q = this.fq;
-    return { codelDropped: q?.stats.codelDropped ?? 0, ecnMarked: q?.stats.ecnMarked ?? 0, overlimitDropped: q?.stats.overlimitDropped ?? 0, queuedBytes: q?.bytes ?? 0 };
+    return { codelDropped: q?.stats.codelDropped ?? 0, ecnMarked: q?.stats.ecnMarked ?? 0, overlimitDropped: q?.stats.overlimitDropped ?? 0, queuedBytes: q?.bytes ?? 0, queueHeldBytes: q?.heldBytes ?? 0 };
   }
 
   /** A TUN batch (its packets are views, valid during the call only). */

@@ -3,7 +3,8 @@
  * Linux fq_codel's `memory_limit`, across sessions. Each session may hold up to its own byte limit
  * (4 MiB); thousands of backlogged sessions would make that GBs, which a client can cause by
  * downloading faster than its TCP stream takes. With the budget the process holds at most `limit`
- * IP bytes in all its queues together; a session whose enqueue would go over it drops from its own
+ * bytes of queue memory together (the buffers queued packets live in: a TUN batch's copy counts
+ * until its last packet leaves); a session whose enqueue would go over it drops from its own
  * fattest flow (never another session's packets), as it does at its own limit.
  *
  * Sans-I/O and single-threaded: a plain counter, charged on enqueue and credited on every way out
@@ -12,7 +13,7 @@
 import { envBytes } from '../common/env.js';
 
 export class QueueBudget {
-  /** IP bytes queued now, all sessions together. */
+  /** Bytes of queue memory held now, all sessions together. */
   used = 0;
 
   constructor(readonly limit: number) {}

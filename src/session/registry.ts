@@ -64,6 +64,8 @@ export interface DataPathCounters {
   readonly queueDropped: number;
   /** IP bytes waiting in the session's queue for the TLS stream. */
   readonly queuedBytes: number;
+  /** Memory that queue holds (the buffers the packets live in); charged to the process's budget. */
+  readonly queueHeldBytes: number;
 }
 
 export type TerminateCause =

@@ -208,7 +208,7 @@ describe('session lifecycle in the in-process daemon', () => {
         await new Promise((r) => setTimeout(r, 5));
       }
       assert.ok(budget.used >= 1 << 20, `a backlog of ${budget.used} bytes`);
-      assert.equal(budget.used, daemon.sessions()[0]?.dataPath?.queuedBytes, "the session's queue is what the budget holds");
+      assert.equal(budget.used, daemon.sessions()[0]?.dataPath?.queueHeldBytes, "the session's queue is what the budget holds");
     } finally {
       c.destroy();
     }

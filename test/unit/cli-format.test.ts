@@ -52,7 +52,7 @@ test('show sessions as accel-cmd: any columns, order by a column (raw values), m
 test('show sessions: the drops column sums the data path drop counters', async () => {
   const { sessionRow, sessionsTable } = await import('../../src/cli/format.js');
   const base = { callingSid: '10.0.0.9', state: 'active' as const, startedAt: 0, rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0, generation: 1, rateLimit: undefined, ip: '192.0.2.2', upAt: 0 };
-  const dataPath = { offload: true, tunWriteDropped: 2, tunReadDropped: 1, tunSuperPackets: 4, tunReadBatches: 4, tunWriteCalls: 6, aqmDropped: 5, aqmMarked: 9, queueDropped: 3, queuedBytes: 0, pauses: 7 };
+  const dataPath = { offload: true, tunWriteDropped: 2, tunReadDropped: 1, tunSuperPackets: 4, tunReadBatches: 4, tunWriteCalls: 6, aqmDropped: 5, aqmMarked: 9, queueDropped: 3, queuedBytes: 0, queueHeldBytes: 0, pauses: 7 };
   const rows = [
     sessionRow({ ...base, sid: 'a', username: 'bob', ifname: 'sstp1', dataPath: { ...dataPath } }, 100_000),
     sessionRow({ ...base, sid: 'b', username: 'alice', ifname: 'sstp0' }, 100_000),

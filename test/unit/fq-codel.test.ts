@@ -191,10 +191,10 @@ describe('FQ-CoDel under a process-wide budget', () => {
     let tag = 0;
     while (b.stats.overlimitDropped === 0) enqueue(b, 2, 40001, 1500, tag++);
     assert.ok(budget.used <= budget.limit, `used ${budget.used} ≤ ${budget.limit}`);
-    assert.equal(budget.used, a.bytes + b.bytes);
+    assert.equal(budget.used, a.heldBytes + b.heldBytes);
     assert.equal(a.bytes, 40 * 1500, "A's packets are not B's to drop");
     assert.equal(a.stats.overlimitDropped, 0);
-    assert.ok(b.bytes <= 100_000 - 40 * 1500);
+    assert.ok(b.heldBytes <= 100_000 - a.heldBytes);
     // B's sparse ping survived; its bulk flow lost packets from its head, the newest stayed.
     const out = drain(b, 0);
     assert.equal(tagOf(out[0]!), 9999);
@@ -213,7 +213,8 @@ describe('FQ-CoDel under a process-wide budget', () => {
     assert.equal(b.bytes, 0, 'nothing of B fits');
     assert.equal(b.stats.overlimitDropped, 1);
     assert.equal(a.bytes, 9000);
-    assert.equal(budget.used, 9000);
+    assert.equal(budget.used, a.heldBytes);
+    assert.equal(a.heldBytes, 6 * (8 + 1500), 'each packet here has a buffer of its own, headroom included');
   });
 
   it('gives every byte back on dequeue, CoDel drop, limit drop and clear (used 0 at the end)', () => {
@@ -230,12 +231,28 @@ describe('FQ-CoDel under a process-wide budget', () => {
     for (let i = 0; i < 300; i++) enqueue(b, 2, 40000, 1400, i);
     assert.ok(b.stats.overlimitDropped > 0);
     for (let i = 0; i < 20; i++) enqueue(c, 3, 40000, 1400, i);
-    assert.equal(budget.used, a.bytes + b.bytes + c.bytes);
+    assert.equal(budget.used, a.heldBytes + b.heldBytes + c.heldBytes);
     c.clear();
-    assert.equal(budget.used, a.bytes + b.bytes);
+    assert.equal(budget.used, a.heldBytes + b.heldBytes);
     drain(a, 300);
     drain(b, 300);
     assert.equal(budget.used, 0);
+  });
+
+  it('charges a shared buffer once and keeps it charged until its last packet leaves', () => {
+    const { budget, qs } = sessions(1, 1 << 20);
+    const q = qs[0]!;
+    // One TUN batch copied into one buffer: three packets of three flows, as OutboundPath queues them.
+    const parts = [ipv4(1, 1000, 600, { tag: 1 }), ipv4(2, 1001, 600, { tag: 2 }), ipv4(3, 1002, 600, { tag: 3 })];
+    const chunk = Buffer.concat(parts.map((p) => p.buf));
+    parts.forEach((p, i) => q.enqueue(0, chunk, i * (8 + 600) + 8, 600));
+    assert.equal(budget.used, chunk.length);
+    assert.equal(q.dequeue(0, 1 << 30, 2, []), 2);
+    assert.equal(q.bytes, 600);
+    assert.equal(budget.used, chunk.length, 'one packet still pins the whole copy');
+    assert.equal(q.dequeue(0, 1 << 30, 1, []), 1);
+    assert.equal(budget.used, 0);
+    assert.equal(q.heldBytes, 0);
   });
 
   it('keeps used equal to the sum of the queues, within the limit, and never drops for another session (property)', () => {
@@ -262,7 +279,8 @@ describe('FQ-CoDel under a process-wide budget', () => {
           } else {
             q.clear();
           }
-          assert.equal(budget.used, qs.reduce((sum, x) => sum + x.bytes, 0));
+          assert.equal(budget.used, qs.reduce((sum, x) => sum + x.heldBytes, 0));
+          qs.forEach((x) => assert.equal(x.heldBytes, x.bytes + 8 * x.packets, 'one buffer per packet here'));
           assert.ok(budget.used <= limit, `used ${budget.used} within ${limit}`);
         }
         for (const q of qs) q.clear();

@@ -159,7 +159,7 @@ describe('outbound queues under the process budget', () => {
     assert.equal(a.path.stats.overlimitDropped, 0);
     assert.ok(b.path.stats.overlimitDropped > 0);
     assert.ok(budget.used <= budget.limit);
-    assert.equal(budget.used, a.path.stats.queuedBytes + b.path.stats.queuedBytes);
+    assert.equal(budget.used, a.path.stats.queueHeldBytes + b.path.stats.queueHeldBytes);
     a.sink.ready = b.sink.ready = true;
     a.path.drained();
     b.path.drained();
@@ -175,9 +175,11 @@ describe('outbound queues under the process budget', () => {
     a.sink.ready = b.sink.ready = false;
     a.path.fromTun(batch([1, 2, 3], [1, 1, 1]));
     b.path.fromTun(batch([4, 5], [1, 2]));
-    assert.equal(budget.used, 5 * 200);
+    // Each batch is copied into one buffer, headroom included: that is what the budget holds.
+    assert.equal(budget.used, 5 * (DATA_HEADROOM + 200));
+    assert.equal(budget.used, a.path.stats.queueHeldBytes + b.path.stats.queueHeldBytes);
     a.path.clear();
-    assert.equal(budget.used, 2 * 200);
+    assert.equal(budget.used, 2 * (DATA_HEADROOM + 200));
     b.path.close();
     assert.equal(budget.used, 0);
     b.path.fromTun(batch([6], [1])); // the TUN still had a batch while it closed
