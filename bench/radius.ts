@@ -11,6 +11,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateTestCertificates } from '../src/config/certs.js';
+import { NODE_FLAGS } from '../src/common/node-flags.js';
 import { TestClient } from '../test/support/client.js';
 import { startFreeRadius } from '../test/support/freeradius.js';
 import type { AuthProtocol } from '../src/config/model.js';
@@ -39,7 +40,7 @@ async function measure(dir: string, mode: 'local' | 'radius'): Promise<Record<st
       `set vpn sstp port ${PORT}`,
     ].join('\n') + '\n',
   );
-  const daemon = spawn(process.execPath, [join(import.meta.dirname, '..', 'src', 'cli', 'sstpd.js'), '--config', conf, '--state-dir', join(dir, `state-${mode}`)], {
+  const daemon = spawn(process.execPath, [...NODE_FLAGS, join(import.meta.dirname, '..', 'src', 'cli', 'sstpd.js'), '--config', conf, '--state-dir', join(dir, `state-${mode}`)], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, SSTPD_LOG_LEVEL: 'warn' },
   });

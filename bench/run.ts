@@ -36,6 +36,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs, promisify } from 'node:util';
 import { generateTestCertificates } from '../src/config/certs.js';
 import { summarize } from '../src/client/stats.js';
+import { NODE_FLAGS } from '../src/common/node-flags.js';
 import { BENCH_GATEWAY, BENCH_PORT, benchConfigLines, loadReport } from './common.js';
 
 const execFileAsync = promisify(execFile);
@@ -72,6 +73,7 @@ const { values } = parseArgs({
     'interface-cache': { type: 'string' },
     workers: { type: 'string', default: '1' },
     profile: { type: 'string' },
+    'node-flags': { type: 'string' },
     'loaded-rate': { type: 'string' },
     'link-rate': { type: 'string' },
     'tcp-cc': { type: 'string' },
@@ -96,6 +98,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 // ---- namespaces and processes ----------------------------------------------------------------
 
+/** Node flags for sstpd and our clients, as their commands set them; `--node-flags ''` for an A/B without. */
+const nodeFlags: readonly string[] = values['node-flags'] !== undefined ? values['node-flags'].split(/\s+/).filter(Boolean) : NODE_FLAGS;
 const tag = `sb${process.pid}`;
 const NS_S = `${tag}-s`;
 /** The namespace of the second sstpd build (--compare-build). */
@@ -246,7 +250,7 @@ async function startSstpd(dir: string, users: number, v: SstpdVariant): Promise<
   const conf = benchConfigLines(users, certs, v.interfaceCache !== undefined ? [`set vpn sstp ppp-options interface-cache ${v.interfaceCache}`] : []);
   writeFileSync(join(dir, 'sstpd.conf'), conf.join('\n') + '\n');
   const prof = values.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(values.profile, v.ns)] : [];
-  const d = start(NS_S, process.execPath, [...prof, join(v.dist, 'src', 'cli', 'sstpd.js'), '--config', join(dir, 'sstpd.conf'), '--state-dir', join(dir, 'state'), ...workersArgs(v.dist)]);
+  const d = start(NS_S, process.execPath, [...nodeFlags, ...prof, join(v.dist, 'src', 'cli', 'sstpd.js'), '--config', join(dir, 'sstpd.conf'), '--state-dir', join(dir, 'state'), ...workersArgs(v.dist)]);
   servers.push(d);
   const lines = new Lines(d);
   d.stderr!.on('data', (b: Buffer) => process.stderr.write(b));
@@ -383,7 +387,7 @@ async function settle(t: Target): Promise<void> {
 /** With --profile, sstp-load runs under --cpu-prof too (it shares the cores with the server). */
 function loadArgs(t: Target, extra: readonly string[]): string[] {
   const prof = values.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(values.profile, 'sstp-load')] : [];
-  return [...prof, cliPath('sstp-load'), '--user', t.user, '--password', t.password, ...t.tlsArgs, '--source-addresses', '16', ...extra, `${t.host}:${t.port}`];
+  return [...nodeFlags, ...prof, cliPath('sstp-load'), '--user', t.user, '--password', t.password, ...t.tlsArgs, '--source-addresses', '16', ...extra, `${t.host}:${t.port}`];
 }
 
 async function setup(t: Target): Promise<Json> {
@@ -490,7 +494,7 @@ async function tunnel(t: Target, i: number, extra: readonly string[] = [], via?:
   if (!namespaces.includes(ns)) addNetns(ns);
   const user = t.user.replace('%d', String((90 + i) % t.users));
   const route = t.routeGateway && t.gateway !== undefined ? ['--route', `${t.gateway}/${t.gateway.includes(':') ? 128 : 32}`] : [];
-  const child = start(via?.ns ?? t.ns, process.execPath, [cliPath('sstp-connect'), '--user', user, '--password', t.password, ...t.tlsArgs, '--netns', ns, '--ifname', `sstpb${i}`, ...route, ...extra, `${via?.host ?? t.host}:${t.port}`]);
+  const child = start(via?.ns ?? t.ns, process.execPath, [...nodeFlags, cliPath('sstp-connect'), '--user', user, '--password', t.password, ...t.tlsArgs, '--netns', ns, '--ifname', `sstpb${i}`, ...route, ...extra, `${via?.host ?? t.host}:${t.port}`]);
   // Its errors (a link that fails during a step) belong in the bench's log.
   child.stderr?.on('data', (b: Buffer) => process.stderr.write(`sstp-connect ${i}: ${b.toString()}`));
   const lines = new Lines(child);

@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { summarize } from '../src/client/stats.js';
 import { generateTestCertificates } from '../src/config/certs.js';
+import { NODE_FLAGS } from '../src/common/node-flags.js';
 import { createNetns, type Netns } from '../test/support/netns.js';
 import { AgentLog, DaemonLog, jsonLines, tail, type Json } from './soak/logs.js';
 import { parseSoakArgs, rateText, type SoakOptions } from './soak/options.js';
@@ -129,7 +130,7 @@ async function startDaemon(o: SoakOptions, ns: Netns, dir: string): Promise<{ da
   mkdirSync(stateDir, { mode: 0o750 });
   // bench/soak/gc-hook.ts: SIGUSR2 = full GC (and a heap snapshot when asked), see heapAfterGc().
   const hook = pathToFileURL(join(DIST, 'bench', 'soak', 'gc-hook.js')).href;
-  const proc = ns.spawn(process.execPath, ['--expose-gc', `--import=${hook}`, cliPath('sstpd'), '--config', join(dir, 'sstpd.conf'), '--state-dir', stateDir],
+  const proc = ns.spawn(process.execPath, [...NODE_FLAGS, '--expose-gc', `--import=${hook}`, cliPath('sstpd'), '--config', join(dir, 'sstpd.conf'), '--state-dir', stateDir],
     { ...OWN_GROUP, env: { ...process.env, SSTPD_SOAK_SNAPSHOT: join(dir, 'end.heapsnapshot') } });
   const d: Daemon = { proc, pid: proc.pid ?? 0, log: new DaemonLog(), stateDir, snapshot: join(dir, 'end.heapsnapshot'), stderr: tail(proc), exit: undefined };
   proc.once('exit', (code, sig) => {
@@ -166,7 +167,7 @@ interface Churn {
 }
 
 function startChurn(o: SoakOptions, ns: Netns): Churn {
-  const proc = ns.spawn(process.execPath, [cliPath('sstp-load'), '--user', 'u%d', '--password', PASSWORD, '--insecure',
+  const proc = ns.spawn(process.execPath, [...NODE_FLAGS, cliPath('sstp-load'), '--user', 'u%d', '--password', PASSWORD, '--insecure',
     '--duration', String(Math.ceil(o.durationS)), '-c', String(o.concurrency), '--mix', o.mix, '--auth-mix', o.authMix,
     '--hold', o.hold, '--pings', String(o.pings), '--progress', String(o.sampleS), `127.0.0.1:${PORT}`], OWN_GROUP);
   const c: Churn = { proc, stderr: tail(proc), report: undefined, progress: null };

@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs, promisify } from 'node:util';
 import { generateTestCertificates } from '../src/config/certs.js';
+import { NODE_FLAGS } from '../src/common/node-flags.js';
 import { BENCH_GATEWAY, BENCH_PORT, benchConfigLines, loadReport } from './common.js';
 
 type Json = Record<string, unknown>;
@@ -184,7 +185,7 @@ async function measure(dir: string, mode: Mode): Promise<Json> {
   const users = Math.max(SETUPS, IDLE) + TUNNELS + 10;
   const certs = await generateTestCertificates(dir);
   writeFileSync(join(dir, 'sstpd.conf'), benchConfigLines(users, certs).join('\n') + '\n');
-  const d = start(NS, process.execPath, [cli('sstpd'), '--config', join(dir, 'sstpd.conf'), '--state-dir', join(dir, 'state'), '--workers', String(workers), ...(mode.balance ? ['--balance', mode.balance] : [])]);
+  const d = start(NS, process.execPath, [...NODE_FLAGS, cli('sstpd'), '--config', join(dir, 'sstpd.conf'), '--state-dir', join(dir, 'state'), '--workers', String(workers), ...(mode.balance ? ['--balance', mode.balance] : [])]);
   d.stderr!.on('data', (b: Buffer) => process.stderr.write(b));
   await line(d, (j) => j['msg'] === 'listening', 120_000, 'sstpd start');
   const up = countSessionsUp(d);
@@ -193,7 +194,7 @@ async function measure(dir: string, mode: Mode): Promise<Json> {
   const fresh = usage(pid);
   const out: Json = { mode: modeName(mode), workers, processes: tree(pid).length, freshRssMiB: fresh.rssMiB };
   const load = (n: number, c: number, hold: number): string[] =>
-    [cli('sstp-load'), '--user', 'u%d', '--users', String(users), '--password', 'pw', '--insecure', '--source-addresses', '16',
+    [...NODE_FLAGS, cli('sstp-load'), '--user', 'u%d', '--users', String(users), '--password', 'pw', '--insecure', '--source-addresses', '16',
       '--sessions', String(n), '--concurrency', String(c), '--hold', String(hold), `127.0.0.1:${PORT}`];
 
   log(`${modeName(mode)}: setup, ${SETUPS} sessions, 50 in flight`);
@@ -226,7 +227,7 @@ async function measure(dir: string, mode: Mode): Promise<Json> {
     for (let i = 0; i < TUNNELS; i++) {
       const ns = `${tag}-c${i}`;
       if (!namespaces.includes(ns)) addNetns(ns);
-      const t = start(NS, process.execPath, [cli('sstp-connect'), '--user', `u${users - 1 - i}`, '--password', 'pw', '--insecure', '--netns', ns, '--ifname', `wb${i}`, `127.0.0.1:${PORT}`]);
+      const t = start(NS, process.execPath, [...NODE_FLAGS, cli('sstp-connect'), '--user', `u${users - 1 - i}`, '--password', 'pw', '--insecure', '--netns', ns, '--ifname', `wb${i}`, `127.0.0.1:${PORT}`]);
       tunnels.push(t);
       await line(t, (j) => j['state'] === 'up', 60_000, `tunnel ${i}`);
       servers.push(start(NS, 'iperf3', ['-s', '-1', '-p', String(5201 + i)]));

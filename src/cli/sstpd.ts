@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 /**
  * sstpd — the SSTP VPN server.
  *   sstpd [--config FILE] [--state-dir DIR] [--listen HOST]   run (no --config: the embedded demo)
@@ -14,6 +14,7 @@ import { ensureSelfSignedCert } from '../config/certs.js';
 import { demoConfigText } from '../config/demo.js';
 import { ConfigError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
+import { missingNodeFlags, NODE_FLAGS } from '../common/node-flags.js';
 import { asyncStdout } from '../common/io/log-stdout.js';
 import { Daemon } from '../server/daemon.js';
 import { Primary } from '../server/primary.js';
@@ -97,6 +98,9 @@ async function main(): Promise<number> {
         `  or the VM client: ../shared/sstpc-vm/run --server 10.0.2.2:${port} --user vyos --password vyos --ping 192.0.2.254\n`,
     );
   }
+  const missing = missingNodeFlags();
+  // Started as `node sstpd.js` rather than through the sstpd command or the unit: say what it lacks.
+  if (missing.length > 0) log.warn({ missing, want: NODE_FLAGS.join(' ') }, 'node-flags-missing');
   const common = { source, stateDir, log, ...(values.listen !== undefined ? { host: values.listen } : {}) };
   const daemon = workers > 1 ? new Primary({ ...common, workers, balance }) : new Daemon(common);
   try {

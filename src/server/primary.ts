@@ -32,6 +32,7 @@ import { acctRequestKind, stopFromStart } from '../radius/acct-recovery.js';
 import type { RadiusOutcome, RadiusRequest, RequestAttribute } from '../radius/client.js';
 import type { DaeSession } from '../radius/dae.js';
 import { loadRuntime, warnConfig, type Runtime } from './runtime.js';
+import { withNodeFlags } from '../common/node-flags.js';
 import { startControl, type ControlReply, type ControlRequest } from './control.js';
 import { RadiusService, type DaeTargets } from './radius.js';
 import { Metrics } from './metrics.js';
@@ -159,7 +160,8 @@ export class Primary {
     if (removed.length > 0) this.log.info({ removed }, 'stale-interfaces-removed');
     if (this.opts.balance === 'reuseport') await this.portFree();
     this.control = await startControl(this.opts.stateDir, (req) => this.handleControl(req));
-    cluster.setupPrimary({ serialization: 'advanced' });
+    // Workers run with sstpd's Node flags even when the primary was started without them.
+    cluster.setupPrimary({ serialization: 'advanced', execArgv: withNodeFlags() });
     cluster.on('exit', (w, code, signal) => this.onExit(w, code, signal));
     for (let i = 0; i < this.opts.workers; i++) this.slots.push({ index: i, ready: false, incarnation: 0, bornAt: 0, starting: 0 });
     try {

@@ -15,6 +15,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { NODE_FLAGS } from '../../src/common/node-flags.js';
 import { createNetns, netnsUnavailable, type Netns } from './netns.js';
 import { createCertFixture, type CertFiles, type CertFixture } from './certs-fixture.js';
 
@@ -473,7 +474,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   await writeFile(configFile, opts.configText);
   await mkdir(stateDir, { mode: 0o750 });
   const [file, argv] = inNetns(opts.netns, process.execPath, [
-    bin, '--config', configFile, '--state-dir', stateDir, ...(opts.extraArgs ?? []),
+    ...NODE_FLAGS, bin, '--config', configFile, '--state-dir', stateDir, ...(opts.extraArgs ?? []),
   ]);
   const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   const d = new Daemon(dir, configFile, stateDir, opts.netns, child);
