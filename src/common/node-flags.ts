@@ -25,7 +25,10 @@ export function missingNodeFlags(execArgv: readonly string[] = process.execArgv,
   return NODE_FLAGS.filter((f) => !given.includes(name(f)));
 }
 
-/** `execArgv` with whatever of NODE_FLAGS it lacks (a worker gets them even if its primary did not). */
-export function withNodeFlags(execArgv: readonly string[] = process.execArgv): string[] {
-  return [...missingNodeFlags(execArgv, ''), ...execArgv];
+/**
+ * `execArgv` with whatever of NODE_FLAGS neither it nor NODE_OPTIONS (which a worker inherits)
+ * sets: a worker gets them even if its primary did not, and an operator's own value stays.
+ */
+export function withNodeFlags(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env['NODE_OPTIONS'] ?? ''): string[] {
+  return [...missingNodeFlags(execArgv, nodeOptions), ...execArgv];
 }

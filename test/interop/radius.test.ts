@@ -8,10 +8,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createInteropEnv, eventually, isEvent, rootSkipReason, seedConfig, withDaemon, type Daemon, type InteropEnv, type LogEntry } from '../support/daemon.js';
-import { assertRefused, assertUp, describeRun, pingLoopExec, pingLoopTimeout, runSstpc, startSstpc, waitSessionUp, type ClientAuth } from '../support/vm.js';
+import { assertRefused, assertUp, describeRun, holdTimeout, holdUntilReachableExec, pingLoopExec, pingLoopTimeout, runSstpc, startSstpc, waitRunEnds, waitSessionUp, type ClientAuth } from '../support/vm.js';
 import { freeRadiusUnavailable, startFreeRadius, type FreeRadius, type FrUser, radiusServerLines } from '../support/freeradius.js';
 
 const GATEWAY = '192.0.2.254';
+/** Added on the server's side once the Interim-Update is in: the guest then ends the session. */
+const RELEASE = '192.0.2.200';
 const SECRET = 'interop-radius-secret';
 const DAE_SECRET = 'interop-dae-secret';
 const R = 'set vpn sstp authentication radius';
@@ -85,11 +87,26 @@ describe('interop: sstpc + pppd through RADIUS (FreeRADIUS)', { skip: rootSkipRe
     it(`${proto}: up with the Framed-IP-Address, pings, accounted Start/Interim/Stop with User-Request`, { timeout: 20 * 60_000 }, async () => {
       const port = env.nextPort();
       await withDaemon({ configText: config(port, proto), netns: env.ns }, async (d) => {
-        const r = await runSstpc({ port, netns: env.ns, user: 'alice', password: 'alice-pw', auth: proto, ca: env.certs.caCert, ping: [GATEWAY], exec: ['sleep 5'] });
+        const run = await startSstpc({
+          port, netns: env.ns, user: 'alice', password: 'alice-pw', auth: proto, ca: env.certs.caCert, ping: [GATEWAY],
+          exec: [holdUntilReachableExec(RELEASE)], execTimeoutS: holdTimeout(),
+        });
+        let r;
+        try {
+          const live = await waitSessionUp(d, run, 'alice');
+          // The session stays until an Interim-Update is in; then the client hangs up (User-Request).
+          await record(fr, live.sid!, 'Interim-Update', 60_000);
+          await env.ns.exec('ip', ['addr', 'add', `${RELEASE}/32`, 'dev', 'lo']);
+          r = await waitRunEnds(run, holdTimeout() * 1000 + 60_000, 'sstpc');
+        } finally {
+          await run.kill();
+          await env.ns.exec('ip', ['addr', 'del', `${RELEASE}/32`, 'dev', 'lo']).catch(() => undefined);
+        }
         assertUp(r, proto);
         assert.equal(r.result['auth'], proto, describeRun(r));
         assert.equal(r.result['ipv4'], '192.0.2.77', 'the address FreeRADIUS gave');
         assert.equal(r.result['ping'], 'ok');
+        assert.match(r.output, /released=yes/, describeRun(r));
         const up = d.findLogs(isEvent('session-up', { username: 'alice' }))[0]!;
         await d.waitForLog(isEvent('session-down', { sid: up.sid! }));
         await assertAccounted(d, fr, up.sid!, 'User-Request');

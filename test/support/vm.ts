@@ -106,6 +106,23 @@ export function pingLoopExec(maxSeconds: number): string {
 /** Each round is a ping (≤ 1 s without reply) plus a 1 s sleep. */
 export const pingLoopTimeout = (maxSeconds: number): number => 2 * maxSeconds + 30;
 
+/**
+ * An --exec that holds the link until `address` answers a ping through ppp0, which the test makes
+ * happen (it adds the address on its side) once it has seen what it waits for. The session then
+ * lasts as long as the host needs, whatever the guest's clock does: under TCG on a loaded host a
+ * guest's `sleep 5` once ended 0.9 s after the link came up. Prints `released=yes|no` (no: it gave
+ * up after `maxRounds` tries). Give the run execTimeoutS >= holdTimeout(maxRounds).
+ */
+export function holdUntilReachableExec(address: string, maxRounds = 120): string {
+  return (
+    `ip route add ${address}/32 dev ppp0; i=0; ` +
+    `until ping -c 1 -W 1 ${address} >/dev/null 2>&1 || [ $i -ge ${maxRounds} ]; do sleep 0.5; i=$((i+1)); done; ` +
+    `echo "released=$([ $i -lt ${maxRounds} ] && echo yes || echo no)"`
+  );
+}
+/** Each round is a ping (≤ 1 s without reply) plus a 0.5 s sleep. */
+export const holdTimeout = (maxRounds = 120): number => Math.ceil(1.5 * maxRounds) + 30;
+
 function runArgs(o: SstpcOptions): string[] {
   const server = o.server ?? (o.port !== undefined ? `10.0.2.2:${o.port}` : undefined);
   if (server === undefined) throw new Error('runSstpc: give port or server');

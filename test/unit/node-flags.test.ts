@@ -29,6 +29,7 @@ test('node flags: what is missing counts a flag by name, from the command line o
 });
 
 test('node flags: a worker gets them even when its primary was started without them', () => {
-  assert.deepEqual(withNodeFlags(['--inspect']), [...NODE_FLAGS, '--inspect']);
-  assert.deepEqual(withNodeFlags(['--max-semi-space-size=8']), ['--max-semi-space-size=8']);
+  assert.deepEqual(withNodeFlags(['--inspect'], ''), [...NODE_FLAGS, '--inspect']);
+  assert.deepEqual(withNodeFlags(['--max-semi-space-size=8'], ''), ['--max-semi-space-size=8']);
+  assert.deepEqual(withNodeFlags([], '--max-semi-space-size=8'), [], 'the NODE_OPTIONS the worker inherits keeps its value');
 });
