@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=4 --initial-old-space-size=64
 /**
  * sstp-connect — an SSTP client that needs no kernel PPP: TLS, SSTP and PPP in user space, the
  * tunnel on a TUN interface (or none). Prints JSON lines on stdout; exit codes in src/client/errors.ts.

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=4 --initial-old-space-size=64
 /**
  * sstp-load — drives N SSTP sessions from one process (no TUN) and reports the setup rate, setup
  * latency percentiles and failures by cause as JSON (progress lines, then one "report" line).

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=4 --initial-old-space-size=64
 /**
  * sstpd — the SSTP VPN server.
  *   sstpd [--config FILE] [--state-dir DIR] [--listen HOST]   run (no --config: the embedded demo)

@@ -161,14 +161,15 @@ export function frameOutboundCopy(gate: DataGate, packet: Buffer): Buffer | unde
 }
 
 /**
- * The inbound fast lane: a PPP frame in our own shape for clear IPv4 (`FF 03 00 21`) is decided
- * here without an event: handed to `sink` (a view, valid during the call) if the gate admits it,
- * else dropped and counted. True = consumed; false = any other frame, which takes the event path
- * (control protocols, IPv6 with its intercepts, MPPE, PFC/ACFC forms).
+ * The inbound fast lane: a PPP frame `buf[at, at + length)` in our own shape for clear IPv4
+ * (`FF 03 00 21`) is decided here without an event: handed to `sink` (a view, valid during the
+ * call; the only one made per packet) if the gate admits it, else dropped and counted. True =
+ * consumed; false = any other frame, which takes the event path (control protocols, IPv6 with its
+ * intercepts, MPPE, PFC/ACFC forms).
  */
-export function fastLaneIn(gate: DataGate, frame: Buffer, sink: (packet: Buffer) => void): boolean {
-  if (frame.length <= 4 || frame[0] !== 0xff || frame[1] !== 0x03 || frame[2] !== 0x00 || frame[3] !== PPP_IPV4) return false;
-  const packet = frame.subarray(4);
+export function fastLaneIn(gate: DataGate, buf: Buffer, at: number, length: number, sink: (packet: Buffer) => void): boolean {
+  if (length <= 4 || buf[at] !== 0xff || buf[at + 1] !== 0x03 || buf[at + 2] !== 0x00 || buf[at + 3] !== PPP_IPV4) return false;
+  const packet = buf.subarray(at + 4, at + length);
   if (gate.admitIn(PPP_IPV4, packet, false)) sink(packet);
   return true;
 }

@@ -120,9 +120,9 @@ export class CallPump<E extends PppEvent | PppClientEvent> {
     const sink = this.ipSink;
     if (!call || !sink) return;
     const link = this.link;
-    call.dataSink = (now, frame) => {
+    call.dataSink = (now, buf, at, length) => {
       link.activity(now);
-      return fastLaneIn(link.gate, frame, sink);
+      return fastLaneIn(link.gate, buf, at, length, sink);
     };
   }
 

@@ -119,10 +119,11 @@ export abstract class SstpCall<S extends string> {
   private closeReason: Why = { code: SstpCloseCode.LOCAL_ABORT, reason: '' };
 
   /**
-   * Fast lane for data once the call is connected: each PPP frame (a view into the received chunk,
-   * valid during the call) goes here first; frames it returns false for take the 'ppp' event path.
+   * Fast lane for data once the call is connected: each PPP frame, `buf[at, at + length)` of the
+   * received chunk (valid during the call, no view made for it), goes here first; frames it returns
+   * false for take the 'ppp' event path.
    */
-  dataSink: ((now: Millis, frame: Buffer) => boolean) | undefined;
+  dataSink: ((now: Millis, buf: Buffer, at: number, length: number) => boolean) | undefined;
 
   constructor(private readonly states: SstpRoleStates<S>, timing: SstpCallTiming) {
     this.st = states.initial;
@@ -154,7 +155,7 @@ export abstract class SstpCall<S extends string> {
   receive(now: Millis, chunk: Buffer): void {
     if (this.closed) return;
     try {
-      this.framer.push(chunk, (packet) => this.onPacket(now, packet));
+      this.framer.pushAt(chunk, (buf, at, length) => this.onPacket(now, buf, at, length));
     } catch (e) {
       if (!(e instanceof DecodeError) || this.closed) throw e;
       // §3.1.5.1: delineation failed → close without sending anything.
@@ -271,10 +272,12 @@ export abstract class SstpCall<S extends string> {
 
   // ---- input ------------------------------------------------------------------------------------
 
-  private onPacket(now: Millis, packet: Buffer): void {
+  /** One SSTP packet, `buf[at, at + length)`: a data packet goes on without a view of its own. */
+  private onPacket(now: Millis, buf: Buffer, at: number, length: number): void {
     if (this.closed) return;
     if (this.connected) this.heard(now);
-    if ((packet[1]! & 0x01) === 0) return this.onData(now, packet.subarray(HEADER_LEN));
+    if ((buf[at + 1]! & 0x01) === 0) return this.onData(now, buf, at + HEADER_LEN, length - HEADER_LEN);
+    const packet = buf.subarray(at, at + length);
     let p: ControlPacket;
     try {
       p = decodeControl(packet);
@@ -288,13 +291,14 @@ export abstract class SstpCall<S extends string> {
     this.onControl(now, p, packet);
   }
 
-  private onData(now: Millis, frame: Buffer): void {
-    if (frame.length === 0) return;
+  private onData(now: Millis, buf: Buffer, at: number, length: number): void {
+    if (length === 0) return;
     if (this.connected) {
-      if (!this.dataSink?.(now, frame)) this.emit({ type: 'ppp', frame });
-    } else if (this.passesBeforeConnected(frame)) {
-      this.emit({ type: 'ppp', frame });
+      if (!this.dataSink?.(now, buf, at, length)) this.emit({ type: 'ppp', frame: buf.subarray(at, at + length) });
+      return;
     }
+    const frame = buf.subarray(at, at + length);
+    if (this.passesBeforeConnected(frame)) this.emit({ type: 'ppp', frame });
   }
 
   private onControl(now: Millis, p: ControlPacket, raw: Buffer): void {

@@ -33,6 +33,14 @@ export class SstpFramer {
    * packets before it were delivered.
    */
   push(chunk: Buffer, onPacket: (packet: Buffer) => void): void {
+    this.pushAt(chunk, (buf, at, length) => onPacket(buf.subarray(at, at + length)));
+  }
+
+  /**
+   * `push` without a view per packet: each packet is `buf[at, at + length)`. The data path's form:
+   * at full speed a Buffer view per packet was a third of what the server allocated.
+   */
+  pushAt(chunk: Buffer, onPacket: (buf: Buffer, at: number, length: number) => void): void {
     if (this.failure) throw this.failure;
     let off = this.headLen > 0 || this.partial ? this.resume(chunk, onPacket) : 0;
     while (off < chunk.length) {
@@ -47,7 +55,7 @@ export class SstpFramer {
         this.startPartial(length, chunk.subarray(off));
         return;
       }
-      onPacket(chunk.subarray(off, off + length));
+      onPacket(chunk, off, length);
       off += length;
     }
   }
@@ -63,7 +71,7 @@ export class SstpFramer {
   }
 
   /** Completes a header and/or packet carried over from earlier chunks; returns bytes consumed. */
-  private resume(chunk: Buffer, onPacket: (packet: Buffer) => void): number {
+  private resume(chunk: Buffer, onPacket: (buf: Buffer, at: number, length: number) => void): number {
     let off = 0;
     if (!this.partial) {
       const n = Math.min(HEADER_LEN - this.headLen, chunk.length);
@@ -83,7 +91,7 @@ export class SstpFramer {
     if (this.partialLen === p.length) {
       this.partial = undefined;
       this.partialLen = 0;
-      onPacket(p);
+      onPacket(p, 0, p.length);
     }
     return off;
   }

@@ -22,14 +22,15 @@ test('node flags: the CLIs run with them (shebang), as do npm start and the syst
 });
 
 test('node flags: what is missing counts a flag by name, from the command line or NODE_OPTIONS', () => {
+  assert.deepEqual(NODE_FLAGS, ['--max-semi-space-size=4', '--initial-old-space-size=64']);
   assert.deepEqual(missingNodeFlags([], ''), [...NODE_FLAGS]);
-  assert.deepEqual(missingNodeFlags(['--max-semi-space-size=8'], ''), [], 'another value is the operator\'s choice');
-  assert.deepEqual(missingNodeFlags([], '--max-old-space-size=512 --max-semi-space-size=2'), []);
+  assert.deepEqual(missingNodeFlags(['--max-semi-space-size=8'], ''), ['--initial-old-space-size=64'], 'another value is the operator\'s choice');
+  assert.deepEqual(missingNodeFlags(['--initial-old-space-size=128'], '--max-old-space-size=512 --max-semi-space-size=2'), []);
   assert.deepEqual(missingNodeFlags(['--inspect'], '--max-old-space-size=512'), [...NODE_FLAGS]);
 });
 
 test('node flags: a worker gets them even when its primary was started without them', () => {
   assert.deepEqual(withNodeFlags(['--inspect'], ''), [...NODE_FLAGS, '--inspect']);
-  assert.deepEqual(withNodeFlags(['--max-semi-space-size=8'], ''), ['--max-semi-space-size=8']);
-  assert.deepEqual(withNodeFlags([], '--max-semi-space-size=8'), [], 'the NODE_OPTIONS the worker inherits keeps its value');
+  assert.deepEqual(withNodeFlags(['--max-semi-space-size=8'], ''), ['--initial-old-space-size=64', '--max-semi-space-size=8']);
+  assert.deepEqual(withNodeFlags([], '--max-semi-space-size=8 --initial-old-space-size=32'), [], 'the NODE_OPTIONS the worker inherits keeps its values');
 });
