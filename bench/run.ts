@@ -37,6 +37,7 @@ import { parseArgs, promisify } from 'node:util';
 import { generateTestCertificates } from '../src/config/certs.js';
 import { summarize } from '../src/client/stats.js';
 import { NODE_FLAGS } from '../src/common/node-flags.js';
+import { dataPathDrops, type SessionRow } from '../src/cli/format.js';
 import { BENCH_GATEWAY, BENCH_PORT, benchConfigLines, loadReport } from './common.js';
 
 const execFileAsync = promisify(execFile);
@@ -594,13 +595,8 @@ async function serverDrops(t: Target): Promise<number | undefined> {
   if (t.stateDir === undefined) return undefined;
   try {
     const out = await run(t.ns, process.execPath, [cliPath('sstpctl'), '--state-dir', t.stateDir, 'show', 'sessions', '--json']);
-    const sessions = JSON.parse(out) as { dataPath?: Record<string, number> }[];
-    let n = 0;
-    for (const s of sessions) {
-      const d = s.dataPath ?? {};
-      n += (d['tunWriteDropped'] ?? 0) + (d['tunReadDropped'] ?? 0) + (d['aqmDropped'] ?? 0) + (d['queueDropped'] ?? 0);
-    }
-    return n;
+    const sessions = JSON.parse(out) as Pick<SessionRow, 'dataPath'>[];
+    return sessions.reduce((n, s) => n + dataPathDrops(s), 0);
   } catch {
     return undefined;
   }

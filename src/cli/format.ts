@@ -133,8 +133,8 @@ const COLUMNS: Readonly<Record<string, Column>> = {
   drops: { text: (r) => String(dataPathDrops(r)), key: dataPathDrops },
 };
 
-/** The data path's drop counters of a session, summed (0 without an interface). */
-function dataPathDrops(r: SessionRow): number {
+/** The data path's drop counters of a session, summed (0 without an interface); the bench reads them too. */
+export function dataPathDrops(r: Pick<SessionRow, 'dataPath'>): number {
   const d = r.dataPath ?? {};
   let n = 0;
   for (const k of ['tunWriteDropped', 'tunReadDropped', 'aqmDropped', 'queueDropped']) {

@@ -8,7 +8,7 @@ import { formatPrefix6, type Prefix6 } from '../ip/ipv6-addr.js';
 import type { DropCounters } from '../ppp/data-gate.js';
 import type { SessionCounters, SessionFacts } from './lifecycle.js';
 import type { SessionNetwork } from './network.js';
-import type { OutboundStats } from './outbound.js';
+import type { QueueCounters } from './outbound.js';
 import type { DataPathCounters, SessionInfo } from './registry.js';
 
 /** The parts of the session core the facts read. */
@@ -30,7 +30,7 @@ export class LiveFacts implements SessionFacts {
   /** Times the record writer reported socket back-pressure. */
   pauses = 0;
   /** The outbound queue's counters (set by the driver). */
-  outbound: (() => OutboundStats) | undefined;
+  outbound: (() => QueueCounters) | undefined;
 
   constructor(
     readonly sid: string,
@@ -96,11 +96,10 @@ export class LiveFacts implements SessionFacts {
       tunReadBatches: s.readBatches,
       tunWriteCalls: s.writeCalls,
       pauses: this.pauses,
-      ...queueCounters(this.outbound?.()),
+      ...(this.outbound?.() ?? NO_QUEUE),
     };
   }
 }
 
-function queueCounters(q: OutboundStats | undefined): Pick<DataPathCounters, 'aqmDropped' | 'aqmMarked' | 'queueDropped' | 'queuedBytes' | 'queueHeldBytes'> {
-  return { aqmDropped: q?.codelDropped ?? 0, aqmMarked: q?.ecnMarked ?? 0, queueDropped: q?.overlimitDropped ?? 0, queuedBytes: q?.queuedBytes ?? 0, queueHeldBytes: q?.queueHeldBytes ?? 0 };
-}
+/** A session without an outbound path yet: nothing queued, nothing dropped. */
+const NO_QUEUE: QueueCounters = { aqmDropped: 0, aqmMarked: 0, queueDropped: 0, queuedBytes: 0, queueHeldBytes: 0 };

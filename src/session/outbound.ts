@@ -19,7 +19,7 @@ import type { Millis } from '../common/time.js';
 import type { FramedCount, SlabPackets } from './data-path.js';
 import { DATA_HEADROOM } from './data-path.js';
 import { MPPE_OVERHEAD } from '../ppp/mppe-cipher.js';
-import { FQ_CODEL_DEFAULTS, FqCodel, type FqCodelOptions, type FqCodelStats, type QueuedPacket } from './fq-codel.js';
+import { FQ_CODEL_DEFAULTS, FqCodel, type FqCodelOptions, type QueuedPacket } from './fq-codel.js';
 import { processQueueBudget, type QueueBudget } from './queue-budget.js';
 
 /** The role's stream writer. */
@@ -60,11 +60,18 @@ export function queueOptions(budget: QueueBudget | undefined): FqCodelOptions | 
 const ROUND_PACKETS = 128;
 const ROUND_BYTES = 64 * 1024;
 
-export interface OutboundStats extends FqCodelStats {
-  /** IP bytes waiting in the queue now. */
-  queuedBytes: number;
-  /** Memory the queue holds now: the buffers those packets live in (what the budget is charged). */
-  queueHeldBytes: number;
+/** The queue's counters, named as `sstpctl show sessions --json` shows them in `dataPath`. */
+export interface QueueCounters {
+  /** Host → client packets FQ-CoDel dropped (a standing queue above target for an interval). */
+  readonly aqmDropped: number;
+  /** … or marked CE instead (ECN-capable). */
+  readonly aqmMarked: number;
+  /** Host → client packets dropped at the session's queue limit or the process's budget (from the fattest flow). */
+  readonly queueDropped: number;
+  /** IP bytes waiting in the queue for the TLS stream. */
+  readonly queuedBytes: number;
+  /** Memory the queue holds (the buffers its packets live in); what the process's budget is charged. */
+  readonly queueHeldBytes: number;
 }
 
 export class OutboundPath {
@@ -83,9 +90,9 @@ export class OutboundPath {
     private readonly seed = (Math.random() * 0x100000000) >>> 0,
   ) {}
 
-  get stats(): OutboundStats {
+  get stats(): QueueCounters {
     const q = this.fq;
-    return { codelDropped: q?.stats.codelDropped ?? 0, ecnMarked: q?.stats.ecnMarked ?? 0, overlimitDropped: q?.stats.overlimitDropped ?? 0, queuedBytes: q?.bytes ?? 0, queueHeldBytes: q?.heldBytes ?? 0 };
+    return { aqmDropped: q?.stats.codelDropped ?? 0, aqmMarked: q?.stats.ecnMarked ?? 0, queueDropped: q?.stats.overlimitDropped ?? 0, queuedBytes: q?.bytes ?? 0, queueHeldBytes: q?.heldBytes ?? 0 };
   }
 
   /** A TUN batch (its packets are views, valid during the call only). */

@@ -2,6 +2,7 @@
  * Live sessions by id, user name, interface and address. Owns the single-session policy
  * (VyOS configures accel-ppp with `single-session=replace`: a user's new session ends the old one).
  */
+import type { QueueCounters } from './outbound.js';
 import type { RateLimit } from '../config/model.js';
 import type { CoaChanges } from '../radius/dae.js';
 import { DROP_REASONS, type DropCounters } from '../ppp/data-gate.js';
@@ -42,7 +43,8 @@ export interface SessionInfo {
  * Where the data path can lose a packet outside the data gate, and how hard it works. Packets the
  * kernel drops from the TUN's own queue while we are paused show in the interface's tx_dropped.
  */
-export interface DataPathCounters {
+/** A session's data path counters; the outbound queue's (outbound.ts) among them. */
+export interface DataPathCounters extends QueueCounters {
   /** The TUN carries virtio headers (segmentation offload and GRO). */
   readonly offload: boolean;
   /** Client → host packets the TUN refused (its queue full): dropped. */
@@ -56,16 +58,6 @@ export interface DataPathCounters {
   readonly tunWriteCalls: number;
   /** Times the socket pushed back (the queue below holds the backlog; with SSTPD_FQ=0 the TUN reader paused). */
   readonly pauses: number;
-  /** Host → client packets FQ-CoDel dropped (a standing queue above target for an interval). */
-  readonly aqmDropped: number;
-  /** … or marked CE instead (ECN-capable). */
-  readonly aqmMarked: number;
-  /** Host → client packets dropped at the session's queue limit (from the fattest flow). */
-  readonly queueDropped: number;
-  /** IP bytes waiting in the session's queue for the TLS stream. */
-  readonly queuedBytes: number;
-  /** Memory that queue holds (the buffers the packets live in); charged to the process's budget. */
-  readonly queueHeldBytes: number;
 }
 
 export type TerminateCause =

@@ -18,7 +18,7 @@ import { CODE, decodePacket, textValue } from '../../src/radius/packet.js';
 import { FakeTun } from '../support/fake-tun.js';
 import { answerAccessRequest, replyTo } from '../support/radius-fake.js';
 import { TestClient } from '../support/client.js';
-import { radiusServerLines } from '../support/freeradius.js';
+import { radiusModeLines } from '../support/freeradius.js';
 import { eventually, freeHostPort } from '../support/daemon.js';
 import { collectingLogger, startInProcess } from '../support/in-process.js';
 
@@ -55,8 +55,7 @@ describe('interface-cache and NAS-Port-Id in the in-process daemon', () => {
       certs,
       port,
       lines: [
-        'set vpn sstp authentication mode radius',
-        ...radiusServerLines(SECRET, radius.address().port, radius.address().port),
+        ...radiusModeLines(SECRET, radius.address().port, radius.address().port),
         'set vpn sstp ppp-options interface-cache 1',
       ],
       log: collectingLogger(logs),

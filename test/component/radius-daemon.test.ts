@@ -21,7 +21,7 @@ import { generateTestCertificates } from '../../src/config/certs.js';
 import { TestClient } from '../support/client.js';
 import { startInProcess } from '../support/in-process.js';
 import { freeHostPort, runCommand, sstpctlPath, eventually } from '../support/daemon.js';
-import { freeRadiusUnavailable, startFreeRadius, type FreeRadius, radiusServerLines } from '../support/freeradius.js';
+import { freeRadiusUnavailable, startFreeRadius, type FreeRadius, radiusModeLines } from '../support/freeradius.js';
 
 class RecordingShaper implements Shaper {
   readonly calls: { ifname: string; limit: RateLimit | undefined }[] = [];
@@ -74,8 +74,7 @@ describe('RADIUS rate limits and CoA against the in-process daemon', { skip: fre
       certs,
       port,
       lines: [
-        'set vpn sstp authentication mode radius',
-        ...radiusServerLines(SECRET, authPort, acctPort),
+        ...radiusModeLines(SECRET, authPort, acctPort),
         `${R} dynamic-author server 127.0.0.1`,
         `${R} dynamic-author port ${daePort}`,
         `${R} dynamic-author key ${DAE_SECRET}`,

@@ -298,3 +298,8 @@ export function radiusServerLines(secret: string, authPort: number, acctPort: nu
   const at = 'set vpn sstp authentication radius server 127.0.0.1';
   return [`${at} key ${secret}`, `${at} port ${authPort}`, `${at} acct-port ${acctPort}`];
 }
+
+/** `authentication mode radius` with that one server (radiusServerLines). */
+export function radiusModeLines(secret: string, authPort: number, acctPort: number): string[] {
+  return ['set vpn sstp authentication mode radius', ...radiusServerLines(secret, authPort, acctPort)];
+}

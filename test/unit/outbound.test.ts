@@ -156,15 +156,15 @@ describe('outbound queues under the process budget', () => {
     a.path.fromTun(batch([...Array(20).keys()], Array(20).fill(1)));
     b.path.fromTun(batch([...Array(20).keys()], Array(20).fill(1)));
     assert.equal(a.path.stats.queuedBytes, 20 * 200);
-    assert.equal(a.path.stats.overlimitDropped, 0);
-    assert.ok(b.path.stats.overlimitDropped > 0);
+    assert.equal(a.path.stats.queueDropped, 0);
+    assert.ok(b.path.stats.queueDropped > 0);
     assert.ok(budget.used <= budget.limit);
     assert.equal(budget.used, a.path.stats.queueHeldBytes + b.path.stats.queueHeldBytes);
     a.sink.ready = b.sink.ready = true;
     a.path.drained();
     b.path.drained();
     assert.deepEqual(a.written, [...Array(20).keys()]);
-    assert.equal(b.written.length + b.path.stats.overlimitDropped, 20);
+    assert.equal(b.written.length + b.path.stats.queueDropped, 20);
     assert.equal(budget.used, 0, 'every byte back after the queues drained');
   });
 
